@@ -1,0 +1,3 @@
+from sipclient.cli import entry
+
+entry()

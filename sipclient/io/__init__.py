@@ -1,0 +1,1 @@
+"""asyncio adapters around the pure core: transports, endpoint driver (issue 4)."""

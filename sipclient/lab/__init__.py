@@ -1,0 +1,1 @@
+"""The Asterisk lab: render templates, start, stop and inspect a real Asterisk."""

@@ -1,0 +1,1 @@
+"""WebRTC media backend: the only package that imports aiortc (issue 8)."""
