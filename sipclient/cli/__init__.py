@@ -9,6 +9,7 @@ exit status; ``env`` carries the streams so tests drive the CLI without subproce
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
@@ -65,8 +66,10 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     env = env or Env()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse prints its own message
+        # argparse prints help and usage errors itself: send them to the injected streams.
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_OK
     try:
         return int(args.func(args, env) or 0)

@@ -1,0 +1,566 @@
+"""The sans-I/O SIP core: transactions, transport rules and events (RFC 3261 17, 18).
+
+Shaped like aioquic's ``QuicConnection``. Three things drive it:
+
+* the user asks to send: :meth:`SipCore.send_request`, :meth:`~SipCore.send_response`,
+  :meth:`~SipCore.send_ack` (ACK for a 2xx, 13.2.2.4), :meth:`~SipCore.send_cancel` (9.1);
+* bytes arrive: :meth:`~SipCore.receive_datagram` (UDP) or :meth:`~SipCore.receive_message`
+  (a message a stream framer already cut out);
+* a timer fires: :meth:`~SipCore.handle_timer`.
+
+It hands back :meth:`~SipCore.datagrams_to_send` (wire data with its destination, including
+retransmissions), :meth:`~SipCore.get_timer` (the next deadline) and
+:meth:`~SipCore.next_event` (small frozen dataclasses, below). ``now`` is always a
+parameter; the core never reads a clock and never touches a socket.
+
+What the core does on its own (a UA core's duties that need no application decision):
+
+* adds the top Via (sent-by from :class:`CoreConfig`, a fresh ``z9hG4bK`` branch, ``rport``)
+  and Max-Forwards: 70 to outgoing requests that lack them (8.1.1.6, 8.1.1.7, RFC 3581);
+* stamps ``received`` / ``rport`` on the top Via of incoming requests (18.2.1, RFC 3581) and
+  sends responses where 18.2.2 / RFC 3581 say;
+* answers unparsable requests with 400 (or the parser's status hint) when the request line
+  and a Via can be read, merged requests with 482 (8.2.2.2) - :class:`RequestRejected`;
+* sends the ACK for a non-2xx final response (17.1.1.3), re-sends the application's ACK when a
+  2xx is retransmitted (13.2.2.4), retransmits its own 2xx until the ACK arrives (13.3.1.4);
+* holds a CANCEL until a provisional response arrives (9.1).
+
+Authentication, dialogs and the choice of responses stay with the application
+(:mod:`sipclient.proto.dialog`, :mod:`sipclient.proto.uac`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import LocalProtocolError, ParseError
+from .fields import Via
+from .headers import _key, split_list
+from .ids import IdGenerator, RandomSource
+from .message import Request, Response, parse_message
+from .timers import TimerConfig
+from .transaction import (ClientKey, ClientTransaction, Deliver, Kind, ServerKey,
+                          ServerTransaction, State, TimedOut, Transaction, TransactionKey,
+                          Transmit, TransportFailed, build_cancel, build_response,
+                          cancel_target_key, replace_top_via, server_key)
+
+Addr = tuple[str, int]
+
+#: Transports on which a message is delivered or an error is reported (RFC 3261 18).
+RELIABLE_TRANSPORTS = frozenset({"TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS"})
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Local transport identity and timers.
+
+    ``host``/``port``/``transport`` fill the sent-by of the Via the core adds (18.1.1);
+    ``rport`` asks for symmetric response routing (RFC 3581); ``rng`` feeds branches and
+    tags (seed it in tests).
+    """
+
+    host: str = "127.0.0.1"
+    port: int | None = 5060
+    transport: str = "UDP"
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    rng: RandomSource | None = None
+    rport: bool = True
+
+
+# ----------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class RequestReceived:
+    """A new request (retransmissions are absorbed by its server transaction, 17.2).
+
+    ``key`` identifies the server transaction to answer with :meth:`SipCore.send_response`.
+    For a CANCEL, ``cancels`` is the INVITE server transaction it matches (9.2), or None
+    (the application should then answer 481).
+    """
+
+    request: Request
+    key: ServerKey
+    addr: Addr
+    transport: str
+    cancels: ServerKey | None = None
+
+
+@dataclass(frozen=True)
+class ResponseReceived:
+    """A response matched to our client transaction ``key`` (17.1.3); ``request`` is the
+    request as sent. ``retransmission`` marks a repeated 2xx to INVITE (the core has re-sent
+    the ACK for it if one was given to :meth:`SipCore.send_ack`)."""
+
+    response: Response
+    key: ClientKey
+    request: Request
+    retransmission: bool = False
+
+
+@dataclass(frozen=True)
+class AckReceived:
+    """An ACK. ``key`` is the INVITE server transaction that absorbed it (ACK for a non-2xx,
+    17.2.1, reported once), or None for the ACK of a 2xx (its own transaction, 17)."""
+
+    request: Request
+    addr: Addr
+    key: ServerKey | None = None
+
+
+@dataclass(frozen=True)
+class TransactionTimeout:
+    """Timer B, F or H fired (17.1.1.2, 17.1.2.2, 17.2.1), or ``timer == "2xx"``: our 2xx
+    to an INVITE was never ACKed within 64*T1 (13.3.1.4; end the session with BYE)."""
+
+    key: TransactionKey
+    timer: str
+
+
+@dataclass(frozen=True)
+class TransportError:
+    """The I/O layer reported a failure for transaction ``key`` (17.1.4, 17.2.4)."""
+
+    key: TransactionKey
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MessageDropped:
+    """Input ignored: unparsable (``error``), a stray response (17.1.3, 18.1.2) ..."""
+
+    data: bytes
+    addr: Addr
+    reason: str
+    error: ParseError | None = None
+
+
+@dataclass(frozen=True)
+class RequestRejected:
+    """The core answered a request itself with ``status`` (400 for garbage, 482 merged)."""
+
+    status: int
+    reason: str
+    addr: Addr
+    request: Request | None = None
+    error: ParseError | None = None
+
+
+Event = Union[RequestReceived, ResponseReceived, AckReceived, TransactionTimeout,
+              TransportError, MessageDropped, RequestRejected]
+
+
+@dataclass
+class _Pending2xx:
+    """13.3.1.4: a 2xx to INVITE we retransmit until its ACK arrives."""
+
+    key: ServerKey
+    call_id: str
+    seq: int
+    data: bytes
+    addr: Addr
+    interval: float
+    next: float | None
+    give_up: float
+
+
+_REQUEST_LINE = re.compile(r"([A-Za-z0-9.!%*_+`'~\-]+) (\S+) (SIP/\S+)\Z")
+_COPY_ON_400 = {"via", "from", "to", "call-id", "cseq"}
+
+
+class SipCore:
+    """One SIP endpoint's transaction layer, driven by the caller (see module docstring)."""
+
+    def __init__(self, config: CoreConfig | None = None) -> None:
+        self.config = config or CoreConfig()
+        self.timers = self.config.timers
+        self.ids = IdGenerator(self.config.rng)
+        self._clients: dict[ClientKey, ClientTransaction] = {}
+        self._servers: dict[ServerKey, ServerTransaction] = {}
+        self._server_info: dict[ServerKey, tuple[Addr, str]] = {}
+        self._merge_index: dict[tuple, ServerKey] = {}
+        self._pending_cancels: dict[ClientKey, Request] = {}
+        self._uac_2xx: dict[ClientKey, dict[str | None, tuple[bytes, Addr] | None]] = {}
+        self._pending_2xx: dict[ServerKey, _Pending2xx] = {}
+        self._events: deque[Event] = deque()
+        self._out: list[tuple[bytes, Addr]] = []
+
+    # ------------------------------------------------------------------ driver surface
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr]]:
+        out, self._out = self._out, []
+        return out
+
+    def get_timer(self) -> float | None:
+        deadlines = [d for tx in self._all() if (d := tx.next_deadline()) is not None]
+        for job in self._pending_2xx.values():
+            deadlines.append(job.give_up if job.next is None else min(job.next, job.give_up))
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        for tx in list(self._all()):
+            deadline = tx.next_deadline()
+            if deadline is not None and deadline <= now:
+                self._apply(tx, tx.handle_timer(now), now)
+        for job in list(self._pending_2xx.values()):
+            while job.next is not None and job.next <= now and job.next < job.give_up:
+                self._out.append((job.data, job.addr))
+                job.interval = min(2 * job.interval, self.timers.t2)
+                job.next += job.interval
+            if job.give_up <= now:
+                del self._pending_2xx[job.key]
+                self._events.append(TransactionTimeout(job.key, "2xx"))
+
+    # ------------------------------------------------------------------ sending
+
+    def send_request(self, request: Request, addr: Addr, now: float, *,
+                     reliable: bool | None = None, transport: str | None = None) -> ClientKey:
+        """Start a client transaction for ``request`` towards ``addr`` (17.1).
+
+        A copy is sent, completed with a top Via and Max-Forwards when missing. ``reliable``
+        defaults from ``transport`` (retransmission timers A/E run only when unreliable).
+        """
+        if request.method == "ACK":
+            raise LocalProtocolError("ACK is not a transaction: use send_ack() (17.1.1.3)")
+        transport = (transport or self.config.transport).upper()
+        if reliable is None:
+            reliable = transport in RELIABLE_TRANSPORTS
+        prepared = self._prepare(request, transport)
+        return self._start_client(prepared, addr, now, reliable)
+
+    def send_ack(self, ack: Request, addr: Addr, now: float, *,
+                 transport: str | None = None) -> None:
+        """Send the ACK for a 2xx (13.2.2.4; build it with ``Dialog.create_ack``).
+
+        It gets a new branch; the core re-sends it for each retransmission of that 2xx.
+        """
+        if ack.method != "ACK":
+            raise LocalProtocolError(f"send_ack() wants an ACK, not {ack.method}")
+        ack = self._prepare(ack, (transport or self.config.transport).upper())
+        data = bytes(ack)
+        self._out.append((data, addr))
+        for tx in self._clients.values():
+            req = tx.request
+            if (tx.kind is Kind.INVITE_CLIENT and req.call_id == ack.call_id
+                    and req.cseq.seq == ack.cseq.seq):
+                self._uac_2xx.setdefault(tx.key, {})[ack.to.tag] = (data, addr)
+
+    def send_cancel(self, invite_key: ClientKey, now: float) -> ClientKey | None:
+        """CANCEL a pending INVITE (9.1); returns the CANCEL's transaction key.
+
+        Sent at once when a provisional response was received, else held until one arrives
+        (9.1: a CANCEL must not be sent before). Returns None - nothing sent - when the
+        INVITE already has a final response or is unknown.
+        """
+        tx = self._clients.get(invite_key)
+        if tx is None or tx.kind is not Kind.INVITE_CLIENT or tx.state not in (
+                State.CALLING, State.PROCEEDING):
+            return None
+        cancel = build_cancel(tx.request)
+        key = ClientKey(invite_key.branch, "CANCEL")
+        if tx.state is State.CALLING:
+            self._pending_cancels[invite_key] = cancel
+        elif key not in self._clients:
+            self._start_client(cancel, tx.addr, now, tx.reliable)
+        return key
+
+    def send_response(self, response: Response, now: float,
+                      key: ServerKey | None = None) -> None:
+        """Send ``response`` on the server transaction of the request it answers (17.2).
+
+        ``key`` is :attr:`RequestReceived.key`; without it the transaction is found from the
+        response's top Via, Call-ID and CSeq.
+        """
+        tx = self._servers.get(key) if key is not None else self._find_server(response)
+        if tx is None:
+            raise LocalProtocolError("no server transaction for this response "
+                                     "(terminated, or never received)")
+        effects = tx.send_response(response, now)
+        if (tx.kind is Kind.INVITE_SERVER and 200 <= response.status < 300):
+            self._start_2xx_retransmit(tx, effects, now)
+        self._apply(tx, effects, now)
+
+    def report_transport_error(self, key: TransactionKey, now: float, reason: str = "") -> None:
+        """The I/O layer could not send for transaction ``key`` (17.1.4, 17.2.4)."""
+        tx = self._clients.get(key) if isinstance(key, ClientKey) else self._servers.get(key)
+        if tx is not None:
+            self._apply(tx, tx.transport_error(now), now, reason=reason)
+
+    def transaction(self, key: TransactionKey) -> Transaction | None:
+        """The live transaction for ``key`` (for inspection: ``.state``, timers)."""
+        if isinstance(key, ClientKey):
+            return self._clients.get(key)
+        return self._servers.get(key)
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive_datagram(self, data: bytes, addr: Addr, now: float,
+                         transport: str = "udp") -> None:
+        """One UDP datagram (or any whole message) from ``addr`` (18.1.2, 18.2.1)."""
+        if not data.strip(b"\r\n"):
+            return  # keep-alive (RFC 5626 4.4.1)
+        try:
+            msg = parse_message(data)
+        except ParseError as exc:
+            self._reject(data, addr, exc)
+            return
+        self.receive_message(msg, addr, now, transport)
+
+    def receive_message(self, msg: Request | Response, addr: Addr, now: float,
+                        transport: str = "udp") -> None:
+        """A parsed message from ``addr`` over ``transport`` (stream framers call this)."""
+        if isinstance(msg, Response):
+            self._receive_response(msg, addr, now)
+        else:
+            self._receive_request(msg, addr, now, transport)
+
+    def _receive_response(self, msg: Response, addr: Addr, now: float) -> None:
+        try:
+            key = ClientKey(msg.top_via.branch or "", msg.cseq.method)
+            msg.call_id, msg.from_, msg.to  # noqa: B018 - what every TU reads must parse
+        except ParseError as exc:
+            self._events.append(MessageDropped(bytes(msg), addr, f"bad response: {exc}", exc))
+            return
+        tx = self._clients.get(key)
+        if tx is None:  # 17.1.3, 18.1.2, RFC 6026 8.8: no match -> dropped
+            self._events.append(MessageDropped(bytes(msg), addr, "stray response: no "
+                                               "client transaction matches (17.1.3)"))
+            return
+        self._apply(tx, tx.receive_response(msg, now), now)
+
+    def _receive_request(self, msg: Request, addr: Addr, now: float, transport: str) -> None:
+        try:
+            via = msg.top_via
+            cseq = msg.cseq
+            call_id, from_tag, to_tag = msg.call_id, msg.from_.tag, msg.to.tag
+            if cseq.method != msg.method:
+                raise ParseError(f"CSeq method {cseq.method} does not match {msg.method}",
+                                 header="CSeq")
+            key = server_key(msg)
+            target = cancel_target_key(msg) if msg.method == "CANCEL" else None
+            rport = via.rport
+        except ParseError as exc:
+            self._reject(bytes(msg), addr, exc)
+            return
+        reliable = transport.upper() in RELIABLE_TRANSPORTS
+        msg = self._stamp_received(msg, via, addr, rport)
+        if msg.method == "ACK":
+            tx = self._servers.get(key)
+            if (tx is not None and tx.kind is Kind.INVITE_SERVER
+                    and (not key.legacy or (tx.to_tag is not None and tx.to_tag == to_tag))):
+                self._apply(tx, tx.receive_request(msg, now), now)
+            else:
+                self._ack_arrived(msg, addr, None)
+            return
+        tx = self._servers.get(key)
+        if tx is not None and (not key.legacy or tx.request.to.tag == to_tag):
+            self._apply(tx, tx.receive_request(msg, now), now)
+            return
+        reply_to = addr if reliable else self._response_addr(via, addr, rport)
+        tx = ServerTransaction(msg, reply_to, reliable=reliable, timers=self.timers, key=key)
+        merge = (from_tag, call_id, cseq.seq, cseq.method)
+        other = self._merge_index.get(merge) if to_tag is None else None
+        self._servers[key] = tx
+        self._server_info[key] = (addr, transport)
+        if other is not None and other in self._servers:  # 8.2.2.2 merged request
+            tx.start(now)  # its Deliver effect is dropped: the application never sees it
+            self._events.append(RequestRejected(482, "merged request (8.2.2.2)", addr, msg))
+            self.send_response(self._simple_response(msg, 482), now, key)
+            return
+        if to_tag is None:
+            self._merge_index[merge] = key
+        self._apply(tx, tx.start(now), now, cancels=target)
+
+    # ------------------------------------------------------------------ internals
+
+    def _all(self) -> list[Transaction]:
+        return [*self._clients.values(), *self._servers.values()]
+
+    def _prepare(self, request: Request, transport: str) -> Request:
+        """Copy of ``request`` with a top Via (with a branch) and Max-Forwards (8.1.1)."""
+        request = request.copy()
+        try:
+            vias = request.via
+        except ParseError as exc:
+            raise LocalProtocolError(f"bad Via in outgoing request: {exc}") from None
+        if not vias:
+            params: dict[str, str | None] = {"branch": self.ids.branch()}
+            if self.config.rport:
+                params["rport"] = None
+            via = Via(transport, self.config.host, self.config.port, params)
+            request.headers.insert(0, "Via", str(via))
+        elif not vias[0].branch:
+            replace_top_via(request, vias[0].with_param("branch", self.ids.branch()))
+        if "Max-Forwards" not in request.headers:
+            request.headers.add("Max-Forwards", "70")
+        return request
+
+    def _start_client(self, request: Request, addr: Addr, now: float,
+                      reliable: bool) -> ClientKey:
+        tx = ClientTransaction(request, addr, reliable=reliable, timers=self.timers)
+        if tx.key in self._clients:
+            raise LocalProtocolError(f"a client transaction {tx.key} is already running")
+        self._clients[tx.key] = tx
+        self._apply(tx, tx.start(now), now)
+        return tx.key
+
+    def _apply(self, tx: Transaction, effects: list, now: float, *, reason: str = "",
+               cancels: ServerKey | None = None) -> None:
+        """Turn a transaction's effects into datagrams and events."""
+        for eff in effects:
+            if isinstance(eff, Transmit):
+                self._out.append((eff.data, eff.addr))
+            elif isinstance(eff, Deliver):
+                self._deliver(tx, eff.message, cancels)
+            elif isinstance(eff, TimedOut):
+                self._events.append(TransactionTimeout(tx.key, eff.timer))
+            elif isinstance(eff, TransportFailed):
+                self._events.append(TransportError(tx.key, reason))
+        if isinstance(tx, ClientTransaction) and tx.key in self._pending_cancels:
+            if tx.state is State.PROCEEDING:
+                self._start_client(self._pending_cancels.pop(tx.key), tx.addr, now,
+                                   tx.reliable)
+            elif tx.state is not State.CALLING:
+                del self._pending_cancels[tx.key]  # final response first: no CANCEL
+        if tx.terminated:
+            self._forget(tx)
+
+    def _deliver(self, tx: Transaction, message, cancels: ServerKey | None) -> None:
+        if isinstance(tx, ClientTransaction):
+            retrans = False
+            if tx.kind is Kind.INVITE_CLIENT and 200 <= message.status < 300:
+                seen = self._uac_2xx.setdefault(tx.key, {})
+                tag = message.to.tag
+                if tag in seen:
+                    retrans = True
+                    if seen[tag] is not None:
+                        self._out.append(seen[tag])  # 13.2.2.4: ACK every 2xx
+                else:
+                    seen[tag] = None
+            self._events.append(ResponseReceived(message, tx.key, tx.request, retrans))
+            return
+        addr, transport = self._server_info.get(tx.key, (tx.addr, "udp"))
+        if message.method == "ACK":
+            self._ack_arrived(message, addr, tx.key)
+        else:
+            if cancels is not None and cancels not in self._servers:
+                cancels = None
+            self._events.append(RequestReceived(message, tx.key, addr, transport, cancels))
+
+    def _ack_arrived(self, ack: Request, addr: Addr, key: ServerKey | None) -> None:
+        for job_key, job in list(self._pending_2xx.items()):
+            if job.call_id == ack.call_id and job.seq == ack.cseq.seq:
+                del self._pending_2xx[job_key]
+        self._events.append(AckReceived(ack, addr, key))
+
+    def _forget(self, tx: Transaction) -> None:
+        if isinstance(tx, ClientTransaction):
+            self._clients.pop(tx.key, None)
+            self._uac_2xx.pop(tx.key, None)
+            self._pending_cancels.pop(tx.key, None)
+        else:
+            self._servers.pop(tx.key, None)
+            self._server_info.pop(tx.key, None)
+            for merge, key in list(self._merge_index.items()):
+                if key == tx.key:
+                    del self._merge_index[merge]
+
+    def _find_server(self, response: Response) -> ServerTransaction | None:
+        try:
+            via, call_id, cseq = str(response.top_via), response.call_id, response.cseq
+        except ParseError as exc:
+            raise LocalProtocolError(f"response cannot be matched: {exc}") from None
+        for tx in self._servers.values():
+            req = tx.request
+            if (req.call_id == call_id and req.cseq == cseq and str(req.top_via) == via):
+                return tx
+        return None
+
+    def _start_2xx_retransmit(self, tx: ServerTransaction, effects: list, now: float) -> None:
+        sent = next((e for e in effects if isinstance(e, Transmit)), None)
+        if sent is None or tx.key in self._pending_2xx:
+            return
+        t1 = self.timers.t1
+        self._pending_2xx[tx.key] = _Pending2xx(
+            tx.key, tx.request.call_id, tx.request.cseq.seq, sent.data, sent.addr,
+            interval=t1, next=None if tx.reliable else now + t1, give_up=now + 64 * t1)
+
+    def _stamp_received(self, msg: Request, via: Via, addr: Addr, rport) -> Request:
+        """18.2.1 / RFC 3581: add ``received`` (and fill ``rport``) to the top Via."""
+        new = via
+        if via.host.strip("[]") != addr[0] or rport is not None:
+            new = new.with_param("received", addr[0])
+        if rport is True:
+            new = new.with_param("rport", str(addr[1]))
+        if new is via:
+            return msg
+        msg = msg.copy()
+        replace_top_via(msg, new)
+        return msg
+
+    def _response_addr(self, via: Via, source: Addr, rport) -> Addr:
+        """Where responses go over an unreliable transport (18.2.2, RFC 3581 4)."""
+        default = 5061 if via.transport.upper() in ("TLS", "WSS") else 5060
+        if via.maddr:
+            return (via.maddr, via.port or default)
+        if rport is not None:
+            return source
+        return (source[0], via.port or default)
+
+    def _simple_response(self, request: Request, status: int) -> Response:
+        return build_response(request, status, to_tag=self.ids.tag())
+
+    def _reject(self, data: bytes, addr: Addr, exc: ParseError) -> None:
+        """Answer an unparsable request with 400 when its start line and Via are readable
+        (8.2.6.2: Via, From, To, Call-ID, CSeq copied); otherwise drop it."""
+        salvaged = _salvage(data)
+        if salvaged is None:
+            self._events.append(MessageDropped(data, addr, f"unparsable: {exc}", exc))
+            return
+        headers, via = salvaged
+        status = exc.status_hint if 400 <= exc.status_hint <= 699 else 400
+        out = []
+        for name, value in headers:
+            if _key(name) == "to" and "tag=" not in value.lower():
+                value = f"{value};tag={self.ids.tag()}"
+            out.append((name, value))
+        text = exc.reason.replace("\\", "\\\\").replace('"', '\\"')[:200]
+        out.append(("Warning", f'399 {self.config.host} "{text}"'))
+        response = Response(status, headers=out)
+        rport = True if "rport" in via.params else None
+        self._out.append((bytes(response), self._response_addr(via, addr, rport)))
+        self._events.append(RequestRejected(status, str(exc), addr, None, exc))
+
+
+def _salvage(data: bytes) -> tuple[list[tuple[str, str]], Via] | None:
+    """Start line and the headers a 400 must copy, from bytes that did not parse."""
+    text = data.decode("utf-8", "replace").lstrip("\r\n")
+    head = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
+    lines: list[str] = []
+    for line in re.split(r"\r?\n", head):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    m = _REQUEST_LINE.match(lines[0].strip()) if lines else None
+    if m is None or m.group(1) == "ACK":
+        return None  # not a request, or an ACK (never answered, 17.2.3)
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep and _key(name.strip()) in _COPY_ON_400:
+            headers.append((name.strip(), value.strip()))
+    vias = [v for n, v in headers if _key(n) == "via"]
+    if not vias:
+        return None
+    try:
+        via = Via.parse(split_list(vias[0])[0])
+    except ParseError:
+        return None
+    return headers, via

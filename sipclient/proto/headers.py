@@ -1,0 +1,352 @@
+"""SIP header fields kept raw, in order (RFC 3261 sec. 7.3 and 20).
+
+A :class:`Headers` holds the ``(name, value)`` pairs of a message exactly as received
+(names in their original spelling, compact or full; values with folding collapsed to one
+space, RFC 3261 sec. 7.3.1). Look-ups are case-insensitive and treat a compact form as
+its full name (``"i"`` == ``"Call-ID"``, sec. 7.3.3).
+
+Comma-separated lists (sec. 7.3.1: "multiple header field rows with the same field-name
+... MAY be combined into one header field row ... separated by commas") are split by
+:meth:`Headers.get_all` only for the headers whose grammar is a comma list; headers such
+as WWW-Authenticate, Authorization, Date, User-Agent or Server carry commas inside one
+value and are never split.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Mapping
+
+from sipclient.proto.errors import LocalProtocolError
+
+__all__ = ["COMPACT_FORMS", "CANONICAL_NAMES", "LIST_HEADERS", "Headers", "canonical_name",
+           "split_list"]
+
+#: Compact forms (IANA "Session Initiation Protocol (SIP) Parameters: Header Fields").
+COMPACT_FORMS: dict[str, str] = {
+    "a": "Accept-Contact",  # RFC 3841
+    "b": "Referred-By",  # RFC 3892
+    "c": "Content-Type",
+    "d": "Request-Disposition",  # RFC 3841
+    "e": "Content-Encoding",
+    "f": "From",
+    "i": "Call-ID",
+    "j": "Reject-Contact",  # RFC 3841
+    "k": "Supported",
+    "l": "Content-Length",
+    "m": "Contact",
+    "n": "Identity-Info",  # RFC 4474 (obsoleted by RFC 8224)
+    "o": "Event",  # RFC 6665
+    "r": "Refer-To",  # RFC 3515
+    "s": "Subject",
+    "t": "To",
+    "u": "Allow-Events",  # RFC 6665
+    "v": "Via",
+    "x": "Session-Expires",  # RFC 4028
+    "y": "Identity",  # RFC 8224
+}
+
+_KNOWN = [
+    "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Accept-Resource-Priority",
+    "Alert-Info", "Allow", "Allow-Events", "Authentication-Info", "Authorization", "Call-ID",
+    "Call-Info", "Contact", "Content-Disposition", "Content-Encoding", "Content-ID",
+    "Content-Language", "Content-Length", "Content-Type", "CSeq", "Date", "Diversion", "Error-Info",
+    "Event", "Expires", "Flow-Timer", "From", "History-Info", "Identity", "Identity-Info",
+    "In-Reply-To", "Join", "Max-Forwards", "Min-Expires", "Min-SE", "MIME-Version",
+    "Organization", "P-Asserted-Identity", "P-Preferred-Identity", "P-Access-Network-Info",
+    "P-Charging-Vector", "P-Called-Party-ID", "P-Associated-URI", "Path", "Priority", "Privacy",
+    "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Require", "RAck", "Reason", "Record-Route",
+    "Refer-Sub", "Refer-To", "Referred-By", "Reject-Contact", "Remote-Party-ID", "Replaces",
+    "Reply-To", "Request-Disposition", "Require", "Resource-Priority", "Retry-After", "Route",
+    "RSeq", "Security-Client", "Security-Server", "Security-Verify", "Server", "Service-Route",
+    "Session-Expires", "Session-ID", "SIP-ETag", "SIP-If-Match", "Subject", "Subscription-State",
+    "Supported", "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning",
+    "WWW-Authenticate", "X-Asterisk-HangupCause", "X-Asterisk-HangupCauseCode",
+]
+
+#: Lower-cased full or compact name -> canonical spelling of the full name.
+CANONICAL_NAMES: dict[str, str] = {n.lower(): n for n in _KNOWN}
+CANONICAL_NAMES.update(COMPACT_FORMS)
+
+# lower-cased name (full or compact) -> lower-cased full name, the look-up key
+_KEY: dict[str, str] = {n.lower(): n.lower() for n in _KNOWN}
+_KEY.update({c: full.lower() for c, full in COMPACT_FORMS.items()})
+
+#: Headers whose grammar is a comma-separated list (RFC 3261 sec. 20 and extensions),
+#: as lower-cased full names. Contact is one, except for ``Contact: *``.
+LIST_HEADERS: frozenset[str] = frozenset(
+    n.lower()
+    for n in (
+        "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language",
+        "Accept-Resource-Priority", "Alert-Info", "Allow", "Allow-Events", "Call-Info",
+        "Contact", "Content-Encoding", "Content-Language", "Diversion", "Error-Info",
+        "History-Info", "In-Reply-To", "P-Asserted-Identity", "P-Associated-URI",
+        "P-Preferred-Identity", "Path", "Proxy-Require", "Reason", "Record-Route",
+        "Reject-Contact", "Request-Disposition", "Require", "Resource-Priority", "Route",
+        "Security-Client", "Security-Server", "Security-Verify", "Service-Route", "Supported",
+        "Unsupported", "Via", "Warning",
+    )
+)
+
+
+def _key(name: str) -> str:
+    """The look-up key of a header name: lower-cased full name."""
+    low = name.lower()
+    return _KEY.get(low, low)
+
+
+def canonical_name(name: str) -> str:
+    """Canonical spelling of a header name: ``"i"`` -> ``"Call-ID"``, ``"cseq"`` -> ``"CSeq"``.
+
+    Unknown names come back unchanged (there is no canonical spelling to restore).
+    """
+    return CANONICAL_NAMES.get(name.strip().lower(), name.strip())
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated header value (RFC 3261 sec. 7.3.1).
+
+    Commas inside quoted strings (with backslash escapes) and inside ``<...>`` do not
+    split. Elements are stripped; empty elements are dropped.
+    """
+    if "," not in value:
+        v = value.strip(" \t")
+        return [v] if v else []
+    if '"' not in value and "<" not in value:
+        return [p for p in (s.strip(" \t") for s in value.split(",")) if p]
+    out: list[str] = []
+    start = 0
+    i = 0
+    n = len(value)
+    in_quote = False
+    in_angle = False
+    while i < n:
+        ch = value[i]
+        if in_quote:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quote = False
+        elif ch == '"':
+            in_quote = True
+        elif in_angle:
+            if ch == ">":
+                in_angle = False
+        elif ch == "<":
+            in_angle = True
+        elif ch == ",":
+            part = value[start:i].strip(" \t")
+            if part:
+                out.append(part)
+            start = i + 1
+        i += 1
+    part = value[start:].strip(" \t")
+    if part:
+        out.append(part)
+    return out
+
+
+def _check(name: object, value: object) -> None:
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise LocalProtocolError(f"header name and value must be str, got {name!r}: {value!r}")
+    if not name or any(c in name for c in ":\r\n \t"):
+        raise LocalProtocolError(f"invalid header name {name!r}")
+    if "\r" in value or "\n" in value:
+        raise LocalProtocolError(f"header {name} value contains CR or LF: {value!r}")
+
+
+class Headers:
+    """Ordered, multi-valued, case-insensitive SIP headers kept as raw ``(name, value)`` pairs.
+
+    ``version`` increases on every change, so an owner (a message) can tell whether the
+    headers still match the bytes they were parsed from.
+    """
+
+    __slots__ = ("_items", "_keys", "version")
+
+    def __init__(self, items: Headers | Iterable[tuple[str, str]] | Mapping[str, str] | None = None
+                 ) -> None:
+        self.version = 0
+        self._keys: list[str] | None = None
+        if items is None:
+            self._items: list[tuple[str, str]] = []
+        elif isinstance(items, Headers):
+            self._items = list(items._items)
+            self._keys = None if items._keys is None else list(items._keys)
+        else:
+            if isinstance(items, Mapping):
+                items = items.items()
+            pairs = []
+            for pair in items:
+                name, value = pair
+                _check(name, value)
+                pairs.append((name, value))
+            self._items = pairs
+
+    @classmethod
+    def _trusted(cls, items: list[tuple[str, str]], keys: list[str] | None = None) -> Headers:
+        """Build from already-validated pairs (the parser's fast path)."""
+        h = cls.__new__(cls)
+        h._items = items
+        h._keys = keys
+        h.version = 0
+        return h
+
+    def _get_keys(self) -> list[str]:
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = [_key(n) for n, _ in self._items]
+        return keys
+
+    # -- reading ---------------------------------------------------------------------
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name`` (full or compact, any case), or ``default``.
+
+        For a comma-list header (see :data:`LIST_HEADERS`) this is the first element of
+        the list, so ``get("Via")`` is the top Via even when several share one line.
+        """
+        k = _key(name)
+        keys = self._get_keys()
+        for i, key in enumerate(keys):
+            if key == k:
+                value = self._items[i][1]
+                if k in LIST_HEADERS and "," in value:
+                    parts = split_list(value)
+                    return parts[0] if parts else value
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """All values of ``name``, across repeated lines and, for comma-list headers,
+        across comma-separated elements (``Contact: *`` is never split)."""
+        k = _key(name)
+        keys = self._get_keys()
+        items = self._items
+        if k in LIST_HEADERS:
+            out: list[str] = []
+            for i, key in enumerate(keys):
+                if key == k:
+                    out.extend(split_list(items[i][1]))
+            return out
+        return [items[i][1] for i, key in enumerate(keys) if key == k]
+
+    def get_lines(self, name: str) -> list[str]:
+        """The stored values of ``name``, one per header line, never split."""
+        k = _key(name)
+        return [self._items[i][1] for i, key in enumerate(self._get_keys()) if key == k]
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        return _key(name) in self._get_keys()
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self._items))
+
+    def items(self) -> list[tuple[str, str]]:
+        """The ``(name, value)`` pairs as stored (a copy)."""
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._items == other._items
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+    def copy(self) -> Headers:
+        return Headers(self)
+
+    # -- changing --------------------------------------------------------------------
+    def _changed(self) -> None:
+        self.version += 1
+
+    def add(self, name: str, value: str) -> None:
+        """Append a header line."""
+        _check(name, value)
+        self._items.append((name, value))
+        if self._keys is not None:
+            self._keys.append(_key(name))
+        self._changed()
+
+    def insert(self, index: int, name: str, value: str) -> None:
+        """Insert a header line at ``index`` (0 puts it first, e.g. a new top Via)."""
+        _check(name, value)
+        self._items.insert(index, (name, value))
+        if self._keys is not None:
+            self._keys.insert(index, _key(name))
+        self._changed()
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every line of ``name`` (compact or full) by one line at the place of
+        the first; append when absent. The stored name keeps the first line's spelling
+        unless it was absent."""
+        _check(name, value)
+        k = _key(name)
+        keys = self._get_keys()
+        new_items: list[tuple[str, str]] = []
+        new_keys: list[str] = []
+        done = False
+        for (n, v), key in zip(self._items, keys):
+            if key == k:
+                if not done:
+                    new_items.append((name, value))
+                    new_keys.append(k)
+                    done = True
+                continue
+            new_items.append((n, v))
+            new_keys.append(key)
+        if not done:
+            new_items.append((name, value))
+            new_keys.append(k)
+        self._items = new_items
+        self._keys = new_keys
+        self._changed()
+
+    def remove(self, name: str) -> int:
+        """Remove every line of ``name``; returns how many were removed."""
+        k = _key(name)
+        keys = self._get_keys()
+        keep = [(item, key) for item, key in zip(self._items, keys) if key != k]
+        removed = len(self._items) - len(keep)
+        if removed:
+            self._items = [item for item, _ in keep]
+            self._keys = [key for _, key in keep]
+            self._changed()
+        return removed
+
+    def remove_first(self, name: str) -> bool:
+        """Remove the first value of ``name`` (for a list header, the first element of
+        the first line, as a proxy removes its Via). Returns whether one was removed."""
+        k = _key(name)
+        keys = self._get_keys()
+        for i, key in enumerate(keys):
+            if key == k:
+                n, v = self._items[i]
+                parts = split_list(v) if k in LIST_HEADERS else [v]
+                if len(parts) > 1:
+                    self._items[i] = (n, ", ".join(parts[1:]))
+                else:
+                    del self._items[i]
+                    del keys[i]
+                self._changed()
+                return True
+        return False
+
+    def __delitem__(self, name: str) -> None:
+        if not self.remove(name):
+            raise KeyError(name)
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self.set(name, value)

@@ -1,0 +1,797 @@
+"""SIP requests and responses as values (RFC 3261 sec. 7).
+
+:func:`parse_message` does the least work that lets a message be trusted: it finds the
+start line, splits the header lines once (unfolding continuation lines, sec. 7.3.1),
+keeps the raw ``(name, value)`` pairs and frames the body with Content-Length
+(sec. 18.3, 20.14). Every typed view (``msg.cseq``, ``msg.via`` ...) is parsed when first
+read, cached until the headers change, and raises :class:`ParseError` naming the header.
+
+The received bytes are kept: ``bytes(msg)`` gives them back byte for byte until the
+message changes (headers, body, Request-URI, method, status, reason or version). After a
+change, or for a message built in code, the message is rendered as start line, headers
+as stored (``Name: value``), a Content-Length computed from the body (added if missing,
+corrected if stale; ``serialize(fix_content_length=False)`` keeps what is stored) and
+the body.
+
+Input tolerance: leading CRLFs before the start line are skipped (keep-alives, sec. 7.5);
+bare LF line endings are accepted (a message pasted from a ticket); header text is
+decoded as UTF-8, and bytes that are not valid UTF-8 are kept as lone surrogates
+(``surrogateescape``) so that they re-encode to the very same bytes.
+Framing of a datagram (sec. 18.3): a Content-Length shorter than what follows the headers
+truncates the body to it, a longer one is a :class:`ParseError`, none means the rest of
+the datagram is the body.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable
+
+from sipclient.proto.errors import LocalProtocolError, ParseError
+from sipclient.proto.fields import CSeq, Contact, ContentType, NameAddr, Via
+from sipclient.proto.headers import _KEY as _KEY_LOWER
+from sipclient.proto.headers import Headers, _key
+from sipclient.proto.uri import AbsoluteUri, SipUri, TelUri, parse_uri
+
+__all__ = ["Message", "Request", "Response", "parse_message", "REASON_PHRASES", "TYPED_VIEWS"]
+
+#: Default reason phrases (RFC 3261 sec. 21 and the IANA response-code registry).
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 199: "Early Dialog Terminated",
+    200: "OK", 202: "Accepted", 204: "No Notification",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily",
+    305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 417: "Unknown Resource-Priority", 420: "Bad Extension",
+    421: "Extension Required", 422: "Session Interval Too Small", 423: "Interval Too Brief",
+    428: "Use Identity Header", 429: "Provide Referrer Identity", 430: "Flow Failed",
+    433: "Anonymity Disallowed", 436: "Bad Identity-Info", 437: "Unsupported Certificate",
+    438: "Invalid Identity Header", 439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded", 469: "Bad Info Package", 470: "Consent Needed",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete", 485: "Ambiguous",
+    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
+    489: "Bad Event", 491: "Request Pending", 493: "Undecipherable",
+    494: "Security Agreement Required",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 555: "Push Notification Service Not Supported",
+    580: "Precondition Failure",
+    600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
+    606: "Not Acceptable", 607: "Unwanted", 608: "Rejected",
+}
+
+#: Every typed view of a message (what ``sipclient message check`` and the fuzz tests touch).
+TYPED_VIEWS: tuple[str, ...] = (
+    "call_id", "cseq", "via", "top_via", "from_", "to", "contact", "max_forwards", "expires",
+    "route", "record_route", "content_type", "content_length", "allow", "supported",
+    "require", "user_agent", "www_authenticate", "proxy_authenticate", "authorization",
+    "proxy_authorization",
+)
+REQUEST_VIEWS: tuple[str, ...] = ("uri_parsed",)
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~\-]+\Z")
+_VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+\Z")
+_DIGITS_RE = re.compile(r"[0-9]+\Z")
+
+_MISSING = object()
+
+
+def _bad(reason: str, header: str | None = None, offset: int | None = None) -> ParseError:
+    return ParseError(reason, header=header, offset=offset)
+
+
+class Message:
+    """What requests and responses share: headers, body, version and the typed views."""
+
+    # Class-level defaults keep parsing cheap: a parsed message sets only what it has.
+    is_request: bool = False
+    _headers: Headers | None = None
+    # header section after the start line, (data, start, end) in the received bytes,
+    # turned into Headers on first access
+    _head: tuple[bytes, int, int] | str = ""
+    _raw: bytes | None = None
+    _raw_hv = 0  # headers version the received bytes match (a new Headers starts at 0)
+    _version = "SIP/2.0"
+    _built: bytes | None = None
+    _built_hv = -1
+    _cache: dict[str, Any] | None = None
+    _cache_hv = -1
+
+    def __init__(self, headers: Headers | Iterable[tuple[str, str]] | None = None,
+                 body: bytes = b"", version: str = "SIP/2.0") -> None:
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise LocalProtocolError(f"body must be bytes, not {type(body).__name__}")
+        self._headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self._body = bytes(body)
+        self._version = version
+
+    # -- state that invalidates the cached bytes -------------------------------------------
+    def _touch(self) -> None:
+        self._raw = None
+        self._built = None
+
+    @property
+    def headers(self) -> Headers:
+        h = self._headers
+        if h is None:
+            h = self._headers = _build_headers(self._head)
+        return h
+
+    @headers.setter
+    def headers(self, value: Headers | Iterable[tuple[str, str]]) -> None:
+        self._headers = value if isinstance(value, Headers) else Headers(value)
+        self._cache = None
+        self._cache_hv = -1
+        self._touch()
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise LocalProtocolError(f"body must be bytes, not {type(value).__name__}")
+        self._body = bytes(value)
+        self._touch()
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = value
+        self._touch()
+
+    @property
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    # -- serialization ---------------------------------------------------------------------
+    def serialize(self, fix_content_length: bool = True) -> bytes:
+        """The message as bytes (see the module docstring for what is kept and fixed)."""
+        h = self._headers
+        hv = 0 if h is None else h.version
+        if self._raw is not None and self._raw_hv == hv:
+            return self._raw
+        if fix_content_length and self._built is not None and self._built_hv == hv:
+            return self._built
+        items = self.headers._items
+        lines = [self.start_line, "\r\n"]
+        if fix_content_length:
+            length = str(len(self._body))
+            seen = False
+            for name, value in items:
+                if _key(name) == "content-length":
+                    if seen:
+                        continue
+                    seen = True
+                    value = length
+                lines += (name, ": ", value, "\r\n")
+            if not seen:
+                lines += ("Content-Length: ", length, "\r\n")
+        else:
+            for name, value in items:
+                lines += (name, ": ", value, "\r\n")
+        lines.append("\r\n")
+        out = "".join(lines).encode("utf-8", "surrogateescape") + self._body
+        if fix_content_length:
+            self._built = out
+            self._built_hv = hv
+        return out
+
+    def __bytes__(self) -> bytes:
+        raw = self._raw
+        if raw is not None and self._headers is None:  # parsed, headers never touched
+            return raw
+        return self.serialize()
+
+    def copy(self):
+        """An independent copy (headers copied; the received bytes stay valid)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        if self._headers is not None:
+            new._headers = self._headers.copy()
+            new._headers.version = self._headers.version
+        if self._cache is not None:
+            new._cache = dict(self._cache)
+        return new
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (type(self) is type(other) and self.start_line == other.start_line
+                and self.headers == other.headers and self._body == other._body)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- typed views -----------------------------------------------------------------------
+    def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        hv = self.headers.version
+        cache = self._cache
+        if cache is None or self._cache_hv != hv:
+            cache = self._cache = {}
+            self._cache_hv = hv
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute()
+            cache[key] = value
+        return value
+
+    def header_offset(self, name: str) -> int | None:
+        """Byte offset of the first line of header ``name`` in the received bytes (``None``
+        when the message was built in code or changed since)."""
+        raw = self._raw
+        if raw is None or self._raw_hv != self.headers.version:
+            return None
+        k = _key(name)
+        cut = raw.find(b"\n\r\n")
+        cut2 = raw.find(b"\n\n")
+        cut = min(c for c in (cut, cut2, len(raw)) if c >= 0)
+        head = raw[:cut]
+        pos = 0
+        for line in head.split(b"\n"):
+            n = line.split(b":", 1)[0].strip().decode("utf-8", "replace")
+            if pos and line[:1] not in (b" ", b"\t") and _key(n) == k:
+                return pos
+            pos += len(line) + 1
+        return None
+
+    def _error(self, header: str, exc: Exception, what: str | None = None) -> ParseError:
+        reason = exc.reason if isinstance(exc, ParseError) else str(exc)
+        if what and not reason.startswith("bad "):
+            reason = f"bad {what}: {reason}"
+        return ParseError(reason, header=header, offset=self.header_offset(header),
+                          status_hint=getattr(exc, "status_hint", 400))
+
+    def _parse_one(self, header: str, parser: Callable[[str], Any], required: bool) -> Any:
+        def compute():
+            value = self.headers.get(header)
+            if value is None:
+                if required:
+                    raise ParseError(f"missing {header} header", header=header)
+                return None
+            try:
+                return parser(value)
+            except (ParseError, ValueError, IndexError, TypeError) as exc:
+                raise self._error(header, exc, header) from None
+        return self._cached(header, compute)
+
+    def _parse_list(self, header: str, parser: Callable[[str], Any]) -> list:
+        def compute():
+            out = []
+            for value in self.headers.get_all(header):
+                try:
+                    out.append(parser(value))
+                except (ParseError, ValueError, IndexError, TypeError) as exc:
+                    raise self._error(header, exc, header) from None
+            return tuple(out)
+        return list(self._cached(header + "[]", compute))
+
+    def _parse_lines(self, header: str, parser: Callable[[str], Any]) -> list:
+        """Like _parse_list for headers that are never comma-split (auth headers)."""
+        def compute():
+            out = []
+            for value in self.headers.get_lines(header):
+                try:
+                    out.append(parser(value))
+                except (ParseError, ValueError, IndexError, TypeError, AttributeError) as exc:
+                    raise self._error(header, exc, header) from None
+            return tuple(out)
+        return list(self._cached(header + "[lines]", compute))
+
+    @property
+    def call_id(self) -> str:
+        """Call-ID (RFC 3261 sec. 20.8): required, one ``word[@word]`` without spaces."""
+        def parse(value: str) -> str:
+            if not value or any(c in value for c in " \t"):
+                raise ParseError(f"bad Call-ID {value!r}", header="Call-ID")
+            return value
+        return self._parse_one("Call-ID", parse, True)
+
+    @property
+    def cseq(self) -> CSeq:
+        """CSeq (RFC 3261 sec. 20.16), required."""
+        return self._parse_one("CSeq", CSeq.parse, True)
+
+    @property
+    def via(self) -> list[Via]:
+        """All Via values, top first (RFC 3261 sec. 20.42); empty when there is none."""
+        return self._parse_list("Via", Via.parse)
+
+    @property
+    def top_via(self) -> Via:
+        vias = self.via
+        if not vias:
+            raise ParseError("missing Via header", header="Via")
+        return vias[0]
+
+    @property
+    def from_(self) -> NameAddr:
+        """From (RFC 3261 sec. 20.20), required."""
+        return self._parse_one("From", NameAddr.parse, True)
+
+    @property
+    def to(self) -> NameAddr:
+        """To (RFC 3261 sec. 20.39), required."""
+        return self._parse_one("To", NameAddr.parse, True)
+
+    @property
+    def contact(self) -> list[Contact]:
+        """Contact values (RFC 3261 sec. 20.10); ``[Contact(is_star=True)]`` for ``*``."""
+        return self._parse_list("Contact", Contact.parse)
+
+    @property
+    def route(self) -> list[NameAddr]:
+        return self._parse_list("Route", NameAddr.parse)
+
+    @property
+    def record_route(self) -> list[NameAddr]:
+        return self._parse_list("Record-Route", NameAddr.parse)
+
+    def _int_header(self, header: str, limit: int) -> int | None:
+        def parse(value: str) -> int:
+            if not _DIGITS_RE.match(value) or int(value) > limit:
+                raise ParseError(f"bad {header}: expected a number up to {limit}, got {value!r}",
+                                 header=header)
+            return int(value)
+        return self._parse_one(header, parse, False)
+
+    @property
+    def max_forwards(self) -> int | None:
+        """Max-Forwards (RFC 3261 sec. 20.22), 0..255 tolerated up to 2**31."""
+        return self._int_header("Max-Forwards", 2**31 - 1)
+
+    @property
+    def expires(self) -> int | None:
+        """Expires (RFC 3261 sec. 20.19), delta-seconds."""
+        return self._int_header("Expires", 2**32 - 1)
+
+    @property
+    def min_expires(self) -> int | None:
+        return self._int_header("Min-Expires", 2**32 - 1)
+
+    @property
+    def content_length(self) -> int | None:
+        """Content-Length as stored (RFC 3261 sec. 20.14); ``None`` when absent."""
+        return self._int_header("Content-Length", 2**31 - 1)
+
+    @property
+    def content_type_parsed(self) -> ContentType | None:
+        return self._parse_one("Content-Type", ContentType.parse, False)
+
+    @property
+    def content_type(self) -> str | None:
+        """Media type of the body, lower-cased, without parameters (``"application/sdp"``)."""
+        ct = self.content_type_parsed
+        return None if ct is None else ct.media_type
+
+    def _token_list(self, header: str) -> list[str]:
+        def compute():
+            out = []
+            for value in self.headers.get_all(header):
+                if not _TOKEN_RE.match(value):
+                    raise ParseError(f"bad {header}: {value!r} is not a token", header=header,
+                                     offset=self.header_offset(header))
+                out.append(value)
+            return tuple(out)
+        return list(self._cached(header + "[]", compute))
+
+    @property
+    def allow(self) -> list[str]:
+        """Allow (RFC 3261 sec. 20.5): methods as written."""
+        return self._token_list("Allow")
+
+    @property
+    def supported(self) -> list[str]:
+        return self._token_list("Supported")
+
+    @property
+    def require(self) -> list[str]:
+        return self._token_list("Require")
+
+    @property
+    def unsupported(self) -> list[str]:
+        return self._token_list("Unsupported")
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.headers.get("User-Agent")
+
+    @property
+    def server(self) -> str | None:
+        return self.headers.get("Server")
+
+    @property
+    def www_authenticate(self) -> list:
+        """WWW-Authenticate challenges (RFC 3261 sec. 20.44), one per header line."""
+        from sipclient.proto.digest import parse_challenge
+        return self._parse_lines("WWW-Authenticate", parse_challenge)
+
+    @property
+    def proxy_authenticate(self) -> list:
+        from sipclient.proto.digest import parse_challenge
+        return self._parse_lines("Proxy-Authenticate", parse_challenge)
+
+    @property
+    def authorization(self) -> list:
+        """Authorization credentials (RFC 3261 sec. 20.7), one per header line."""
+        from sipclient.proto.digest import parse_credentials
+        return self._parse_lines("Authorization", parse_credentials)
+
+    @property
+    def proxy_authorization(self) -> list:
+        from sipclient.proto.digest import parse_credentials
+        return self._parse_lines("Proxy-Authorization", parse_credentials)
+
+    def check_views(self) -> None:
+        """Touch every typed view, so a malformed known header raises :class:`ParseError`."""
+        for name in TYPED_VIEWS:
+            getattr(self, name)
+        if self.is_request:
+            for name in REQUEST_VIEWS:
+                getattr(self, name)
+
+
+class Request(Message):
+    """A SIP request (RFC 3261 sec. 7.1). ``uri`` is the Request-URI text."""
+
+    _uri_parsed: tuple[str, Any] | None = None
+    is_request = True
+
+    def __init__(self, method: str, uri: str | SipUri | TelUri | AbsoluteUri,
+                 headers: Headers | Iterable[tuple[str, str]] | None = None,
+                 body: bytes = b"", version: str = "SIP/2.0") -> None:
+        super().__init__(headers, body, version)
+        if not isinstance(method, str) or not _TOKEN_RE.match(method):
+            raise LocalProtocolError(f"bad method {method!r}")
+        self._method = method
+        self._uri = str(uri)
+        self._uri_parsed = None
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        self._method = value
+        self._touch()
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    @uri.setter
+    def uri(self, value: str | SipUri | TelUri | AbsoluteUri) -> None:
+        self._uri = str(value)
+        self._touch()
+
+    @property
+    def uri_parsed(self) -> SipUri | TelUri | AbsoluteUri:
+        """The Request-URI parsed (RFC 3261 sec. 19.1); ParseError (header None) if bad."""
+        hit = self._uri_parsed
+        if hit is not None and hit[0] is self._uri:
+            return hit[1]
+        try:
+            parsed = parse_uri(self._uri)
+        except ParseError as exc:
+            raise ParseError(f"bad Request-URI: {exc.reason}", status_hint=416
+                             if ":" not in self._uri else 400) from None
+        self._uri_parsed = (self._uri, parsed)
+        return parsed
+
+    @property
+    def start_line(self) -> str:
+        return f"{self._method} {self._uri} {self._version}"
+
+    def __repr__(self) -> str:
+        return f"<Request {self._method} {self._uri} ({len(self.headers)} headers, " \
+               f"{len(self._body)} body bytes)>"
+
+
+class Response(Message):
+    """A SIP response (RFC 3261 sec. 7.2)."""
+
+    is_request = False
+
+    def __init__(self, status: int, reason: str = "",
+                 headers: Headers | Iterable[tuple[str, str]] | None = None,
+                 body: bytes = b"", version: str = "SIP/2.0") -> None:
+        super().__init__(headers, body, version)
+        if not isinstance(status, int) or not 100 <= status <= 699:
+            raise LocalProtocolError(f"bad status code {status!r}")
+        self._status = status
+        self._reason = reason or REASON_PHRASES.get(status, "")
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @status.setter
+    def status(self, value: int) -> None:
+        self._status = value
+        self._touch()
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self._reason = value
+        self._touch()
+
+    @property
+    def start_line(self) -> str:
+        return f"{self._version} {self._status} {self._reason}"
+
+    def __repr__(self) -> str:
+        return f"<Response {self._status} {self._reason} ({len(self.headers)} headers, " \
+               f"{len(self._body)} body bytes)>"
+
+
+# -- parsing -------------------------------------------------------------------------------
+def parse_message(data: bytes) -> Request | Response:
+    """Parse one SIP message held in ``data`` (a datagram, or a framed stream message).
+
+    Raises :class:`ParseError` on malformed input and nothing else.
+    """
+    if type(data) is not bytes:
+        if not isinstance(data, (bytearray, memoryview)):
+            raise LocalProtocolError(f"parse_message wants bytes, not {type(data).__name__}")
+        data = bytes(data)
+    try:
+        return _parse(data)
+    except ParseError:
+        raise
+    except (ValueError, IndexError, UnicodeError, TypeError, AttributeError) as exc:
+        raise ParseError(f"malformed message: {exc}") from None
+
+
+# A line start that is neither a continuation line nor 'token *WSP ":"': not a header line.
+_BAD_LINE_RE = re.compile(rb"\n(?![ \t]|[A-Za-z0-9.!%*_+`'~\-]+[ \t]*:)")
+_CL_RE = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_METHODS = frozenset(("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
+                      "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"))
+
+
+def _parse(data: bytes) -> Request | Response:
+    """Fast path: CRLF line endings and well-formed header lines (the common case).
+
+    Works on the bytes without copying or decoding the header section (that happens on
+    first access to ``msg.headers``). Anything unusual (bare LF, a suspicious line, an odd
+    Content-Length) goes to :func:`_parse_slow`, which accepts the same language and
+    reports errors precisely.
+    """
+    start = 0
+    if data.startswith((b"\r", b"\n")):
+        start = len(data) - len(data.lstrip(b"\r\n"))
+    end = data.find(b"\r\n\r\n", start)
+    if end < 0:
+        return _parse_slow(data, start)
+    nl = data.find(b"\r\n", start, end + 2)
+    if nl < end and (data[nl + 2] in (32, 9) or _BAD_LINE_RE.search(data, nl, end)):
+        return _parse_slow(data, start)  # continuation first, bare LF or a bad line
+    first = data[start:nl].decode("utf-8", "surrogateescape")
+    if "\n" in first:
+        return _parse_slow(data, start)
+
+    msg: Request | Response
+    if first.startswith("SIP/"):
+        parts = first.split(" ", 2)
+        code = parts[1] if len(parts) > 1 else ""
+        if (parts[0] != "SIP/2.0" or len(code) != 3 or not code.isdigit()
+                or not "100" <= code <= "699"):
+            return _parse_slow(data, start)
+        msg = Response.__new__(Response)
+        msg._status = int(code)
+        msg._reason = parts[2] if len(parts) > 2 else ""
+    else:
+        parts = first.split(" ")
+        if (len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[1]
+                or (parts[0] not in _METHODS and not _TOKEN_RE.match(parts[0]))):
+            return _parse_slow(data, start)
+        msg = Request.__new__(Request)
+        msg._method, msg._uri, _ = parts
+
+    i = data.find(b"\nContent-Length:", nl, end)
+    if i >= 0:
+        j = data.find(b"\n", i + 16, end)
+        value = data[i + 16:j if j >= 0 else end].strip()
+    else:
+        m = _CL_RE.search(data, nl, end)
+        value = None if m is None else m.group(1).strip()
+    body_start = end + 4
+    if value is None:
+        body_end = len(data)
+    else:
+        if not value.isdigit():
+            return _parse_slow(data, start)
+        body_end = body_start + int(value)
+        if body_end > len(data):
+            return _parse_slow(data, start)  # it reports where and what
+        if body_end == len(data) and not start:
+            msg._raw = data
+            msg._head = (data, nl, end)
+            msg._body = data[body_start:]
+            return msg
+    msg._head = (data, nl, end)
+    msg._body = data[body_start:body_end]
+    msg._raw = data[start:body_end]
+    return msg
+
+
+def _split_lines(head: str) -> list[str]:
+    lines = head.split("\r\n")
+    if len(lines) - 1 != head.count("\n"):  # bare LF line endings somewhere
+        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in head.split("\n")]
+    return lines
+
+
+def _build_headers(head: tuple[bytes, int, int] | str) -> Headers:
+    """Header pairs from a header section already checked by the parser: the text after
+    the start line, or ``(data, start, end)`` of it in the received bytes."""
+    if not isinstance(head, str):
+        data, lo, hi = head
+        head = data[lo:hi].decode("utf-8", "surrogateescape")
+    items: list[tuple[str, str]] = []
+    append = items.append
+    for line in _split_lines(head)[1:]:
+        c0 = line[:1]
+        if c0 == " " or c0 == "\t":  # continuation line (sec. 7.3.1)
+            if items:
+                n, v = items[-1]
+                items[-1] = (n, (v + " " + line.strip(" \t")).strip(" \t"))
+            continue
+        name, _, value = line.partition(":")
+        append((name.rstrip(" \t"), value.strip(" \t")))
+    return Headers._trusted(items)
+
+
+def _parse_slow(data: bytes, start: int) -> Request | Response:
+    """The careful parser: any line endings, every check with its location."""
+    if start >= len(data):
+        raise ParseError("empty message" if not data else "empty message (only line breaks)",
+                         offset=0)
+    # End of the header section: the first empty line, CRLF or bare LF (sec. 7).
+    e1 = data.find(b"\n\r\n", start)
+    e2 = data.find(b"\n\n", start)
+    if e1 < 0 and e2 < 0:
+        raise ParseError("no empty line after the headers (truncated message?)",
+                         offset=len(data))
+    if e2 < 0 or 0 <= e1 < e2:
+        end, body_start = e1, e1 + 3
+    else:
+        end, body_start = e2, e2 + 2
+    head_end = end - 1 if data[end - 1] == 13 else end  # 13 = '\r'
+    text = data[start:head_end].decode("utf-8", "surrogateescape")
+    lines = _split_lines(text)
+
+    # -- start line (sec. 7.1, 7.2)
+    first = lines[0]
+    msg: Request | Response
+    if first.startswith("SIP/"):
+        parts = first.split(" ", 2)
+        if len(parts) < 2 or not _VERSION_RE.match(parts[0]):
+            raise ParseError(f"bad status line {first!r}: expected 'SIP/2.0 <code> <reason>'",
+                             offset=start)
+        code = parts[1]
+        if len(code) != 3 or not code.isdigit() or not "100" <= code <= "699":
+            raise ParseError(f"bad status code {code!r} in status line", offset=start)
+        msg = Response.__new__(Response)
+        msg._status = int(code)
+        msg._reason = parts[2] if len(parts) > 2 else ""
+        msg._version = parts[0]
+    else:
+        parts = first.split(" ")
+        if len(parts) != 3:
+            raise ParseError(f"bad request line {first[:80]!r}: expected "
+                             "'<method> <request-uri> SIP/2.0'", offset=start)
+        method, uri, version = parts
+        if not _TOKEN_RE.match(method):
+            raise ParseError(f"bad method {method[:40]!r} in request line", offset=start)
+        if not uri:
+            raise ParseError("empty Request-URI", offset=start)
+        if not _VERSION_RE.match(version):
+            raise ParseError(f"bad SIP version {version[:40]!r} in request line",
+                             offset=start, status_hint=505 if version.startswith("SIP/") else 400)
+        msg = Request.__new__(Request)
+        msg._method = method
+        msg._uri = uri
+        msg._version = version
+
+    # -- header lines (sec. 7.3), unfolding continuation lines (sec. 7.3.1)
+    items: list[tuple[str, str]] = []
+    keys: list[str] = []
+    append = items.append
+    kappend = keys.append
+    key_of = _KEY_LOWER
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        c0 = line[:1]
+        if c0 == " " or c0 == "\t":
+            if not items:
+                raise ParseError("continuation line before the first header",
+                                 offset=_line_start(data, start, _index_of(lines, line)))
+            n, v = items[-1]
+            items[-1] = (n, (v + " " + line.strip(" \t")).strip(" \t"))
+            continue
+        if not sep or not name:
+            raise ParseError(f"bad header line {line[:60]!r}: expected 'Name: value'",
+                             offset=_line_start(data, start, _index_of(lines, line)))
+        if name[-1] == " " or name[-1] == "\t":
+            name = name.rstrip(" \t")
+            if not name:
+                raise ParseError(f"bad header line {line[:60]!r}: empty name",
+                                 offset=_line_start(data, start, _index_of(lines, line)))
+        if not _TOKEN_RE.match(name):
+            raise ParseError(f"bad header name {name[:40]!r}",
+                             offset=_line_start(data, start, _index_of(lines, line)))
+        low = name.lower()
+        append((name, value.strip(" \t")))
+        kappend(key_of.get(low, low))
+
+    # -- body framing (sec. 18.3, 20.14)
+    rest = len(data) - body_start
+    if "content-length" in keys:
+        i = keys.index("content-length")
+        value = items[i][1]
+        if not value.isdigit() or not value.isascii():
+            raise ParseError(f"bad Content-Length {value[:40]!r}: expected a number",
+                             header="Content-Length", offset=_line_start(data, start, _header_line_no(lines, i)))
+        length = int(value)
+        if keys.count("content-length") > 1:
+            for j, k in enumerate(keys):
+                if k == "content-length" and items[j][1] != value:
+                    raise ParseError("conflicting Content-Length headers",
+                                     header="Content-Length",
+                                     offset=_line_start(data, start, _header_line_no(lines, j)))
+        if length > rest:
+            raise ParseError(f"Content-Length {length} but only {rest} body bytes",
+                             header="Content-Length", offset=body_start)
+        body_end = body_start + length
+    else:
+        body_end = len(data)
+
+    msg._headers = Headers._trusted(items, keys)
+    msg._body = data[body_start:body_end]
+    msg._raw = data[start:body_end] if start or body_end != len(data) else data
+    return msg
+
+
+def _line_start(data: bytes, start: int, line_no: int) -> int:
+    """Byte offset of line ``line_no`` (0 = start line) of the message starting at ``start``."""
+    pos = start
+    for _ in range(line_no):
+        nxt = data.find(b"\n", pos)
+        if nxt < 0:
+            break
+        pos = nxt + 1
+    return pos
+
+
+def _header_line_no(lines: list[str], index: int) -> int:
+    """Line number (0 = start line) of the index-th header, skipping continuation lines."""
+    count = -1
+    for no, ln in enumerate(lines):
+        if no and ln[:1] in (" ", "\t"):
+            continue
+        if count == index:
+            return no
+        count += 1
+    return len(lines) - 1
+
+
+def _index_of(lines: list[str], line: str) -> int:
+    for i, ln in enumerate(lines):
+        if ln is line:
+            return i
+    return 0
