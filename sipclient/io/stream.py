@@ -54,6 +54,7 @@ from sipclient.io.transport import (
     tls_error,
 )
 from sipclient.proto.errors import ParseError
+from sipclient.proto.framer import KeepAlivePing, KeepAlivePong, StreamFramer
 
 __all__ = ["StreamConnection", "StreamTransport", "TcpTransport", "TlsTransport", "PING", "PONG"]
 
@@ -62,15 +63,13 @@ log = logging.getLogger(__name__)
 PING = b"\r\n\r\n"  # RFC 5626 sec. 3.5.1: "ping" is a double CRLF ...
 PONG = b"\r\n"  # ... and the "pong" that answers it is a single CRLF
 
-DEFAULT_MAX_MESSAGE_SIZE = 65535
+DEFAULT_MAX_MESSAGE_SIZE = 65536
 
 
 class StreamConnection(asyncio.Protocol):
     """One TCP or TLS connection: framing, keep-alive answers, flow control."""
 
     def __init__(self, owner: StreamTransport, *, incoming: bool) -> None:
-        from sipclient.proto.framer import StreamFramer
-
         self.owner = owner
         self.incoming = incoming
         self.remote: Address = ("", 0)
@@ -80,6 +79,8 @@ class StreamConnection(asyncio.Protocol):
         self.pings_sent = 0
         self.messages_received = 0
         self._framer = StreamFramer(max_message_size=owner.max_message_size)
+        self._unframed = bytearray()  # our copy of what the framer holds, to name raw bytes
+        self._owed: list[tuple[bytes, ParseError]] = []
         self._transport: asyncio.Transport | None = None
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._can_write = asyncio.Event()
@@ -99,23 +100,59 @@ class StreamConnection(asyncio.Protocol):
             self.owner._adopt(self)
 
     def data_received(self, data: bytes) -> None:
-        from sipclient.proto.framer import KeepAlivePing, KeepAlivePong
-
-        try:
-            items = self._framer.feed(data)
-        except ParseError as exc:
-            self.owner.emit(Received(None, exc, bytes(data), self.remote, self.owner))
-            self.abort(f"framing error from {format_hostport(*self.remote)}: {exc}", exc)
+        self._unframed += data
+        chunk = data
+        while True:
+            try:
+                items = self._framer.feed(chunk)
+            except ParseError as exc:
+                if self._framer.broken:  # cannot re-synchronise: report and close
+                    raw = bytes(self._unframed)
+                    self._unframed.clear()
+                    self.owner.emit(Received(None, exc, raw, self.remote, self.owner))
+                    self.abort(f"framing error from {format_hostport(*self.remote)}: {exc}", exc)
+                    return
+                # Framed but malformed: the framer dropped it and hands back what came
+                # before it on the next feed. Remember the bytes it consumed.
+                self._owed.append((self._consumed(), exc))
+                chunk = b""
+                continue
+            self._deliver(items)
             return
-        for item in items:
-            if isinstance(item, KeepAlivePing):
-                self.pings_received += 1
+
+    def _consumed(self) -> bytes:
+        n = len(self._unframed) - self._framer.buffered
+        out = bytes(self._unframed[:n])
+        del self._unframed[:n]
+        return out
+
+    def _deliver(self, items: list[Any]) -> None:
+        region = self._consumed()
+        pos = 0
+        # Items owed from failed feeds come first, in order; each failed region is the
+        # bytes of the items framed before the bad message followed by the bad message.
+        for owed, exc in self._owed:
+            while pos < len(items) and owed.startswith(tok := _token(items[pos], owed)):
+                self._item(items[pos], tok)
+                owed = owed[len(tok) :]
+                pos += 1
+            self.owner.emit(Received(None, exc, owed, self.remote, self.owner))
+        self._owed.clear()
+        for item in items[pos:]:
+            tok = _token(item, region)
+            region = region[len(tok) :]
+            self._item(item, tok)
+
+    def _item(self, item: Any, raw: bytes) -> None:
+        if isinstance(item, KeepAlivePing):
+            self.pings_received += 1
+            if self.is_open:
                 self.write(PONG)
-            elif isinstance(item, KeepAlivePong):
-                self.pongs_received += 1
-            else:
-                self.messages_received += 1
-                self.owner.emit(Received(item, None, _raw(item), self.remote, self.owner))
+        elif isinstance(item, KeepAlivePong):
+            self.pongs_received += 1
+        else:
+            self.messages_received += 1
+            self.owner.emit(Received(item, None, raw, self.remote, self.owner))
 
     def eof_received(self) -> bool | None:
         self._close_reason = self._close_reason or "closed by peer"
@@ -197,11 +234,13 @@ class StreamConnection(asyncio.Protocol):
         )
 
 
-def _raw(msg: Any) -> bytes:
-    raw = getattr(msg, "raw", None)
-    if isinstance(raw, (bytes, bytearray)):
-        return bytes(raw)
-    return bytes(msg)
+def _token(item: Any, region: bytes) -> bytes:
+    """The bytes ``item`` was framed from, given the bytes that start with them."""
+    if isinstance(item, KeepAlivePing):
+        return PING
+    if isinstance(item, KeepAlivePong):
+        return PONG if region.startswith(PONG) else b"\n"  # the framer accepts a bare LF
+    return bytes(item)  # a received message serialises to its bytes, byte for byte
 
 
 class StreamTransport(Transport):

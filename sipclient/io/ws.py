@@ -54,6 +54,7 @@ from sipclient.io.transport import (
     tls_error,
 )
 from sipclient.proto.errors import ParseError
+from sipclient.proto.framer import frame_websocket_message
 
 __all__ = ["WsTransport", "SUBPROTOCOL", "KEEPALIVE_FRAME"]
 
@@ -61,12 +62,6 @@ log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "sip"
 KEEPALIVE_FRAME = "\r\n\r\n"
-
-
-def _frame(data: bytes) -> Any:
-    from sipclient.proto.framer import frame_websocket_message
-
-    return frame_websocket_message(data)
 
 
 class WsTransport(Transport):
@@ -218,7 +213,7 @@ class WsTransport(Transport):
     def _handle_frame(self, frame: str | bytes) -> None:
         raw = frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
         try:
-            msg = _frame(raw)
+            msg = frame_websocket_message(raw)
         except ParseError as exc:
             self.emit_error(raw, exc)
             return

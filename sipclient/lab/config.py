@@ -151,11 +151,11 @@ class LabConfig:
 
     @property
     def cert_file(self) -> Path:
-        return self.run_dir / "keys" / "lab.crt"
+        return self.run_dir / "tls" / "lab.crt"
 
     @property
     def key_file(self) -> Path:
-        return self.run_dir / "keys" / "lab.key"
+        return self.run_dir / "tls" / "lab.key"
 
     def endpoints(self) -> dict[str, str]:
         """Transport name -> address clients use."""

@@ -24,7 +24,7 @@ MOD_DIR = "/usr/lib/asterisk/modules"
 DATA_DIR = "/usr/share/asterisk"
 
 #: run-directory sub-directories Asterisk writes to
-RUN_SUBDIRS = ("etc", "lib", "keys", "spool", "run", "log", "cache")
+RUN_SUBDIRS = ("etc", "lib", "keys", "tls", "spool", "run", "log", "cache")
 
 
 def fill(text: str, values: Mapping[str, object], *, source: str = "template") -> str:

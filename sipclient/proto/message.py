@@ -605,7 +605,12 @@ def _parse(data: bytes) -> Request | Response:
     i = data.find(b"\nContent-Length:", nl, end)
     if i >= 0:
         j = data.find(b"\n", i + 16, end)
-        value = data[i + 16:j if j >= 0 else end].strip()
+        if j < 0:
+            value = data[i + 16:end].strip()
+        else:
+            value = data[i + 16:j].strip()
+            if _CL_RE.search(data, j, end):
+                return _parse_slow(data, start)  # a second one: do they agree?
     else:
         m = _CL_RE.search(data, nl, end)
         value = None if m is None else m.group(1).strip()

@@ -1,17 +1,11 @@
-import os
-import sys
+"""Fixtures for the transport tests: a self-signed certificate made with the openssl CLI."""
 
-_HERE = os.path.dirname(__file__)
-if not os.path.exists(os.path.join(_HERE, "..", "..", "sipclient", "proto", "framer.py")):
-    sys.path.insert(0, _HERE)
-    import _stub_proto
+from __future__ import annotations
 
-    _stub_proto.install()
+import subprocess
+from dataclasses import dataclass
 
-import subprocess  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import pytest  # noqa: E402
+import pytest
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,50 @@ def test_framing_error_reports_and_closes_the_connection():
     run(scenario())
 
 
+def test_a_malformed_but_framed_message_is_reported_and_the_stream_goes_on():
+    async def scenario():
+        q = EventQueue()
+        server = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
+        reader, writer = await _raw_client(server.local_address)
+        try:
+            bad = b"HELLO sip:x SIP/9.9 EXTRA\r\nContent-Length: 3\r\n\r\nabc"
+            writer.write(register(1) + PING + bad + register(2))
+            await writer.drain()
+            events = [await q.get(timeout=2) for _ in range(3)]
+            assert [e.ok for e in events] == [True, False, True]
+            assert events[0].raw == register(1) and events[2].raw == register(2)
+            assert events[1].raw == bad and events[1].error is not None
+            assert await asyncio.wait_for(reader.readexactly(2), 2) == PONG
+            (conn,) = server.connections.values()
+            assert conn.is_open and conn.messages_received == 2
+        finally:
+            await _close_writer(writer)
+            await server.close()
+
+    run(scenario())
+
+
+def test_an_oversized_message_closes_the_connection():
+    async def scenario():
+        q = EventQueue()
+        server = await TcpTransport.create(
+            on_event=q, local=("127.0.0.1", 0), listen=True, max_message_size=300
+        )
+        reader, writer = await _raw_client(server.local_address)
+        try:
+            writer.write(invite(1))
+            await writer.drain()
+            bad = await q.get(timeout=2)
+            assert isinstance(bad, Received) and bad.error.status_hint == 513
+            lost = await q.get(timeout=2)
+            assert isinstance(lost, ConnectionLost) and "bigger than the limit" in lost.reason
+        finally:
+            await _close_writer(writer)
+            await server.close()
+
+    run(scenario())
+
+
 def test_peer_close_is_reported():
     async def scenario():
         q = EventQueue()

@@ -1,0 +1,123 @@
+"""Agent configuration: :class:`AgentConfig`, :class:`Secret`, :class:`ImpairmentSettings`.
+
+A password is held in a :class:`Secret`, which prints as ``'***'`` in ``repr``/``str``/
+f-strings and ``format``: it cannot leak into logs, traces or reports by accident. Only
+:meth:`Secret.reveal` gives the text, and only the digest code calls it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sipclient.io.impair import Impairment
+from sipclient.proto.timers import TimerConfig
+
+__all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS"]
+
+DEFAULT_CODECS: tuple[str, ...] = ("PCMU", "PCMA", "G729", "GSM")
+
+
+class Secret:
+    """A string that never shows itself: ``repr``/``str``/``format`` give ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        self._value = str(value)
+
+    def reveal(self) -> str:
+        """The secret text (for the digest computation only)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:  # pickling would write it out: refuse
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class ImpairmentSettings:
+    """Impairment of the agent's own transport (:mod:`sipclient.io.impair`): per direction,
+    and a seed so a run is reproducible."""
+
+    outgoing: Impairment | None = None
+    incoming: Impairment | None = None
+    seed: int | str | None = 0
+
+    @classmethod
+    def coerce(cls, value: ImpairmentSettings | Impairment | dict | None
+               ) -> ImpairmentSettings | None:
+        """Accept settings, one :class:`Impairment` (both directions) or a dict
+        ``{"outgoing": Impairment|dict, "incoming": ..., "seed": 7}``."""
+        if value is None or isinstance(value, ImpairmentSettings):
+            return value
+        if isinstance(value, Impairment):
+            return cls(value, value)
+        if isinstance(value, dict):
+            def one(v: Any) -> Impairment | None:
+                return Impairment(**v) if isinstance(v, dict) else v
+            return cls(one(value.get("outgoing")), one(value.get("incoming")),
+                       value.get("seed", 0))
+        raise TypeError(f"impairment: expected ImpairmentSettings, Impairment or dict, "
+                        f"not {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One user agent (one extension on one transport). See docs/agent.md."""
+
+    user: str
+    password: Secret | str | None = None
+    server: str = "udp:127.0.0.1:5060"
+    domain: str | None = None
+    auth_user: str | None = None
+    display_name: str | None = None
+    local_address: str | None = "127.0.0.1"
+    local_port: int = 0
+    expires: int | None = None
+    insecure: bool = False
+    ca_file: str | None = None
+    impairment: ImpairmentSettings | Impairment | dict | None = None
+    user_agent: str = "sipclient/0.1"
+    timers: TimerConfig | None = None
+    codecs: tuple[str, ...] = DEFAULT_CODECS
+    #: seconds the cleanup on exit (hang up, unregister) may take at most
+    cleanup_timeout: float = 5.0
+    #: seed for branches, tags and Call-IDs (None: system randomness)
+    seed: int | None = None
+    #: extra headers added to every out-of-dialog request
+    extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.password is not None and not isinstance(self.password, Secret):
+            object.__setattr__(self, "password", Secret(self.password))
+        object.__setattr__(self, "impairment", ImpairmentSettings.coerce(self.impairment))
+        object.__setattr__(self, "codecs", tuple(self.codecs))
+
+    @property
+    def digest_user(self) -> str:
+        return self.auth_user or self.user
+
+    @property
+    def requested_expires(self) -> int:
+        """What REGISTER asks for: ``expires``, or 3600 (the registrar decides)."""
+        return 3600 if self.expires is None else int(self.expires)
