@@ -101,7 +101,7 @@ class Via:
 
     _RE = re.compile(
         r"[ \t]*(" + _TOKEN + r")[ \t]*/[ \t]*(" + _TOKEN + r")[ \t]*/[ \t]*(" + _TOKEN
-        + r")[ \t]+([^;\s]+(?:[ \t]*:[ \t]*[0-9]+)?)"
+        + r")[ \t]+(\[[^\]\s]*\]|[^;:\s\[]+)(?:[ \t]*:[ \t]*([^;\s]*))?"
     )
 
     @classmethod
@@ -109,11 +109,13 @@ class Via:
         m = cls._RE.match(text)
         if m is None:
             raise ParseError(f"bad Via: expected 'SIP/2.0/<transport> <host>[:<port>]' in {text!r}")
-        sent_by = m.group(4).replace(" ", "").replace("\t", "")
-        host, port = _parse_host_port(sent_by)
+        port_text = m.group(5)
+        host, port = _parse_host_port(m.group(4) if port_text is None
+                                      else f"{m.group(4)}:{port_text}")
         params = parse_params(text[m.end():])
-        via = cls(m.group(3), host, port, params, f"{m.group(1)}/{m.group(2)}")
-        object.__setattr__(via, "_text", text.strip(" \t"))
+        via = object.__new__(cls)  # skip the frozen __init__: fields are checked
+        via.__dict__.update(transport=m.group(3), host=host, port=port, params=params,
+                            protocol=f"{m.group(1)}/{m.group(2)}", _text=text.strip(" \t"))
         return via
 
     def __str__(self) -> str:
@@ -232,8 +234,9 @@ class NameAddr:
     def parse(cls, text: str) -> NameAddr:
         display, uri_text, ptext, _ = _split_name_addr(text)
         uri = parse_uri(uri_text.strip(" \t"))
-        value = cls(display, uri, parse_params(ptext))
-        object.__setattr__(value, "_text", text.strip(" \t"))
+        value = object.__new__(cls)
+        value.__dict__.update(display_name=display, uri=uri, params=parse_params(ptext),
+                              _text=text.strip(" \t"))
         return value
 
     def _render(self) -> str:
@@ -279,8 +282,10 @@ class Contact(NameAddr):
             object.__setattr__(value, "_text", "*")
             return value
         display, uri_text, ptext, _ = _split_name_addr(text)
-        value = cls(display, parse_uri(uri_text.strip(" \t")), parse_params(ptext))
-        object.__setattr__(value, "_text", text.strip(" \t"))
+        value = object.__new__(cls)
+        value.__dict__.update(display_name=display, uri=parse_uri(uri_text.strip(" \t")),
+                              params=parse_params(ptext), is_star=False,
+                              _text=text.strip(" \t"))
         return value
 
     @classmethod

@@ -143,8 +143,9 @@ class SipUri:
         hostport, semi, ptext = head.partition(";")
         host, port = _parse_host_port(hostport)
         params = _parse_params(ptext) if semi else {}
-        uri = cls(scheme, user, password, host, port, params, headers)
-        object.__setattr__(uri, "_text", text)
+        uri = object.__new__(cls)  # fields are checked above: skip the frozen __init__
+        uri.__dict__.update(scheme=scheme, user=user, password=password, host=host, port=port,
+                            params=params, headers=headers, _text=text)
         return uri
 
     def __post_init__(self) -> None:

@@ -1,0 +1,25 @@
+"""The softclient's user agent (docs/agent.md).
+
+    async with Agent(AgentConfig(user="1001", password=Secret("..."),
+                                 server="udp:127.0.0.1:7048")) as agent:
+        await agent.register()
+        call = await agent.call("600")
+        await call.wait_final(timeout=30)
+        await call.hangup()
+"""
+
+from .agent import Agent
+from .call import Call, DialogSession
+from .config import AgentConfig, ImpairmentSettings, Secret
+from .errors import (AgentError, AuthenticationFailed, SipFailure, SipTimeout,
+                     TransportFailure)
+from .incoming import IncomingCall
+from .registration import RegisterResult
+from .sdp_stub import MediaSession, StubMedia
+from .trace import Trace, TraceEntry
+
+__all__ = [
+    "Agent", "AgentConfig", "AgentError", "AuthenticationFailed", "Call", "DialogSession",
+    "ImpairmentSettings", "IncomingCall", "MediaSession", "RegisterResult", "Secret",
+    "SipFailure", "SipTimeout", "StubMedia", "Trace", "TraceEntry", "TransportFailure",
+]

@@ -1,0 +1,399 @@
+"""The user agent: one extension on one transport (see docs/agent.md).
+
+:class:`Agent` owns an :class:`~sipclient.io.endpoint.Endpoint` (the core + the transport),
+a :class:`~sipclient.agent.registration.Registration` and the calls. Every request goes to
+the server the agent was configured with (it acts as the outbound proxy, RFC 3261 8.1.2),
+and every challenged request (401/407) is retried once with credentials (22.2, 22.3):
+REGISTER, un-REGISTER, INVITE, BYE, re-INVITE, INFO, REFER, OPTIONS. CANCEL and ACK are
+never challenged (22.1).
+
+Leaving is always clean: ``async with`` exit and :meth:`Agent.close` hang up every call,
+unregister and close the transport, bounded by ``config.cleanup_timeout``; the cleanup runs
+to its end even when the task running it is cancelled (SIGINT/SIGTERM in the CLI), and the
+cancellation is re-raised afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
+from sipclient.io.impair import ImpairedTransport
+from sipclient.io.target import Target, parse_target
+from sipclient.io.transport import LocalIdentity, TlsOptions, TransportError, open_for_target
+from sipclient.proto.core import AckReceived, CoreConfig, Event, RequestReceived
+from sipclient.proto.digest import DigestClient
+from sipclient.proto.errors import ParseError
+from sipclient.proto.ids import IdGenerator
+from sipclient.proto.message import Request, Response
+from sipclient.proto.transaction import build_response
+from sipclient.proto.uac import authenticate
+
+from .call import Call, DialogSession
+from .config import AgentConfig
+from .errors import AgentError, AuthenticationFailed, SipTimeout, TransportFailure
+from .incoming import IncomingCall
+from .registration import RegisterResult, Registration
+from .sdp_stub import MediaSession, StubMedia
+from .trace import Trace, TraceEntry
+
+__all__ = ["Agent"]
+
+log = logging.getLogger(__name__)
+
+MediaFactory = Callable[["Agent"], MediaSession]
+
+
+class Agent:
+    """One SIP user agent. ``async with Agent(config) as agent: ...`` (docs/agent.md)."""
+
+    ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, UPDATE"
+
+    def __init__(self, config: AgentConfig, *, media_factory: MediaFactory | None = None
+                 ) -> None:
+        self.config = config
+        self.trace = Trace()
+        self.ids = IdGenerator(random.Random(config.seed) if config.seed is not None else None)
+        password = config.password.reveal() if config.password is not None else None
+        self.digest = (DigestClient(config.digest_user, password)
+                       if password is not None else None)
+        #: answer every incoming call after this many seconds (None: off)
+        self.auto_answer: float | None = None
+        #: reject every incoming call with this status (None: off)
+        self.auto_reject: int | None = None
+        self.media_factory = media_factory or _stub_media
+        self.target: Target = parse_target(config.server)
+        self.endpoint: Endpoint | None = None
+        self.identity: LocalIdentity | None = None
+        self.server_addr: tuple[str, int] = self.target.address
+        self.sessions: dict[str, DialogSession] = {}
+        self.registration = Registration(self)
+        self._incoming: asyncio.Queue[IncomingCall] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._close_task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.config.user} {self.target}>"
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def domain(self) -> str:
+        return self.config.domain or self.target.host
+
+    @property
+    def aor(self) -> str:
+        """Our address of record: ``sip:user@domain`` (10.2: From and To of REGISTER)."""
+        return f"sip:{self.config.user}@{self.domain}"
+
+    @property
+    def from_header(self) -> str:
+        name = self.config.display_name
+        return f'"{name}" <{self.aor}>' if name else f"<{self.aor}>"
+
+    @property
+    def registrar_uri(self) -> str:
+        return f"sip:{self.config.domain}" if self.config.domain else self.target.uri(user="")
+
+    @property
+    def contact_uri(self) -> str:
+        if self.identity is None:
+            raise AgentError("the agent is not open")
+        return self.identity.contact_uri(self.config.user)
+
+    @property
+    def local_ip(self) -> str:
+        """The IP of this agent's socket (for SDP), never the WebSocket ``.invalid`` host."""
+        assert self.endpoint is not None and self.endpoint.transport is not None
+        host = self.endpoint.transport.local_address[0]
+        return host if host not in ("0.0.0.0", "::") else self.server_addr[0]
+
+    def request_uri(self, target: str) -> str:
+        """``"600"`` -> ``sip:600@<server>``; full URIs are kept."""
+        if target.lower().startswith(("sip:", "sips:", "tel:")):
+            return target
+        if "@" in target:
+            return f"sip:{target}"
+        if self.config.domain:
+            return f"sip:{target}@{self.config.domain}"
+        return self.target.uri(user=target)
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def flow(self, call_id: str | None = None) -> list[str]:
+        """``["REGISTER", "401", "REGISTER", "200", ...]`` (see :meth:`Trace.flow`)."""
+        return self.trace.flow(call_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> Agent:
+        """Open the transport toward the server and learn our Via/Contact identity."""
+        if self.endpoint is not None:
+            return self
+        cfg = self.config
+        tls = TlsOptions(insecure=cfg.insecure, ca_file=cfg.ca_file)
+        local = None
+        if cfg.local_address is not None or cfg.local_port:
+            host = cfg.local_address or ("::" if ":" in self.target.host else "0.0.0.0")
+            local = (host, cfg.local_port)
+        early: list[Any] = []
+        try:
+            transport, addr = await open_for_target(
+                self.target, on_event=early.append, local=local,
+                tls=tls if self.target.secure else None)
+        except (TransportError, OSError) as exc:
+            raise TransportFailure(f"cannot open {self.target}: {exc}") from exc
+        if cfg.impairment is not None:
+            imp = cfg.impairment
+            transport = ImpairedTransport(transport, outgoing=imp.outgoing,
+                                          incoming=imp.incoming, seed=imp.seed)
+        self.server_addr = addr
+        try:
+            self.identity = await transport.identity(addr)
+        except (TransportError, OSError) as exc:
+            await transport.close()
+            raise TransportFailure(f"cannot reach {self.target}: {exc}") from exc
+        ident = self.identity
+        core = CoreConfig(host=ident.sent_by_host, port=ident.sent_by_port,
+                          transport=ident.via_transport, timers=cfg.timers or CoreConfig().timers,
+                          rng=self.ids.rng)
+        self.endpoint = Endpoint(core, on_request=self._on_request, on_ack=self._on_ack,
+                                 on_other=self._on_other, on_wire=self._on_wire)
+        self.endpoint.attach(transport)
+        for event in early:
+            self.endpoint.on_transport_event(event)
+        return self
+
+    async def __aenter__(self) -> Agent:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self, *, cleanup: bool = True) -> None:
+        """Hang up, unregister, close (bounded by ``cleanup_timeout``; runs to the end even
+        when cancelled, then re-raises the cancellation). ``cleanup=False`` only closes the
+        transport: the registration stays at the PBX, like a phone that lost power."""
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close(cleanup))
+        cancelled = False
+        while not self._close_task.done():
+            try:
+                await asyncio.shield(self._close_task)
+            except asyncio.CancelledError:
+                cancelled = True  # keep waiting: the cleanup is bounded by its own timeout
+        if cancelled:
+            raise asyncio.CancelledError()
+
+    async def _close(self, cleanup: bool) -> None:
+        if self.endpoint is None:
+            return
+        try:
+            if cleanup:
+                async with asyncio.timeout(self.config.cleanup_timeout):
+                    await self._cleanup()
+        except (TimeoutError, AgentError, OSError) as exc:
+            log.warning("%s: cleanup incomplete: %s", self, exc or "timeout")
+        finally:
+            await self.registration.close()
+            for task in list(self._tasks):
+                task.cancel()
+            for session in list(self.sessions.values()):
+                await session.media.close()
+            await self.endpoint.close()
+
+    async def _cleanup(self) -> None:
+        active = [s for s in self.sessions.values() if not s.is_ended]
+        if active:
+            results = await asyncio.gather(*(s.hangup() for s in active),
+                                           return_exceptions=True)
+            for session, result in zip(active, results):
+                if isinstance(result, BaseException):
+                    log.warning("%s: hanging up %s failed: %r", self, session, result)
+        if self.registration.registered:
+            await self.registration.unregister()
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background; cancelled on close."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s: background task failed: %r", self, task.exception())
+
+    # ------------------------------------------------------------------ requests
+
+    def _require_open(self) -> Endpoint:
+        if self.endpoint is None:
+            raise AgentError("the agent is not open: use `async with Agent(...)` or open()")
+        return self.endpoint
+
+    async def send_authenticated(
+            self, request: Request, *, on_handle: Callable[[ClientTransaction], None] | None = None,
+            on_provisional: Callable[[Response], None] | None = None,
+            timeout: float | None = None) -> tuple[Response, Request]:
+        """Send ``request``; answer one 401/407 per realm with credentials (22.2).
+
+        Returns the final response and the request as last sent (CSeq and Via included).
+        Raises AuthenticationFailed, SipTimeout, TransportFailure.
+        """
+        endpoint = self._require_open()
+        req = request
+        for _ in range(4):
+            try:
+                handle = endpoint.send_request(req, self.server_addr)
+            except (TransportError, OSError) as exc:
+                raise TransportFailure(str(exc)) from exc
+            if on_handle is not None:
+                on_handle(handle)
+            try:
+                resp = await handle.final_response(on_provisional, timeout)
+            except TransactionFailed as exc:
+                if exc.timer:
+                    raise SipTimeout(f"{request.method}: {exc.reason}") from None
+                raise TransportFailure(f"{request.method}: {exc.reason}") from None
+            except TimeoutError:
+                raise SipTimeout(f"{request.method}: no final response in {timeout} s") from None
+            finally:
+                handle.close()
+            if resp.status not in (401, 407) or self.digest is None:
+                return resp, handle.request
+            try:
+                retry = authenticate(handle.request, resp, self.digest, self.ids)
+            except ParseError as exc:
+                raise AuthenticationFailed(f"{request.method}: cannot answer the challenge: "
+                                           f"{exc}", resp) from None
+            if retry is None:
+                raise AuthenticationFailed(
+                    f"{request.method} for {self.config.digest_user} refused with "
+                    f"{resp.status} {resp.reason} after credentials were sent: wrong "
+                    "username or password", resp)
+            req = retry
+        raise AuthenticationFailed(f"{request.method}: challenged too many times", resp)
+
+    def out_of_dialog(self, method: str, uri: str, *, headers: list[tuple[str, str]] = (),
+                      body: bytes = b"", content_type: str | None = None,
+                      call_id: str | None = None, from_tag: str | None = None,
+                      cseq: int = 1, to: str | None = None) -> Request:
+        """A new out-of-dialog request (8.1.1) from our AOR to ``uri``."""
+        h = [("From", f"{self.from_header};tag={from_tag or self.ids.tag()}"),
+             ("To", to or f"<{uri}>"),
+             ("Call-ID", call_id or self.ids.call_id()),
+             ("CSeq", f"{cseq} {method}"),
+             ("User-Agent", self.config.user_agent),
+             *headers, *self.config.extra_headers]
+        if content_type is not None:
+            h.append(("Content-Type", content_type))
+        return Request(method, uri, headers=h, body=body)
+
+    async def send_raw(self, data: bytes, addr: tuple[str, int] | None = None) -> None:
+        """Put ``data`` on the wire as is (no Via, no transaction): for broken messages."""
+        await self._require_open().send_raw(data, addr or self.server_addr)
+
+    # ------------------------------------------------------------------ the API
+
+    async def register(self, expires: int | None = None) -> RegisterResult:
+        """REGISTER our Contact; refreshes itself before expiry (see registration.py)."""
+        self._require_open()
+        return await self.registration.register(expires)
+
+    async def unregister(self) -> RegisterResult:
+        """REGISTER with Expires: 0 for our Contact (challenged like any request)."""
+        self._require_open()
+        return await self.registration.unregister()
+
+    async def call(self, target: str, *, headers: list[tuple[str, str]] = ()) -> Call:
+        """INVITE ``target`` (a number, or a URI) with an SDP offer; returns once sent."""
+        self._require_open()
+        call = Call(self, self.request_uri(target), self.media_factory(self), headers=headers)
+        self.sessions[call.call_id] = call
+        await call.start()
+        return call
+
+    async def next_incoming(self, timeout: float | None = None) -> IncomingCall:
+        """The next incoming call (already answered when ``auto_answer`` is set)."""
+        try:
+            return await asyncio.wait_for(self._incoming.get(), timeout)
+        except TimeoutError:
+            raise SipTimeout(f"no incoming call within {timeout} s") from None
+
+    async def options(self, uri: str | None = None, timeout: float | None = None) -> Response:
+        """OPTIONS ping (11) to ``uri`` (default: the server)."""
+        target = self.request_uri(uri) if uri else self.target.uri(user="")
+        req = self.out_of_dialog("OPTIONS", target, headers=[("Accept", "application/sdp")])
+        resp, _ = await self.send_authenticated(req, timeout=timeout)
+        return resp
+
+    # ------------------------------------------------------------------ incoming traffic
+
+    def respond(self, event: RequestReceived, status: int, *, to_tag: str | None = None,
+                headers: list[tuple[str, str]] = (), body: bytes = b"",
+                content_type: str | None = None) -> Response:
+        """Answer a received request (8.2.6)."""
+        h = list(headers)
+        if content_type is not None:
+            h.append(("Content-Type", content_type))
+        resp = build_response(event.request, status, to_tag=to_tag or self.ids.tag(),
+                              headers=[*h, ("User-Agent", self.config.user_agent)], body=body)
+        self._require_open().send_response(resp, event.key)
+        return resp
+
+    def _on_request(self, event: RequestReceived) -> None:
+        req = event.request
+        method = req.method
+        if method == "CANCEL":
+            session = self.sessions.get(req.call_id)
+            if isinstance(session, IncomingCall) and event.cancels == session.key:
+                session.on_cancel(event)
+            else:
+                self.respond(event, 481)
+            return
+        session = self.sessions.get(req.call_id)
+        if req.to.tag:
+            if session is None:
+                self.respond(event, 481)
+            else:
+                session.handle_request(event)
+            return
+        if method == "INVITE":
+            self._new_incoming(event)
+        elif method in ("OPTIONS", "NOTIFY", "MESSAGE"):
+            self.respond(event, 200, headers=[("Allow", self.ALLOW),
+                                              ("Accept", "application/sdp")])
+        else:
+            self.respond(event, 405, headers=[("Allow", self.ALLOW)])
+
+    def _new_incoming(self, event: RequestReceived) -> None:
+        call = IncomingCall(self, event, self.media_factory(self))
+        self.sessions[call.call_id] = call
+        self._incoming.put_nowait(call)
+        if self.auto_reject is not None:
+            self.spawn(call.reject(self.auto_reject))
+        elif self.auto_answer is not None:
+            self.spawn(call.auto_answer(self.auto_answer))
+
+    def _on_ack(self, event: AckReceived) -> None:
+        session = self.sessions.get(event.request.call_id)
+        if session is not None:
+            session.on_ack(event)
+
+    def _on_other(self, event: Event) -> None:
+        log.debug("%s: %s", self, event)
+
+    def _on_wire(self, direction: str, data: bytes, local: tuple[str, int],
+                 remote: tuple[str, int], message: Request | Response | None) -> None:
+        name = self.endpoint.transport_name.lower() if self.endpoint else self.target.transport
+        self.trace.append(TraceEntry(self.now(), direction, name, local, remote, data, message))
+
+
+def _stub_media(agent: Agent) -> MediaSession:
+    return StubMedia(agent.local_ip, agent.config.codecs)

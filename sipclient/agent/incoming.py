@@ -1,0 +1,122 @@
+"""An incoming call (RFC 3261 13.3): ring, answer, reject, or be cancelled.
+
+The INVITE's server transaction belongs to the core: it sends 100 Trying by itself when we
+stay silent for 200 ms (17.2.1), and retransmits our 2xx until the ACK arrives (13.3.1.4).
+Our To tag is chosen once, so the 180 and the 200 belong to the same dialog (12.1.1). A
+CANCEL (9.2) is answered 200 and the INVITE 487.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from sipclient.proto.core import AckReceived, RequestReceived
+from sipclient.proto.dialog import Dialog
+from sipclient.proto.errors import LocalProtocolError
+from sipclient.proto.message import Request, Response
+
+from .call import DialogSession
+from .errors import AgentError
+from .sdp_stub import MediaSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .agent import Agent
+
+__all__ = ["IncomingCall"]
+
+
+class IncomingCall(DialogSession):
+    """A call to us. ``await agent.next_incoming()`` hands it out."""
+
+    def __init__(self, agent: Agent, event: RequestReceived, media: MediaSession) -> None:
+        super().__init__(agent, event.request.call_id, media)
+        self.event = event
+        self.request: Request = event.request
+        self.key = event.key
+        self.to_tag = agent.ids.tag()
+        self.state = "incoming"
+        self.acked = asyncio.Event()
+        self.final: Response | None = None
+
+    @property
+    def caller(self) -> str:
+        """The From header as received."""
+        return self.request.headers.get("From") or ""
+
+    @property
+    def offer(self) -> bytes:
+        return self.request.body
+
+    def _send(self, status: int, *, body: bytes = b"", dialog: bool = False) -> Response:
+        if self.final is not None:
+            raise AgentError(f"incoming call {self.call_id} already answered "
+                             f"{self.final.status}")
+        headers = [("Contact", f"<{self.agent.contact_uri}>"),
+                   ("Allow", self.agent.ALLOW)] if dialog else []
+        try:
+            resp = self.agent.respond(self.event, status, to_tag=self.to_tag, headers=headers,
+                                      body=body,
+                                      content_type="application/sdp" if body else None)
+        except LocalProtocolError as exc:  # the transaction is gone (CANCEL, timeout)
+            raise AgentError(f"cannot answer {self.call_id}: {exc}") from exc
+        if status >= 200:
+            self.final = resp
+        if dialog:
+            if self.dialog is None:
+                self.dialog = Dialog.from_uas(self.request, resp, ids=self.agent.ids)
+            else:
+                self.dialog.response_sent(resp)
+        return resp
+
+    async def ringing(self) -> None:
+        """180 Ringing (creates the early dialog)."""
+        if self.final is None and not self.is_ended:
+            self._send(180, dialog=True)
+            self.state = "ringing"
+
+    async def answer(self) -> None:
+        """200 OK with our SDP (an answer to the offer, or an offer when there was none)."""
+        await self.media.start()
+        sdp = self.media.answer(self.offer) if self.offer else self.media.offer()
+        self._send(200, body=sdp, dialog=True)
+        self.state = "confirmed"
+
+    async def reject(self, status: int = 486) -> None:
+        """A final non-2xx (486 Busy Here by default)."""
+        if self.final is None and not self.is_ended:
+            self._send(status)
+            self._end(f"rejected {status}")
+
+    async def auto_answer(self, delay: float) -> None:
+        """180 now, 200 after ``delay`` seconds (unless cancelled meanwhile)."""
+        await self.ringing()
+        await asyncio.sleep(delay)
+        if not self.is_ended and self.final is None:
+            await self.answer()
+
+    async def hangup(self) -> None:
+        """BYE when answered; 480 when still ringing."""
+        if self.is_ended:
+            return
+        if self.final is None:
+            try:
+                self._send(480)
+            except AgentError:
+                pass
+            self._end("local hang-up")
+            return
+        await super().hangup()
+
+    def on_cancel(self, event: RequestReceived) -> None:
+        """CANCEL (9.2): 200 for the CANCEL, 487 for the INVITE."""
+        self.agent.respond(event, 200, to_tag=self.to_tag)
+        if self.final is None:
+            try:
+                self._send(487)
+            except AgentError:
+                pass
+        self._end("cancelled by the caller")
+
+    def on_ack(self, event: AckReceived) -> None:
+        self.acked.set()
