@@ -93,6 +93,8 @@ class LabConfig:
     http_port: int = 8088
     ami_port: int = 5038
     ami_bind: str = "127.0.0.1"
+    #: who may log in to AMI (address/netmask)
+    ami_permit: str = "127.0.0.0/255.0.0.0"
     rtp_start: int = 10000
     rtp_end: int = 20000
     realm: str = "asterisk"
@@ -109,6 +111,9 @@ class LabConfig:
     system_name: str = "sipclient-lab"
     #: seconds to wait for Asterisk to boot and its ports to answer
     boot_timeout: float = 60.0
+    #: the lab runs elsewhere (the container as a CI service): never start or stop it here,
+    #: reach it at ``host`` and run CLI commands through AMI
+    external: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "run_dir", Path(self.run_dir).expanduser().absolute())
@@ -143,6 +148,8 @@ class LabConfig:
     @property
     def probe_host(self) -> str:
         """Where to connect to reach the lab from this machine."""
+        if self.external:
+            return self.host
         return "127.0.0.1" if self.bind in ("0.0.0.0", "", "*") else self.bind
 
     @property
@@ -216,13 +223,15 @@ class LabConfig:
     ) -> "LabConfig":
         """Defaults, then ``SIPCLIENT_LAB_*`` variables, then ``overrides`` (None ignored).
 
-        Variables: RUN_DIR, BIND, HOST, SIP_PORT, TLS_PORT, WSS_PORT, HTTP_PORT, AMI_PORT,
+        Variables: RUN_DIR, BIND, HOST, AMI_BIND, AMI_PERMIT, EXTERNAL (1: the lab runs
+        elsewhere, e.g. the container as a CI service, reached at HOST), SIP_PORT, TLS_PORT, WSS_PORT, HTTP_PORT, AMI_PORT,
         RTP_START, RTP_END, REALM, SIP_EXTENSIONS / WEBRTC_EXTENSIONS (``1001-1020`` or a
         comma list), PORT_OFFSET (added to every listening port).
         """
         environ = os.environ if environ is None else environ
         kwargs: dict[str, Any] = {}
-        for name in ("run_dir", "bind", "host", "realm", "password_seed"):
+        for name in ("run_dir", "bind", "host", "realm", "password_seed", "ami_bind",
+                     "ami_permit"):
             value = environ.get(ENV_PREFIX + name.upper())
             if value:
                 kwargs[name] = value
@@ -234,6 +243,8 @@ class LabConfig:
             value = environ.get(ENV_PREFIX + name.upper())
             if value is not None:
                 kwargs[name] = parse_extensions(value)
+        if environ.get(ENV_PREFIX + "EXTERNAL", "") not in ("", "0", "no", "false"):
+            kwargs["external"] = True
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
         if "host" not in kwargs and kwargs.get("bind") not in (None, "0.0.0.0", "", "*"):
             kwargs["host"] = kwargs["bind"]

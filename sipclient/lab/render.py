@@ -24,7 +24,8 @@ MOD_DIR = "/usr/lib/asterisk/modules"
 DATA_DIR = "/usr/share/asterisk"
 
 #: run-directory sub-directories Asterisk writes to
-RUN_SUBDIRS = ("etc", "lib", "keys", "tls", "spool", "run", "log", "cache")
+RUN_SUBDIRS = ("etc", "lib", "keys", "tls", "spool", "run", "log", "log/cdr-csv", "log/cdr-custom",
+               "cache")
 
 
 def fill(text: str, values: Mapping[str, object], *, source: str = "template") -> str:
@@ -54,6 +55,7 @@ def template_values(config: LabConfig, mod_dir: str = MOD_DIR, data_dir: str = D
         "ami_port": config.ami_port,
         "ami_bind": config.ami_bind,
         "ami_user": config.ami_user,
+        "ami_permit": config.ami_permit,
         "ami_secret": config.ami_secret,
         "rtp_start": config.rtp_start,
         "rtp_end": config.rtp_end,

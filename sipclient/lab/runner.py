@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sipclient.lab import probe
+from sipclient.lab.ami import ami_command
 from sipclient.lab.config import Account, LabConfig
 from sipclient.lab.errors import AsteriskNotInstalled, LabError
 from sipclient.lab.render import ensure_certificate, render
@@ -173,6 +174,8 @@ class Lab:
 
     def pids(self) -> list[int]:
         """The Asterisk daemon(s) started from this run directory (remote consoles excluded)."""
+        if self.config.external:
+            return []
         return [p for p in processes_mentioning(str(self.conf))
                 if not _is_remote_console(_cmdline(p) or [])]
 
@@ -181,8 +184,12 @@ class Lab:
     def up(self, timeout: float | None = None) -> "Lab":
         """Start Asterisk (or adopt a healthy one already running from this run directory)."""
         timeout = self.config.boot_timeout if timeout is None else timeout
-        asterisk = self.asterisk
         started = time.monotonic()
+        if self.config.external:
+            self._wait_ready(started + timeout)
+            self.boot_seconds = time.monotonic() - started
+            return self
+        asterisk = self.asterisk
         if self.pids():
             previous = _read_state(self.run_dir) or {}
             if previous.get("config") == self.config.to_dict() and self.status().healthy:
@@ -197,6 +204,10 @@ class Lab:
         ensure_certificate(self.config)
         for stale in ("asterisk.ctl", "asterisk.pid"):
             (self.run_dir / "run" / stale).unlink(missing_ok=True)
+        for name in ("full", "messages", "console.log"):  # this run's logs only; keep one back
+            log = self.run_dir / "log" / name
+            if log.exists():
+                log.replace(log.with_name(name + ".prev"))
         console = open(self.run_dir / "log" / "console.log", "ab")
         try:
             self._proc = subprocess.Popen(
@@ -264,7 +275,12 @@ class Lab:
         }
 
     def down(self, timeout: float = 15.0) -> None:
-        """Stop Asterisk and make sure nothing from this run directory is left running."""
+        """Stop Asterisk and make sure nothing from this run directory is left running.
+
+        An external lab (``config.external``) is left alone: whoever started it stops it.
+        """
+        if self.config.external:
+            return
         pids = self.pids()
         if self._proc is not None and self._proc.poll() is None and self._proc.pid not in pids:
             pids.append(self._proc.pid)
@@ -313,13 +329,16 @@ class Lab:
     # --- inspection --------------------------------------------------------------------------
 
     def is_running(self) -> bool:
+        if self.config.external:
+            return self._try_cli("core show version", 5.0) is not None
         return bool(self.pids())
 
     def status(self, probe_ports: bool = True) -> LabStatus:
         pid = self.pid
-        st = LabStatus(running=pid is not None, booted=False, pid=pid, run_dir=self.run_dir,
+        running = pid is not None or (self.config.external and self.is_running())
+        st = LabStatus(running=running, booted=False, pid=pid, run_dir=self.run_dir,
                        endpoints=self.config.endpoints())
-        if pid is None:
+        if not running:
             return st
         version = self._try_cli("core show version", 5.0)
         st.booted = version is not None and \
@@ -367,6 +386,13 @@ class Lab:
         return out
 
     def _try_cli(self, command: str, timeout: float) -> str | None:
+        if self.config.external:
+            c = self.config
+            try:
+                return ami_command(c.host, c.ami_port, c.ami_user, c.ami_secret, command,
+                                   timeout)
+            except LabError:
+                return None
         try:
             done = subprocess.run(
                 [self.asterisk, "-C", str(self.conf), "-rx", command],

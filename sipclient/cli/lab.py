@@ -1,0 +1,194 @@
+"""``sipclient lab up|down|status|logs|accounts``: the local Asterisk lab.
+
+``lab up`` returns once Asterisk has booted and every transport answers; Asterisk keeps
+running in the background (its own session) until ``lab down``. The other commands find the
+lab through its run directory (``--run-dir``, default ``run/lab``), whose ``lab.json`` keeps
+the ports it was started with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "lab", help="start/stop the local Asterisk lab (a mirror of the cloud PBX)",
+        description="The local Asterisk lab: SIP UDP/TCP 7048, TLS 5061, WSS 8089 (/ws).",
+    )
+    actions = parser.add_subparsers(dest="lab_action", metavar="ACTION")
+    actions.required = True
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--run-dir", help="lab run directory (default: run/lab, "
+                       "or $SIPCLIENT_LAB_RUN_DIR)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=run)
+
+    up = actions.add_parser("up", help="render the config, start Asterisk, wait until ready")
+    common(up)
+    up.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
+    up.add_argument("--host", help="name clients use for the lab (certificate CN)")
+    up.add_argument("--sip-port", type=int, help="SIP UDP+TCP port (default 7048)")
+    up.add_argument("--tls-port", type=int, help="SIP TLS port (default 5061)")
+    up.add_argument("--wss-port", type=int, help="WSS port, path /ws (default 8089)")
+    up.add_argument("--http-port", type=int, help="plain HTTP/WS port (default 8088)")
+    up.add_argument("--ami-port", type=int, help="AMI port on loopback (default 5038)")
+    up.add_argument("--rtp-start", type=int, help="first RTP port (default 10000)")
+    up.add_argument("--rtp-end", type=int, help="last RTP port (default 20000)")
+    up.add_argument("--realm", help="digest realm (default asterisk)")
+    up.add_argument("--sip-extensions", help="e.g. 1001-1020")
+    up.add_argument("--webrtc-extensions", help="e.g. 2001-2010")
+    up.add_argument("--timeout", type=float, help="seconds to wait for the boot (default 60)")
+
+    for name, text in (("down", "stop the lab"), ("status", "is the lab up and answering?")):
+        common(actions.add_parser(name, help=text))
+    logs = actions.add_parser("logs", help="print a lab log (full, messages, console)")
+    common(logs)
+    logs.add_argument("--name", default="full", help="full (default), messages or console")
+    logs.add_argument("--tail", type=int, default=None, help="only the last N lines")
+    accounts = actions.add_parser("accounts", help="extensions, passwords, transports")
+    common(accounts)
+
+
+def _lab(args: argparse.Namespace, env: Env) -> Any:
+    from sipclient.lab import Lab, LabConfig, parse_extensions
+    from sipclient.lab.runner import STATE_FILE
+
+    environ = env.environ if env.environ is not None else None
+    base = LabConfig.from_env(environ, run_dir=args.run_dir)
+    if args.lab_action != "up":
+        if (base.run_dir / STATE_FILE).exists():
+            return Lab.from_run_dir(base.run_dir)
+        return Lab(base)
+    overrides = {
+        name: getattr(args, name)
+        for name in ("bind", "host", "sip_port", "tls_port", "wss_port", "http_port",
+                     "ami_port", "rtp_start", "rtp_end", "realm")
+        if getattr(args, name) is not None
+    }
+    for name in ("sip_extensions", "webrtc_extensions"):
+        if getattr(args, name) is not None:
+            overrides[name] = parse_extensions(getattr(args, name))
+    if args.timeout is not None:
+        overrides["boot_timeout"] = args.timeout
+    if "bind" in overrides and "host" not in overrides and overrides["bind"] != "0.0.0.0":
+        overrides["host"] = overrides["bind"]
+    return Lab(base.replace(**overrides))
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.lab import LabError
+
+    try:
+        lab = _lab(args, env)
+    except ValueError as exc:
+        print(f"sipclient lab: {exc}", file=env.stderr)
+        return EXIT_USAGE
+    try:
+        return _ACTIONS[args.lab_action](lab, args, env)
+    except LabError as exc:
+        print(f"sipclient lab {args.lab_action}: {exc}", file=env.stderr)
+        return EXIT_FAILURE
+
+
+def _print_json(data: Any, env: Env) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False), file=env.stdout)
+
+
+def _endpoint_lines(lab: Any) -> list[str]:
+    e = lab.endpoints()
+    return [
+        f"  SIP UDP   {e['udp']}",
+        f"  SIP TCP   {e['tcp']}",
+        f"  SIP TLS   {e['tls']}",
+        f"  WSS       {e['wss']}",
+        f"  WS        {e['ws']}",
+        f"  AMI       {e['ami']} (user {lab.config.ami_user})",
+        f"  RTP       {e['rtp']}",
+        f"  CA file   {lab.cert_file}",
+        f"  run dir   {lab.run_dir}",
+    ]
+
+
+def _up(lab: Any, args: argparse.Namespace, env: Env) -> int:
+    already = lab.is_running()
+    lab.up()
+    if args.json:
+        data = lab.status(probe_ports=False).to_dict()
+        data["boot_seconds"] = round(lab.boot_seconds or 0.0, 3)
+        _print_json(data, env)
+        return EXIT_OK
+    if already and not lab.boot_seconds:
+        print(f"lab already up (asterisk pid {lab.pid})", file=env.stdout)
+    else:
+        print(f"lab up in {lab.boot_seconds:.1f} s (asterisk pid {lab.pid})", file=env.stdout)
+    for line in _endpoint_lines(lab):
+        print(line, file=env.stdout)
+    sip = lab.config.sip_extensions
+    web = lab.config.webrtc_extensions
+    print(f"  accounts  SIP {_span(sip)}, WebRTC {_span(web)} (`sipclient lab accounts`)",
+          file=env.stdout)
+    return EXIT_OK
+
+
+def _span(exts: tuple[str, ...]) -> str:
+    if not exts:
+        return "none"
+    return exts[0] if len(exts) == 1 else f"{exts[0]}-{exts[-1]}"
+
+
+def _down(lab: Any, args: argparse.Namespace, env: Env) -> int:
+    was = lab.is_running()
+    lab.down()
+    if args.json:
+        _print_json({"stopped": was, "run_dir": str(lab.run_dir)}, env)
+    else:
+        print("lab stopped" if was else f"lab not running ({lab.run_dir})", file=env.stdout)
+    return EXIT_OK
+
+
+def _status(lab: Any, args: argparse.Namespace, env: Env) -> int:
+    st = lab.status()
+    if args.json:
+        _print_json(st.to_dict(), env)
+    elif not st.running:
+        print(f"lab down ({lab.run_dir})", file=env.stdout)
+    else:
+        state = "up" if st.healthy else "unhealthy"
+        print(f"lab {state}: asterisk pid {st.pid}, {st.version.split(' built')[0]}",
+              file=env.stdout)
+        for name, answer in st.checks.items():
+            print(f"  {name:4} {answer or 'NO ANSWER'}", file=env.stdout)
+        for line in _endpoint_lines(lab):
+            print(line, file=env.stdout)
+    return EXIT_OK if st.healthy else EXIT_FAILURE
+
+
+def _logs(lab: Any, args: argparse.Namespace, env: Env) -> int:
+    text = lab.logs(args.name, args.tail)
+    if args.json:
+        _print_json({"name": args.name, "text": text}, env)
+    else:
+        env.stdout.write(text)
+    return EXIT_OK
+
+
+def _accounts(lab: Any, args: argparse.Namespace, env: Env) -> int:
+    accounts = lab.accounts()
+    if args.json:
+        _print_json([a.to_dict() for a in accounts], env)
+        return EXIT_OK
+    print(f"{'ext':6} {'password':18} {'webrtc':6} transports", file=env.stdout)
+    for a in accounts:
+        print(f"{a.extension:6} {a.password:18} {'yes' if a.webrtc else 'no':6} "
+              f"{', '.join(a.transports)}", file=env.stdout)
+    print(f"realm {lab.config.realm}; register at {lab.config.host}", file=env.stdout)
+    return EXIT_OK
+
+
+_ACTIONS = {"up": _up, "down": _down, "status": _status, "logs": _logs, "accounts": _accounts}
