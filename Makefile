@@ -35,7 +35,7 @@ lab-deps:
 # --- the two commands -------------------------------------------------------------------
 
 demo: venv lab-deps
-	$(BIN)/python -m sipclient.demo
+	$(BIN)/sipclient demo
 
 test: venv lab-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -23,7 +23,8 @@ EXIT_USAGE = 2  # bad usage: unknown option, bad target, unreadable file
 EXIT_AUTH = 3  # authentication failed (401/403/407 after credentials were sent)
 EXIT_TIMEOUT = 4  # no answer in time (transaction timeout, 408)
 EXIT_DATAERR = 65  # input data was malformed (sysexits EX_DATAERR)
-EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM, after cleaning up
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), after cleaning up
+EXIT_TERMINATED = 143  # SIGTERM, after cleaning up
 
 
 @dataclass
@@ -82,7 +83,15 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
 
 
 def entry() -> None:  # pragma: no cover - console script wrapper
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `sipclient ... | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

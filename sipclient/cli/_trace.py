@@ -56,10 +56,12 @@ def _clock(t: float) -> str:
 class TracePrinter:
     """Prints trace entries (``sipclient.agent.TraceEntry``) not printed yet, in order."""
 
-    def __init__(self, stream: TextIO, color: bool = False) -> None:
+    def __init__(self, stream: TextIO, color: bool = False, clock_offset: float = 0.0) -> None:
         self.stream = stream
         self.color = color
         self.printed = 0
+        #: added to an entry's time (the event loop's clock) to give wall-clock time
+        self.clock_offset = clock_offset
 
     def print_new(self, entries: Iterable[Any]) -> None:
         entries = list(entries)
@@ -79,7 +81,7 @@ class TracePrinter:
         arrow = "-->" if out else "<--"
         src, dst = (entry.local, entry.remote) if out else (entry.remote, entry.local)
         data = bytes(entry.data)
-        head = (f"{arrow} {_clock(entry.time)} {str(entry.transport).upper()} "
+        head = (f"{arrow} {_clock(entry.time + self.clock_offset)} {str(entry.transport).upper()} "
                 f"{_hostport(src)} -> {_hostport(dst)} ({len(data)} bytes)")
         text = data.decode("utf-8", "replace").replace("\r\n", "\n")
         first, sep, rest = text.partition("\n")

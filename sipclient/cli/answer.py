@@ -1,0 +1,118 @@
+"""``sipclient answer``: register and answer incoming calls until Ctrl-C or ``--count``.
+
+    sipclient answer -s udp:127.0.0.1:7048 -u 1002 --password-env PW            # until Ctrl-C
+    sipclient answer -s tcp:127.0.0.1:7048 -u 1002 --busy --count 1             # 486 once
+    sipclient answer -s udp:127.0.0.1:7048 -u 1002 --answer-after 2 --duration 5
+
+Each call rings (180), is answered after ``--answer-after`` seconds (200) and lasts until
+the caller hangs up, or ``--duration`` seconds. On Ctrl-C/SIGTERM calls are hung up and the
+extension unregistered before exiting 130/143. Exit codes: docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from sipclient.cli import EXIT_FAILURE, Env
+from sipclient.cli._common import (Session, add_common_options, bounded, exit_for_status,
+                                   positive_int, run_session, seconds)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "answer", help="register and answer incoming calls",
+        description="Register, then answer (or reject) incoming calls until Ctrl-C or "
+                    "--count calls; unregister at the end.")
+    add_common_options(p)
+    c = p.add_argument_group("answering")
+    c.add_argument("--no-register", action="store_true",
+                   help="do not register (callers send straight to --local-address/port)")
+    c.add_argument("--answer-after", type=seconds, default=0.0, metavar="S",
+                   help="ring S seconds before answering (default 0)")
+    c.add_argument("--busy", action="store_true", help="reject every call with 486 Busy Here")
+    c.add_argument("--count", type=positive_int, metavar="N", help="exit after N calls")
+    c.add_argument("--duration", "-d", type=seconds, metavar="S",
+                   help="hang up S seconds after answering (default: wait for the caller)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    return run_session("answer", args, env, _answer)
+
+
+async def _answer(s: Session, agent: Any) -> None:
+    a, r = s.args, s.result
+    calls: list[dict[str, Any]] = []
+    r.extra["calls"] = calls
+    if not a.no_register:
+        reg = await bounded(s, agent.register())
+        r.final(reg)
+        r.call_id = s.call_id_of("REGISTER")
+        if not reg.ok:
+            r.fail(f"registration failed: {reg.status} {reg.reason}", exit_for_status(reg.status))
+            return
+        s.say(f"registered {s.user} at {s.server}: {reg.status} {reg.reason}; waiting for "
+              "calls (Ctrl-C to stop)")
+    else:
+        s.say(f"waiting for calls on {s.server} (Ctrl-C to stop)")
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        while a.count is None or len(calls) < a.count:
+            incoming = await agent.next_incoming(timeout=None)
+            record: dict[str, Any] = {"call_id": incoming.call_id, "from": _caller(incoming)}
+            calls.append(record)
+            tasks.add(asyncio.ensure_future(_handle(s, incoming, record)))
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    failed = [c for c in calls if c.get("result") == "failed"]
+    if failed:
+        r.fail(f"{len(failed)} of {len(calls)} calls failed: {failed[0].get('error')}",
+               EXIT_FAILURE)
+    elif r.error is None:
+        r.ok = True
+
+
+async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
+    a = s.args
+    who = record["from"]
+    try:
+        if a.busy:
+            await incoming.reject(486)
+            record.update(result="rejected", status=486)
+            s.say(f"call from {who}: rejected 486 Busy Here")
+            return
+        await incoming.ringing()
+        if a.answer_after:
+            await asyncio.sleep(a.answer_after)
+        if incoming.is_ended:
+            record.update(result="cancelled", status=487)
+            s.say(f"call from {who}: cancelled by the caller")
+            return
+        await incoming.answer()
+        record.update(result="answered", status=200)
+        s.say(f"call from {who}: answered")
+        try:
+            reason = await asyncio.wait_for(incoming.wait_ended(), a.duration)
+        except (TimeoutError, asyncio.TimeoutError):
+            await incoming.hangup()
+            reason = "local BYE"
+        record["ended_by"] = "local" if "local" in str(reason) else "remote"
+        s.say(f"call from {who}: ended ({reason})")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad call must not end the others
+        record.update(result="failed", error=str(exc) or type(exc).__name__)
+        s.say(f"call from {who}: failed: {record['error']}")
+
+
+def _caller(incoming: Any) -> str | None:
+    try:
+        uri = incoming.request.from_.uri
+        return str(getattr(uri, "user", None) or uri)
+    except Exception:  # noqa: BLE001 - a From we cannot read
+        return None

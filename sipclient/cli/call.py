@@ -1,0 +1,126 @@
+"""``sipclient call NUMBER|URI``: place a call, talk a while, hang up.
+
+    sipclient call 600 -s udp:127.0.0.1:7048 -u 1001 --password-env PW --duration 3
+    sipclient call 604 -s tcp:127.0.0.1:7048 -u 1001 --cancel-after 2     # CANCEL while ringing
+    sipclient call sip:600@127.0.0.1:7048 -s wss://127.0.0.1:8089/ws -u 2001 -k --json
+
+The lab challenges the INVITE itself, so no registration is needed to call; ``--register``
+registers first (and unregisters at the end). A BYE from the other side ends the call early
+(answered 200, exit 0). Exit codes: docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from sipclient.cli import EXIT_TIMEOUT, Env, UsageError
+from sipclient.cli._common import (Session, add_common_options, bounded, exit_for_status,
+                                   run_session, seconds)
+
+DEFAULT_DURATION = 5.0
+DEFAULT_RING_TIMEOUT = 60.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "call", help="place a call (INVITE), hang up after --duration",
+        description="Call NUMBER or URI (RFC 3261 13), wait for the answer, stay on the call "
+                    "--duration seconds (or until the other side hangs up), hang up.")
+    p.add_argument("number", metavar="NUMBER|URI", help="extension, number or SIP URI")
+    add_common_options(p)
+    c = p.add_argument_group("call")
+    c.add_argument("--duration", "-d", type=seconds, default=DEFAULT_DURATION, metavar="S",
+                   help=f"hang up after S seconds of talk (default {DEFAULT_DURATION:g})")
+    c.add_argument("--cancel-after", type=seconds, metavar="S",
+                   help="CANCEL if not answered after S seconds (a 487 is then success)")
+    c.add_argument("--codec", metavar="LIST", help="codec preference, e.g. PCMU,PCMA")
+    c.add_argument("--register", action="store_true", help="register before calling")
+    p.set_defaults(func=run)
+
+
+def codecs(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    names = tuple(n.strip().upper() for n in text.split(",") if n.strip())
+    if not names:
+        raise UsageError("--codec needs at least one codec name, e.g. PCMU,PCMA")
+    return {"codecs": names}
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    return run_session("call", args, env, _call, **codecs(args.codec))
+
+
+async def _call(s: Session, agent: Any) -> None:
+    a, r = s.args, s.result
+    if a.register:
+        reg = await bounded(s, agent.register())
+        if not reg.ok:
+            r.final(reg)
+            r.fail(f"registration failed: {reg.status} {reg.reason}", exit_for_status(reg.status))
+            return
+    call = await agent.call(a.number)
+    r.call_id = getattr(call, "call_id", None)
+    final, cancelled = await _final(s, call)
+    r.final(final)
+    if final is None:
+        return
+    if final.status >= 300:
+        if cancelled and final.status == 487:
+            r.ok = True
+            s.say(f"cancelled {a.number} after {a.cancel_after:g} s: {final.status} "
+                  f"{final.reason}")
+        else:
+            r.fail(f"{a.number}: {final.status} {final.reason}", exit_for_status(final.status))
+        return
+    s.say(f"answered {a.number}: {final.status} {final.reason}")
+    by_remote = await _talk(call, a.duration)
+    r.extra["ended_by"] = "remote" if by_remote else "local"
+    r.ok = True
+    s.say(f"{'the other side' if by_remote else 'we'} hung up "
+          f"{'before' if by_remote else 'after'} {a.duration:g} s")
+
+
+async def _final(s: Session, call: Any) -> tuple[Any, bool]:
+    """The final response (None on timeout, after a CANCEL), and whether we cancelled."""
+    a = s.args
+    limit = a.timeout if a.timeout is not None else DEFAULT_RING_TIMEOUT
+    waiter = asyncio.ensure_future(_wait_final(call))
+    cancelled = False
+    try:
+        if a.cancel_after is not None:
+            done, _ = await asyncio.wait({waiter}, timeout=min(a.cancel_after, limit))
+            if not done and a.cancel_after <= limit:
+                await call.cancel()
+                cancelled = True
+        done, _ = await asyncio.wait({waiter}, timeout=limit)
+        if done:
+            return waiter.result(), cancelled
+        if not cancelled:
+            await call.cancel()
+        s.result.fail(f"{a.number}: no answer within {limit:g} s", EXIT_TIMEOUT)
+        return None, cancelled
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+
+
+async def _wait_final(call: Any) -> Any:
+    from sipclient.agent import SipFailure
+
+    try:
+        return await call.wait_final()
+    except SipFailure as exc:  # a 4xx-6xx, if the agent raises rather than returns it
+        return exc.response
+
+
+async def _talk(call: Any, duration: float) -> bool:
+    """Stay on the call ``duration`` seconds; True when the other side hung up first."""
+    try:
+        reason = await asyncio.wait_for(call.wait_ended(), duration)
+    except (TimeoutError, asyncio.TimeoutError):
+        await call.hangup()
+        return False
+    return "local" not in str(reason)
