@@ -52,7 +52,6 @@ bench: venv
 	$(BIN)/python bench/parse_serialize.py
 
 lint-imports: venv
-	$(BIN)/pip install -q import-linter
 	$(BIN)/lint-imports
 
 lab-up: venv lab-deps

@@ -1,0 +1,81 @@
+"""Loading the native codec libraries (libgsm, bcg729) through ctypes, with a clear error.
+
+Only the runtime shared object is needed (``libgsm.so.1`` from Debian's ``libgsm1``,
+``libbcg729.so.0`` from ``libbcg729-0``); no headers, no compiler. A missing library raises
+:class:`CodecUnavailable`, which names the Debian package to install
+(``scripts/install-lab-deps.sh`` installs both).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+from sipclient.proto.errors import LocalProtocolError, ParseError
+
+__all__ = ["CodecUnavailable", "load_library", "frames_of", "check_payload"]
+
+
+class CodecUnavailable(RuntimeError):
+    """The native library behind a codec cannot be loaded.
+
+    ``codec`` is the codec name ("GSM"), ``library`` the shared object that was looked for,
+    ``package`` the Debian package that provides it.
+    """
+
+    def __init__(self, codec: str, library: str, package: str, detail: str = "") -> None:
+        self.codec = codec
+        self.library = library
+        self.package = package
+        message = (
+            f"codec {codec} is unavailable: {library} cannot be loaded; "
+            f"install the Debian package {package} (make lab-deps)"
+        )
+        super().__init__(f"{message} [{detail}]" if detail else message)
+
+
+@cache
+def _load_cached(soname: str, stem: str) -> ctypes.CDLL | None:
+    for candidate in (soname, ctypes.util.find_library(stem)):
+        if not candidate:
+            continue
+        try:
+            return ctypes.CDLL(candidate)
+        except OSError:
+            continue
+    return None
+
+
+def load_library(soname: str, stem: str, *, codec: str, package: str) -> ctypes.CDLL:
+    """``ctypes.CDLL(soname)`` (or whatever ``find_library(stem)`` finds), else CodecUnavailable."""
+    lib = _load_cached(soname, stem)
+    if lib is None:
+        raise CodecUnavailable(codec, soname, package)
+    return lib
+
+
+def frames_of(samples: npt.ArrayLike, frame_samples: int, codec: str) -> np.ndarray:
+    """Samples as a C-contiguous int16 array of shape (frames, frame_samples).
+
+    A sample count that is not a whole number of frames is local misuse.
+    """
+    pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
+    if pcm.size % frame_samples:
+        raise LocalProtocolError(
+            f"{codec} encodes whole frames of {frame_samples} samples, got {pcm.size}"
+        )
+    return pcm.reshape(-1, frame_samples)
+
+
+def check_payload(payload: bytes, frame_bytes: int, codec: str, extra: tuple[int, ...] = ()) -> None:
+    """A payload that is not whole frames (or whole frames plus one of ``extra``) is garbage."""
+    if len(payload) % frame_bytes and (len(payload) % frame_bytes) not in extra:
+        raise ParseError(
+            f"{codec} payload of {len(payload)} bytes is not a whole number of "
+            f"{frame_bytes}-byte frames",
+            offset=len(payload) - len(payload) % frame_bytes,
+        )
