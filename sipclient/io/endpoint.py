@@ -120,6 +120,7 @@ class Endpoint:
         self._handles: dict[ClientKey, ClientTransaction] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._arm_pending = False
         self._outbox: asyncio.Queue[tuple[bytes, Address] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
@@ -211,7 +212,9 @@ class Endpoint:
             self._outbox.put_nowait((data, addr))
         while (event := self.core.next_event()) is not None:
             self._dispatch(event)
-        self._arm_timer()
+        if not self._arm_pending:  # once per loop iteration, however many pumps ran in it
+            self._arm_pending = True
+            self._loop.call_soon(self._arm_timer)
 
     def _dispatch(self, event: Event) -> None:
         try:
@@ -241,7 +244,10 @@ class Endpoint:
             log.exception("endpoint: handler failed for %s", type(event).__name__)
 
     def _arm_timer(self) -> None:
-        deadline = self.core.get_timer()
+        self._arm_pending = False
+        if self._closed:
+            return
+        deadline = self.core.get_timer()  # a scan of every transaction: not after each message
         if deadline == self._timer_at:
             return
         if self._timer is not None:
@@ -267,7 +273,8 @@ class Endpoint:
             data, addr = item
             if self.transport is None:
                 continue
-            self._wire("out", data, addr, _parse_quietly(data))
+            if self.on_wire is not None:  # parsed again for the trace only
+                self._wire("out", data, addr, _parse_quietly(data))
             try:
                 await self.transport.send(data, addr)
             except (TransportError, OSError) as exc:
