@@ -247,7 +247,7 @@ class Endpoint:
         self._arm_pending = False
         if self._closed:
             return
-        deadline = self.core.get_timer()  # a scan of every transaction: not after each message
+        deadline = self.core.get_timer()  # cheap (a deadline heap): not after each message
         if deadline == self._timer_at:
             return
         if self._timer is not None:

@@ -31,6 +31,7 @@ Authentication, dialogs and the choice of responses stay with the application
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -187,6 +188,26 @@ class SipCore:
         self._pending_2xx: dict[ServerKey, _Pending2xx] = {}
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, Addr]] = []
+        # Indexes, so that no operation scans every transaction (kept in step with the
+        # dicts above by _start_client, _receive_request, _forget and the 2xx jobs):
+        # - a deadline heap with lazy invalidation: entries (deadline, seq, slot) where slot
+        #   is a transaction key or ("2xx", server key); an entry is live only while
+        #   _scheduled[slot] == (deadline, seq);
+        self._heap: list[tuple[float, int, object]] = []
+        self._scheduled: dict[object, tuple[float, int]] = {}
+        self._seq = 0
+        # - insertion order of transactions and 2xx jobs (handle_timer keeps the order a
+        #   scan of the dicts would have: clients, then servers, then 2xx jobs);
+        self._order: dict[object, int] = {}
+        # - INVITE client transactions by (Call-ID, CSeq number), for send_ack (13.2.2.4);
+        self._invites: dict[tuple[str, int], dict[ClientKey, None]] = {}
+        self._invite_slot: dict[ClientKey, tuple[str, int]] = {}
+        # - 2xx jobs by (Call-ID, CSeq number), for the ACK that stops them (13.3.1.4);
+        self._2xx_by_seq: dict[tuple[str, int], dict[ServerKey, None]] = {}
+        # - the merge tuple (8.2.2.2) each server transaction registered;
+        self._merge_of: dict[ServerKey, tuple] = {}
+        # - server transactions by Call-ID, for send_response() without a key.
+        self._servers_by_call: dict[str, dict[ServerKey, None]] = {}
 
     # ------------------------------------------------------------------ driver surface
 
@@ -198,24 +219,58 @@ class SipCore:
         return out
 
     def get_timer(self) -> float | None:
-        deadlines = [d for tx in self._all() if (d := tx.next_deadline()) is not None]
-        for job in self._pending_2xx.values():
-            deadlines.append(job.give_up if job.next is None else min(job.next, job.give_up))
-        return min(deadlines, default=None)
+        heap, scheduled = self._heap, self._scheduled
+        while heap:
+            deadline, seq, slot = heap[0]
+            if scheduled.get(slot) == (deadline, seq):
+                tx = self._transaction_at(slot)
+                if tx is None or tx.next_deadline() == deadline:
+                    return deadline
+                del scheduled[slot]  # changed behind the core's back: re-file it
+                heapq.heappop(heap)
+                self._schedule(tx)
+                continue
+            heapq.heappop(heap)  # stale: rescheduled, stopped or forgotten since
+        return None
 
     def handle_timer(self, now: float) -> None:
-        for tx in list(self._all()):
+        # Only what is due is touched; the order is the one a scan of every transaction
+        # (clients, then servers, then 2xx jobs, each in creation order) would give.
+        heap, scheduled = self._heap, self._scheduled
+        due: list[tuple[int, int, object]] = []
+        while heap and heap[0][0] <= now:
+            deadline, seq, slot = heapq.heappop(heap)
+            if scheduled.get(slot) == (deadline, seq):
+                del scheduled[slot]
+                group = 2 if isinstance(slot, tuple) else 0 if isinstance(slot, ClientKey) else 1
+                due.append((group, self._order.get(slot, 0), slot))
+        due.sort(key=lambda item: item[:2])
+        for group, _, slot in due:
+            if group == 2:
+                continue
+            tx = self._transaction_at(slot)
+            if tx is None:
+                continue
             deadline = tx.next_deadline()
             if deadline is not None and deadline <= now:
                 self._apply(tx, tx.handle_timer(now), now)
-        for job in list(self._pending_2xx.values()):
+            else:
+                self._schedule(tx)
+        for group, _, slot in due:
+            if group != 2:
+                continue
+            job = self._pending_2xx.get(slot[1])
+            if job is None:
+                continue
             while job.next is not None and job.next <= now and job.next < job.give_up:
                 self._out.append((job.data, job.addr))
                 job.interval = min(2 * job.interval, self.timers.t2)
                 job.next += job.interval
             if job.give_up <= now:
-                del self._pending_2xx[job.key]
+                self._drop_2xx(job)
                 self._events.append(TransactionTimeout(job.key, "2xx"))
+            else:
+                self._schedule_2xx(job)
 
     # ------------------------------------------------------------------ sending
 
@@ -245,11 +300,11 @@ class SipCore:
         ack = self._prepare(ack, (transport or self.config.transport).upper())
         data = bytes(ack)
         self._out.append((data, addr))
-        for tx in self._clients.values():
-            req = tx.request
-            if (tx.kind is Kind.INVITE_CLIENT and req.call_id == ack.call_id
-                    and req.cseq.seq == ack.cseq.seq):
-                self._uac_2xx.setdefault(tx.key, {})[ack.to.tag] = (data, addr)
+        if not self._invites:
+            return
+        keys = self._invites.get((ack.call_id, ack.cseq.seq))
+        for key in list(keys or ()):
+            self._uac_2xx.setdefault(key, {})[ack.to.tag] = (data, addr)
 
     def send_cancel(self, invite_key: ClientKey, now: float) -> ClientKey | None:
         """CANCEL a pending INVITE (9.1); returns the CANCEL's transaction key.
@@ -368,6 +423,8 @@ class SipCore:
         other = self._merge_index.get(merge) if to_tag is None else None
         self._servers[key] = tx
         self._server_info[key] = (addr, transport)
+        self._order[key] = self._next_seq()
+        self._servers_by_call.setdefault(call_id, {})[key] = None
         if other is not None and other in self._servers:  # 8.2.2.2 merged request
             tx.start(now)  # its Deliver effect is dropped: the application never sees it
             self._events.append(RequestRejected(482, "merged request (8.2.2.2)", addr, msg))
@@ -375,12 +432,62 @@ class SipCore:
             return
         if to_tag is None:
             self._merge_index[merge] = key
+            self._merge_of[key] = merge
         self._apply(tx, tx.start(now), now, cancels=target)
 
     # ------------------------------------------------------------------ internals
 
-    def _all(self) -> list[Transaction]:
-        return [*self._clients.values(), *self._servers.values()]
+    def _transaction_at(self, slot: object) -> Transaction | None:
+        if isinstance(slot, ClientKey):
+            return self._clients.get(slot)
+        if isinstance(slot, ServerKey):
+            return self._servers.get(slot)
+        return None  # a 2xx job
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _schedule(self, tx: Transaction) -> None:
+        """Keep ``tx``'s heap entry in step with its next deadline (lazy invalidation)."""
+        deadline = tx.next_deadline()
+        slot = tx.key
+        current = self._scheduled.get(slot)
+        if deadline is None:
+            if current is not None:
+                del self._scheduled[slot]
+            return
+        if current is not None and current[0] == deadline:
+            return
+        self._push(slot, deadline)
+
+    def _schedule_2xx(self, job: _Pending2xx) -> None:
+        deadline = job.give_up if job.next is None else min(job.next, job.give_up)
+        slot = ("2xx", job.key)
+        current = self._scheduled.get(slot)
+        if current is None or current[0] != deadline:
+            self._push(slot, deadline)
+
+    def _push(self, slot: object, deadline: float) -> None:
+        seq = self._next_seq()
+        self._scheduled[slot] = (deadline, seq)
+        heap = self._heap
+        heapq.heappush(heap, (deadline, seq, slot))
+        if len(heap) > 64 and len(heap) > 4 * len(self._scheduled):
+            # too many stale entries (deadlines that moved or ended): rebuild
+            self._heap = [(d, s, k) for k, (d, s) in self._scheduled.items()]
+            heapq.heapify(self._heap)
+
+    def _drop_2xx(self, job: _Pending2xx) -> None:
+        self._pending_2xx.pop(job.key, None)
+        self._scheduled.pop(("2xx", job.key), None)
+        self._order.pop(("2xx", job.key), None)
+        seq_key = (job.call_id, job.seq)
+        jobs = self._2xx_by_seq.get(seq_key)
+        if jobs is not None:
+            jobs.pop(job.key, None)
+            if not jobs:
+                del self._2xx_by_seq[seq_key]
 
     def _prepare(self, request: Request, transport: str) -> Request:
         """Copy of ``request`` with a top Via (with a branch) and Max-Forwards (8.1.1)."""
@@ -407,6 +514,15 @@ class SipCore:
         if tx.key in self._clients:
             raise LocalProtocolError(f"a client transaction {tx.key} is already running")
         self._clients[tx.key] = tx
+        self._order[tx.key] = self._next_seq()
+        if tx.kind is Kind.INVITE_CLIENT:
+            try:
+                slot = (request.call_id, request.cseq.seq)
+            except ParseError:
+                slot = None  # a malformed INVITE on purpose: no ACK can match it
+            if slot is not None:
+                self._invites.setdefault(slot, {})[tx.key] = None
+                self._invite_slot[tx.key] = slot
         self._apply(tx, tx.start(now), now)
         return tx.key
 
@@ -430,6 +546,8 @@ class SipCore:
                 del self._pending_cancels[tx.key]  # final response first: no CANCEL
         if tx.terminated:
             self._forget(tx)
+        else:
+            self._schedule(tx)
 
     def _deliver(self, tx: Transaction, message, cancels: ServerKey | None) -> None:
         if isinstance(tx, ClientTransaction):
@@ -454,29 +572,51 @@ class SipCore:
             self._events.append(RequestReceived(message, tx.key, addr, transport, cancels))
 
     def _ack_arrived(self, ack: Request, addr: Addr, key: ServerKey | None) -> None:
-        for job_key, job in list(self._pending_2xx.items()):
-            if job.call_id == ack.call_id and job.seq == ack.cseq.seq:
-                del self._pending_2xx[job_key]
+        if self._2xx_by_seq:
+            jobs = self._2xx_by_seq.get((ack.call_id, ack.cseq.seq))
+            for job_key in list(jobs or ()):
+                self._drop_2xx(self._pending_2xx[job_key])
         self._events.append(AckReceived(ack, addr, key))
 
     def _forget(self, tx: Transaction) -> None:
+        key = tx.key
         if isinstance(tx, ClientTransaction):
-            self._clients.pop(tx.key, None)
-            self._uac_2xx.pop(tx.key, None)
-            self._pending_cancels.pop(tx.key, None)
+            if self._clients.get(key) is not tx:
+                return
+            del self._clients[key]
+            self._uac_2xx.pop(key, None)
+            self._pending_cancels.pop(key, None)
+            slot = self._invite_slot.pop(key, None)
+            if slot is not None:
+                keys = self._invites.get(slot)
+                if keys is not None:
+                    keys.pop(key, None)
+                    if not keys:
+                        del self._invites[slot]
         else:
-            self._servers.pop(tx.key, None)
-            self._server_info.pop(tx.key, None)
-            for merge, key in list(self._merge_index.items()):
-                if key == tx.key:
-                    del self._merge_index[merge]
+            if self._servers.get(key) is not tx:
+                return
+            del self._servers[key]
+            self._server_info.pop(key, None)
+            merge = self._merge_of.pop(key, None)
+            if merge is not None and self._merge_index.get(merge) == key:
+                del self._merge_index[merge]
+            call_id = tx.request.call_id
+            keys = self._servers_by_call.get(call_id)
+            if keys is not None:
+                keys.pop(key, None)
+                if not keys:
+                    del self._servers_by_call[call_id]
+        self._scheduled.pop(key, None)
+        self._order.pop(key, None)
 
     def _find_server(self, response: Response) -> ServerTransaction | None:
         try:
             via, call_id, cseq = str(response.top_via), response.call_id, response.cseq
         except ParseError as exc:
             raise LocalProtocolError(f"response cannot be matched: {exc}") from None
-        for tx in self._servers.values():
+        for key in self._servers_by_call.get(call_id, ()):
+            tx = self._servers[key]
             req = tx.request
             if (req.call_id == call_id and req.cseq == cseq and str(req.top_via) == via):
                 return tx
@@ -487,9 +627,13 @@ class SipCore:
         if sent is None or tx.key in self._pending_2xx:
             return
         t1 = self.timers.t1
-        self._pending_2xx[tx.key] = _Pending2xx(
+        job = _Pending2xx(
             tx.key, tx.request.call_id, tx.request.cseq.seq, sent.data, sent.addr,
             interval=t1, next=None if tx.reliable else now + t1, give_up=now + 64 * t1)
+        self._pending_2xx[tx.key] = job
+        self._order[("2xx", tx.key)] = self._next_seq()
+        self._2xx_by_seq.setdefault((job.call_id, job.seq), {})[tx.key] = None
+        self._schedule_2xx(job)
 
     def _stamp_received(self, msg: Request, via: Via, addr: Addr, rport) -> Request:
         """18.2.1 / RFC 3581: add ``received`` (and fill ``rport``) to the top Via."""
