@@ -159,13 +159,6 @@ class NoMedia:
         pass
 
 
-class _NoTrace(list):
-    """A trace that records nothing (the agent appends one entry per message)."""
-
-    def append(self, item: object) -> None:
-        pass
-
-
 async def one_call(agent: Agent, uri: str) -> bool:
     """INVITE ... 200, ACK, BYE ... 200: True when both finals were 200."""
     call = await agent.call(uri)
@@ -182,9 +175,8 @@ async def one_call(agent: Agent, uri: str) -> bool:
 
 async def ours(uas_port: int, inflight: int, calls: int, seconds: float) -> Result:
     config = AgentConfig(user="bench", server=f"udp:{HOST}:{uas_port}", local_address=HOST,
-                         cleanup_timeout=2.0)
+                         cleanup_timeout=2.0, record_trace=False)
     agent = Agent(config, media_factory=lambda a: NoMedia(a.local_ip))
-    agent.trace = _NoTrace()  # type: ignore[assignment]
     uri = f"sip:service@{HOST}:{uas_port}"
     completed = failed = started = 0
     async with agent:

@@ -65,7 +65,7 @@ class Agent:
         self.auto_answer: float | None = None
         #: reject every incoming call with this status (None: off)
         self.auto_reject: int | None = None
-        self.media_factory = media_factory or _stub_media
+        self.media_factory = media_factory or real_media
         self.target: Target = parse_target(config.server)
         self.endpoint: Endpoint | None = None
         self.identity: LocalIdentity | None = None
@@ -163,7 +163,8 @@ class Agent:
                           transport=ident.via_transport, timers=cfg.timers or CoreConfig().timers,
                           rng=self.ids.rng)
         self.endpoint = Endpoint(core, on_request=self._on_request, on_ack=self._on_ack,
-                                 on_other=self._on_other, on_wire=self._on_wire)
+                                 on_other=self._on_other,
+                                 on_wire=self._on_wire if cfg.record_trace else None)
         self.endpoint.attach(transport)
         for event in early:
             self.endpoint.on_transport_event(event)
@@ -396,4 +397,24 @@ class Agent:
 
 
 def _stub_media(agent: Agent) -> MediaSession:
+    """SDP only, RTP discarded (:class:`StubMedia`): ``Agent(cfg, media_factory=stub_media)``
+    for benchmarks that need no audio."""
     return StubMedia(agent.local_ip, agent.config.codecs)
+
+
+stub_media = _stub_media
+
+
+def real_media(agent: Agent) -> MediaSession:
+    """The default: real RTP, codecs and DTMF (:class:`sipclient.agent.media.RealMedia`)
+    playing ``config.play`` and recording to ``config.record``."""
+    from .media import RealMedia  # numpy and the codec libraries load with the first call
+
+    cfg = agent.config
+    record = cfg.record
+    agent.media_count = getattr(agent, "media_count", 0) + 1
+    if record and agent.media_count > 1:  # one file per call: out.wav, out-2.wav, ...
+        stem, dot, ext = record.rpartition(".")
+        record = f"{stem}-{agent.media_count}.{ext}" if dot else f"{record}-{agent.media_count}"
+    return RealMedia(agent.local_ip, cfg.codecs, play=cfg.play, record=record,
+                     port_range=cfg.rtp_ports)

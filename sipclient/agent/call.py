@@ -24,6 +24,7 @@ from sipclient.proto.core import AckReceived, RequestReceived
 from sipclient.proto.dialog import Dialog, DialogState
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
+from sipclient.proto.timers import TimerConfig
 
 from .errors import AgentError, SipFailure, SipTimeout
 from .sdp_stub import MediaSession
@@ -78,6 +79,16 @@ class DialogSession:
             if self.dialog is not None:
                 self.dialog.terminate()
             self.agent.spawn(self.media.close())
+            # leave the agent's session map once a late CANCEL or request retransmission can
+            # no longer come (64*T1, as timer L; RFC 6026): a long run must not keep every call
+            t1 = (self.agent.config.timers or TimerConfig()).t1
+            asyncio.get_running_loop().call_later(64 * t1, self._leave_agent)
+
+    def _leave_agent(self) -> None:
+        if self._refer_sent:  # the REFER's subscription outlives the call (RFC 3515 2.4.4)
+            return
+        if self.agent.sessions.get(self.call_id) is self:
+            del self.agent.sessions[self.call_id]
 
     async def wait_ended(self, timeout: float | None = None) -> str:
         """Wait for the end of the call; returns why ("remote BYE", "local BYE", ...)."""
@@ -146,6 +157,25 @@ class DialogSession:
         resp, _ = await self.in_dialog("INFO", body=data, content_type=content_type if data else None)
         return resp
 
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+        """Send DTMF ``digits``: ``"rfc4733"`` events or ``"inband"`` tones in the RTP
+        stream (the media session paces them), or ``"info"``: one INFO per digit with an
+        ``application/dtmf-relay`` body (``Signal=5``, ``Duration=250``). Returns when sent."""
+        if mode == "info":
+            from sipclient.media.dtmf import info_body
+
+            for i, digit in enumerate(digits):
+                if i:
+                    await asyncio.sleep(0.1)
+                resp = await self.send_info(info_body(digit), "application/dtmf-relay")
+                if resp.status >= 300:
+                    raise SipFailure(resp, "INFO")
+            return
+        send = getattr(self.media, "send_dtmf", None)
+        if send is None:
+            raise AgentError(f"this media session ({type(self.media).__name__}) sends no DTMF")
+        await send(digits, mode)
+
     async def refer(self, target: str) -> Response:
         """Blind transfer (RFC 3515): REFER with Refer-To; expects 202 (or 200). The
         progress arrives in NOTIFYs: see :attr:`refer_progress` / :meth:`wait_refer`."""
@@ -199,11 +229,33 @@ class DialogSession:
                           headers=[("Contact", f"<{agent.contact_uri}>")])
         elif method in ("INFO", "NOTIFY", "UPDATE", "OPTIONS", "MESSAGE"):
             agent.respond(event, 200, to_tag=tag)
+            if method == "INFO" and req.body:
+                self._info_dtmf(req)
         else:
             agent.respond(event, 501, to_tag=tag)
 
+    def _info_dtmf(self, req: Request) -> None:
+        """A DTMF digit in an INFO body (``application/dtmf-relay`` or ``application/dtmf``)
+        goes to the media session's ``info_digits``, when it keeps them."""
+        digits = getattr(self.media, "info_digits", None)
+        ctype = req.content_type or ""
+        if digits is None or "dtmf" not in ctype.lower():
+            return
+        from sipclient.media.dtmf import parse_info_body
+
+        try:
+            digits.append(parse_info_body(ctype, req.body).digit)
+        except ParseError as exc:
+            log.info("%s: INFO with an unreadable DTMF body: %s", self, exc)
+
     def on_ack(self, event: AckReceived) -> None:
-        """An ACK for our 2xx (13.3.1.4), or for a non-2xx (absorbed by the core)."""
+        """An ACK for our 2xx (13.3.1.4), or for a non-2xx (absorbed by the core). An ACK
+        with SDP answers the offer our 2xx made (late offer, RFC 3264 / RFC 3261 13.2.1)."""
+        if event.key is None and event.request.body:
+            try:
+                self.media.accept(event.request.body)
+            except ValueError as exc:
+                log.warning("%s: the SDP answer in the ACK is unusable: %s", self, exc)
 
 
 def _sipfrag_status(req: Request) -> int | None:

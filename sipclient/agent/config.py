@@ -15,7 +15,9 @@ from sipclient.proto.timers import TimerConfig
 
 __all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS"]
 
-DEFAULT_CODECS: tuple[str, ...] = ("PCMU", "PCMA", "G729", "GSM")
+# G.729 is opt-in (``codecs=("G729", ...)``): Asterisk has no G.729 transcoder, so when it is
+# offered by default the PBX may lock a call to G.729 and then fail to play tones into it.
+DEFAULT_CODECS: tuple[str, ...] = ("PCMU", "PCMA", "GSM")
 
 
 class Secret:
@@ -106,6 +108,16 @@ class AgentConfig:
     seed: int | None = None
     #: extra headers added to every out-of-dialog request
     extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    #: media (issue 5): what each call plays: "tone:1000", "tone:1000+1400", "silence" or a
+    #: WAV file (None: silence)
+    play: str | None = None
+    #: record what each call receives to this WAV file (None: no recording)
+    record: str | None = None
+    #: RTP ports: an even RTP port in this range, RTCP on the next odd one (RFC 3550 11)
+    rtp_ports: tuple[int, int] = (10000, 20000)
+    #: record every message in ``agent.trace`` (False: no trace kept, e.g. for benchmarks;
+    #: ``RegisterResult.flow`` is then empty)
+    record_trace: bool = True
 
     def __post_init__(self) -> None:
         if self.password is not None and not isinstance(self.password, Secret):

@@ -119,4 +119,5 @@ class IncomingCall(DialogSession):
         self._end("cancelled by the caller")
 
     def on_ack(self, event: AckReceived) -> None:
+        super().on_ack(event)  # a late offer's answer (our 200 made the offer)
         self.acked.set()

@@ -129,6 +129,91 @@ def add_common_options(p: argparse.ArgumentParser, *, server_required: bool = Tr
     imp.add_argument("--seed", default="0", help="random seed of the impairment (default 0)")
 
 
+# ----------------------------------------------------------------------------- media
+
+DTMF_MODES = ("rfc4733", "info", "inband")
+DTMF_DIGITS = set("0123456789*#ABCDabcd")
+
+
+def _play(text: str) -> str:
+    """``tone:1000``, ``tone:1000+1400``, ``silence`` or a readable WAV file."""
+    low = text.lower()
+    if low == "silence":
+        return low
+    if low.startswith("tone:"):
+        parts = low[5:].split("+")
+        if all(p.replace(".", "", 1).isdigit() and 0 < float(p) < 4000 for p in parts):
+            return low
+        raise argparse.ArgumentTypeError(f"{text!r}: a tone is tone:HZ or tone:HZ+HZ "
+                                         "(0 < HZ < 4000), e.g. tone:1000+1400")
+    try:
+        open(text, "rb").close()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror} (--play takes "
+                                         "tone:HZ, tone:HZ+HZ, silence or a WAV file)") from None
+    return text
+
+
+def _dtmf(text: str) -> str:
+    bad = sorted(set(text) - DTMF_DIGITS)
+    if not text or bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: DTMF digits are 0-9 * # A-D")
+    return text.upper()
+
+
+def add_media_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """--codec, --play, --record, --dtmf, --dtmf-mode, --dtmf-after (docs/cli.md)."""
+    m = p.add_argument_group("media")
+    m.add_argument("--codec", metavar="LIST", help="codec preference, e.g. PCMU,PCMA "
+                   "(known: PCMU, PCMA, GSM, G729)")
+    m.add_argument("--play", type=_play, metavar="SOURCE", help="what to send: tone:1000, "
+                   "tone:1000+1400, silence (default) or a WAV file")
+    m.add_argument("--record", metavar="FILE.wav", help="record the received audio")
+    m.add_argument("--dtmf", type=_dtmf, metavar="DIGITS", help="send DTMF once answered")
+    m.add_argument("--dtmf-mode", choices=DTMF_MODES, default="rfc4733", type=str.lower,
+                   help="RFC 4733 events (default), SIP INFO or in-band tones")
+    m.add_argument("--dtmf-after", type=seconds, default=1.0, metavar="S",
+                   help="send the DTMF S seconds after the answer (default 1)")
+    return m
+
+
+def media_config(args: argparse.Namespace) -> dict[str, Any]:
+    """AgentConfig fields from the media options (codecs, play, record)."""
+    out: dict[str, Any] = {}
+    if getattr(args, "codec", None) is not None:
+        names = tuple(n.strip().upper() for n in args.codec.split(",") if n.strip())
+        known = ("PCMU", "PCMA", "GSM", "G729")
+        if not names:
+            raise UsageError("--codec needs at least one codec name, e.g. PCMU,PCMA")
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UsageError(f"--codec: unknown codec {unknown[0]} (known: {', '.join(known)})")
+        out["codecs"] = names
+    if getattr(args, "play", None) is not None:
+        out["play"] = args.play
+    if getattr(args, "record", None) is not None:
+        out["record"] = args.record
+    return out
+
+
+async def send_dtmf_later(call: Any, args: argparse.Namespace) -> None:
+    """``--dtmf`` digits ``--dtmf-after`` seconds into the call (nothing without --dtmf)."""
+    if getattr(args, "dtmf", None):
+        await asyncio.sleep(args.dtmf_after)
+        if not call.is_ended:
+            await call.send_dtmf(args.dtmf, args.dtmf_mode)
+
+
+def media_report(call: Any) -> list[dict[str, Any]]:
+    """The ``"media"`` list of the JSON report: one object per stream of the call."""
+    stats = getattr(getattr(call, "media", None), "stats", None)
+    if stats is None:
+        return []
+    keys = ("codec", "local_rtp", "remote_rtp", "packets_sent", "packets_received", "lost",
+            "jitter_ms", "mos", "dominant_hz", "dtmf_received")
+    return [{k: s.get(k) for k in keys} for s in stats()]
+
+
 # ----------------------------------------------------------------------------- exit codes
 
 def exit_for_status(status: int | None) -> int:
@@ -498,10 +583,14 @@ def _restore_signals(loop: asyncio.AbstractEventLoop,
 def run_session(command: str, args: argparse.Namespace, env: Env,
                 body: Callable[[Session, Any], Awaitable[None]], *,
                 need_user: bool = True, target_text: str | None = None,
+                config_from: Callable[[argparse.Namespace], dict[str, Any]] | None = None,
                 **config: Any) -> int:
-    """The whole command: usage checks (exit 2, also as JSON with --json), then the run."""
+    """The whole command: usage checks (exit 2, also as JSON with --json), then the run.
+    ``config_from(args)`` gives more AgentConfig fields (it may raise UsageError)."""
     try:
         session = Session(command, args, env, need_user=need_user, target_text=target_text)
+        if config_from is not None:
+            config = {**config, **config_from(args)}
         return session.run(body, **config)
     except UsageError as exc:
         if getattr(args, "json", False):
@@ -511,6 +600,7 @@ def run_session(command: str, args: argparse.Namespace, env: Env,
         raise
 
 
-__all__ = ["EXIT_TERMINATED", "PASSWORD_ENV", "Result", "Session", "add_common_options", "bounded",
+__all__ = ["EXIT_TERMINATED", "PASSWORD_ENV", "Result", "Session", "add_common_options",
+           "add_media_options", "bounded", "media_config", "media_report", "send_dtmf_later",
            "exit_for_error", "exit_for_status", "positive_int", "read_password", "run_session",
            "seconds", "server_for"]

@@ -3,10 +3,14 @@
     sipclient answer -s udp:127.0.0.1:7048 -u 1002 --password-env PW            # until Ctrl-C
     sipclient answer -s tcp:127.0.0.1:7048 -u 1002 --busy --count 1             # 486 once
     sipclient answer -s udp:127.0.0.1:7048 -u 1002 --answer-after 2 --duration 5
+    sipclient answer -s udp:127.0.0.1:7048 -u 1002 --codec GSM --play tone:600 --json
 
 Each call rings (180), is answered after ``--answer-after`` seconds (200) and lasts until
 the caller hangs up, or ``--duration`` seconds. On Ctrl-C/SIGTERM calls are hung up and the
-extension unregistered before exiting 130/143. Exit codes: docs/cli.md.
+extension unregistered before exiting 130/143. Each call carries real RTP (``--play``,
+``--record``, ``--dtmf``; with several calls ``--record x.wav`` writes ``x-2.wav``...); with
+``--json`` the object has a ``"media"`` list (each stream with its ``call_id``). Exit codes:
+docs/cli.md.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import asyncio
 from typing import Any
 
 from sipclient.cli import EXIT_FAILURE, Env
-from sipclient.cli._common import (Session, add_common_options, bounded, exit_for_status,
-                                   positive_int, run_session, seconds)
+from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
+                                   exit_for_status, media_config, media_report, positive_int,
+                                   run_session, seconds, send_dtmf_later)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,17 +40,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--count", type=positive_int, metavar="N", help="exit after N calls")
     c.add_argument("--duration", "-d", type=seconds, metavar="S",
                    help="hang up S seconds after answering (default: wait for the caller)")
+    add_media_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    return run_session("answer", args, env, _answer)
+    return run_session("answer", args, env, _answer, config_from=media_config)
 
 
 async def _answer(s: Session, agent: Any) -> None:
     a, r = s.args, s.result
     calls: list[dict[str, Any]] = []
     r.extra["calls"] = calls
+    r.extra["media"] = []  # every answered call's streams, each with its call_id
     if not a.no_register:
         reg = await bounded(s, agent.register())
         r.final(reg)
@@ -96,11 +103,17 @@ async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         await incoming.answer()
         record.update(result="answered", status=200)
         s.say(f"call from {who}: answered")
+        dtmf = asyncio.ensure_future(send_dtmf_later(incoming, a))
         try:
             reason = await asyncio.wait_for(incoming.wait_ended(), a.duration)
         except (TimeoutError, asyncio.TimeoutError):
             await incoming.hangup()
             reason = "local BYE"
+        finally:
+            dtmf.cancel()
+        await incoming.media.close()  # plays out what is buffered, RTCP BYE; the stats stay
+        s.result.extra["media"] += [{"call_id": incoming.call_id, **m}
+                                    for m in media_report(incoming)]
         record["ended_by"] = "local" if "local" in str(reason) else "remote"
         s.say(f"call from {who}: ended ({reason})")
     except asyncio.CancelledError:

@@ -3,10 +3,14 @@
     sipclient call 600 -s udp:127.0.0.1:7048 -u 1001 --password-env PW --duration 3
     sipclient call 604 -s tcp:127.0.0.1:7048 -u 1001 --cancel-after 2     # CANCEL while ringing
     sipclient call sip:600@127.0.0.1:7048 -s wss://127.0.0.1:8089/ws -u 2001 -k --json
+    sipclient call 600 -s udp:127.0.0.1:7048 -u 1001 --codec PCMA --play tone:1000 --json
+    sipclient call 606 -s udp:127.0.0.1:7048 -u 1001 --dtmf 4711 --duration 6
 
 The lab challenges the INVITE itself, so no registration is needed to call; ``--register``
 registers first (and unregisters at the end). A BYE from the other side ends the call early
-(answered 200, exit 0). Exit codes: docs/cli.md.
+(answered 200, exit 0). The call carries real RTP (``--play``, ``--record``, ``--dtmf``); with
+``--json`` the report has a ``"media"`` list (codec, RTP addresses, packets, loss, jitter,
+MOS, dominant frequency, DTMF received). Exit codes: docs/cli.md.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import argparse
 import asyncio
 from typing import Any
 
-from sipclient.cli import EXIT_TIMEOUT, Env, UsageError
-from sipclient.cli._common import (Session, add_common_options, bounded, exit_for_status,
-                                   run_session, seconds)
+from sipclient.cli import EXIT_TIMEOUT, Env
+from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
+                                   exit_for_status, media_config, media_report, run_session,
+                                   seconds, send_dtmf_later)
 
 DEFAULT_DURATION = 5.0
 DEFAULT_RING_TIMEOUT = 60.0
@@ -35,22 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"hang up after S seconds of talk (default {DEFAULT_DURATION:g})")
     c.add_argument("--cancel-after", type=seconds, metavar="S",
                    help="CANCEL if not answered after S seconds (a 487 is then success)")
-    c.add_argument("--codec", metavar="LIST", help="codec preference, e.g. PCMU,PCMA")
     c.add_argument("--register", action="store_true", help="register before calling")
+    add_media_options(p)
     p.set_defaults(func=run)
 
 
-def codecs(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {}
-    names = tuple(n.strip().upper() for n in text.split(",") if n.strip())
-    if not names:
-        raise UsageError("--codec needs at least one codec name, e.g. PCMU,PCMA")
-    return {"codecs": names}
-
-
 def run(args: argparse.Namespace, env: Env) -> int:
-    return run_session("call", args, env, _call, **codecs(args.codec))
+    return run_session("call", args, env, _call, config_from=media_config)
 
 
 async def _call(s: Session, agent: Any) -> None:
@@ -76,7 +72,16 @@ async def _call(s: Session, agent: Any) -> None:
             r.fail(f"{a.number}: {final.status} {final.reason}", exit_for_status(final.status))
         return
     s.say(f"answered {a.number}: {final.status} {final.reason}")
-    by_remote = await _talk(call, a.duration)
+    dtmf = asyncio.ensure_future(send_dtmf_later(call, a))
+    try:
+        by_remote = await _talk(call, a.duration)
+        await call.media.close()  # plays out what is buffered, RTCP BYE; the stats stay
+    finally:
+        r.extra["media"] = media_report(call)
+        if not dtmf.done():
+            dtmf.cancel()
+    if dtmf.done() and not dtmf.cancelled() and dtmf.exception() is not None:
+        r.extra["dtmf_error"] = str(dtmf.exception())
     r.extra["ended_by"] = "remote" if by_remote else "local"
     r.ok = True
     s.say(f"{'the other side' if by_remote else 'we'} hung up "

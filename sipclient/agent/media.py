@@ -1,0 +1,286 @@
+"""The real media session of a call: SDP offer/answer (RFC 3264) and one RTP audio stream.
+
+:class:`RealMedia` is the agent's default :class:`~sipclient.agent.sdp_stub.MediaSession`:
+
+* the SDP side is :class:`sipclient.media.sdp_session.SdpSession` (our ``o=`` line and its
+  version, the pending offer, hold/resume, early media: a 200 repeating the 183's answer,
+  late offer: the answer in the ACK). Offers list ``codecs`` in order plus telephone-event
+  (RFC 4733); answers keep the offerer's order (RFC 3264 6.1);
+* the RTP side is :class:`sipclient.io.rtp_session.RtpSession`, (re)configured by every
+  negotiation and started as soon as there is one (early media included): it plays ``play``
+  (``tone:1000``, ``tone:1000+1400``, ``silence``, a WAV file), records to ``record`` (WAV),
+  sends DTMF and measures what arrives;
+* :meth:`stats` gives one dict per stream: codec, RTP addresses, packets sent/received,
+  lost, jitter, MOS (E-model), the dominant frequency received, the DTMF digits received.
+
+The agent uses the stub (:class:`~sipclient.agent.sdp_stub.StubMedia`) only when told to
+(``Agent(cfg, media_factory=stub_media)``: the calls-per-second benchmark).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+from typing import Any
+
+from sipclient.io.rtp_session import RtpSession, StreamParams
+from sipclient.media import audio, codecs, goertzel, mos
+from sipclient.media.offer_answer import MediaConfig, Negotiation, NegotiatedStream
+from sipclient.media.sdp_session import SdpSession
+from sipclient.proto.errors import LocalProtocolError, ParseError
+
+from .errors import AgentError
+from .sdp_stub import RemoteSdp, parse_sdp
+
+__all__ = ["AudioAnalyser", "RealMedia", "make_source"]
+
+log = logging.getLogger(__name__)
+
+DTMF_MODES = ("rfc4733", "inband")
+
+
+def make_source(play: str | None) -> audio.Source:
+    """``None``/``"silence"``, ``"tone:1000"``, ``"tone:1000+1400"`` or a WAV file path (played
+    once, then silence)."""
+    if play is None or play.lower() == "silence":
+        return audio.SilenceSource()
+    if play.lower().startswith("tone:"):
+        try:
+            freqs = [float(f) for f in play[5:].split("+")]
+        except ValueError:
+            raise ValueError(f"bad tone {play!r}: tone:HZ or tone:HZ+HZ") from None
+        return audio.ToneSource(freqs)
+    return audio.WavSource(play)
+
+
+class AudioAnalyser:
+    """The sink of an RTP session: keeps the decoded audio (the last ``keep_frames`` frames,
+    with the loop time each was played out) for :meth:`dominant_hz`, listens for in-band
+    DTMF (Goertzel, Q.23 tones) and writes a WAV recording when given one."""
+
+    def __init__(self, recorder: audio.WavRecorder | None = None,
+                 keep_frames: int = 30000) -> None:  # 10 minutes of 20 ms frames
+        self.recorder = recorder
+        self.keep_frames = keep_frames
+        self.digits: list[str] = []  #: in-band digits heard
+        self._frames: list[np.ndarray] = []
+        self._times: list[float] = []
+        self._detector = goertzel.DtmfDetector(8000)
+
+    def __call__(self, samples: np.ndarray, now: float) -> None:
+        self._frames.append(samples)
+        self._times.append(now)
+        if len(self._frames) > self.keep_frames:
+            del self._frames[:1000], self._times[:1000]
+        if self.recorder is not None:
+            self.recorder.write(samples)
+        self.digits += [d.digit for d in self._detector.feed(samples)]
+
+    def received_audio(self, since: float | None = None) -> np.ndarray:
+        """The decoded audio (int16, 8 kHz) played out at or after loop time ``since``."""
+        frames = [f for f, t in zip(self._frames, self._times) if since is None or t >= since]
+        return np.concatenate(frames) if frames else np.zeros(0, np.int16)
+
+    def dominant_hz(self, since: float | None = None) -> float | None:
+        """The strongest frequency received (None: under 0.1 s of audio, or silence)."""
+        samples = self.received_audio(since)
+        if len(samples) < 800 or audio.level_dbfs(samples) < -55:
+            return None
+        return round(audio.dominant_frequency(samples, 8000), 1)
+
+
+class RealMedia:
+    """One call's media (see the module docstring). ``address``: the IP we bind and write
+    in ``c=``; ``codecs``: preference order (PCMU, PCMA, GSM, G729)."""
+
+    def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "G729", "GSM"),
+                 *, play: str | None = None, record: str | None = None,
+                 port_range: tuple[int, int] = (10000, 20000), ptime: int = 20,
+                 rng: random.Random | None = None) -> None:
+        names = tuple(n.upper() for n in codec_names)
+        for name in names:
+            try:
+                codecs.by_name(name)
+            except KeyError as exc:
+                raise ValueError(str(exc.args[0])) from None
+        if not names:
+            raise ValueError("no codec to offer")
+        self.address = address
+        self.codecs = names
+        self.play = play
+        self.record = record
+        self.ptime = ptime
+        self.rng = rng or random.Random()
+        self.analyser = AudioAnalyser()
+        self.rtp = RtpSession(address, port_range=port_range, source=make_source(play),
+                              sink=self.analyser, rng=self.rng)
+        self.sdp: SdpSession | None = None
+        self.negotiation: Negotiation | None = None
+        self._recorder: audio.WavRecorder | None = None
+        self._closed = False
+        #: DTMF digits received in SIP INFO bodies (the call puts them here)
+        self.info_digits: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"<RealMedia {self.address}:{self.rtp.port} {','.join(self.codecs)}>"
+
+    # ------------------------------------------------------------------ MediaSession
+
+    async def start(self) -> None:
+        """Bind the RTP/RTCP ports; the SDP session starts with them (idempotent)."""
+        if self.sdp is not None:
+            return
+        port = await self.rtp.bind()
+        config = MediaConfig(self.address, port, codecs=(*self.codecs, "telephone-event"),
+                             ptime=self.ptime)
+        self.sdp = SdpSession(config, session_id=self.rng.randrange(1, 1 << 31))
+        if self.record:
+            self._recorder = self.analyser.recorder = audio.WavRecorder(self.record)
+
+    def _session(self) -> SdpSession:
+        if self.sdp is None:
+            raise AgentError("media not started: await media.start() first")
+        return self.sdp
+
+    def offer(self) -> bytes:
+        """A new offer (a re-offer bumps the ``o=`` version when it changed)."""
+        return bytes(self._session().create_offer())
+
+    def answer(self, remote_sdp: bytes) -> bytes:
+        """Answer a remote offer and start (or re-point) the RTP stream."""
+        answer, negotiation = self._session().receive_offer(remote_sdp)
+        self._apply(negotiation)
+        return bytes(answer)
+
+    def accept(self, remote_sdp: bytes) -> None:
+        """The answer to our offer (18x, 200, or the ACK of a late offer)."""
+        session = self._session()
+        try:
+            negotiation = session.receive_answer(remote_sdp)
+        except LocalProtocolError:  # an ACK or 200 with SDP and no offer of ours pending
+            log.info("%r: SDP with no offer pending, ignored", self)
+            return
+        except ParseError as exc:  # a broken answer must not break the call: keep the media
+            log.warning("%r: unusable SDP answer ignored: %s", self, exc)
+            return
+        self._apply(negotiation)
+
+    def hold(self) -> None:
+        """The next offer is ``a=sendonly`` (RFC 3264 8.4)."""
+        self._session().hold("sendonly")
+
+    def unhold(self) -> None:
+        """The next offer is ``a=sendrecv`` again."""
+        self._session().resume()
+
+    async def close(self) -> None:
+        """Stop the RTP session (RTCP BYE) and finish the recording (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.rtp.stop()
+        if self._recorder is not None:
+            self._recorder.close()
+
+    # ------------------------------------------------------------------ media
+
+    def _apply(self, negotiation: Negotiation) -> None:
+        self.negotiation = negotiation
+        stream = negotiation.audio
+        if stream is None:  # rejected (port 0) or no common codec: silence both ways
+            if self.rtp.params is not None:
+                self.rtp.configure(replace(self.rtp.params, send=False))
+            return
+        self.rtp.configure(_params(stream))
+        if not self._closed:
+            self.rtp.start()
+
+    @property
+    def stream(self) -> NegotiatedStream | None:
+        return self.negotiation.audio if self.negotiation is not None else None
+
+    @property
+    def port(self) -> int:
+        """Our RTP port (0 before :meth:`start`)."""
+        return self.rtp.port
+
+    @property
+    def remote(self) -> RemoteSdp | None:
+        """The last remote SDP in the stub's summary (address, port, payloads, direction)."""
+        if self.sdp is None or self.sdp.remote is None:
+            return None
+        return parse_sdp(str(self.sdp.remote))
+
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+        """Send ``digits`` as RFC 4733 events (in-band tones when the remote has no
+        telephone-event) or ``mode="inband"`` tones; returns once the last was sent."""
+        if mode not in DTMF_MODES:
+            raise AgentError(f"DTMF mode {mode!r}: the media sends {', '.join(DTMF_MODES)}; "
+                             "SIP INFO goes through the call (call.send_dtmf(digits, 'info'))")
+        if self.rtp.params is None or not self.rtp.params.send:
+            raise AgentError("no RTP stream to send DTMF on (not negotiated, or on hold)")
+        await self.rtp.send_dtmf(digits, mode)
+
+    @property
+    def dtmf_received(self) -> str:
+        """Digits received as RFC 4733 events or SIP INFO; else what Goertzel heard."""
+        events = self.rtp.digits_rfc4733 + self.info_digits
+        return "".join(events or self.analyser.digits)
+
+    def dominant_hz(self, since: float | None = None) -> float | None:
+        """The strongest frequency received (since loop time ``since``)."""
+        return self.analyser.dominant_hz(since)
+
+    def stats(self) -> list[dict[str, Any]]:
+        """One dict per negotiated stream (empty before any negotiation)."""
+        r, p = self.rtp, self.rtp.params
+        if p is None:
+            return []
+        t = r.receive_totals()
+        loss = t["lost"] / t["expected"] if t["expected"] else 0.0
+        late = r.send_late_ms(99)
+        return [{
+            "codec": p.codec,
+            "local_rtp": f"{self.address}:{r.port}",
+            "remote_rtp": f"{p.remote[0]}:{p.remote[1]}" if p.remote else None,
+            "direction": self.stream.direction if self.stream else None,
+            "packets_sent": r.sender.packets_sent,
+            "packets_received": t["packets"],
+            "lost": t["lost"],
+            "duplicates": t["duplicates"],
+            "reordered": t["reordered"],
+            "jitter_ms": round(t["jitter_ms"], 3),
+            "mos": round(self._mos(p, 100 * loss), 2),
+            "dominant_hz": self.analyser.dominant_hz(),
+            "dtmf_received": self.dtmf_received,
+            "send_late_p99_ms": round(late, 3) if late is not None else None,
+            "rtcp_sent": r.rtcp_sent,
+            "rtcp_received": r.rtcp_received,
+        }]
+
+
+    def _mos(self, p: StreamParams, loss_percent: float) -> float:
+        """E-model MOS: the codec, the loss, our jitter buffer's delay; packet loss
+        concealment only where the decoder has it (G.729), silence otherwise."""
+        plc = hasattr(self.rtp.decoders.get(p.payload_type), "conceal")
+        return mos.estimate_mos(p.codec, loss_percent, jitter_buffer_ms=1000 * self.rtp.JB_DELAY,
+                                ptime_ms=p.ptime_ms, plc=plc).mos
+
+
+def _params(stream: NegotiatedStream) -> StreamParams:
+    """What the RTP session needs from a negotiated stream: we send its first codec (the
+    offer's most preferred as answerer, RFC 3264 6.1; the answer's first as offerer, 7, which
+    in a bridge keeps both legs on one codec) and decode any codec of the answer (7)."""
+    codec = stream.codec
+    remote = (stream.remote_address, stream.remote_port) if stream.remote_port else None
+    rtcp = (stream.remote_rtcp_address, stream.remote_rtcp_port) if remote else None
+    return StreamParams(remote=remote, remote_rtcp=rtcp, codec=codec.name.upper(),
+                        payload_type=codec.payload_type, clock_rate=codec.clock_rate,
+                        ptime_ms=codec.ptime, dtmf_pt=stream.telephone_event,
+                        send=stream.sends, receive=stream.receives,
+                        receive_codecs=tuple((c.payload_type, c.name.upper())
+                                             for c in stream.codecs))
