@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from sipclient.proto.errors import ParseError
-from sipclient.proto.uri import AbsoluteUri, SipUri, TelUri, _parse_host_port, parse_uri
+from sipclient.proto.uri import (_HOSTNAME, _SIP_FAST, AbsoluteUri, SipUri, TelUri,
+                                 _parse_host_port, parse_uri)
 
 __all__ = ["Via", "NameAddr", "Contact", "CSeq", "ContentType", "parse_params",
            "render_params", "quote_string", "unquote_string", "BRANCH_MAGIC_COOKIE"]
@@ -32,6 +33,17 @@ _TOKEN_RE = re.compile(_TOKEN + r"\Z")
 _PARAM_RE = re.compile(
     r"[ \t]*(" + r"[^\s=;\"]+" + r")[ \t]*(?:=[ \t]*(\"(?:[^\"\\]|\\.)*\"|[^\s;\"]*))?[ \t]*"
 )
+# Parameters without whitespace (outside quotes), escapes or quoted ';': what parse_params
+# reads, split with str.split (its fast path: the same dict as the loop for all this accepts).
+_SIMPLE_PARAMS_RE = re.compile(r'(?:;[^\s=;"]++(?:=(?:"[^"\\;]*+"|[^\s;"]*+))?)*+\Z')
+# The same for the fast paths below, with explicit ASCII classes (cheaper to match): a subset.
+_PNAME_CH = r"A-Za-z0-9\-_.!~*'()%+`:\[\]/?&$,@<>"
+# values may be quoted (+sip.instance="<urn:...>") when the quotes hold no ';' nor '\\'
+_FAST_PARAMS = (r'((?:;[' + _PNAME_CH + r']++(?:=(?:"[^"\\;]*+"|[' + _PNAME_CH + r"=]*+))?)*+)")
+_new = object.__new__
+_UNESCAPE_RE = re.compile(r"\\(.)")
+_QUOTED_DISPLAY_RE = re.compile(r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"[ \t]*')
+_Q_RE = re.compile(r"[01](?:\.[0-9]{0,3})?\Z")
 
 
 def quote_string(text: str) -> str:
@@ -43,13 +55,26 @@ def unquote_string(text: str) -> str:
     """The inverse of :func:`quote_string`; text without quotes comes back unchanged."""
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         inner = text[1:-1]
-        return re.sub(r"\\(.)", r"\1", inner) if "\\" in inner else inner
+        return _UNESCAPE_RE.sub(r"\1", inner) if "\\" in inner else inner
     return text
 
 
 def parse_params(text: str) -> dict[str, str | None]:
     """Parse header parameters ``;a=b;c;d="x;y"`` (text starting at the first ``;``,
     or empty). Names lower-cased, values as written (quotes kept)."""
+    params: dict[str, str | None] = {}
+    if not text:
+        return params
+    if _SIMPLE_PARAMS_RE.match(text):  # the common case: ;a=b;c without spaces or quotes
+        for part in text[1:].split(";"):
+            name, eq, value = part.partition("=")
+            params[name.lower()] = value if eq else None
+        return params
+    return _parse_params_general(text)
+
+
+def _parse_params_general(text: str) -> dict[str, str | None]:
+    """parse_params without its fast path: LWS, quoted values, every error."""
     params: dict[str, str | None] = {}
     pos = 0
     n = len(text)
@@ -104,8 +129,40 @@ class Via:
         + r")[ \t]+(\[[^\]\s]*\]|[^;:\s\[]+)(?:[ \t]*:[ \t]*([^;\s]*))?"
     )
 
+    # The common shape, one match: SIP/2.0/<transport> <hostname>[:<port>][;params] without
+    # LWS or an IPv6 reference, parameters as _FAST_PARAMS. Anything else takes the general
+    # path below, which gives the same value for everything this accepts.
+    _FAST_RE = re.compile(
+        r"SIP/2\.0/(" + _TOKEN + r"+) (" + _HOSTNAME + r")(?::([0-9]{1,5}))?" + _FAST_PARAMS
+        + r"\Z"
+    )
+
     @classmethod
     def parse(cls, text: str) -> Via:
+        m = cls._FAST_RE.match(text)
+        if m is not None:
+            transport, host, port_text, ptext = m.groups()
+            port = None if port_text is None else int(port_text)
+            if port is None or port <= 65535:
+                params: dict[str, str | None] = {}
+                if ptext:
+                    for part in ptext[1:].split(";"):
+                        name, eq, value = part.partition("=")
+                        params[name.lower()] = value if eq else None
+                via = _new(cls)
+                d = via.__dict__
+                d["transport"] = transport
+                d["host"] = host
+                d["port"] = port
+                d["params"] = params
+                d["protocol"] = "SIP/2.0"
+                d["_text"] = text
+                return via
+        return cls._parse_general(text)
+
+    @classmethod
+    def _parse_general(cls, text: str) -> Via:
+        """Via.parse without the fast path (LWS anywhere, IPv6, quoted parameters)."""
         m = cls._RE.match(text)
         if m is None:
             raise ParseError(f"bad Via: expected 'SIP/2.0/<transport> <host>[:<port>]' in {text!r}")
@@ -180,12 +237,21 @@ class Via:
 
 
 # ----------------------------------------------------------------------------------------
+# The common name-addr, one match: ["display" | token words] <sip:...> ;params, without
+# escapes or LWS inside <>; the URI as uri._SIP_FAST reads it, parameters as _FAST_PARAMS.
+# Groups: quoted display, token display, URI text, the six URI groups, header parameters.
+_NAME_ADDR_FAST_RE = re.compile(
+    r'(?:"([^"\\]*+)"[ \t]*+|(' + _TOKEN + r"+(?:[ \t]++" + _TOKEN + r"+)*+)[ \t]*+)?"
+    r"<(" + _SIP_FAST + r")>" + _FAST_PARAMS + r"\Z"
+)
+
+
 def _split_name_addr(text: str) -> tuple[str | None, str, str, bool]:
     """-> (display_name, uri_text, params_text, bracketed)."""
     s = text.strip(" \t")
     display: str | None = None
     if s.startswith('"'):
-        m = re.match(r'"((?:[^"\\]|\\.)*)"[ \t]*', s)
+        m = _QUOTED_DISPLAY_RE.match(s)
         if m is None:
             raise ParseError(f"unterminated quoted display name in {text!r}")
         display = unquote_string('"' + m.group(1) + '"')
@@ -232,6 +298,46 @@ class NameAddr:
 
     @classmethod
     def parse(cls, text: str) -> NameAddr:
+        # The fast path (_NAME_ADDR_FAST_RE; uri._sip_from_parts written out): the hot path
+        # of From, To, Contact, Route and Record-Route. Anything else: _parse_general.
+        m = _NAME_ADDR_FAST_RE.match(text)
+        if m is not None:
+            quoted, token, utext, scheme, user, password, host, port_text, uparams, ptext = \
+                m.groups()
+            port = None if port_text is None else int(port_text)
+            if port is None or port <= 65535:
+                uri = _new(SipUri)
+                d = uri.__dict__
+                d["scheme"] = scheme
+                d["user"] = user
+                d["password"] = password
+                d["host"] = host
+                d["port"] = port
+                params: dict[str, str | None] = {}
+                if uparams:
+                    for part in uparams[1:].split(";"):
+                        name, eq, value = part.partition("=")
+                        params[name.lower()] = value if eq else None
+                d["params"] = params
+                d["headers"] = {}
+                d["_text"] = utext
+                params = {}
+                if ptext:
+                    for part in ptext[1:].split(";"):
+                        name, eq, value = part.partition("=")
+                        params[name.lower()] = value if eq else None
+                addr = _new(cls)
+                d = addr.__dict__
+                d["display_name"] = quoted if token is None else token
+                d["uri"] = uri
+                d["params"] = params
+                d["_text"] = text
+                return addr
+        return cls._parse_general(text)
+
+    @classmethod
+    def _parse_general(cls, text: str) -> NameAddr:
+        """NameAddr.parse without the fast path."""
         display, uri_text, ptext, _ = _split_name_addr(text)
         uri = parse_uri(uri_text.strip(" \t"))
         value = object.__new__(cls)
@@ -281,6 +387,15 @@ class Contact(NameAddr):
             value = cls(None, None, {}, is_star=True)  # type: ignore[arg-type]
             object.__setattr__(value, "_text", "*")
             return value
+        value = super().parse(text)  # the fast path, or _parse_general below
+        value.__dict__.setdefault("is_star", False)
+        return value
+
+    @classmethod
+    def _parse_general(cls, text: str) -> Contact:
+        """Contact.parse without the fast path."""
+        if text.strip(" \t") == "*":
+            return cls.parse(text)
         display, uri_text, ptext, _ = _split_name_addr(text)
         value = object.__new__(cls)
         value.__dict__.update(display_name=display, uri=parse_uri(uri_text.strip(" \t")),
@@ -314,7 +429,7 @@ class Contact(NameAddr):
         value = self.params.get("q")
         if value is None:
             return None
-        if not re.fullmatch(r"[01](?:\.[0-9]{0,3})?", value):
+        if not _Q_RE.match(value):
             raise ParseError(f"bad Contact q {value!r}", header="Contact")
         return float(value)
 
@@ -347,7 +462,11 @@ class CSeq:
         seq = int(m.group(1))
         if seq >= 2**31:
             raise ParseError(f"bad CSeq: sequence number {seq} is not below 2**31", header="CSeq")
-        return cls(seq, m.group(2))
+        value = _new(cls)  # skip the frozen __init__: fields are checked
+        d = value.__dict__
+        d["seq"] = seq
+        d["method"] = m.group(2)
+        return value
 
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"
@@ -369,7 +488,10 @@ class ContentType:
         if m is None:
             raise ParseError(f"bad Content-Type: expected 'type/subtype' in {text!r}",
                              header="Content-Type")
-        return cls(m.group(1), m.group(2), parse_params(text[m.end():]))
+        value = object.__new__(cls)  # skip the frozen __init__: fields are checked
+        value.__dict__.update(type=m.group(1), subtype=m.group(2),
+                              params=parse_params(text[m.end():]))
+        return value
 
     @property
     def media_type(self) -> str:

@@ -14,6 +14,7 @@ value and are never split.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Iterator, Mapping
 
 from sipclient.proto.errors import LocalProtocolError
@@ -88,10 +89,34 @@ LIST_HEADERS: frozenset[str] = frozenset(
 )
 
 
+# a name as code spells it ("Call-ID", "call-id", "i", "I") -> its key, so that look-ups
+# by a known name skip lower(); the keys are the very objects held in _KEY
+_NAME_KEY: dict[str, str] = dict(_KEY)
+_NAME_KEY.update({n: _KEY[n.lower()] for n in _KNOWN})
+_NAME_KEY.update({c.upper(): _KEY[c] for c in COMPACT_FORMS})
+_NAME_KEY.update({n.upper(): _KEY[n.lower()] for n in _KNOWN})
+
+
 def _key(name: str) -> str:
     """The look-up key of a header name: lower-cased full name."""
+    key = _NAME_KEY.get(name)
+    if key is not None:
+        return key
     low = name.lower()
     return _KEY.get(low, low)
+
+
+def _keys_of(items: list[tuple[str, str]]) -> list[str]:
+    """The look-up keys of the names in ``items``, without a Python-level loop when the
+    names are ASCII (they always are in a parsed message)."""
+    if not items:
+        return []
+    names = next(zip(*items))
+    joined = "\n".join(names)
+    if not joined.isascii():  # lower() of non-ASCII text can depend on its neighbours
+        return [_key(n) for n in names]
+    lows = joined.lower().split("\n")
+    return list(map(_KEY.get, lows, lows))
 
 
 def canonical_name(name: str) -> str:
@@ -154,6 +179,44 @@ def _check(name: object, value: object) -> None:
         raise LocalProtocolError(f"header {name} value contains CR or LF: {value!r}")
 
 
+# -- reading a received header block without splitting it --------------------------------
+# A message parsed by the fast path hands its header block over as (data, start, end): lines
+# of b"\nName *WSP : value\r" (validated: a token name, no folding, no bare LF), see
+# message._FAST_RE. Look-ups search that block for the lines of one header (one regex search,
+# no decoding of the other lines); anything else splits it into pairs once (_load).
+
+# one line of such a block: name, value (leading WSP skipped; trailing WSP kept, stripped later)
+_BLOCK_LINE_RE = re.compile(r"\n([^: \t]++)[ \t]*+:[ \t]*+([^\n]*)\r")
+# lower-cased full name -> every lower-cased name that looks it up (itself, compact forms)
+_SPELLINGS: dict[str, list[str]] = {}
+for _low, _k in _KEY.items():
+    _SPELLINGS.setdefault(_k, []).append(_low)
+# a name as given to a look-up -> (its key, the pattern of its block lines or None when no
+# block line can have that name); bounded, against a program looking up endless names
+_LOOKUPS: dict[str, tuple[str, re.Pattern[bytes] | None]] = {}
+
+
+def _lookup(name: str) -> tuple[str, re.Pattern[bytes] | None]:
+    hit = _LOOKUPS.get(name)
+    if hit is not None:
+        return hit
+    key = _key(name)
+    if not key.isascii():  # block names are tokens (ASCII): nothing can match
+        pattern = None
+    else:
+        names = b"|".join(re.escape(n.encode("ascii")) for n in _SPELLINGS.get(key, [key]))
+        # IGNORECASE on a bytes pattern folds ASCII letters only, as str.lower() does on ASCII
+        pattern = re.compile(rb"\n(?:" + names + rb")[ \t]*+:[ \t]*+([^\n]*)\r", re.IGNORECASE)
+    hit = (key, pattern)
+    if len(_LOOKUPS) < 1024:
+        _LOOKUPS[name] = hit
+    return hit
+
+
+def _decode_value(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape").rstrip(" \t")
+
+
 class Headers:
     """Ordered, multi-valued, case-insensitive SIP headers kept as raw ``(name, value)`` pairs.
 
@@ -161,17 +224,23 @@ class Headers:
     headers still match the bytes they were parsed from.
     """
 
-    __slots__ = ("_items", "_keys", "version")
+    # _items is None while the headers are still the received block _src (see above)
+    __slots__ = ("_items", "_keys", "version", "_src")
 
     def __init__(self, items: Headers | Iterable[tuple[str, str]] | Mapping[str, str] | None = None
                  ) -> None:
         self.version = 0
         self._keys: list[str] | None = None
+        self._src: tuple[bytes, int, int] | None = None
         if items is None:
-            self._items: list[tuple[str, str]] = []
+            self._items: list[tuple[str, str]] | None = []
         elif isinstance(items, Headers):
-            self._items = list(items._items)
-            self._keys = None if items._keys is None else list(items._keys)
+            if items._items is None:
+                self._items = None
+                self._src = items._src
+            else:
+                self._items = list(items._items)
+                self._keys = None if items._keys is None else list(items._keys)
         else:
             if isinstance(items, Mapping):
                 items = items.items()
@@ -184,17 +253,41 @@ class Headers:
 
     @classmethod
     def _trusted(cls, items: list[tuple[str, str]], keys: list[str] | None = None) -> Headers:
-        """Build from already-validated pairs (the parser's fast path)."""
+        """Build from already-validated pairs (the parser's slow path)."""
         h = cls.__new__(cls)
         h._items = items
         h._keys = keys
+        h._src = None
         h.version = 0
         return h
+
+    @classmethod
+    def _from_block(cls, data: bytes, start: int, end: int) -> Headers:
+        """Headers over a validated header block of received bytes (the parser's fast path)."""
+        h = cls.__new__(cls)
+        h._items = None
+        h._keys = None
+        h._src = (data, start, end)
+        h.version = 0
+        return h
+
+    def _load(self) -> list[tuple[str, str]]:
+        """The pairs, splitting the received block on first need."""
+        items = self._items
+        if items is None:
+            data, lo, hi = self._src  # type: ignore[misc]
+            text = data[lo:hi].decode("utf-8", "surrogateescape")
+            items = _BLOCK_LINE_RE.findall(text)
+            if " \r" in text or "\t\r" in text:  # trailing whitespace somewhere (sec. 7.3.1)
+                items = [(n, v.rstrip(" \t")) for n, v in items]
+            self._items = items
+            self._src = None
+        return items
 
     def _get_keys(self) -> list[str]:
         keys = self._keys
         if keys is None:
-            keys = self._keys = [_key(n) for n, _ in self._items]
+            keys = self._keys = _keys_of(self._load())
         return keys
 
     # -- reading ---------------------------------------------------------------------
@@ -204,60 +297,95 @@ class Headers:
         For a comma-list header (see :data:`LIST_HEADERS`) this is the first element of
         the list, so ``get("Via")`` is the top Via even when several share one line.
         """
+        if self._items is None:
+            k, pattern = _LOOKUPS.get(name) or _lookup(name)
+            m = None if pattern is None else pattern.search(*self._src)  # type: ignore[misc]
+            if m is None:
+                return default
+            value = m.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
+        else:
+            k = _key(name)
+            keys = self._keys
+            if keys is None:
+                keys = self._get_keys()
+            if k not in keys:
+                return default
+            value = self._items[keys.index(k)][1]
+        if "," in value and k in LIST_HEADERS:
+            parts = split_list(value)
+            return parts[0] if parts else value
+        return value
+
+    def _values(self, name: str) -> tuple[str, list[str]]:
+        """The key of ``name`` and every stored value of it, one per line."""
+        if self._items is None:
+            k, pattern = _LOOKUPS.get(name) or _lookup(name)
+            if pattern is None:
+                return k, []
+            return k, [_decode_value(v) for v in pattern.findall(*self._src)]  # type: ignore[misc]
         k = _key(name)
-        keys = self._get_keys()
-        for i, key in enumerate(keys):
-            if key == k:
-                value = self._items[i][1]
-                if k in LIST_HEADERS and "," in value:
-                    parts = split_list(value)
-                    return parts[0] if parts else value
-                return value
-        return default
+        keys = self._keys
+        if keys is None:
+            keys = self._get_keys()
+        if k not in keys:
+            return k, []
+        items = self._items
+        return k, [items[i][1] for i, key in enumerate(keys) if key == k]
 
     def get_all(self, name: str) -> list[str]:
         """All values of ``name``, across repeated lines and, for comma-list headers,
         across comma-separated elements (``Contact: *`` is never split)."""
-        k = _key(name)
-        keys = self._get_keys()
-        items = self._items
-        if k in LIST_HEADERS:
+        if self._items is None:  # _values written out (Via, Route ... on every message)
+            k, pattern = _LOOKUPS.get(name) or _lookup(name)
+            values = []
+            if pattern is not None:
+                for raw in pattern.findall(*self._src):  # type: ignore[misc]
+                    values.append(raw.decode("utf-8", "surrogateescape").rstrip(" \t"))
+        else:
+            k, values = self._values(name)
+        if values and k in LIST_HEADERS:
             out: list[str] = []
-            for i, key in enumerate(keys):
-                if key == k:
-                    out.extend(split_list(items[i][1]))
+            for value in values:
+                if "," in value:
+                    out.extend(split_list(value))
+                else:
+                    value = value.strip(" \t")
+                    if value:
+                        out.append(value)
             return out
-        return [items[i][1] for i, key in enumerate(keys) if key == k]
+        return values
 
     def get_lines(self, name: str) -> list[str]:
         """The stored values of ``name``, one per header line, never split."""
-        k = _key(name)
-        return [self._items[i][1] for i, key in enumerate(self._get_keys()) if key == k]
+        return self._values(name)[1]
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
+        if self._items is None:
+            pattern = (_LOOKUPS.get(name) or _lookup(name))[1]
+            return pattern is not None and pattern.search(*self._src) is not None  # type: ignore[misc]
         return _key(name) in self._get_keys()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(list(self._items))
+        return iter(list(self._load()))
 
     def items(self) -> list[tuple[str, str]]:
         """The ``(name, value)`` pairs as stored (a copy)."""
-        return list(self._items)
+        return list(self._load())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._load())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
-            return self._items == other._items
+            return self._load() == other._load()
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({self._load()!r})"
 
     def copy(self) -> Headers:
         return Headers(self)
@@ -269,7 +397,7 @@ class Headers:
     def add(self, name: str, value: str) -> None:
         """Append a header line."""
         _check(name, value)
-        self._items.append((name, value))
+        self._load().append((name, value))
         if self._keys is not None:
             self._keys.append(_key(name))
         self._changed()
@@ -277,7 +405,7 @@ class Headers:
     def insert(self, index: int, name: str, value: str) -> None:
         """Insert a header line at ``index`` (0 puts it first, e.g. a new top Via)."""
         _check(name, value)
-        self._items.insert(index, (name, value))
+        self._load().insert(index, (name, value))
         if self._keys is not None:
             self._keys.insert(index, _key(name))
         self._changed()
@@ -292,7 +420,7 @@ class Headers:
         new_items: list[tuple[str, str]] = []
         new_keys: list[str] = []
         done = False
-        for (n, v), key in zip(self._items, keys):
+        for (n, v), key in zip(self._load(), keys):
             if key == k:
                 if not done:
                     new_items.append((name, value))
@@ -312,8 +440,9 @@ class Headers:
         """Remove every line of ``name``; returns how many were removed."""
         k = _key(name)
         keys = self._get_keys()
-        keep = [(item, key) for item, key in zip(self._items, keys) if key != k]
-        removed = len(self._items) - len(keep)
+        items = self._load()
+        keep = [(item, key) for item, key in zip(items, keys) if key != k]
+        removed = len(items) - len(keep)
         if removed:
             self._items = [item for item, _ in keep]
             self._keys = [key for _, key in keep]
@@ -325,14 +454,15 @@ class Headers:
         the first line, as a proxy removes its Via). Returns whether one was removed."""
         k = _key(name)
         keys = self._get_keys()
+        items = self._load()
         for i, key in enumerate(keys):
             if key == k:
-                n, v = self._items[i]
+                n, v = items[i]
                 parts = split_list(v) if k in LIST_HEADERS else [v]
                 if len(parts) > 1:
-                    self._items[i] = (n, ", ".join(parts[1:]))
+                    items[i] = (n, ", ".join(parts[1:]))
                 else:
-                    del self._items[i]
+                    del items[i]
                     del keys[i]
                 self._changed()
                 return True

@@ -1,10 +1,15 @@
 """SIP requests and responses as values (RFC 3261 sec. 7).
 
-:func:`parse_message` does the least work that lets a message be trusted: it finds the
-start line, splits the header lines once (unfolding continuation lines, sec. 7.3.1),
-keeps the raw ``(name, value)`` pairs and frames the body with Content-Length
-(sec. 18.3, 20.14). Every typed view (``msg.cseq``, ``msg.via`` ...) is parsed when first
-read, cached until the headers change, and raises :class:`ParseError` naming the header.
+:func:`parse_message` does the least work that lets a message be trusted: it checks the
+start line and every header line (a garbage line is a :class:`ParseError` right away),
+finds the end of the headers and frames the body with Content-Length (sec. 18.3, 20.14).
+The common message takes one regex match (``_FAST_RE``) and nothing is decoded or split
+until it is read: a header look-up searches the received header block for that header's
+lines, and the block is split into raw ``(name, value)`` pairs only when the headers are
+iterated or changed. Other messages (folded lines, bare LF ...) take a careful parser that
+splits the header lines at once (unfolding continuation lines, sec. 7.3.1); both give the
+same message. Every typed view (``msg.cseq``, ``msg.via`` ...) is parsed when first read,
+cached until the headers change, and raises :class:`ParseError` naming the header.
 
 The received bytes are kept: ``bytes(msg)`` gives them back byte for byte until the
 message changes (headers, body, Request-URI, method, status, reason or version). After a
@@ -30,7 +35,7 @@ from typing import Any, Callable, Iterable
 from sipclient.proto.errors import LocalProtocolError, ParseError
 from sipclient.proto.fields import CSeq, Contact, ContentType, NameAddr, Via
 from sipclient.proto.headers import _KEY as _KEY_LOWER
-from sipclient.proto.headers import Headers, _key
+from sipclient.proto.headers import _LOOKUPS, Headers, _key, _lookup
 from sipclient.proto.uri import AbsoluteUri, SipUri, TelUri, parse_uri
 
 __all__ = ["Message", "Request", "Response", "parse_message", "REASON_PHRASES", "TYPED_VIEWS"]
@@ -76,6 +81,7 @@ TYPED_VIEWS: tuple[str, ...] = (
 REQUEST_VIEWS: tuple[str, ...] = ("uri_parsed",)
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~\-]+\Z")
+_TOKENS_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~\-]++(?:,[A-Za-z0-9.!%*_+`'~\-]++)*+\Z")
 _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+\Z")
 _DIGITS_RE = re.compile(r"[0-9]+\Z")
 
@@ -86,15 +92,23 @@ def _bad(reason: str, header: str | None = None, offset: int | None = None) -> P
     return ParseError(reason, header=header, offset=offset)
 
 
+def _parse_call_id(value: str) -> str:
+    if not value or " " in value or "\t" in value:
+        raise ParseError(f"bad Call-ID {value!r}", header="Call-ID")
+    return value
+
+
 class Message:
     """What requests and responses share: headers, body, version and the typed views."""
 
     # Class-level defaults keep parsing cheap: a parsed message sets only what it has.
     is_request: bool = False
     _headers: Headers | None = None
-    # header section after the start line, (data, start, end) in the received bytes,
-    # turned into Headers on first access
-    _head: tuple[bytes, int, int] | str = ""
+    # a message from the fast path keeps the match of _FAST_RE over the received bytes: its
+    # headers (see _build_headers), body and start line's fields are read from it when first
+    # used (the fields stay None until then)
+    _m: re.Match[bytes] | None = None
+    _body: bytes | None = None
     _raw: bytes | None = None
     _raw_hv = 0  # headers version the received bytes match (a new Headers starts at 0)
     _version = "SIP/2.0"
@@ -120,7 +134,7 @@ class Message:
     def headers(self) -> Headers:
         h = self._headers
         if h is None:
-            h = self._headers = _build_headers(self._head)
+            h = self._headers = _build_headers(self._m)
         return h
 
     @headers.setter
@@ -132,7 +146,14 @@ class Message:
 
     @property
     def body(self) -> bytes:
-        return self._body
+        body = self._body
+        if body is None:  # from the fast path: cut it out of the received bytes
+            m = self._m
+            length = m.group(6)  # type: ignore[union-attr]
+            start = m.end()  # type: ignore[union-attr]
+            data = m.string  # type: ignore[union-attr]
+            body = self._body = data[start:start + int(length) if length else len(data)]
+        return body
 
     @body.setter
     def body(self, value: bytes) -> None:
@@ -163,10 +184,10 @@ class Message:
             return self._raw
         if fix_content_length and self._built is not None and self._built_hv == hv:
             return self._built
-        items = self.headers._items
+        items = self.headers._load()
         lines = [self.start_line, "\r\n"]
         if fix_content_length:
-            length = str(len(self._body))
+            length = str(len(self.body))
             seen = False
             for name, value in items:
                 if _key(name) == "content-length":
@@ -181,7 +202,7 @@ class Message:
             for name, value in items:
                 lines += (name, ": ", value, "\r\n")
         lines.append("\r\n")
-        out = "".join(lines).encode("utf-8", "surrogateescape") + self._body
+        out = "".join(lines).encode("utf-8", "surrogateescape") + self.body
         if fix_content_length:
             self._built = out
             self._built_hv = hv
@@ -189,8 +210,10 @@ class Message:
 
     def __bytes__(self) -> bytes:
         raw = self._raw
-        if raw is not None and self._headers is None:  # parsed, headers never touched
-            return raw
+        if raw is not None:  # parsed, and the headers not changed since
+            h = self._headers
+            if h is None or h.version == self._raw_hv:
+                return raw
         return self.serialize()
 
     def copy(self):
@@ -208,17 +231,24 @@ class Message:
         if not isinstance(other, Message):
             return NotImplemented
         return (type(self) is type(other) and self.start_line == other.start_line
-                and self.headers == other.headers and self._body == other._body)
+                and self.headers == other.headers and self.body == other.body)
 
     __hash__ = None  # type: ignore[assignment]
 
     # -- typed views -----------------------------------------------------------------------
-    def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        hv = self.headers.version
+    def _view_cache(self) -> dict[str, Any]:
+        """The cache of parsed views, emptied whenever the headers changed since."""
+        h = self._headers
+        if h is None:
+            h = self.headers
         cache = self._cache
-        if cache is None or self._cache_hv != hv:
+        if cache is None or self._cache_hv != h.version:
             cache = self._cache = {}
-            self._cache_hv = hv
+            self._cache_hv = h.version
+        return cache
+
+    def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        cache = self._view_cache()
         value = cache.get(key, _MISSING)
         if value is _MISSING:
             value = compute()
@@ -252,28 +282,63 @@ class Message:
                           status_hint=getattr(exc, "status_hint", 400))
 
     def _parse_one(self, header: str, parser: Callable[[str], Any], required: bool) -> Any:
-        def compute():
-            value = self.headers.get(header)
-            if value is None:
-                if required:
-                    raise ParseError(f"missing {header} header", header=header)
-                return None
+        h = self._headers
+        if h is None:
+            h = self._headers = _build_headers(self._m)
+        cache = self._cache
+        if cache is None or self._cache_hv != h.version:
+            cache = self._cache = {}
+            self._cache_hv = h.version
+        else:
+            result = cache.get(header, _MISSING)
+            if result is not _MISSING:
+                return result
+        if h._items is None:  # Headers.get of a received block, written out (hot path)
+            search = (_LOOKUPS.get(header) or _lookup(header))[1].search  # type: ignore[union-attr]
+            found = search(*h._src)  # type: ignore[misc]
+            value = None
+            if found is not None:
+                value = found.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
+                if "," in value:
+                    value = h.get(header)  # a comma list: Headers.get takes the first element
+        else:
+            value = h.get(header)
+        if value is None:
+            if required:
+                raise ParseError(f"missing {header} header", header=header)
+            result = None
+        else:
             try:
-                return parser(value)
+                result = parser(value)
             except (ParseError, ValueError, IndexError, TypeError) as exc:
                 raise self._error(header, exc, header) from None
-        return self._cached(header, compute)
+        cache[header] = result
+        return result
+
+    def _parse_tuple(self, header: str, parser: Callable[[str], Any]) -> tuple:
+        key = header + "[]"
+        h = self._headers
+        if h is None:
+            h = self._headers = _build_headers(self._m)
+        cache = self._cache
+        if cache is None or self._cache_hv != h.version:
+            cache = self._cache = {}
+            self._cache_hv = h.version
+        else:
+            result = cache.get(key, _MISSING)
+            if result is not _MISSING:
+                return result
+        out = []
+        for value in h.get_all(header):
+            try:
+                out.append(parser(value))
+            except (ParseError, ValueError, IndexError, TypeError) as exc:
+                raise self._error(header, exc, header) from None
+        cache[key] = result = tuple(out)
+        return result
 
     def _parse_list(self, header: str, parser: Callable[[str], Any]) -> list:
-        def compute():
-            out = []
-            for value in self.headers.get_all(header):
-                try:
-                    out.append(parser(value))
-                except (ParseError, ValueError, IndexError, TypeError) as exc:
-                    raise self._error(header, exc, header) from None
-            return tuple(out)
-        return list(self._cached(header + "[]", compute))
+        return list(self._parse_tuple(header, parser))
 
     def _parse_lines(self, header: str, parser: Callable[[str], Any]) -> list:
         """Like _parse_list for headers that are never comma-split (auth headers)."""
@@ -290,11 +355,7 @@ class Message:
     @property
     def call_id(self) -> str:
         """Call-ID (RFC 3261 sec. 20.8): required, one ``word[@word]`` without spaces."""
-        def parse(value: str) -> str:
-            if not value or any(c in value for c in " \t"):
-                raise ParseError(f"bad Call-ID {value!r}", header="Call-ID")
-            return value
-        return self._parse_one("Call-ID", parse, True)
+        return self._parse_one("Call-ID", _parse_call_id, True)
 
     @property
     def cseq(self) -> CSeq:
@@ -308,7 +369,7 @@ class Message:
 
     @property
     def top_via(self) -> Via:
-        vias = self.via
+        vias = self._parse_tuple("Via", Via.parse)
         if not vias:
             raise ParseError("missing Via header", header="Via")
         return vias[0]
@@ -337,6 +398,11 @@ class Message:
         return self._parse_list("Record-Route", NameAddr.parse)
 
     def _int_header(self, header: str, limit: int) -> int | None:
+        cache = self._view_cache()
+        result = cache.get(header, _MISSING)
+        if result is not _MISSING:
+            return result
+
         def parse(value: str) -> int:
             if not _DIGITS_RE.match(value) or int(value) > limit:
                 raise ParseError(f"bad {header}: expected a number up to {limit}, got {value!r}",
@@ -375,12 +441,13 @@ class Message:
 
     def _token_list(self, header: str) -> list[str]:
         def compute():
-            out = []
-            for value in self.headers.get_all(header):
+            out = self.headers.get_all(header)
+            if not out or _TOKENS_RE.match(",".join(out)):  # all tokens: one match
+                return tuple(out)
+            for value in out:  # find the bad one
                 if not _TOKEN_RE.match(value):
                     raise ParseError(f"bad {header}: {value!r} is not a token", header=header,
                                      offset=self.header_offset(header))
-                out.append(value)
             return tuple(out)
         return list(self._cached(header + "[]", compute))
 
@@ -445,6 +512,8 @@ class Request(Message):
 
     _uri_parsed: tuple[str, Any] | None = None
     is_request = True
+    _method: str | None = None  # None: not yet read from the fast path's match
+    _uri: str | None = None
 
     def __init__(self, method: str, uri: str | SipUri | TelUri | AbsoluteUri,
                  headers: Headers | Iterable[tuple[str, str]] | None = None,
@@ -458,7 +527,10 @@ class Request(Message):
 
     @property
     def method(self) -> str:
-        return self._method
+        method = self._method
+        if method is None:
+            method = self._method = self._m.group(3).decode("ascii")  # type: ignore[union-attr]
+        return method
 
     @method.setter
     def method(self, value: str) -> None:
@@ -467,7 +539,11 @@ class Request(Message):
 
     @property
     def uri(self) -> str:
-        return self._uri
+        uri = self._uri
+        if uri is None:
+            uri = self._uri = self._m.group(4).decode(  # type: ignore[union-attr]
+                "utf-8", "surrogateescape")
+        return uri
 
     @uri.setter
     def uri(self, value: str | SipUri | TelUri | AbsoluteUri) -> None:
@@ -477,30 +553,33 @@ class Request(Message):
     @property
     def uri_parsed(self) -> SipUri | TelUri | AbsoluteUri:
         """The Request-URI parsed (RFC 3261 sec. 19.1); ParseError (header None) if bad."""
+        uri = self.uri
         hit = self._uri_parsed
-        if hit is not None and hit[0] is self._uri:
+        if hit is not None and hit[0] is uri:
             return hit[1]
         try:
-            parsed = parse_uri(self._uri)
+            parsed = parse_uri(uri)
         except ParseError as exc:
             raise ParseError(f"bad Request-URI: {exc.reason}", status_hint=416
-                             if ":" not in self._uri else 400) from None
-        self._uri_parsed = (self._uri, parsed)
+                             if ":" not in uri else 400) from None
+        self._uri_parsed = (uri, parsed)
         return parsed
 
     @property
     def start_line(self) -> str:
-        return f"{self._method} {self._uri} {self._version}"
+        return f"{self.method} {self.uri} {self._version}"
 
     def __repr__(self) -> str:
-        return f"<Request {self._method} {self._uri} ({len(self.headers)} headers, " \
-               f"{len(self._body)} body bytes)>"
+        return f"<Request {self.method} {self.uri} ({len(self.headers)} headers, " \
+               f"{len(self.body)} body bytes)>"
 
 
 class Response(Message):
     """A SIP response (RFC 3261 sec. 7.2)."""
 
     is_request = False
+    _status: int | None = None  # None: not yet read from the fast path's match
+    _reason: str | None = None
 
     def __init__(self, status: int, reason: str = "",
                  headers: Headers | Iterable[tuple[str, str]] | None = None,
@@ -513,7 +592,10 @@ class Response(Message):
 
     @property
     def status(self) -> int:
-        return self._status
+        status = self._status
+        if status is None:
+            status = self._status = int(self._m.group(1))  # type: ignore[union-attr]
+        return status
 
     @status.setter
     def status(self, value: int) -> None:
@@ -522,7 +604,11 @@ class Response(Message):
 
     @property
     def reason(self) -> str:
-        return self._reason
+        reason = self._reason
+        if reason is None:
+            raw = self._m.group(2)  # type: ignore[union-attr]
+            reason = self._reason = raw.decode("utf-8", "surrogateescape") if raw else ""
+        return reason
 
     @reason.setter
     def reason(self, value: str) -> None:
@@ -531,11 +617,11 @@ class Response(Message):
 
     @property
     def start_line(self) -> str:
-        return f"{self._version} {self._status} {self._reason}"
+        return f"{self._version} {self.status} {self.reason}"
 
     def __repr__(self) -> str:
-        return f"<Response {self._status} {self._reason} ({len(self.headers)} headers, " \
-               f"{len(self._body)} body bytes)>"
+        return f"<Response {self.status} {self.reason} ({len(self.headers)} headers, " \
+               f"{len(self.body)} body bytes)>"
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -548,90 +634,56 @@ def parse_message(data: bytes) -> Request | Response:
         if not isinstance(data, (bytearray, memoryview)):
             raise LocalProtocolError(f"parse_message wants bytes, not {type(data).__name__}")
         data = bytes(data)
+    # The fast path (see _FAST_RE): the start line's fields, the headers and the body are
+    # read from the match when first used.
+    m = _FAST_RE.match(data)
+    if m is not None:
+        length = m.group(6)
+        if length is None:  # no Content-Length: the rest of the datagram is the body
+            msg: Request | Response = _new(Request if m.group(1) is None else Response)
+            msg._m = m
+            msg._raw = data
+            return msg
+        if len(length) < 12:
+            body_end = m.end() + int(length)
+            if body_end <= len(data):
+                msg = _new(Request if m.group(1) is None else Response)
+                msg._m = m
+                msg._raw = data if body_end == len(data) else data[:body_end]
+                return msg
+    start = 0
+    if data[:1] in (b"\r", b"\n"):  # CRLF keep-alives before the message (sec. 7.5)
+        start = len(data) - len(data.lstrip(b"\r\n"))
     try:
-        return _parse(data)
+        return _parse_slow(data, start)
     except ParseError:
         raise
     except (ValueError, IndexError, UnicodeError, TypeError, AttributeError) as exc:
         raise ParseError(f"malformed message: {exc}") from None
 
 
-# A line start that is neither a continuation line nor 'token *WSP ":"': not a header line.
-_BAD_LINE_RE = re.compile(rb"\n(?![ \t]|[A-Za-z0-9.!%*_+`'~\-]+[ \t]*:)")
-_CL_RE = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
-_METHODS = frozenset(("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
-                      "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"))
-
-
-def _parse(data: bytes) -> Request | Response:
-    """Fast path: CRLF line endings and well-formed header lines (the common case).
-
-    Works on the bytes without copying or decoding the header section (that happens on
-    first access to ``msg.headers``). Anything unusual (bare LF, a suspicious line, an odd
-    Content-Length) goes to :func:`_parse_slow`, which accepts the same language and
-    reports errors precisely.
-    """
-    start = 0
-    if data.startswith((b"\r", b"\n")):
-        start = len(data) - len(data.lstrip(b"\r\n"))
-    end = data.find(b"\r\n\r\n", start)
-    if end < 0:
-        return _parse_slow(data, start)
-    nl = data.find(b"\r\n", start, end + 2)
-    if nl < end and (data[nl + 2] in (32, 9) or _BAD_LINE_RE.search(data, nl, end)):
-        return _parse_slow(data, start)  # continuation first, bare LF or a bad line
-    first = data[start:nl].decode("utf-8", "surrogateescape")
-    if "\n" in first:
-        return _parse_slow(data, start)
-
-    msg: Request | Response
-    if first.startswith("SIP/"):
-        parts = first.split(" ", 2)
-        code = parts[1] if len(parts) > 1 else ""
-        if (parts[0] != "SIP/2.0" or len(code) != 3 or not code.isdigit()
-                or not "100" <= code <= "699"):
-            return _parse_slow(data, start)
-        msg = Response.__new__(Response)
-        msg._status = int(code)
-        msg._reason = parts[2] if len(parts) > 2 else ""
-    else:
-        parts = first.split(" ")
-        if (len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[1]
-                or (parts[0] not in _METHODS and not _TOKEN_RE.match(parts[0]))):
-            return _parse_slow(data, start)
-        msg = Request.__new__(Request)
-        msg._method, msg._uri, _ = parts
-
-    i = data.find(b"\nContent-Length:", nl, end)
-    if i >= 0:
-        j = data.find(b"\n", i + 16, end)
-        if j < 0:
-            value = data[i + 16:end].strip()
-        else:
-            value = data[i + 16:j].strip()
-            if _CL_RE.search(data, j, end):
-                return _parse_slow(data, start)  # a second one: do they agree?
-    else:
-        m = _CL_RE.search(data, nl, end)
-        value = None if m is None else m.group(1).strip()
-    body_start = end + 4
-    if value is None:
-        body_end = len(data)
-    else:
-        if not value.isdigit():
-            return _parse_slow(data, start)
-        body_end = body_start + int(value)
-        if body_end > len(data):
-            return _parse_slow(data, start)  # it reports where and what
-        if body_end == len(data) and not start:
-            msg._raw = data
-            msg._head = (data, nl, end)
-            msg._body = data[body_start:]
-            return msg
-    msg._head = (data, nl, end)
-    msg._body = data[body_start:body_end]
-    msg._raw = data[start:body_end]
-    return msg
+# -- the fast path -------------------------------------------------------------------------
+# One match of _FAST_RE reads the common message: a start line with SIP/2.0 (no CRLF before
+# it), header lines "token *WSP : value" each ended by CRLF (a bare CR may sit inside a
+# value; no folding, no bare LF), at most one Content-Length (any spelling, compact too)
+# with digits for its value, then the empty line. It runs left to right without backtracking
+# (possessive quantifiers) and yields the start line's parts (groups 1-4), where the header
+# block starts (group 5; it ends 3 bytes before the body) and the Content-Length (group 6).
+# Whatever it refuses goes to _parse_slow, which accepts a superset (folding, bare LF, LWS,
+# leading CRLFs, other versions, repeated Content-Length headers that agree ...), builds the
+# same message for everything the fast path accepts (tests/proto/test_fast_paths.py), and
+# raises ParseError with its offset for a garbage header line: the fast path never rejects.
+_TOKEN_B = rb"[A-Za-z0-9.!%*_+`'~\-]"
+_CL_NAME_B = rb"(?i:content-length|l)[ \t]*+:"
+# a header line: "\n" + line + "\r", the "\r" inside [^\n]*+ (a bare CR may be in the value)
+_LINE_B = rb"\n(?!" + _CL_NAME_B + rb")" + _TOKEN_B + rb"++[ \t]*+:[^\n]*+(?<=\r)"
+_FAST_RE = re.compile(
+    rb"(?:SIP/2\.0 ([1-6][0-9][0-9])(?: ([^\r\n]*+))?|(" + _TOKEN_B + rb"++) ([^ \r\n]++) SIP/2\.0)"
+    rb"\r()(?:" + _LINE_B + rb")*+"  # () marks where the header block starts
+    rb"(?:\n" + _CL_NAME_B + rb"[ \t]*+([0-9]++)[ \t]*+\r(?:" + _LINE_B + rb")*+)?"
+    rb"\n\r\n"
+)
+_new = object.__new__
 
 
 def _split_lines(head: str) -> list[str]:
@@ -641,24 +693,12 @@ def _split_lines(head: str) -> list[str]:
     return lines
 
 
-def _build_headers(head: tuple[bytes, int, int] | str) -> Headers:
-    """Header pairs from a header section already checked by the parser: the text after
-    the start line, or ``(data, start, end)`` of it in the received bytes."""
-    if not isinstance(head, str):
-        data, lo, hi = head
-        head = data[lo:hi].decode("utf-8", "surrogateescape")
-    items: list[tuple[str, str]] = []
-    append = items.append
-    for line in _split_lines(head)[1:]:
-        c0 = line[:1]
-        if c0 == " " or c0 == "\t":  # continuation line (sec. 7.3.1)
-            if items:
-                n, v = items[-1]
-                items[-1] = (n, (v + " " + line.strip(" \t")).strip(" \t"))
-            continue
-        name, _, value = line.partition(":")
-        append((name.rstrip(" \t"), value.strip(" \t")))
-    return Headers._trusted(items)
+def _build_headers(m: re.Match[bytes] | None) -> Headers:
+    """The headers of the block the fast path matched (read lazily: Headers._from_block)."""
+    if m is None:  # a message made with __new__ and no headers
+        return Headers._trusted([])
+    return Headers._from_block(m.string, m.start(5), m.end() - 3)
+
 
 
 def _parse_slow(data: bytes, start: int) -> Request | Response:

@@ -23,8 +23,29 @@ from sipclient.proto.errors import ParseError
 __all__ = ["SipUri", "TelUri", "AbsoluteUri", "Uri", "parse_uri"]
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
-_HOST_RE = re.compile(r"(?:[A-Za-z0-9_\-]+\.?)*[A-Za-z0-9_\-]+\.?\Z|\[[0-9A-Fa-f:.]+(?:%[\w.]+)?\]\Z")
+# hostname (labels joined by single dots, an optional final dot) or an IPv6 reference. Written
+# so that it runs in linear time: the naive ``(?:label\.?)*label`` backtracks exponentially
+# on a long label followed by a bad character.
+_HOSTNAME = r"[A-Za-z0-9_\-]++(?:\.[A-Za-z0-9_\-]++)*+\.?"
+_HOST_RE = re.compile(_HOSTNAME + r"\Z|\[[0-9A-Fa-f:.]+(?:%[\w.]+)?\]\Z")
 _PORT_RE = re.compile(r"[0-9]{1,5}\Z")
+_BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_TEL_NUMBER_RE = re.compile(r"[0-9A-Fa-f*#+.()\-]+\Z")
+_TEL_SEPARATORS_RE = re.compile(r"[\-.()]")
+
+# The common shape of a sip:/sips: URI, parsed with one match (see parse_uri): lower-case
+# scheme, no %-escapes, no URI headers, no whitespace or other odd characters. Anything else
+# goes to the general parser, which gives the same result for everything this accepts.
+_USER_CH = r"A-Za-z0-9\-_.!~*'()&=+$,/"
+_PARAM_CH = r"A-Za-z0-9\-_.!~*'()\[\]/:&+$"
+# six groups: scheme, user, password, host, port, ";params" (fields.py embeds it in name-addr)
+_SIP_FAST = (
+    r"(sips?):(?:([" + _USER_CH + r"]++)(?::([" + _USER_CH + r":]*+))?@)?"
+    r"(" + _HOSTNAME + r")(?::([0-9]{1,5}))?"
+    r"((?:;[" + _PARAM_CH + r"]++(?:=[" + _PARAM_CH + r"=]*+)?)*+)"
+)
+_SIP_FAST_RE = re.compile(_SIP_FAST + r"\Z")
+_new = object.__new__
 
 _UNRESERVED = "-_.!~*'()"
 _SAFE_USER = _UNRESERVED + "&=+$,;?/"
@@ -36,7 +57,7 @@ _SAFE_HEADER = _UNRESERVED + "[]/?:+$"
 def _unescape(text: str, what: str) -> str:
     if "%" not in text:
         return text
-    if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+    if _BAD_ESCAPE_RE.search(text):
         raise ParseError(f"bad %-escape in URI {what}: {text!r}")
     return unquote(text, errors="surrogateescape")
 
@@ -253,7 +274,7 @@ class TelUri:
     @classmethod
     def _parse(cls, rest: str, text: str) -> TelUri:
         number, semi, ptext = rest.partition(";")
-        if not number or not re.fullmatch(r"[0-9A-Fa-f*#+.()\-]+", number):
+        if not number or not _TEL_NUMBER_RE.match(number):
             raise ParseError(f"bad tel: number {number!r}")
         uri = cls(number, _parse_params(ptext) if semi else {})
         object.__setattr__(uri, "_text", text)
@@ -266,7 +287,7 @@ class TelUri:
     @property
     def digits(self) -> str:
         """The number without visual separators (``-``, ``.``, ``(``, ``)``)."""
-        return re.sub(r"[\-.()]", "", self.number)
+        return _TEL_SEPARATORS_RE.sub("", self.number)
 
     def with_params(self, params: Mapping[str, str | None] | None = None, /,
                     **kwargs: str | None) -> TelUri:
@@ -310,9 +331,48 @@ def parse_uri(text: str) -> SipUri | TelUri | AbsoluteUri:
 
     Raises :class:`ParseError` (without ``header``; callers add it) when malformed.
     """
+    if type(text) is str:
+        m = _SIP_FAST_RE.match(text)
+        if m is not None:
+            uri = _sip_from_parts(*m.groups(), text)
+            if uri is not None:
+                return uri
+    return _parse_uri_general(text)
+
+
+def _sip_from_parts(scheme: str, user: str | None, password: str | None, host: str,
+                    port_text: str | None, ptext: str, text: str) -> SipUri | None:
+    """The SipUri of the groups of a :data:`_SIP_FAST` match (None: a port above 65535,
+    which the general parser reports)."""
+    port = None
+    if port_text is not None:
+        port = int(port_text)
+        if port > 65535:
+            return None
+    params: dict[str, str | None] = {}
+    if ptext:
+        for part in ptext[1:].split(";"):
+            name, eq, value = part.partition("=")
+            params[name.lower()] = value if eq else None
+    uri = _new(SipUri)
+    d = uri.__dict__
+    d["scheme"] = scheme
+    d["user"] = user
+    d["password"] = password
+    d["host"] = host
+    d["port"] = port
+    d["params"] = params
+    d["headers"] = {}
+    d["_text"] = text
+    return uri
+
+
+def _parse_uri_general(text: str) -> SipUri | TelUri | AbsoluteUri:
+    """:func:`parse_uri` without the fast path (every URI form, every check)."""
     if not isinstance(text, str):
         raise ParseError(f"URI must be text, got {type(text).__name__}")
-    if not text or text != text.strip() or any(c in text for c in " \t\r\n<>\""):
+    if (not text or text != text.strip() or " " in text or "\t" in text or "\r" in text
+            or "\n" in text or "<" in text or ">" in text or '"' in text):
         raise ParseError(f"bad URI {text!r}: empty or contains whitespace, quotes or <>")
     scheme, colon, rest = text.partition(":")
     if not colon or not _SCHEME_RE.match(scheme):
