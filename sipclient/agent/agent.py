@@ -7,6 +7,11 @@ and every challenged request (401/407) is retried once with credentials (22.2, 2
 REGISTER, un-REGISTER, INVITE, BYE, re-INVITE, INFO, REFER, OPTIONS. CANCEL and ACK are
 never challenged (22.1).
 
+With ``config.capture`` every SIP message (as traced) and every RTP/RTCP packet of the
+agent's calls is written to one pcap file (:mod:`sipclient.pcap.writer`), with wall-clock
+times (the loop clock plus one offset taken when the agent opens); it is closed last by
+:meth:`Agent.close`.
+
 Leaving is always clean: ``async with`` exit and :meth:`Agent.close` hang up every call,
 unregister and close the transport, bounded by ``config.cleanup_timeout``; the cleanup runs
 to its end even when the task running it is cancelled (SIGINT/SIGTERM in the CLI), and the
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +31,7 @@ from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
 from sipclient.io.impair import ImpairedTransport
 from sipclient.io.target import Target, parse_target
 from sipclient.io.transport import LocalIdentity, TlsOptions, TransportError, open_for_target
+from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import AckReceived, CoreConfig, Event, RequestReceived
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
@@ -75,6 +82,9 @@ class Agent:
         self._incoming: asyncio.Queue[IncomingCall] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._close_task: asyncio.Task[None] | None = None
+        self._pcap: PcapWriter | None = None
+        self._pcap_file: Any = None
+        self._wall_offset = 0.0
 
     def __repr__(self) -> str:
         return f"<Agent {self.config.user} {self.target}>"
@@ -159,12 +169,22 @@ class Agent:
             await transport.close()
             raise TransportFailure(f"cannot reach {self.target}: {exc}") from exc
         ident = self.identity
+        if cfg.capture is not None:
+            try:
+                self._pcap_file = open(cfg.capture, "wb")
+            except OSError as exc:
+                await transport.close()
+                raise AgentError(f"cannot write the capture {cfg.capture}: "
+                                 f"{exc.strerror}") from exc
+            self._pcap = PcapWriter(self._pcap_file)
+            self._wall_offset = time.time() - asyncio.get_running_loop().time()
         core = CoreConfig(host=ident.sent_by_host, port=ident.sent_by_port,
                           transport=ident.via_transport, timers=cfg.timers or CoreConfig().timers,
                           rng=self.ids.rng)
         self.endpoint = Endpoint(core, on_request=self._on_request, on_ack=self._on_ack,
                                  on_other=self._on_other,
-                                 on_wire=self._on_wire if cfg.record_trace else None)
+                                 on_wire=self._on_wire if cfg.record_trace or self._pcap
+                                 else None)
         self.endpoint.attach(transport)
         for event in early:
             self.endpoint.on_transport_event(event)
@@ -204,9 +224,12 @@ class Agent:
             await self.registration.close()
             for task in list(self._tasks):
                 task.cancel()
-            for session in list(self.sessions.values()):
-                await session.media.close()
-            await self.endpoint.close()
+            try:
+                for session in list(self.sessions.values()):
+                    await session.media.close()
+                await self.endpoint.close()
+            finally:
+                self._close_capture()
 
     async def _cleanup(self) -> None:
         active = [s for s in self.sessions.values() if not s.is_ended]
@@ -393,7 +416,34 @@ class Agent:
     def _on_wire(self, direction: str, data: bytes, local: tuple[str, int],
                  remote: tuple[str, int], message: Request | Response | None) -> None:
         name = self.endpoint.transport_name.lower() if self.endpoint else self.target.transport
-        self.trace.append(TraceEntry(self.now(), direction, name, local, remote, data, message))
+        now = self.now()
+        if self.config.record_trace:
+            self.trace.append(TraceEntry(now, direction, name, local, remote, data, message))
+        self.capture(direction, local, remote, data, now, name)
+
+    # ------------------------------------------------------------------ capture
+
+    def capture(self, direction: str, local: tuple[str, int], remote: tuple[str, int],
+                data: bytes, when: float, transport: str = "udp") -> None:
+        """Write one packet to ``config.capture`` (``when``: loop time; out: local->remote,
+        in: remote->local). Nothing without a capture; a write error stops the capture."""
+        if self._pcap is None:
+            return
+        src, dst = (local, remote) if direction == "out" else (remote, local)
+        try:
+            self._pcap.write(when + self._wall_offset, transport, src, dst, data)
+        except (OSError, ValueError) as exc:
+            log.warning("%s: capture %s stopped: %s", self, self.config.capture, exc)
+            self._close_capture()
+
+    def _close_capture(self) -> None:
+        self._pcap = None
+        if self._pcap_file is not None:
+            file, self._pcap_file = self._pcap_file, None
+            try:
+                file.close()
+            except OSError as exc:
+                log.warning("%s: closing the capture: %s", self, exc)
 
 
 def _stub_media(agent: Agent) -> MediaSession:
@@ -416,5 +466,6 @@ def real_media(agent: Agent) -> MediaSession:
     if record and agent.media_count > 1:  # one file per call: out.wav, out-2.wav, ...
         stem, dot, ext = record.rpartition(".")
         record = f"{stem}-{agent.media_count}.{ext}" if dot else f"{record}-{agent.media_count}"
+    tap = agent.capture if cfg.capture is not None else None
     return RealMedia(agent.local_ip, cfg.codecs, play=cfg.play, record=record,
-                     port_range=cfg.rtp_ports)
+                     port_range=cfg.rtp_ports, tap=tap)

@@ -118,6 +118,9 @@ class AgentConfig:
     #: record every message in ``agent.trace`` (False: no trace kept, e.g. for benchmarks;
     #: ``RegisterResult.flow`` is then empty)
     record_trace: bool = True
+    #: write every SIP message and every RTP/RTCP packet of the agent to this pcap file
+    #: (wall-clock times, flushed per packet, so a failed run leaves a readable file)
+    capture: str | None = None
 
     def __post_init__(self) -> None:
         if self.password is not None and not isinstance(self.password, Secret):

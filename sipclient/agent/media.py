@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 from typing import Any
 
-from sipclient.io.rtp_session import RtpSession, StreamParams
+from sipclient.io.rtp_session import RtpSession, StreamParams, Tap
 from sipclient.media import audio, codecs, goertzel, mos
 from sipclient.media.offer_answer import MediaConfig, Negotiation, NegotiatedStream
 from sipclient.media.sdp_session import SdpSession
@@ -95,12 +95,13 @@ class AudioAnalyser:
 
 class RealMedia:
     """One call's media (see the module docstring). ``address``: the IP we bind and write
-    in ``c=``; ``codecs``: preference order (PCMU, PCMA, GSM, G729)."""
+    in ``c=``; ``codecs``: preference order (PCMU, PCMA, GSM, G729); ``tap``: sees every
+    RTP/RTCP datagram (the agent's capture, :class:`~sipclient.io.rtp_session.RtpSession`)."""
 
     def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "G729", "GSM"),
                  *, play: str | None = None, record: str | None = None,
                  port_range: tuple[int, int] = (10000, 20000), ptime: int = 20,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, tap: Tap | None = None) -> None:
         names = tuple(n.upper() for n in codec_names)
         for name in names:
             try:
@@ -117,7 +118,7 @@ class RealMedia:
         self.rng = rng or random.Random()
         self.analyser = AudioAnalyser()
         self.rtp = RtpSession(address, port_range=port_range, source=make_source(play),
-                              sink=self.analyser, rng=self.rng)
+                              sink=self.analyser, rng=self.rng, tap=tap)
         self.sdp: SdpSession | None = None
         self.negotiation: Negotiation | None = None
         self._recorder: audio.WavRecorder | None = None

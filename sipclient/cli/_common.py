@@ -112,6 +112,8 @@ def add_common_options(p: argparse.ArgumentParser, *, server_required: bool = Tr
                      help="print every SIP message in full as sent/received")
     out.add_argument("--json", action="store_true",
                      help="print exactly one JSON object at the end")
+    out.add_argument("--pcap", metavar="FILE", help="write every SIP message and RTP/RTCP "
+                     "packet of this run to FILE (pcap, readable by Wireshark/tshark)")
     out.add_argument("--color", "--colour", choices=("auto", "always", "never"),
                      default="auto", type=str.lower, help="colour the trace (default: auto, "
                      "only on a terminal)")
@@ -391,6 +393,8 @@ class Session:
             kwargs["local_port"] = a.local_port
         if a.user_agent is not None:
             kwargs["user_agent"] = a.user_agent
+        if getattr(a, "pcap", None) is not None:
+            kwargs["capture"] = a.pcap
         if a.t1 is not None:
             from sipclient.proto.timers import TimerConfig
 

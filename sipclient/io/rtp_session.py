@@ -17,7 +17,11 @@
   packet, the end packet three times), or in-band tones (Q.23) replace the audio; received
   events count once per event (:attr:`RtpSession.digits_rfc4733`);
 * **RTCP**: SR (RR when we sent nothing since the last report) + SDES CNAME every ~5 s
-  (RFC 3550 6.2, randomised 0.5-1.5 as 6.3.1 asks), and BYE at :meth:`stop`.
+  (RFC 3550 6.2, randomised 0.5-1.5 as 6.3.1 asks), and BYE at :meth:`stop`;
+* **tap** (a capture): ``tap(direction, local, remote, data, when)`` sees every RTP and RTCP
+  datagram sent (``"out"``) and received (``"in"``, before any parsing), ``when`` being the
+  loop time the statistics use for that arrival, so a capture written from it gives tshark
+  the same jitter as ours. A failing tap is logged once and then left out.
 """
 
 from __future__ import annotations
@@ -38,7 +42,10 @@ from sipclient.media.rtp import RtpPacket, RtpSender
 from sipclient.media.stats import ReceiveStatistics, StreamStats
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
-__all__ = ["RtpSession", "StreamParams"]
+__all__ = ["RtpSession", "StreamParams", "Tap"]
+
+#: ``tap(direction "in"|"out", local, remote, data, when)``: see the module docstring
+Tap = Callable[[str, tuple[str, int], tuple[str, int], bytes, float], None]
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +113,10 @@ class RtpSession:
     def __init__(self, address: str, *, port_range: tuple[int, int] = (10000, 20000),
                  source: audio.Source | None = None,
                  sink: Callable[[np.ndarray, float], None] | None = None,
-                 rng: random.Random | None = None, cname: str | None = None) -> None:
+                 rng: random.Random | None = None, cname: str | None = None,
+                 tap: Tap | None = None) -> None:
         self.address = address
+        self.tap = tap
         self.port_range = port_range
         self.source = source if source is not None else audio.SilenceSource()
         self.sink = sink
@@ -309,21 +318,37 @@ class RtpSession:
 
     def _send(self, packet: RtpPacket) -> None:
         assert self._rtp is not None and self.params is not None
-        self._rtp.sendto(bytes(packet), self.params.remote)
+        data = bytes(packet)
+        self._rtp.sendto(data, self.params.remote)
         self._sent_since_report = True
+        if self.tap is not None:
+            self._tapped("out", self.port, self.params.remote, data, self._now())
+
+    def _tapped(self, direction: str, port: int, remote: Any, data: bytes, when: float) -> None:
+        """Hand one datagram to the tap; a tap that fails is logged and dropped."""
+        assert self.tap is not None
+        try:
+            self.tap(direction, (self.address, port), (remote[0], remote[1]), data, when)
+        except Exception:  # noqa: BLE001 - a broken capture must not stop the media
+            log.warning("RTP tap failed, capture of this session stopped", exc_info=True)
+            self.tap = None
 
     # ------------------------------------------------------------------ receiving
 
     def _on_rtp(self, data: bytes, addr: Any) -> None:
         p = self.params
-        if p is None or self._loop is None or self._stopped:
+        if self._loop is None:
+            return
+        now = self._now()  # the arrival time of the statistics and of the tap alike
+        if self.tap is not None:
+            self._tapped("in", self.port, addr, data, now)
+        if p is None or self._stopped:
             return
         try:
             pkt = RtpPacket.parse(data)
         except (ParseError, ValueError):
             self.bad_packets += 1
             return
-        now = self._now()
         is_event = p.dtmf_pt is not None and pkt.payload_type == p.dtmf_pt
         stream = self.stats.streams.get(pkt.ssrc)
         if stream is None:
@@ -401,16 +426,22 @@ class RtpSession:
         packets = [report, rtcp.SourceDescription.cname(self.ssrc, self.cname)]
         if bye:
             packets.append(rtcp.Bye((self.ssrc,)))
+        data = rtcp.build_compound(packets)
         try:
-            self._rtcp.sendto(rtcp.build_compound(packets), p.remote_rtcp)
+            self._rtcp.sendto(data, p.remote_rtcp)
         except OSError as exc:
             log.debug("RTCP send: %s", exc)
+        if self.tap is not None:
+            self._tapped("out", self.port + 1, p.remote_rtcp, data, now)
         self.rtcp_sent += 1
         self._sent_since_report = False
 
     def _on_rtcp(self, data: bytes, addr: Any) -> None:
         if self._loop is None:
             return
+        now = self._now()
+        if self.tap is not None:
+            self._tapped("in", self.port + 1, addr, data, now)
         try:
             packets = rtcp.parse_compound(data)
         except (ParseError, ValueError):
@@ -420,7 +451,7 @@ class RtpSession:
         for packet in packets:
             stream = self.stats.streams.get(getattr(packet, "ssrc", -1))
             if isinstance(packet, rtcp.SenderReport) and stream is not None:
-                stream.on_sender_report(packet.ntp_timestamp, self._now())
+                stream.on_sender_report(packet.ntp_timestamp, now)
             elif isinstance(packet, rtcp.Bye):
                 self.byes += list(packet.ssrcs)
 

@@ -21,7 +21,7 @@ from typing import Mapping
 
 from sipclient.proto.errors import ParseError
 from sipclient.proto.uri import (_HOSTNAME, _SIP_FAST, AbsoluteUri, SipUri, TelUri,
-                                 _parse_host_port, parse_uri)
+                                 _parse_host_port, fast_params, parse_uri)
 
 __all__ = ["Via", "NameAddr", "Contact", "CSeq", "ContentType", "parse_params",
            "render_params", "quote_string", "unquote_string", "BRANCH_MAGIC_COOKIE"]
@@ -144,11 +144,7 @@ class Via:
             transport, host, port_text, ptext = m.groups()
             port = None if port_text is None else int(port_text)
             if port is None or port <= 65535:
-                params: dict[str, str | None] = {}
-                if ptext:
-                    for part in ptext[1:].split(";"):
-                        name, eq, value = part.partition("=")
-                        params[name.lower()] = value if eq else None
+                params = fast_params(ptext)
                 via = _new(cls)
                 d = via.__dict__
                 d["transport"] = transport
@@ -321,11 +317,7 @@ class NameAddr:
                 d["params"] = params
                 d["headers"] = {}
                 d["_text"] = utext
-                params = {}
-                if ptext:
-                    for part in ptext[1:].split(";"):
-                        name, eq, value = part.partition("=")
-                        params[name.lower()] = value if eq else None
+                params = fast_params(ptext)
                 addr = _new(cls)
                 d = addr.__dict__
                 d["display_name"] = quoted if token is None else token

@@ -15,7 +15,7 @@ value and are never split.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sipclient.proto.errors import LocalProtocolError
 
@@ -192,11 +192,16 @@ _SPELLINGS: dict[str, list[str]] = {}
 for _low, _k in _KEY.items():
     _SPELLINGS.setdefault(_k, []).append(_low)
 # a name as given to a look-up -> (its key, the pattern of its block lines or None when no
-# block line can have that name); bounded, against a program looking up endless names
-_LOOKUPS: dict[str, tuple[str, re.Pattern[bytes] | None]] = {}
+# block line can have that name, that pattern's search); bounded, against a program looking
+# up endless names
+_LOOKUPS: dict[str, tuple[str, re.Pattern[bytes] | None, Callable[..., Any]]] = {}
 
 
-def _lookup(name: str) -> tuple[str, re.Pattern[bytes] | None]:
+def _no_match(*args: object) -> None:
+    return None
+
+
+def _lookup(name: str) -> tuple[str, re.Pattern[bytes] | None, Callable[..., Any]]:
     hit = _LOOKUPS.get(name)
     if hit is not None:
         return hit
@@ -207,7 +212,7 @@ def _lookup(name: str) -> tuple[str, re.Pattern[bytes] | None]:
         names = b"|".join(re.escape(n.encode("ascii")) for n in _SPELLINGS.get(key, [key]))
         # IGNORECASE on a bytes pattern folds ASCII letters only, as str.lower() does on ASCII
         pattern = re.compile(rb"\n(?:" + names + rb")[ \t]*+:[ \t]*+([^\n]*)\r", re.IGNORECASE)
-    hit = (key, pattern)
+    hit = (key, pattern, _no_match if pattern is None else pattern.search)
     if len(_LOOKUPS) < 1024:
         _LOOKUPS[name] = hit
     return hit
@@ -298,8 +303,8 @@ class Headers:
         the list, so ``get("Via")`` is the top Via even when several share one line.
         """
         if self._items is None:
-            k, pattern = _LOOKUPS.get(name) or _lookup(name)
-            m = None if pattern is None else pattern.search(*self._src)  # type: ignore[misc]
+            k, _, search = _LOOKUPS.get(name) or _lookup(name)
+            m = search(*self._src)  # type: ignore[misc]
             if m is None:
                 return default
             value = m.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
@@ -319,7 +324,7 @@ class Headers:
     def _values(self, name: str) -> tuple[str, list[str]]:
         """The key of ``name`` and every stored value of it, one per line."""
         if self._items is None:
-            k, pattern = _LOOKUPS.get(name) or _lookup(name)
+            k, pattern, _ = _LOOKUPS.get(name) or _lookup(name)
             if pattern is None:
                 return k, []
             return k, [_decode_value(v) for v in pattern.findall(*self._src)]  # type: ignore[misc]
@@ -335,16 +340,21 @@ class Headers:
     def get_all(self, name: str) -> list[str]:
         """All values of ``name``, across repeated lines and, for comma-list headers,
         across comma-separated elements (``Contact: *`` is never split)."""
-        if self._items is None:  # _values written out (Via, Route ... on every message)
-            k, pattern = _LOOKUPS.get(name) or _lookup(name)
-            values = []
-            if pattern is not None:
-                for raw in pattern.findall(*self._src):  # type: ignore[misc]
-                    values.append(raw.decode("utf-8", "surrogateescape").rstrip(" \t"))
-        else:
-            k, values = self._values(name)
-        if values and k in LIST_HEADERS:
+        if self._items is None:  # one pass over the lines found (Via, Route ... each message)
+            k, pattern, _ = _LOOKUPS.get(name) or _lookup(name)
             out: list[str] = []
+            if pattern is not None:
+                is_list = k in LIST_HEADERS
+                for raw in pattern.findall(*self._src):  # type: ignore[misc]
+                    value = raw.decode("utf-8", "surrogateescape").rstrip(" \t")
+                    if is_list and "," in value:
+                        out.extend(split_list(value))
+                    elif value or not is_list:  # (split_list drops empty elements)
+                        out.append(value)
+            return out
+        k, values = self._values(name)
+        if values and k in LIST_HEADERS:
+            out = []
             for value in values:
                 if "," in value:
                     out.extend(split_list(value))
@@ -363,8 +373,7 @@ class Headers:
         if not isinstance(name, str):
             return False
         if self._items is None:
-            pattern = (_LOOKUPS.get(name) or _lookup(name))[1]
-            return pattern is not None and pattern.search(*self._src) is not None  # type: ignore[misc]
+            return (_LOOKUPS.get(name) or _lookup(name))[2](*self._src) is not None  # type: ignore[misc]
         return _key(name) in self._get_keys()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:

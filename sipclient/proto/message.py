@@ -294,8 +294,7 @@ class Message:
             if result is not _MISSING:
                 return result
         if h._items is None:  # Headers.get of a received block, written out (hot path)
-            search = (_LOOKUPS.get(header) or _lookup(header))[1].search  # type: ignore[union-attr]
-            found = search(*h._src)  # type: ignore[misc]
+            found = (_LOOKUPS.get(header) or _lookup(header))[2](*h._src)  # type: ignore[misc]
             value = None
             if found is not None:
                 value = found.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
@@ -644,13 +643,12 @@ def parse_message(data: bytes) -> Request | Response:
             msg._m = m
             msg._raw = data
             return msg
-        if len(length) < 12:
-            body_end = m.end() + int(length)
-            if body_end <= len(data):
-                msg = _new(Request if m.group(1) is None else Response)
-                msg._m = m
-                msg._raw = data if body_end == len(data) else data[:body_end]
-                return msg
+        body_end = m.end() + int(length)  # at most 11 digits (_FAST_RE)
+        if body_end <= len(data):
+            msg = _new(Request if m.group(1) is None else Response)
+            msg._m = m
+            msg._raw = data if body_end == len(data) else data[:body_end]
+            return msg
     start = 0
     if data[:1] in (b"\r", b"\n"):  # CRLF keep-alives before the message (sec. 7.5)
         start = len(data) - len(data.lstrip(b"\r\n"))
@@ -680,7 +678,7 @@ _LINE_B = rb"\n(?!" + _CL_NAME_B + rb")" + _TOKEN_B + rb"++[ \t]*+:[^\n]*+(?<=\r
 _FAST_RE = re.compile(
     rb"(?:SIP/2\.0 ([1-6][0-9][0-9])(?: ([^\r\n]*+))?|(" + _TOKEN_B + rb"++) ([^ \r\n]++) SIP/2\.0)"
     rb"\r()(?:" + _LINE_B + rb")*+"  # () marks where the header block starts
-    rb"(?:\n" + _CL_NAME_B + rb"[ \t]*+([0-9]++)[ \t]*+\r(?:" + _LINE_B + rb")*+)?"
+    rb"(?:\n" + _CL_NAME_B + rb"[ \t]*+([0-9]{1,11}+)[ \t]*+\r(?:" + _LINE_B + rb")*+)?"
     rb"\n\r\n"
 )
 _new = object.__new__
@@ -697,7 +695,12 @@ def _build_headers(m: re.Match[bytes] | None) -> Headers:
     """The headers of the block the fast path matched (read lazily: Headers._from_block)."""
     if m is None:  # a message made with __new__ and no headers
         return Headers._trusted([])
-    return Headers._from_block(m.string, m.start(5), m.end() - 3)
+    h = _new(Headers)  # Headers._from_block written out: once per message
+    h._items = None
+    h._keys = None
+    h._src = (m.string, m.start(5), m.end() - 3)
+    h.version = 0
+    return h
 
 
 

@@ -340,6 +340,17 @@ def parse_uri(text: str) -> SipUri | TelUri | AbsoluteUri:
     return _parse_uri_general(text)
 
 
+
+def fast_params(ptext: str | None) -> dict[str, str | None]:
+    """``;a=1;b`` (already matched by a fast-path pattern) as ``{"a": "1", "b": None}``,
+    names lowercased, values as written. Shared by the URI, Via and name-addr fast paths."""
+    params: dict[str, str | None] = {}
+    if ptext:
+        for part in ptext[1:].split(";"):
+            name, eq, value = part.partition("=")
+            params[name.lower()] = value if eq else None
+    return params
+
 def _sip_from_parts(scheme: str, user: str | None, password: str | None, host: str,
                     port_text: str | None, ptext: str, text: str) -> SipUri | None:
     """The SipUri of the groups of a :data:`_SIP_FAST` match (None: a port above 65535,
@@ -349,11 +360,7 @@ def _sip_from_parts(scheme: str, user: str | None, password: str | None, host: s
         port = int(port_text)
         if port > 65535:
             return None
-    params: dict[str, str | None] = {}
-    if ptext:
-        for part in ptext[1:].split(";"):
-            name, eq, value = part.partition("=")
-            params[name.lower()] = value if eq else None
+    params = fast_params(ptext)
     uri = _new(SipUri)
     d = uri.__dict__
     d["scheme"] = scheme

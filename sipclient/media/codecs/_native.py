@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
-__all__ = ["CodecUnavailable", "load_library", "frames_of", "check_payload"]
+__all__ = ["CodecUnavailable", "NativeState", "load_library", "frames_of", "check_payload"]
 
 
 class CodecUnavailable(RuntimeError):
@@ -79,3 +79,47 @@ def check_payload(payload: bytes, frame_bytes: int, codec: str, extra: tuple[int
             f"{frame_bytes}-byte frames",
             offset=len(payload) - len(payload) % frame_bytes,
         )
+
+
+class NativeState:
+    """A codec state owned by a C library: ``_open()`` returns the handle, ``_free(handle)``
+    releases it. Closed once, by :meth:`close`, the ``with`` block or the garbage collector."""
+
+    _WHAT = "codec"
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._handle: int | None = None
+        self._lib = lib
+        handle = self._open()
+        if not handle:
+            raise MemoryError(f"{self._WHAT} state initialisation failed")
+        self._handle = handle
+
+    def _open(self) -> int:
+        raise NotImplementedError
+
+    def _free(self, handle: int) -> None:
+        raise NotImplementedError
+
+    def _live_handle(self) -> int:
+        if self._handle is None:
+            raise ValueError(f"{self._WHAT} codec state used after close()")
+        return self._handle
+
+    def close(self) -> None:
+        """Free the native state (idempotent; also done by the garbage collector)."""
+        if self._handle is not None:
+            self._free(self._handle)
+            self._handle = None
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass instance
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass

@@ -27,7 +27,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from sipclient.media.codecs._native import check_payload, frames_of, load_library
+from sipclient.media.codecs._native import NativeState, check_payload, frames_of, load_library
 
 __all__ = ["G729Encoder", "G729Decoder", "FRAME_SAMPLES", "FRAME_BYTES", "SID_BYTES", "load"]
 
@@ -59,42 +59,15 @@ def load() -> ctypes.CDLL:
     return lib
 
 
-class _Channel:
+class _Channel(NativeState):
+    _WHAT = "G.729"
     _CLOSE = ""
 
     def __init__(self) -> None:
-        self._handle: int | None = None
-        self._lib = load()
-        handle = self._open()
-        if not handle:
-            raise MemoryError("bcg729 channel initialisation failed")
-        self._handle = handle
+        super().__init__(load())
 
-    def _open(self) -> int:
-        raise NotImplementedError
-
-    def _live_handle(self) -> int:
-        if self._handle is None:
-            raise ValueError("G.729 codec state used after close()")
-        return self._handle
-
-    def close(self) -> None:
-        """Free the native state (idempotent; also done by the garbage collector)."""
-        if self._handle is not None:
-            getattr(self._lib, self._CLOSE)(self._handle)
-            self._handle = None
-
-    def __enter__(self):  # noqa: ANN204 - returns the subclass instance
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+    def _free(self, handle: int) -> None:
+        getattr(self._lib, self._CLOSE)(handle)
 
 
 class G729Encoder(_Channel):

@@ -20,7 +20,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from sipclient.media.codecs._native import check_payload, frames_of, load_library
+from sipclient.media.codecs._native import NativeState, check_payload, frames_of, load_library
 from sipclient.proto.errors import ParseError
 
 __all__ = ["GsmEncoder", "GsmDecoder", "FRAME_SAMPLES", "FRAME_BYTES", "load"]
@@ -48,37 +48,17 @@ def load() -> ctypes.CDLL:
     return lib
 
 
-class _GsmState:
+class _GsmState(NativeState):
+    _WHAT = "GSM"
+
     def __init__(self) -> None:
-        self._handle: int | None = None
-        self._lib = load()
-        handle = self._lib.gsm_create()
-        if not handle:
-            raise MemoryError("gsm_create failed")
-        self._handle = handle
+        super().__init__(load())
 
-    def _live_handle(self) -> int:
-        if self._handle is None:
-            raise ValueError("GSM codec state used after close()")
-        return self._handle
+    def _open(self) -> int:
+        return self._lib.gsm_create()
 
-    def close(self) -> None:
-        """Free the native state (idempotent; also done by the garbage collector)."""
-        if self._handle is not None:
-            self._lib.gsm_destroy(self._handle)
-            self._handle = None
-
-    def __enter__(self):  # noqa: ANN204 - returns the subclass instance
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+    def _free(self, handle: int) -> None:
+        self._lib.gsm_destroy(handle)
 
 
 class GsmEncoder(_GsmState):
