@@ -457,7 +457,7 @@ class RtpSession:
 
     # ------------------------------------------------------------------ results
 
-    def receive_totals(self) -> dict[str, float]:
+    def receive_totals(self) -> dict[str, Any]:
         """Packets, unique packets lost, duplicates, reordered over every SSRC and every
         period (a hold starts a new one); the jitter (ms) of the SSRC heard last."""
         streams = [*self._past_streams, *self.stats.streams.values()]
@@ -469,6 +469,9 @@ class RtpSession:
             "duplicates": sum(s.duplicates for s in streams),
             "reordered": sum(s.out_of_order for s in streams),
             "jitter_ms": last.jitter_ms if last is not None else 0.0,
+            "max_jitter_ms": max((s.max_jitter_ms for s in streams), default=0.0),
+            "mean_jitter_ms": last.mean_jitter_ms if last is not None else 0.0,
+            "ssrc": last.ssrc if last is not None else None,
         }
 
     def send_late_ms(self, percentile: float = 99.0) -> float | None:

@@ -181,6 +181,10 @@ def test_tshark_rtp_streams_equal_our_statistics(lab, tmp_path) -> None:
     assert ours.mean_jitter_ms == pytest.approx(theirs["mean_jitter_ms"], abs=0.002)
     assert ours.max_jitter_ms == pytest.approx(theirs["max_jitter_ms"], abs=0.002)
     assert ours.max_delta_ms == pytest.approx(theirs["max_delta_ms"], abs=0.002)
+    # and what a user reads in --json says the same
+    assert stats["remote_ssrc"] == f"0x{theirs['ssrc']:08X}"
+    assert stats["mean_jitter_ms"] == pytest.approx(theirs["mean_jitter_ms"], abs=0.002)
+    assert stats["max_jitter_ms"] == pytest.approx(theirs["max_jitter_ms"], abs=0.002)
     assert sent["ssrc"] == our_ssrc and sent["packets"] == stats["packets_sent"]
     assert sent["payload"] == "g711A"
 
