@@ -19,6 +19,8 @@ and ends after ``end_blocks`` blocks without it (one dropped block does not spli
 
 from __future__ import annotations
 
+import functools
+
 import math
 from dataclasses import dataclass
 
@@ -46,15 +48,24 @@ class DetectedDigit:
 def goertzel_power(blocks: np.ndarray, frequencies: npt.ArrayLike, sample_rate: int) -> np.ndarray:
     """|X(f)|^2 of each row of ``blocks`` (shape (count, N)) at each frequency -> (count, F).
 
-    Generalised Goertzel: ``f`` need not fall on a DFT bin.
+    The generalised Goertzel value ``s1^2 + s2^2 - 2cos(w) s1 s2`` after N samples equals
+    ``|sum x[n] e^{-jwn}|^2`` (``f`` need not fall on a DFT bin), so it is computed as two
+    matrix products against a cached cos/sin basis: the same number, without a Python loop
+    over samples (this runs on every received 20 ms frame of every call).
     """
-    omega = 2 * np.pi * np.asarray(frequencies, dtype=np.float64) / sample_rate
-    coeff = 2 * np.cos(omega)
-    s1 = np.zeros((blocks.shape[0], omega.size))
-    s2 = np.zeros_like(s1)
-    for n in range(blocks.shape[1]):
-        s1, s2 = blocks[:, n : n + 1] + coeff * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coeff * s1 * s2
+    cos, sin = _basis(blocks.shape[1], tuple(np.asarray(frequencies, dtype=np.float64).ravel()),
+                      sample_rate)
+    blocks = np.asarray(blocks, dtype=np.float64)
+    re, im = blocks @ cos, blocks @ sin
+    return re * re + im * im
+
+
+@functools.lru_cache(maxsize=32)
+def _basis(n: int, frequencies: tuple[float, ...], sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    phase = np.outer(np.arange(n), 2 * np.pi * np.asarray(frequencies) / sample_rate)
+    cos, sin = np.cos(phase), np.sin(phase)
+    cos.flags.writeable = sin.flags.writeable = False
+    return cos, sin
 
 
 class DtmfDetector:

@@ -94,3 +94,22 @@ def test_rejects_too_short_too_quiet_and_twisted_tones():
     row, column = DTMF_FREQUENCIES["5"]
     twisted = tone(row, -6, 0.1) + tone(column, -20, 0.1)  # column 14 dB below the row
     assert detect_dtmf(twisted) == []
+
+
+def test_goertzel_power_equals_the_goertzel_recurrence():
+    """The matrix form gives the same value as the classic second-order recurrence."""
+    import numpy as np
+
+    from sipclient.media.goertzel import goertzel_power
+
+    rng = np.random.default_rng(7)
+    blocks = rng.normal(size=(9, 102)) * 3000
+    freqs = [697, 770, 852, 941, 1209, 1336, 1477, 1633, 1000.5]
+    omega = 2 * np.pi * np.asarray(freqs) / 8000
+    coeff = 2 * np.cos(omega)
+    s1 = np.zeros((blocks.shape[0], len(freqs)))
+    s2 = np.zeros_like(s1)
+    for n in range(blocks.shape[1]):
+        s1, s2 = blocks[:, n:n + 1] + coeff * s1 - s2, s1
+    expected = s1 * s1 + s2 * s2 - coeff * s1 * s2
+    assert np.allclose(goertzel_power(blocks, freqs, 8000), expected, rtol=1e-9, atol=1e-6)
