@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import re
 import shutil
 import socket
@@ -39,42 +38,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sipclient.agent import Agent, AgentConfig  # noqa: E402
+from sipclient.lab.probe import free_udp_port, port_in_use  # noqa: E402
 
 HOST = "127.0.0.1"
 CALL_TIMEOUT = 5.0  # one call (INVITE to BYE's 200) may take at most this long
 
 
 # ---------------------------------------------------------------------------- helpers
-
-def free_udp_port(also: tuple[int, ...] = ()) -> int:
-    """An even UDP port free on HOST now (and ``port + d`` for each d in ``also``)."""
-    for _ in range(500):
-        port = random.randrange(20000, 60000, 2)
-        socks = []
-        try:
-            for p in (port, *(port + d for d in also)):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind((HOST, p))
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP port")
-
-
-def port_bound(port: int) -> bool:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((HOST, port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
-
 
 def sipp_argv(scenario: str, port: int, *extra: str) -> list[str]:
     """sipp on HOST:port, its media and control ports free, no keyboard."""
@@ -97,7 +67,7 @@ class SippUas:
         self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 5
-        while not port_bound(self.port):
+        while not port_in_use(HOST, self.port, socket.SOCK_DGRAM):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"sipp UAS did not start: {' '.join(self.argv)}")
             time.sleep(0.02)

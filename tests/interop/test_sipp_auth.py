@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import random
 import shutil
 import socket
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from sipclient.cli import EXIT_AUTH, EXIT_OK, Env, main
+from sipclient.lab.probe import free_udp_port, port_in_use
 
 SCENARIO = Path(__file__).with_name("sipp") / "uas_auth.xml"
 HOST = "127.0.0.1"
@@ -39,37 +39,6 @@ def sipp_binary() -> str:
         pytest.fail("sipp not found: run `make lab-deps` (Debian package sip-tester)",
                     pytrace=False)
     return path
-
-
-def free_udp_port(host: str = HOST, *, also: tuple[int, ...] = ()) -> int:
-    """A UDP port free now on ``host``; with ``also=(2,)`` port+2 must be free too (sipp's
-    media ports: audio at -mp, video at -mp + 2)."""
-    for _ in range(200):
-        port = random.randrange(20000, 60000, 2)
-        socks = []
-        try:
-            for p in (port, *(port + d for d in also)):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind((host, p))
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP port")
-
-
-def udp_port_taken(host: str, port: int) -> bool:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
 
 
 class Sipp:
@@ -92,7 +61,7 @@ class Sipp:
         self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 5
-        while not udp_port_taken(HOST, self.port):  # listening once its port is bound
+        while not port_in_use(HOST, self.port, socket.SOCK_DGRAM):  # listening once its port is bound
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 out = self.proc.communicate()[0].decode(errors="replace")
                 pytest.fail(f"sipp did not start (exit {self.proc.returncode}):\n{out[-2000:]}")

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipclient.lab.probe import free_udp_port
+
 SCENARIOS = Path(__file__).parent / "sipp"
-
-
-def free_udp_port(even: bool = False) -> int:
-    for _ in range(200):
-        port = random.randrange(30000, 39990)
-        if even:
-            port &= ~1
-        ports = [port, port + 1, port + 2, port + 3] if even else [port]
-        try:
-            socks = []
-            for p in ports:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        return port
-    raise RuntimeError("no free UDP port")
 
 
 @dataclass
@@ -57,7 +36,7 @@ def sipp_command(lab, scenario: str, rows: list[str], user: str, password: str,
         "-sf", str(SCENARIOS / f"{scenario}.xml"), "-inf", str(csv),
         "-au", user, "-ap", password,
         "-t", transport, "-m", "1", "-l", "1",
-        "-p", str(free_udp_port()), "-mp", str(free_udp_port(even=True)),
+        "-p", str(free_udp_port()), "-mp", str(free_udp_port(also=(1, 2, 3))),
         "-nostdin", "-trace_msg", "-message_file", str(messages),
         "-timeout", f"{timeout_s}s", "-timeout_error", "-max_recv_loops", "1000",
     ]
