@@ -169,7 +169,9 @@ class Agent:
             await transport.close()
             raise TransportFailure(f"cannot reach {self.target}: {exc}") from exc
         ident = self.identity
-        if cfg.capture is not None:
+        if isinstance(cfg.capture, PcapWriter):  # shared with other agents; its owner closes it
+            self._pcap = cfg.capture
+        elif cfg.capture is not None:
             try:
                 self._pcap_file = open(cfg.capture, "wb")
             except OSError as exc:
@@ -177,6 +179,7 @@ class Agent:
                 raise AgentError(f"cannot write the capture {cfg.capture}: "
                                  f"{exc.strerror}") from exc
             self._pcap = PcapWriter(self._pcap_file)
+        if self._pcap is not None:
             self._wall_offset = time.time() - asyncio.get_running_loop().time()
         core = CoreConfig(host=ident.sent_by_host, port=ident.sent_by_port,
                           transport=ident.via_transport, timers=cfg.timers or CoreConfig().timers,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sipclient.io.impair import Impairment
+from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.timers import TimerConfig
 
 __all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS"]
@@ -119,8 +120,9 @@ class AgentConfig:
     #: ``RegisterResult.flow`` is then empty)
     record_trace: bool = True
     #: write every SIP message and every RTP/RTCP packet of the agent to this pcap file
-    #: (wall-clock times, flushed per packet, so a failed run leaves a readable file)
-    capture: str | None = None
+    #: (wall-clock times, flushed per packet, so a failed run leaves a readable file), or
+    #: into a PcapWriter shared by several agents (its owner closes it)
+    capture: str | PcapWriter | None = None
 
     def __post_init__(self) -> None:
         if self.password is not None and not isinstance(self.password, Secret):

@@ -3,9 +3,10 @@
 This is what ``make demo`` runs for a newcomer. Until the YAML scenario suite lands
 (issue 6) the checks are the seed's documented flows, each run by its own agent against the
 real lab: registration over UDP, TCP and WSS (``REGISTER, 401, REGISTER, 200``), an echo
-call to 600, the 183-before-200 call to 602 and the busy 603. Every message is recorded in
-a pcap and a JSON report under ``reports/demo-<time>/``, written as the run goes, so an
-interrupted run keeps what it did.
+call to 600, the 183-before-200 call to 602 and the busy 603. Every SIP message and RTP/RTCP
+packet goes into one pcap (the agents share its writer, ``AgentConfig.capture``) and each
+check into a JSON report under ``reports/demo-<time>/``, both written as the run goes, so
+an interrupted run keeps what it did.
 """
 
 from __future__ import annotations
@@ -81,8 +82,6 @@ async def _run_checks(lab, report_dir: Path, out) -> list[Check]:
         "wss": f"wss://{cfg.host}:{cfg.wss_port}/ws",
     }
     accounts = iter(a for a in lab.accounts() if not a.webrtc)
-    loop = asyncio.get_running_loop()
-    wall_offset = time.time() - loop.time()
     checks: list[Check] = []
     pcap_file = open(report_dir / "demo.pcap", "wb")
     pcap = PcapWriter(pcap_file)
@@ -90,7 +89,8 @@ async def _run_checks(lab, report_dir: Path, out) -> list[Check]:
     def agent_for(transport: str) -> Agent:
         account = next(accounts)
         return Agent(AgentConfig(user=account.extension, password=account.password,
-                                 server=servers[transport], insecure=True, codecs=("PCMU", "PCMA")))
+                                 server=servers[transport], insecure=True, codecs=("PCMU", "PCMA"),
+                                 capture=pcap))
 
     async def registration(agent: Agent, check: Check) -> None:
         result = await agent.register()
@@ -134,9 +134,6 @@ async def _run_checks(lab, report_dir: Path, out) -> list[Check]:
                 check.passed, check.detail = False, f"{type(exc).__name__}: {exc}"
             finally:
                 check.seconds = time.monotonic() - started
-                for entry in agent.trace:
-                    src, dst = (entry.local, entry.remote) if entry.direction == "out" else (entry.remote, entry.local)
-                    pcap.write(entry.time + wall_offset, entry.transport, src, dst, entry.data)
             checks.append(check)
             print(f"{'ok' if check.passed else 'FAILED'} ({check.seconds * 1000:.0f} ms)", file=out, flush=True)
             _write_report(report_dir, checks)
