@@ -12,7 +12,7 @@ import pytest
 
 from sipclient.cli import EXIT_OK, EXIT_USAGE, Env, main
 from sipclient.media.audio import dominant_frequency, read_wav
-from tests.lab.sipp_runner import free_udp_port
+from sipclient.lab.probe import free_udp_port
 
 SERVER = ["--server", "udp:127.0.0.1:7", "--user", "1001"]
 

@@ -202,11 +202,11 @@ def _sipp_pcap() -> Path:
 
 def test_sipp_uas_plays_rfc4733_digit_1(lab, tmp_path: Path) -> None:
     """sipp answers our call directly and replays its capture of an RFC 4733 '1'."""
-    from tests.lab.sipp_runner import free_udp_port
+    from sipclient.lab.probe import free_udp_port
 
     pcap = _sipp_pcap()
     sipp = shutil.which("sipp") or pytest.fail("sipp not found: run `make lab-deps`")
-    sip_port, media_port = free_udp_port(), free_udp_port(even=True)
+    sip_port, media_port = free_udp_port(), free_udp_port(also=(1, 2, 3))
     cmd = [sipp, "-sf", str(HERE / "sipp" / "uas_dtmf_2833.xml"), "-i", "127.0.0.1",
            "-p", str(sip_port), "-mp", str(media_port), "-m", "1", "-nostdin",
            "-trace_msg", "-message_file", str(tmp_path / "sipp-messages.log"),
