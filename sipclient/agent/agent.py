@@ -30,7 +30,8 @@ from typing import Any
 from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
 from sipclient.io.impair import ImpairedTransport
 from sipclient.io.target import Target, parse_target
-from sipclient.io.transport import LocalIdentity, TlsOptions, TransportError, open_for_target
+from sipclient.io.transport import (LocalIdentity, TlsOptions, TransportError, open_for_target,
+                                    source_ip_toward)
 from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import AckReceived, CoreConfig, Event, RequestReceived
 from sipclient.proto.digest import DigestClient
@@ -84,6 +85,7 @@ class Agent:
         self._close_task: asyncio.Task[None] | None = None
         self._pcap: PcapWriter | None = None
         self._pcap_file: Any = None
+        self._source_ips: dict[str, str] = {}  # remote IP -> our IP toward it (wildcard binds)
         self._wall_offset = 0.0
 
     def __repr__(self) -> str:
@@ -420,9 +422,16 @@ class Agent:
                  remote: tuple[str, int], message: Request | Response | None) -> None:
         name = self.endpoint.transport_name.lower() if self.endpoint else self.target.transport
         now = self.now()
+        if local[0] in ("0.0.0.0", "::"):  # a wildcard bind: record the address really used
+            local = (self._source_ip(remote[0]), local[1])
         if self.config.record_trace:
             self.trace.append(TraceEntry(now, direction, name, local, remote, data, message))
         self.capture(direction, local, remote, data, now, name)
+
+    def _source_ip(self, remote_ip: str) -> str:
+        if remote_ip not in self._source_ips:
+            self._source_ips[remote_ip] = source_ip_toward((remote_ip, 9))
+        return self._source_ips[remote_ip]
 
     # ------------------------------------------------------------------ capture
 

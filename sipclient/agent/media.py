@@ -31,6 +31,7 @@ from sipclient.io.rtp_session import RtpSession, StreamParams, Tap
 from sipclient.media import audio, codecs, goertzel, mos
 from sipclient.media.offer_answer import MediaConfig, Negotiation, NegotiatedStream
 from sipclient.media.sdp_session import SdpSession
+from sipclient.media.stats import loss_fraction, receive_report
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
 from .errors import AgentError
@@ -178,6 +179,19 @@ class RealMedia:
         """The next offer is ``a=sendrecv`` again."""
         self._session().resume()
 
+    def set_play(self, play: str | None) -> None:
+        """Play ``play`` from now on, mid-call (the forms of the constructor's ``play``)."""
+        self.rtp.source = make_source(play)
+        self.play = play
+
+    def set_record(self, path: str | None) -> None:
+        """Record what arrives to the WAV file ``path`` from now on (None: stop); a
+        recording in progress is finished first."""
+        if self._recorder is not None:
+            self._recorder.close()
+        self._recorder = self.analyser.recorder = audio.WavRecorder(path) if path else None
+        self.record = path
+
     async def close(self) -> None:
         """Stop the RTP session (RTCP BYE) and finish the recording (idempotent)."""
         if self._closed:
@@ -242,7 +256,7 @@ class RealMedia:
         if p is None:
             return []
         t = r.receive_totals()
-        loss = t["lost"] / t["expected"] if t["expected"] else 0.0
+        loss = loss_fraction(t)
         late = r.send_late_ms(99)
         return [{
             "codec": p.codec,
@@ -250,14 +264,7 @@ class RealMedia:
             "remote_rtp": f"{p.remote[0]}:{p.remote[1]}" if p.remote else None,
             "direction": self.stream.direction if self.stream else None,
             "packets_sent": r.sender.packets_sent,
-            "packets_received": t["packets"],
-            "lost": t["lost"],
-            "duplicates": t["duplicates"],
-            "reordered": t["reordered"],
-            "jitter_ms": round(t["jitter_ms"], 3),
-            "mean_jitter_ms": round(t["mean_jitter_ms"], 3),
-            "max_jitter_ms": round(t["max_jitter_ms"], 3),
-            "remote_ssrc": None if t["ssrc"] is None else f"0x{t['ssrc']:08X}",
+            **receive_report(t),
             "mos": round(self._mos(p, 100 * loss), 2),
             "dominant_hz": self.analyser.dominant_hz(),
             "dtmf_received": self.dtmf_received,

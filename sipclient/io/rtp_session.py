@@ -40,6 +40,7 @@ import numpy as np
 from sipclient.media import audio, codecs, dtmf, jitter, ports, rtcp
 from sipclient.media.rtp import RtpPacket, RtpSender
 from sipclient.media.stats import ReceiveStatistics, StreamStats
+from sipclient.media.stats import receive_totals as stats_totals
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
 __all__ = ["RtpSession", "StreamParams", "Tap"]
@@ -458,21 +459,9 @@ class RtpSession:
     # ------------------------------------------------------------------ results
 
     def receive_totals(self) -> dict[str, Any]:
-        """Packets, unique packets lost, duplicates, reordered over every SSRC and every
-        period (a hold starts a new one); the jitter (ms) of the SSRC heard last."""
-        streams = [*self._past_streams, *self.stats.streams.values()]
-        last = max(streams, key=lambda s: s.last_arrival or 0.0, default=None)
-        return {
-            "packets": sum(s.packets for s in streams),
-            "lost": sum(max(0, s.expected - (s.packets - s.duplicates)) for s in streams),
-            "expected": sum(s.expected for s in streams),
-            "duplicates": sum(s.duplicates for s in streams),
-            "reordered": sum(s.out_of_order for s in streams),
-            "jitter_ms": last.jitter_ms if last is not None else 0.0,
-            "max_jitter_ms": max((s.max_jitter_ms for s in streams), default=0.0),
-            "mean_jitter_ms": last.mean_jitter_ms if last is not None else 0.0,
-            "ssrc": last.ssrc if last is not None else None,
-        }
+        """Totals over every SSRC and every period (a hold starts a new one):
+        :func:`sipclient.media.stats.receive_totals`."""
+        return stats_totals([*self._past_streams, *self.stats.streams.values()])
 
     def send_late_ms(self, percentile: float = 99.0) -> float | None:
         """A percentile of the send-time error (|actual - deadline|), in ms."""

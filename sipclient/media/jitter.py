@@ -13,6 +13,12 @@ estimate J (seconds) and, at the start of each talkspurt (marker bit, where a ch
 heard as a slightly longer or shorter silence), sets the delay to ``clamp(factor * J +
 frame, min_delay, max_delay)``; a late packet in the middle of speech grows the delay by one
 frame at once.
+
+A timestamp *discontinuity* (the sender switched its source without a new SSRC, as Asterisk
+does when early media gives way to the answered call) is told apart from loss by the
+arrival time: a packet whose timestamp is more than ``resync`` seconds away from where the
+clock of arrivals says it should be restarts playout from that packet (``resyncs`` counts
+it). Without this a backward jump makes every later packet "late" and the call goes silent.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ class JitterBuffer:
 
     def __init__(self, clock_rate: int = 8000, frame_samples: int = 160, *,
                  delay: float = 0.06, adaptive: bool = False, min_delay: float = 0.02,
-                 max_delay: float = 0.3, factor: float = 4.0) -> None:
+                 max_delay: float = 0.3, factor: float = 4.0, resync: float = 1.0) -> None:
         if frame_samples <= 0 or clock_rate <= 0:
             raise ValueError("frame_samples and clock_rate must be positive")
         self.clock_rate = clock_rate
@@ -49,6 +55,8 @@ class JitterBuffer:
         self.delay = delay
         self.adaptive = adaptive
         self.min_delay, self.max_delay, self.factor = min_delay, max_delay, factor
+        self.resync = max(resync, 2 * max_delay)
+        self.resyncs = 0         # timestamp discontinuities that restarted playout
         self.late = 0            # arrived after their frame was played: dropped
         self.duplicates = 0
         self.received = 0
@@ -81,6 +89,10 @@ class JitterBuffer:
         duplicate)."""
         self.received += 1
         rel = self._unwrap(packet.timestamp)
+        if self._anchor is not None and self._discontinuous(rel, arrival):
+            self.resyncs += 1
+            self._packets.clear()
+            self._anchor, self._next, self._prev_transit = None, None, None
         if self._last is None or rel > self._last[1]:
             self._last = (packet.timestamp, rel)
         self._estimate_jitter(rel, arrival)
@@ -100,6 +112,12 @@ class JitterBuffer:
             self.delay = self._target_delay()
         self._packets[rel] = packet
         return True
+
+    def _discontinuous(self, rel: int, arrival: float) -> bool:
+        assert self._anchor is not None
+        t0, ts0 = self._anchor
+        expected = ts0 + (arrival - t0) * self.clock_rate
+        return abs(rel - expected) > self.resync * self.clock_rate
 
     def _estimate_jitter(self, rel: int, arrival: float) -> None:
         transit = arrival - rel / self.clock_rate

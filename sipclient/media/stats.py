@@ -22,28 +22,52 @@ capture analysis is checked against):
   received still counts as received (A.1 does the same), lowering ``lost``.
 - Interarrival jitter, RFC 3550 6.4.1 / A.8: for each packet in arrival order,
   D = (R_i - R_{i-1}) - (S_i - S_{i-1}) in timestamp units (arrival times scaled by the clock
-  rate, timestamp difference taken modulo 2**32), J += (|D| - J) / 16, in floating point as
-  in A.8; ``jitter_ms`` = J / rate * 1000. Packets whose timestamps are not media clock
-  (RFC 4733 events, ``timed=False``) do not update J; like Wireshark, the next audio packet
-  then takes R_{i-1} from the last packet of any kind and S_{i-1} from the last timed one.
-- Wireshark's figures (ui/tap-rtp-analysis.c): ``max_delta`` (largest gap between
-  consecutive arrivals), ``max_jitter`` and ``mean_jitter`` leave out the first packet, the
-  packets with the marker bit, comfort noise (PT 13, 19) and the packet after comfort noise;
-  the mean is the running (mean*n + J)/(n + 1), n counting every packet but the first before
-  this one. On the public captures (tshark 4.0) packets, lost, max delta, mean and max jitter
-  all match, except a stream whose RTP timestamp jumps back to 0 (Wireshark reads that as a
-  wrap).
+  rate), J += (|D| - J) / 16, in floating point as in A.8; ``jitter_ms`` = J / rate * 1000.
+  Packets whose timestamps are not media clock (RFC 4733 events, ``timed=False``) do not
+  update J; like Wireshark, the next audio packet then takes R_{i-1} from the last packet
+  of any kind and S_{i-1} from the last timed one.
+- Timestamp jumps without a new SSRC (Asterisk keeps SSRC and sequence numbers when early
+  media becomes the answered call but restarts the timestamp: 24000 -> 3377621432 in
+  captures/invite-early-media.pcap; a gateway restarting its clock at 0 after a fax), as
+  Wireshark's RTP analysis does (ui/tap-rtp-analysis.c, ``rtppacket_analyse``): timestamps
+  are extended by the signed 32-bit step from the previous packet, and a packet is *in time
+  sequence* when its extended timestamp is not before the first packet's nor 2**31 or more
+  after it. A packet out of time sequence (``wrong_timestamps``; Wireshark's "wrong
+  timestamp" problem) updates neither J nor the references: R_{i-1} and S_{i-1} stay at the
+  last packet in sequence, so when the timestamp comes back past the first one, D spans the
+  whole excursion. Why: taking the step modulo 2**32 (plain A.8) turns a restart into a
+  step of up to 2**31 samples, one |D| of about 3 days, and a J of hours for the rest of the
+  call; Wireshark's rule keeps the figures of the packets before the jump. The cost: after
+  such a restart the jitter stays where it was (the packets after it are not measured),
+  exactly as tshark reports. A jump forward by less than 2**31, or back while staying after
+  the first timestamp, stays in sequence and gives one large D (RFC 3550 6.4.1 and
+  Wireshark alike); a marker there keeps that packet out of the max and mean (next item)
+  but not out of J. One deliberate difference from tshark 4.0: it
+  compares raw 32-bit timestamps with the first one, so a stream whose timestamp wraps
+  through 2**32 is out of sequence from the wrap on; the extended timestamps here keep a
+  real wrap in sequence (later Wireshark versions extend timestamps too).
+- Wireshark's figures (ui/tap-rtp-analysis.c): ``max_delta`` (largest gap between a packet
+  and the last packet in time sequence before it), ``max_jitter`` and ``mean_jitter`` leave
+  out the first packet, packets out of time sequence, the packets with the marker bit,
+  comfort noise (PT 13, 19) and the packet after comfort noise; the mean is the running
+  (mean*n + J)/(n + 1), n counting every packet but the first before this one. On the
+  public captures (tshark 4.0) packets, lost, max delta, mean and max jitter all match,
+  the FAX capture's timestamp reset to 0 included; tests/pcap/test_jitter_vs_tshark.py
+  checks forward and backward jumps, with and without marker, against tshark at test time.
+  The sequence-number figures (``packets``, ``lost``...) do not depend on time sequence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 from sipclient.media.rtcp import ReportBlock, ntp_middle32
 from sipclient.media.rtp import RtpPacket, seq_delta
 from sipclient.media.sdp import STATIC_PAYLOAD_TYPES
 
-__all__ = ["MAX_DROPOUT", "ReceiveStatistics", "StreamStats", "StreamSummary"]
+__all__ = ["MAX_DROPOUT", "ReceiveStatistics", "StreamStats", "StreamSummary", "loss_fraction",
+           "receive_report", "receive_totals"]
 
 MAX_DROPOUT = 3000          # RFC 3550 A.1
 MAX_MISORDER = 100
@@ -92,12 +116,16 @@ class StreamStats:
     cycles: int = 0                # sequence wraps * 65536
     restarts: int = 0
     timed_packets: int = 0         # packets in the jitter (not RFC 4733 events)
+    wrong_timestamps: int = 0      # packets out of time sequence (left out of the timing)
     payload_type_counts: dict[int, int] = field(default_factory=dict)
     _expected_before: int = 0
     _bad_seq: int | None = None
     _prev_ts: int | None = None
     _prev_pt: int | None = None
-    _timed_ts: int | None = None
+    _ext_ts: int = 0               # extended timestamp of the last packet (any kind)
+    _first_ext: int = 0            # ... of the first packet: the time-sequence origin
+    _ref_arrival: float = 0.0      # arrival of the last packet in time sequence (R_{i-1})
+    _timed_ts: int | None = None   # extended S_{i-1}: last timed packet in time sequence
     _delta: float = 0.0
     _mean_jitter: float = 0.0      # J units, Wireshark's running mean
     _seen: set[int] = field(default_factory=set)
@@ -168,30 +196,45 @@ class StreamStats:
                 payload_type: int | None) -> None:
         """RFC 3550 A.8 jitter in arrival order, and Wireshark's max/mean figures."""
         if self.first_arrival is None or self.last_arrival is None:
-            self.first_arrival = self.last_arrival = arrival
+            self.first_arrival = self.last_arrival = self._ref_arrival = arrival
             self._prev_ts, self._prev_pt = timestamp, payload_type
+            self._ext_ts = self._first_ext = timestamp
             self._timed_ts = timestamp if timed else None
             self.timed_packets += int(timed)
             return
-        if timed and self._timed_ts is not None:
-            ts_diff = ((timestamp - self._timed_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-            d = (arrival - self.last_arrival) * self.clock_rate - ts_diff
-            self.jitter += (abs(d) - self.jitter) / 16.0
+        # extend the timestamp by the signed step from the previous packet (as Wireshark's
+        # RTP dissector does); a packet is in time sequence when it is not before the first
+        # packet's timestamp nor 2**31 or more after it (tap-rtp-analysis.c)
+        step = ((timestamp - self._ext_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        self._ext_ts += step
+        offset = self._ext_ts - self._first_ext
+        in_sequence = 0 <= offset < 0x80000000
         if timed:
-            self._timed_ts = timestamp
             self.timed_packets += 1
-        self._delta = arrival - self.last_arrival
+        if in_sequence:
+            self._delta = arrival - self._ref_arrival
+            if timed:
+                if self._timed_ts is not None:
+                    ts_diff = self._ext_ts - self._timed_ts
+                    d = (arrival - self._ref_arrival) * self.clock_rate - ts_diff
+                    self.jitter += (abs(d) - self.jitter) / 16.0
+                self._timed_ts = self._ext_ts
+        else:
+            self.wrong_timestamps += 1
         # Wireshark (ui/tap-rtp-analysis.c) leaves out of max delta, max and mean jitter the
-        # packets that start a talkspurt (marker) and comfort noise (PT 13, 19), and the
-        # packet after comfort noise; its mean is updated as (mean*n + J)/(n+1) where n
-        # counts every packet before this one but the first, regular or not.
-        regular = not (marker or payload_type in _CN or self._prev_pt in _CN)
+        # packets out of time sequence, those that start a talkspurt (marker), comfort noise
+        # (PT 13, 19) and the packet after comfort noise; its mean is updated as
+        # (mean*n + J)/(n+1) where n counts every packet before this one but the first,
+        # regular or not.
+        regular = in_sequence and not (marker or payload_type in _CN or self._prev_pt in _CN)
         if regular:
             self.max_delta = max(self.max_delta, self._delta)
             if timed:
                 self.max_jitter = max(self.max_jitter, self.jitter)
                 n = self.packets - 1
                 self._mean_jitter = (self._mean_jitter * n + self.jitter) / (n + 1)
+        if in_sequence:
+            self._ref_arrival = arrival
         self.last_arrival = arrival
         self._prev_ts, self._prev_pt = timestamp, payload_type
 
@@ -292,3 +335,43 @@ class ReceiveStatistics:
     def report_blocks(self, now: float, limit: int = 31) -> list[ReportBlock]:
         """Report blocks for an RR/SR sent at ``now`` (at most 31 per packet, 6.4)."""
         return [s.report_block(now) for s in list(self.streams.values())[:limit]]
+
+
+def receive_totals(streams: Iterable[StreamStats]) -> dict[str, Any]:
+    """Packets, unique packets lost, duplicates and reordered summed over ``streams`` (every
+    SSRC and period of one call), and the jitter (ms) and SSRC of the stream heard last."""
+    streams = list(streams)
+    last = max(streams, key=lambda s: s.last_arrival or 0.0, default=None)
+    return {
+        "packets": sum(s.packets for s in streams),
+        "lost": sum(max(0, s.expected - (s.packets - s.duplicates)) for s in streams),
+        "expected": sum(s.expected for s in streams),
+        "duplicates": sum(s.duplicates for s in streams),
+        "reordered": sum(s.out_of_order for s in streams),
+        "jitter_ms": last.jitter_ms if last is not None else 0.0,
+        "max_jitter_ms": max((s.max_jitter_ms for s in streams), default=0.0),
+        "mean_jitter_ms": last.mean_jitter_ms if last is not None else 0.0,
+        "ssrc": last.ssrc if last is not None else None,
+    }
+
+
+def loss_fraction(totals: dict[str, Any]) -> float:
+    """The share (0..1) of expected packets lost, from :func:`receive_totals`."""
+    return totals["lost"] / totals["expected"] if totals["expected"] else 0.0
+
+
+def receive_report(totals: dict[str, Any]) -> dict[str, Any]:
+    """The receive side of a stream's stats report (the plain RTP media's and the WebRTC
+    media's ``stats()``), from :func:`receive_totals`: jitter in ms rounded to the
+    microsecond, the remote SSRC as ``0x%08X``."""
+    t = totals
+    return {
+        "packets_received": t["packets"],
+        "lost": t["lost"],
+        "duplicates": t["duplicates"],
+        "reordered": t["reordered"],
+        "jitter_ms": round(t["jitter_ms"], 3),
+        "mean_jitter_ms": round(t["mean_jitter_ms"], 3),
+        "max_jitter_ms": round(t["max_jitter_ms"], 3),
+        "remote_ssrc": None if t["ssrc"] is None else f"0x{t['ssrc']:08X}",
+    }

@@ -278,3 +278,21 @@ def test_exit_hangs_up_an_answered_incoming_call() -> None:
             assert agent.flow("incoming-1@pbx") == ["INVITE", "180", "200", "ACK",
                                                     "BYE", "401", "BYE", "200"]
     run(main())
+
+
+def test_wildcard_bind_records_the_real_source_address() -> None:
+    # bound to 0.0.0.0, the trace and the capture must still say which address was used
+    import io
+
+    from sipclient.pcap.writer import PcapWriter
+
+    async def main() -> None:
+        async with FakePbx(USERS) as pbx:
+            buf = io.BytesIO()
+            cfg = config(pbx, local_address=None, capture=PcapWriter(buf))
+            async with Agent(cfg) as agent:
+                await agent.register()
+                assert agent.trace and all(e.local[0] == "127.0.0.1" for e in agent.trace)
+            assert b"\x7f\x00\x00\x01" in buf.getvalue() and agent.trace[0].local[1] != 0
+
+    run(main())

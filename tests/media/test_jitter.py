@@ -72,3 +72,31 @@ def test_adaptive_delay_grows_on_late_packets_and_follows_jitter_at_talkspurts()
     assert jb.jitter > 0.005
     jb.push(pkt(100, marker=True), 2.0)
     assert jb.delay == min(0.2, max(0.02, 4 * jb.jitter + 0.02)) and jb.delay != grown
+
+
+def test_backward_timestamp_jump_restarts_playout_instead_of_dropping_everything():
+    # Asterisk's 602: early media, then the answered call's audio with a new timestamp base
+    # (same SSRC). Every packet after the jump would be "late" for ever without a resync.
+    jb = JitterBuffer(delay=0.04)
+    for i in range(50):
+        jb.push(pkt(i, ts0=5_000_000), i * 0.02)
+    jb.pop(1.0)
+    for i in range(50, 60):
+        assert jb.push(pkt(i, ts0=1000), i * 0.02)
+    frames = jb.pop(60 * 0.02 + 0.04)
+    assert [p for p in payloads(frames) if p is not None][-10:] == list(range(50, 60))
+    assert jb.resyncs == 1 and jb.late == 0
+
+
+def test_forward_timestamp_jump_plays_at_once_but_a_long_loss_gap_does_not_resync():
+    jb = JitterBuffer(delay=0.04)
+    for i in range(10):
+        jb.push(pkt(i), i * 0.02)
+    jb.pop(0.25)
+    jb.push(pkt(10, ts0=1000 + 8000 * 600), 0.22)       # ten minutes ahead, same arrival pace
+    assert payloads(jb.pop(0.22 + 0.04)) == [10] and jb.resyncs == 1
+    # 2 s of lost packets: arrivals move on with the timestamps, playout just continues
+    jb2 = JitterBuffer(delay=0.04)
+    jb2.push(pkt(0), 0.0)
+    jb2.push(pkt(100), 2.0)
+    assert jb2.resyncs == 0 and payloads(jb2.pop(2.04))[-1] == 100

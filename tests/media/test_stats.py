@@ -98,6 +98,44 @@ def test_jitter_matches_an_independent_computation():
     assert s.mean_jitter_ms == pytest.approx(sum(expected) / len(expected) / 8)
 
 
+def test_timestamp_restart_without_new_ssrc_is_out_of_time_sequence():
+    """Asterisk's early media -> answer (captures/invite-early-media.pcap): same SSRC, next
+    sequence number, timestamp 24000 -> 3377621432. As in Wireshark, those packets are out of
+    time sequence: J, max and mean keep the early media's values (not hours of jitter)."""
+    s = StreamStats(1, 8000)
+    for i in range(151):
+        s.update(i, 160 * i, 0.02 * i + (0.001 if i % 2 else 0.0))
+    before = (s.jitter, s.max_jitter, s.mean_jitter_ms, s.max_delta)
+    for i in range(151, 200):
+        s.update(i, 3_377_621_432 + 160 * (i - 151), 0.02 * i + 0.0005, marker=(i == 151))
+    assert (s.jitter, s.max_jitter, s.mean_jitter_ms, s.max_delta) == pytest.approx(before)
+    assert s.wrong_timestamps == 49 and (s.packets, s.lost) == (200, 0)
+    assert s.max_jitter_ms < 1.0 + 1e-6                   # |D| = 1 ms at most
+
+
+def test_timestamp_back_below_the_first_then_past_it_again():
+    """Out of time sequence until the timestamp passes the first packet's again; then D is
+    measured from the last packet in sequence (arrival and timestamp), as Wireshark does."""
+    s = StreamStats(1, 8000)
+    s.update(0, 1000, 0.00)
+    s.update(1, 1160, 0.02)                       # in sequence, D = 0
+    s.update(2, 500, 0.04)                        # before the first timestamp: left out
+    s.update(3, 660, 0.06)
+    assert s.wrong_timestamps == 2 and s.jitter == 0.0 and s.max_delta == pytest.approx(0.02)
+    s.update(4, 1320, 0.08)                       # back: R, S from packet 1
+    # D = (0.08 - 0.02) * 8000 - (1320 - 1160) = 320; max delta is 60 ms (from packet 1)
+    assert s.jitter == pytest.approx(320 / 16)
+    assert s.max_delta == pytest.approx(0.06)
+
+
+def test_timestamp_wrap_stays_in_time_sequence():
+    """A real wrap through 2**32 (first timestamp near the top) stays in sequence."""
+    s = StreamStats(1, 8000)
+    for i in range(100):
+        s.update(i, (2**32 - 800 + 160 * i) % 2**32, 0.02 * i)
+    assert s.wrong_timestamps == 0 and s.jitter == pytest.approx(0.0, abs=1e-6)
+
+
 def test_report_block_intervals_and_lsr():
     s, _ = feed([100, 101, 103, 104])
     s.on_sender_report(ntp_from_unix(10.0), arrival=50.0)
