@@ -4,6 +4,7 @@
 #   asterisk 16.28 (+ modules, config, English core sounds)  <- from the bullseye suite
 #   sip-tester (sipp), tshark, openssl, iproute2, procps     <- from bookworm
 #   libbcg729-0, libgsm1 (codec libraries for the media layer) <- bookworm, best effort
+#   chromium (headless, for the HTML ladder test in tests/pcap)  <- bookworm
 #
 # Debian 12 ships no asterisk package; bullseye's 16.28 installs on bookworm provided the
 # few libraries bookworm lacks (libssl1.1, libldap-2.4-2, ...) come from bullseye too. A
@@ -129,7 +130,7 @@ for f in "$SOURCES_FILE" "$PREFS_FILE"; do
 done
 
 # --- 3. install ------------------------------------------------------------------------------
-PACKAGES="asterisk asterisk-modules asterisk-config asterisk-core-sounds-en sip-tester tshark openssl iproute2 procps"
+PACKAGES="asterisk asterisk-modules asterisk-config asterisk-core-sounds-en sip-tester tshark openssl iproute2 procps chromium"
 OPTIONAL="libbcg729-0 libgsm1"
 
 need_install=0

@@ -1,0 +1,78 @@
+"""``sipclient pcap auth-check FILE --password-file F``: was each Authorization right?
+
+One line per challenged request: frame, time (seconds since the capture's first SIP
+message), method, user@realm, verdict (ok, WRONG, unchecked) and why (wrong password, wrong
+URI, stale or unknown nonce, nc not increasing, wrong algorithm, realm mismatch ...). The
+password file holds one password, or ``user:password`` lines; passwords are never printed.
+
+Exit status: 0 every checked request was right, 1 at least one was wrong, 2 bad usage or a
+missing file, 65 not a capture or a bad password file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sipclient.cli import EXIT_DATAERR, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
+from sipclient.cli._pcap_common import (PcapExit, add_file_argument, need_files, note_truncated,
+                                        one_line_errors, read_or_exit)
+
+PROG = "sipclient pcap auth-check"
+
+
+def register_pcap(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "auth-check", help="verify every challenged request's digest against a password",
+        description="For every request with Authorization or Proxy-Authorization, find "
+                    "the 401/407 that issued its nonce and say whether the credentials are "
+                    "right for the password given, and if not why. Exit 0 all right, 1 one "
+                    "or more wrong, 2 bad usage or missing file, 65 not a capture or bad "
+                    "password file.")
+    add_file_argument(p)
+    p.add_argument("--password-file", required=True, metavar="F",
+                   help="one password, or lines user:password (never printed)")
+    p.add_argument("--nonce-lifetime", type=float, default=None, metavar="S",
+                   help="seconds a nonce stays fresh at the server (default 32, Asterisk's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_auth_check)
+
+
+@one_line_errors(PROG)
+def run_auth_check(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.pcap.auth_check import PasswordFileError, Passwords, check_auth
+    from sipclient.proto.digest_server import NONCE_LIFETIME
+
+    need_files(args.file, args.password_file)
+    try:
+        text = Path(args.password_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PcapExit(f"cannot read {args.password_file}: {exc.strerror or exc}",
+                       EXIT_USAGE) from None
+    except UnicodeDecodeError:
+        raise PcapExit(f"{args.password_file}: not UTF-8 text", EXIT_DATAERR) from None
+    try:
+        passwords = Passwords.parse(text, args.password_file)
+    except PasswordFileError as exc:
+        raise PcapExit(str(exc), EXIT_DATAERR) from None
+    del text
+    capture = read_or_exit(args.file)
+    lifetime = args.nonce_lifetime if args.nonce_lifetime is not None else NONCE_LIFETIME
+    checks = check_auth(capture.sip, passwords, nonce_lifetime=lifetime)
+    wrong = sum(c.wrong for c in checks)
+    unchecked = sum(c.verdict == "unchecked" for c in checks)
+    if args.json:
+        print(json.dumps({"file": args.file, "checked": len(checks), "wrong": wrong,
+                          "unchecked": unchecked,
+                          "requests": [c.to_json() for c in checks]}, indent=2),
+              file=env.stdout)
+    else:
+        for c in checks:
+            print(c.line(), file=env.stdout)
+        ok = len(checks) - wrong - unchecked
+        print(f"{len(checks)} challenged request{'s' if len(checks) != 1 else ''}: {ok} ok, "
+              f"{wrong} wrong" + (f", {unchecked} unchecked" if unchecked else ""),
+              file=env.stdout)
+    note_truncated(PROG, capture, env)
+    return EXIT_FAILURE if wrong else EXIT_OK
