@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: all venv lab-deps demo test test-fast fuzz bench lint-imports lab-up lab-down clean
+.PHONY: all venv lab-deps demo smoke test test-fast fuzz bench lint-imports lab-up lab-down clean
 
 all: test
 
@@ -26,7 +26,7 @@ venv: $(BIN)/.installed
 
 # Asterisk 16 (bullseye), sipp, tshark and codec libraries; skipped when all are present.
 lab-deps:
-	@if command -v asterisk >/dev/null && command -v sipp >/dev/null && command -v tshark >/dev/null; then \
+	@if command -v asterisk >/dev/null && command -v sipp >/dev/null && command -v tshark >/dev/null && command -v chromium >/dev/null; then \
 	  echo "lab packages present: $$(asterisk -V)"; \
 	else \
 	  $(SUDO) bash scripts/install-lab-deps.sh; \
@@ -34,13 +34,16 @@ lab-deps:
 
 # --- the two commands -------------------------------------------------------------------
 
-demo: venv lab-deps
-	$(BIN)/sipclient demo
+demo: venv lab-deps  ## the scenario suite on the built-in lab (started and stopped for the run)
+	$(BIN)/sipclient run scenarios/ --junit reports/junit.xml --json reports/results.json
 
 test: venv lab-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests scenarios $(PYTEST_ARGS)
 
 # --- the rest ---------------------------------------------------------------------------
+
+smoke: venv lab-deps  ## six quick checks against the lab (register UDP/TCP/WSS, 600, 602, 603)
+	$(BIN)/sipclient demo
 
 test-fast: venv  ## the pure core only: no lab, no sockets
 	$(BIN)/python -m pytest tests/proto tests/cli $(PYTEST_ARGS)

@@ -1,0 +1,186 @@
+"""``sipclient run``: run YAML call scenarios (``*.sip.yaml``) and report.
+
+    sipclient run scenarios/                          # every *.sip.yaml below, on the lab
+    sipclient run scenarios/ -k "echo and not tls" --junit out.xml --json out.json
+    sipclient run calls/ --profile cloud.yaml -n 2    # a real PBX; two workers share it
+    sipclient run --schema > scenario.schema.json
+
+Every file is loaded and checked before anything runs: any error is printed as
+``file:line: message`` and the run stops with exit status 2. The default target is the
+built-in lab: used when already up, else started for the run and stopped after it. With
+``-n N`` each worker runs its own lab. Exit status: 0 all passed, 1 one failed or errored,
+2 bad files or usage, 130 Ctrl-C, 143 SIGTERM (after every running scenario hung up,
+unregistered and wrote its reports). See docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
+                           EXIT_USAGE, Env)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run", help="run YAML call scenarios (*.sip.yaml) and report",
+        description="Run scenario files and folders (recursively, *.sip.yaml), against the "
+                    "built-in lab or --target/--profile; print a results table; write "
+                    "JUnit/JSON reports. Exit: 0 all passed, 1 a failure, 2 bad files or "
+                    "usage, 130 Ctrl-C, 143 SIGTERM.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders")
+    p.add_argument("-k", dest="keyword", metavar="EXPR",
+                   help="only scenarios whose name, file name or tags match EXPR (words as "
+                        "substrings, with and/or/not and parentheses, as pytest's -k)")
+    p.add_argument("--target", metavar="TARGET", help="the PBX instead of the lab: "
+                   "udp:host:port, tcp:..., wss://host:8089/ws ...")
+    p.add_argument("--profile", metavar="FILE", help="a target profile (YAML: target, domain, "
+                   "transports, accounts with password_file/password_env)")
+    p.add_argument("--insecure", action="store_true",
+                   help="TLS/WSS to --target/--profile: accept a certificate that does not "
+                        "verify (the lab is always accepted)")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML to FILE")
+    p.add_argument("--json", metavar="FILE", help="write the run's results (JSON) to FILE")
+    p.add_argument("--report-dir", metavar="DIR",
+                   help="where reports go (default reports/run-<YYYYmmdd-HHMMSS>/)")
+    p.add_argument("-n", "--workers", type=_workers, default=1, metavar="N",
+                   help="run N scenarios at a time in worker processes (each with its own "
+                        "lab; an external target is shared: accounts must not overlap)")
+    p.add_argument("--schema", action="store_true",
+                   help="print the JSON Schema of scenario files and exit")
+    p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
+                   type=str.lower, help="colour the verdicts (default: only on a terminal)")
+    p.set_defaults(func=run)
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1-64)")
+    return int(text)
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    if args.schema:
+        from sipclient.scenario.schema import schema_json
+
+        print(schema_json(), file=env.stdout)
+        return EXIT_OK
+    err = env.stderr
+    if not args.paths:
+        print("sipclient run: give at least one scenario file or folder "
+              "(e.g. sipclient run scenarios/)", file=err)
+        return EXIT_USAGE
+    from sipclient.scenario.runner import (KeywordError, RunPlan, TargetSpec, collect_files,
+                                           load_all, run_plan, select)
+
+    try:
+        files = collect_files(args.paths)
+    except FileNotFoundError as exc:
+        print(f"sipclient run: {exc}", file=err)
+        return EXIT_USAGE
+    if not files:
+        print(f"sipclient run: no *.sip.yaml file in {', '.join(args.paths)}", file=err)
+        return EXIT_USAGE
+    scenarios, errors = load_all(files)
+    if errors:
+        for e in errors:
+            print(str(e), file=err)
+        bad = len({e.path for e in errors})
+        print(f"sipclient run: {len(errors)} error{'s' * (len(errors) != 1)} in {bad} "
+              f"file{'s' * (bad != 1)}; nothing was run", file=err)
+        return EXIT_USAGE
+    try:
+        chosen = select(scenarios, args.keyword)
+    except KeywordError as exc:
+        print(f"sipclient run: {exc}", file=err)
+        return EXIT_USAGE
+    if not chosen:
+        print(f"sipclient run: no scenario matches -k {args.keyword!r} "
+              f"({len(scenarios)} loaded)", file=err)
+        return EXIT_USAGE
+    spec = TargetSpec(target=args.target, profile=args.profile, insecure=args.insecure,
+                      environ=env.environ)
+    if not spec.is_lab:
+        from sipclient.scenario.target import ProfileError
+
+        try:
+            spec.build()
+        except ProfileError as exc:
+            print(f"sipclient run: {exc}", file=err)
+            return EXIT_USAGE
+    elif args.insecure:
+        print("sipclient run: --insecure applies to --target/--profile (the lab's own "
+              "certificate is always accepted)", file=err)
+        return EXIT_USAGE
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report_root = Path(args.report_dir or f"reports/run-{stamp}").absolute()
+    return _run(args, env, RunPlan(chosen, spec, report_root, workers=args.workers),
+                deselected=len(scenarios) - len(chosen), run_plan=run_plan)
+
+
+def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan) -> int:
+    from sipclient.cli._trace import use_color
+    from sipclient.scenario.progress import Progress
+    from sipclient.scenario.reports import junit_xml, run_document, write_json
+
+    color = use_color(args.color, env.stdout, env.getenv("NO_COLOR"))
+    progress = Progress(env.stdout, len(plan.scenarios), color=color, errors=env.stderr)
+    note = f" ({deselected} deselected by -k)" if deselected else ""
+    workers = f", {min(plan.workers, len(plan.scenarios))} workers" if plan.workers > 1 else ""
+    print(f"running {len(plan.scenarios)} scenario{'s' * (len(plan.scenarios) != 1)}"
+          f"{note}{workers}; reports in {plan.report_root}", file=env.stdout, flush=True)
+    started = time.time()
+
+    def document(results, outcome=None, code=None):
+        return run_document(
+            results, started=started, duration=time.time() - started,
+            target=outcome.target if outcome else plan.target.describe(),
+            report_dir=plan.report_root, paths=args.paths, keyword=args.keyword,
+            deselected=deselected, workers=plan.workers, exit_code=code,
+            interrupted=outcome.signal_name if outcome else None)
+
+    done: dict[int, dict] = {}
+
+    class Listener:
+        note = staticmethod(progress.note)
+        started = staticmethod(progress.started)
+
+        @staticmethod
+        def finished(index, result, worker):
+            progress.finished(index, result, worker)
+            done[index] = result  # run.json grows as the run goes: a killed run keeps it
+            write_json(plan.report_root / "run.json", document([done[k] for k in sorted(done)]))
+
+    outcome = run_plan(plan, Listener())
+    code = _exit_code(outcome)
+    doc = document(outcome.results, outcome, code)
+    write_json(plan.report_root / "run.json", doc)
+    written = []
+    if args.json:
+        written.append(f"json:  {write_json(args.json, doc)}")
+    if args.junit:
+        path = Path(args.junit)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(junit_xml(doc, root=Path.cwd()), encoding="utf-8")
+        written.append(f"junit: {path}")
+    if outcome.error:
+        print(f"sipclient run: {outcome.error}", file=env.stderr, flush=True)
+    progress.summary(outcome.results, report_dir=str(plan.report_root),
+                     interrupted=outcome.signal_name, extra=written)
+    return code
+
+
+def _exit_code(outcome) -> int:
+    import signal
+
+    if outcome.signal == signal.SIGTERM:
+        return EXIT_TERMINATED
+    if outcome.signal is not None:
+        return EXIT_INTERRUPTED
+    if outcome.error and not any(r.get("status") in ("passed", "failed")
+                                 for r in outcome.results):
+        return EXIT_USAGE  # nothing could run (the lab did not start)
+    return EXIT_OK if all(r.get("status") == "passed" for r in outcome.results) \
+        else EXIT_FAILURE

@@ -1,0 +1,51 @@
+"""``register``, ``unregister``, ``options``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sipclient.agent import AuthenticationFailed
+
+from ..context import RunContext, StepFailed
+from ..model import Step
+from ._common import check_status, number, text_of, timeout_of
+
+
+async def register(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+    """REGISTER; ``expect`` a status (default 200) or ``fail`` (authentication failure)."""
+    name = args["agent"]
+    agent = ctx.agent(name)
+    expires = number(args, "expires")
+    expect = args.get("expect")
+    want_fail = str(expect).lower() == "fail" if expect is not None else False
+    try:
+        async with asyncio.timeout(timeout_of(args)):
+            result = await agent.register(int(expires) if expires is not None else None)
+    except AuthenticationFailed as exc:
+        if want_fail:
+            return
+        raise StepFailed(f"register {name}: authentication failed: {exc}",
+                         expected="register answered 200",
+                         received=text_of(exc.response) or str(exc)) from None
+    if want_fail:
+        raise StepFailed(f"register {name}: expected an authentication failure, received "
+                         f"{result.status} {result.reason}",
+                         expected="the credentials refused (401/403 after the retry)",
+                         received=text_of(result.response))
+    check_status(f"register {name}", expect, 200, result.response, result.status)
+
+
+async def unregister(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+    name = args["agent"]
+    async with asyncio.timeout(timeout_of(args)):
+        result = await ctx.agent(name).unregister()
+    check_status(f"unregister {name}", args.get("expect"), 200, result.response, result.status)
+
+
+async def options(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+    name = args["agent"]
+    to = args.get("to")
+    resp = await ctx.agent(name).options(str(to) if to is not None else None,
+                                         timeout=timeout_of(args))
+    check_status(f"OPTIONS from {name}", args.get("expect"), 200, resp)
