@@ -46,12 +46,13 @@ def _share(text: str) -> float:
     return value
 
 
-def seconds(text: str) -> float:
+def seconds(text: str, limit: float = 1e7) -> float:
+    """An argparse type: a number of seconds from 0 up to (not including) ``limit``."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.0 <= value < 1e7:
+    if not 0.0 <= value < limit:
         raise argparse.ArgumentTypeError(f"{text} seconds is out of range")
     return value
 
@@ -114,6 +115,9 @@ def add_common_options(p: argparse.ArgumentParser, *, server_required: bool = Tr
                      help="print exactly one JSON object at the end")
     out.add_argument("--pcap", metavar="FILE", help="write every SIP message and RTP/RTCP "
                      "packet of this run to FILE (pcap, readable by Wireshark/tshark)")
+    out.add_argument("--capture-interface", metavar="IFACE", help="with root: also capture "
+                     "on IFACE with dumpcap while the run lasts, into FILE.iface.pcapng "
+                     "beside --pcap FILE")
     out.add_argument("--color", "--colour", choices=("auto", "always", "never"),
                      default="auto", type=str.lower, help="colour the trace (default: auto, "
                      "only on a terminal)")
@@ -129,6 +133,41 @@ def add_common_options(p: argparse.ArgumentParser, *, server_required: bool = Tr
     imp.add_argument("--impair", choices=("both", "out", "in"), default="both",
                      help="which direction to impair (default: both)")
     imp.add_argument("--seed", default="0", help="random seed of the impairment (default 0)")
+
+
+# ----------------------------------------------------------------------------- webrtc
+
+def add_webrtc_option(p: argparse.ArgumentParser) -> None:
+    """--webrtc (and --stun): the calls' media is WebRTC (ICE, DTLS-SRTP) over WS/WSS."""
+    w = p.add_argument_group("webrtc")
+    w.add_argument("--webrtc", action="store_true",
+                   help="be a WebRTC endpoint: SIP over ws:// or wss://, media over ICE + "
+                        "DTLS-SRTP (needs aiortc: the webrtc extra; docs/webrtc.md)")
+    w.add_argument("--stun", action="append", metavar="URL",
+                   help="with --webrtc: a STUN server, stun:host:port (default: none; no "
+                        "public STUN server is ever contacted unless given)")
+
+
+def webrtc_factory(args: argparse.Namespace) -> Any:
+    """The media factory for ``--webrtc`` (None without it). The ``webrtc`` package is loaded
+    as a plugin: it is the only one that imports aiortc (pyproject's import contracts)."""
+    if not getattr(args, "webrtc", False):
+        if getattr(args, "stun", None):
+            raise UsageError("--stun needs --webrtc")
+        return None
+    import importlib
+
+    try:
+        backend = importlib.import_module("webrtc")
+    except ImportError as exc:
+        raise UsageError(f"--webrtc needs aiortc ({exc}); install the webrtc extra") from None
+    options: dict[str, Any] = {"stun": list(args.stun or [])}
+    if getattr(args, "dtmf_mode", None) == "inband":
+        options["dtmf"] = "inband"
+    try:
+        return backend.media_factory(options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- media
@@ -184,7 +223,8 @@ def media_config(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if getattr(args, "codec", None) is not None:
         names = tuple(n.strip().upper() for n in args.codec.split(",") if n.strip())
-        known = ("PCMU", "PCMA", "GSM", "G729")
+        known = ("PCMU", "PCMA", "OPUS") if getattr(args, "webrtc", False) else \
+            ("PCMU", "PCMA", "GSM", "G729")
         if not names:
             raise UsageError("--codec needs at least one codec name, e.g. PCMU,PCMA")
         unknown = [n for n in names if n not in known]
@@ -213,7 +253,9 @@ def media_report(call: Any) -> list[dict[str, Any]]:
         return []
     keys = ("codec", "local_rtp", "remote_rtp", "packets_sent", "packets_received", "lost",
             "jitter_ms", "mos", "dominant_hz", "dtmf_received")
-    return [{k: s.get(k) for k in keys} for s in stats()]
+    webrtc_keys = ("ice_ms", "dtls_ms", "gather_ms", "first_rtp_ms", "dtls_role", "error")
+    return [{**{k: s.get(k) for k in keys}, **{k: s[k] for k in webrtc_keys if k in s}}
+            for s in stats()]
 
 
 # ----------------------------------------------------------------------------- exit codes
@@ -360,6 +402,12 @@ class Session:
             except OSError as exc:
                 raise UsageError(f"cannot read --ca-file {args.ca_file}: {exc.strerror}") \
                     from None
+        self.media_factory = webrtc_factory(args)
+        if self.media_factory is not None:
+            if self.transport not in ("ws", "wss"):
+                raise UsageError(f"--webrtc needs a WebSocket server (wss://host:8089/ws), "
+                                 f"not {self.transport}")
+            self.result.extra["webrtc"] = True
         trace_stream = self.stderr if args.json else self.stdout
         color = use_color(args.color, env.stderr if args.json else env.stdout,
                           env.getenv("NO_COLOR"))
@@ -492,10 +540,15 @@ class Session:
     async def _drive(self, body: Callable[["Session", Any], Awaitable[None]],
                      cfg: Any) -> None:
         from sipclient.agent import Agent, AgentError
+        from sipclient.pcap.live import LiveCaptureError, start_beside
 
         follower = None
+        live = None  # --capture-interface (sipclient.pcap.live)
         try:
-            agent = Agent(cfg)
+            if getattr(self.args, "capture_interface", None):
+                live = await asyncio.to_thread(start_beside, self.args.capture_interface,
+                                               getattr(self.args, "pcap", None))
+            agent = Agent(cfg, media_factory=self.media_factory)
             self.agent = agent
             if self.tracer is not None:
                 self.tracer.clock_offset = time.time() - asyncio.get_running_loop().time()
@@ -510,9 +563,13 @@ class Session:
             if response is not None and self.result.status is None:
                 self.result.final(response)
             self.result.fail(describe_error(exc, self), exit_for_error(exc))
+        except LiveCaptureError as exc:
+            self.result.fail(str(exc), EXIT_USAGE)
         finally:
             if follower is not None:
                 follower.cancel()
+            if live is not None:
+                await asyncio.shield(asyncio.to_thread(live.stop))
 
 
 async def bounded(session: Session, awaitable: Awaitable[Any],
@@ -605,6 +662,7 @@ def run_session(command: str, args: argparse.Namespace, env: Env,
 
 
 __all__ = ["EXIT_TERMINATED", "PASSWORD_ENV", "Result", "Session", "add_common_options",
-           "add_media_options", "bounded", "media_config", "media_report", "send_dtmf_later",
+           "add_media_options", "add_webrtc_option", "bounded", "media_config", "media_report",
+           "send_dtmf_later",
            "exit_for_error", "exit_for_status", "positive_int", "read_password", "run_session",
-           "seconds", "server_for"]
+           "seconds", "server_for", "webrtc_factory"]

@@ -20,6 +20,7 @@ import asyncio
 from typing import Any
 
 from sipclient.cli import EXIT_FAILURE, Env
+from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
                                    exit_for_status, media_config, media_report, positive_int,
                                    run_session, seconds, send_dtmf_later)
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Register, then answer (or reject) incoming calls until Ctrl-C or "
                     "--count calls; unregister at the end.")
     add_common_options(p)
+    add_webrtc_option(p)
     c = p.add_argument_group("answering")
     c.add_argument("--no-register", action="store_true",
                    help="do not register (callers send straight to --local-address/port)")

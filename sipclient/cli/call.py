@@ -20,6 +20,7 @@ import asyncio
 from typing import Any
 
 from sipclient.cli import EXIT_TIMEOUT, Env
+from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
                                    exit_for_status, media_config, media_report, run_session,
                                    seconds, send_dtmf_later)
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "--duration seconds (or until the other side hangs up), hang up.")
     p.add_argument("number", metavar="NUMBER|URI", help="extension, number or SIP URI")
     add_common_options(p)
+    add_webrtc_option(p)
     c = p.add_argument_group("call")
     c.add_argument("--duration", "-d", type=seconds, default=DEFAULT_DURATION, metavar="S",
                    help=f"hang up after S seconds of talk (default {DEFAULT_DURATION:g})")

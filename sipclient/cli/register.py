@@ -17,6 +17,7 @@ import asyncio
 from typing import Any
 
 from sipclient.cli import Env
+from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, bounded, exit_for_status,
                                    run_session, seconds)
 
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "register", help="register an extension (REGISTER with digest auth)",
         description="Register (RFC 3261 10) and print the registrar's answer.")
     add_common_options(p)
+    add_webrtc_option(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--hold", type=seconds, metavar="S",
                       help="stay registered S seconds (refreshing), then unregister")
