@@ -1,0 +1,259 @@
+"""``sipclient http ...``: the PBX's HTTP integration surface (issue 9, docs/http.md).
+
+    sipclient http c2c --dialect seed001 --url https://127.0.0.1:8443 --ramal 1001 --number 600 \\
+        --login root --senha env:SENHA --token env:TOKEN --ca-file run/lab/twin/tls/lab.crt
+    sipclient http status --url ... --login root --senha env:SENHA --token env:TOKEN
+    sipclient http report --url ... --since "2026-01-02 00:00:00" (credentials as above)
+    sipclient http twin up --login root --senha env:SENHA --token env:TOKEN \\
+        --webhook seed000=http://127.0.0.1:9000/seed000/cdr
+    sipclient http receive --port 9000 --count 2 --timeout 60
+
+Secrets are ``env:NAME`` or ``file:PATH``, never literal values, and never printed.
+Exit codes: 0 ok, 1 the API refused or answered something else than its document says,
+2 bad usage, 4 timeout (``receive``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_TIMEOUT, Env, UsageError
+
+DIALECTS_C2C = ("seed000", "seed001", "seed003")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "http", help="the PBX's HTTP APIs: click-to-call, statuses, webhooks, the lab twin",
+        description="Clients for the documented click-to-call/status APIs, webhook "
+                    "receivers, and the lab twin of those APIs on the lab's Asterisk.")
+    actions = parser.add_subparsers(dest="http_action", metavar="ACTION")
+    actions.required = True
+
+    def client_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url", required=True, help="base URL of the API (https://host:port)")
+        p.add_argument("--login", default="root", help="seed 001 login")
+        p.add_argument("--senha", help="seed 001 password: env:NAME or file:PATH")
+        p.add_argument("--token", help="seed 001 token: env:NAME or file:PATH")
+        p.add_argument("--insecure", action="store_true",
+                       help="accept any TLS certificate (a lab)")
+        p.add_argument("--ca-file", help="verify TLS against this CA (the twin's lab.crt)")
+        p.add_argument("--source", help="local address to send from")
+        p.add_argument("--timeout", type=float, default=10.0)
+        p.set_defaults(func=run)
+
+    c2c = actions.add_parser("c2c", help="click-to-call in one of the dialects")
+    client_opts(c2c)
+    c2c.add_argument("--dialect", choices=DIALECTS_C2C, default="seed001")
+    c2c.add_argument("--ramal", required=True, help="the extension to ring first (4 digits)")
+    c2c.add_argument("--number", required=True, help="the number dialled once it answers")
+    c2c.add_argument("--key", default="", help="seed 000: the CRM's key (its CDR callid)")
+    c2c.add_argument("--customer-code", default="100", help="seed 000: 3-digit code")
+    client_opts(actions.add_parser("status", help="seed 001 statusramais"))
+    report = actions.add_parser("report", help="seed 001 statusreport")
+    client_opts(report)
+    report.add_argument("--since", default="", help="datainicial, YYYY-MM-DD hh:mm:ss")
+    active = actions.add_parser("active", help="seed 003 active call of an extension")
+    client_opts(active)
+    active.add_argument("--ramal", required=True)
+
+    twin = actions.add_parser("twin", help="the lab twin of the APIs (needs `lab up`)")
+    twin_actions = twin.add_subparsers(dest="twin_action", metavar="ACTION")
+    twin_actions.required = True
+    up = twin_actions.add_parser("up", help="serve the twin until Ctrl-C")
+    up.add_argument("--run-dir", help="the lab's run directory (default run/lab)")
+    up.add_argument("--port", type=int, default=8443)
+    up.add_argument("--login", default="root")
+    up.add_argument("--senha", required=True, help="env:NAME or file:PATH")
+    up.add_argument("--token", required=True, help="env:NAME or file:PATH")
+    up.add_argument("--source", default="127.0.0.1", help="the one allowed source address")
+    up.add_argument("--webhook", action="append", default=[], metavar="DIALECT=URL[,secret=SPEC]",
+                    help="push every finished call to URL in DIALECT (seed000/2/3/4)")
+    up.add_argument("--ring-timeout", type=float, default=20.0)
+    up.add_argument("--for", dest="duration", type=float, default=None,
+                    help="stop after N seconds (default: until Ctrl-C)")
+    up.set_defaults(func=run)
+
+    rx = actions.add_parser("receive", help="webhook receivers on loopback; prints JSON lines")
+    rx.add_argument("--port", type=int, default=0)
+    rx.add_argument("--push-token", help="seed 002 token header to require: env:/file:")
+    rx.add_argument("--api-key", help="seed 004 ApiKey to require: env:/file:")
+    rx.add_argument("--count", type=int, default=0, help="exit after N webhooks")
+    rx.add_argument("--timeout", type=float, default=None, help="give up after N seconds")
+    rx.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    try:
+        return asyncio.run(_main(args, env))
+    except KeyboardInterrupt:
+        print("interrupted", file=env.stderr)
+        return 130
+
+
+def _secret(spec: str | None, what: str, env: Env) -> Any:
+    from sipclient.http.secrets import SecretSpecError, resolve
+
+    if spec is None:
+        raise UsageError(f"{what} is required (env:NAME or file:PATH)")
+    try:
+        source = env.environ if env.environ is not None else None
+        return resolve(spec, what, source)
+    except SecretSpecError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def _main(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.http.errors import FieldError, HttpIntegrationError
+    from sipclient.http.wire import WireError
+
+    action = args.http_action
+    try:
+        if action == "twin":
+            return await _twin(args, env)
+        if action == "receive":
+            return await _receive(args, env)
+        return await _client(args, env)
+    except (FieldError, WireError) as exc:
+        print(f"sipclient http {action}: {exc}", file=env.stderr)
+        return EXIT_FAILURE
+    except HttpIntegrationError as exc:
+        print(f"sipclient http {action}: {exc}", file=env.stderr)
+        return EXIT_FAILURE
+
+
+async def _client(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.http.client import HttpClient
+    from sipclient.http.dialects import seed000, seed001, seed003
+
+    client = HttpClient(insecure=args.insecure, ca_file=args.ca_file, timeout=args.timeout,
+                        source_address=args.source)
+    base = args.url.rstrip("/")
+
+    def creds() -> seed001.Credentials:
+        return seed001.Credentials(args.login, _secret(args.senha, "--senha", env),
+                                   _secret(args.token, "--token", env))
+
+    if args.http_action == "c2c" and args.dialect == "seed000":
+        c2c = seed000.click_to_call(seed000.make_ramal(args.customer_code, args.ramal),
+                                    args.number, args.key or "sipclient")
+        resp = await client.post_form(base + seed000.CALL_PATH, c2c.form())
+        print(json.dumps({"status": resp.status, "answer": resp.text}), file=env.stdout)
+        return EXIT_OK if resp.status == 200 else EXIT_FAILURE
+    if args.http_action == "c2c" and args.dialect == "seed003":
+        resp = await client.request("GET", base + seed003.call_path(args.ramal, args.number))
+        call_id = seed003.parse_call_answer(resp.json())
+        print(json.dumps({"callId": call_id, "answer": resp.json()}), file=env.stdout)
+        return EXIT_OK
+    if args.http_action == "active":
+        resp = await client.request("GET", base + seed003.active_path(args.ramal))
+        print(json.dumps(seed003.parse_answer(resp.json())), file=env.stdout)
+        return EXIT_OK
+    url = base + seed001.API_PATH
+    if args.http_action == "c2c":
+        body = seed001.request("clicktocall", creds(), origem=args.ramal, destino=args.number)
+        answer = (await client.post_json(url, body)).json()
+        call_id = seed001.parse_click_to_call_answer(answer)
+        print(json.dumps({"ID": call_id, "answer": answer}), file=env.stdout)
+        return EXIT_OK
+    if args.http_action == "status":
+        rows = seed001.validate_statusramais(
+            (await client.post_json(url, seed001.request("statusramais", creds()))).json())
+        print(json.dumps(rows, ensure_ascii=False), file=env.stdout)
+        return EXIT_OK
+    rows = seed001.validate_report((await client.post_json(
+        url, seed001.request("statusreport", creds(), datainicial=args.since))).json())
+    print(json.dumps(rows, ensure_ascii=False), file=env.stdout)
+    return EXIT_OK
+
+
+def _webhook(spec: str, env: Env) -> Any:
+    from sipclient.http.twin import WebhookTarget
+
+    dialect, sep, rest = spec.partition("=")
+    if not sep:
+        raise UsageError(f"--webhook {spec!r}: expected DIALECT=URL[,secret=SPEC][,method=PUT]")
+    url, *opts = rest.split(",")
+    secret = None
+    method = "POST"
+    for opt in opts:
+        key, _, value = opt.partition("=")
+        if key == "secret":
+            secret = _secret(value, f"--webhook {dialect} secret", env)
+        elif key == "method" and value.upper() in ("PUT", "POST"):
+            method = value.upper()
+        else:
+            raise UsageError(f"--webhook {dialect}: unknown option {opt!r}")
+    try:
+        return WebhookTarget(dialect, url, secret, method)
+    except ValueError as exc:
+        raise UsageError(f"--webhook: {exc}") from None
+
+
+async def _twin(args: argparse.Namespace, env: Env) -> int:
+    """Serve the twin, printing its log (refusals, failed pushes) on stderr."""
+    import logging
+
+    logger = logging.getLogger("sipclient.http")
+    handler = logging.StreamHandler(env.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        return await _serve_twin(args, env)
+    finally:
+        logger.removeHandler(handler)
+
+
+async def _serve_twin(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.http.dialects.seed001 import Credentials
+    from sipclient.http.twin import Twin, TwinConfig
+    from sipclient.lab import Lab, LabConfig, LabError
+
+    creds = Credentials(args.login, _secret(args.senha, "--senha", env),
+                        _secret(args.token, "--token", env), args.source)
+    hooks = [_webhook(spec, env) for spec in args.webhook]
+    try:
+        lab = Lab.from_run_dir(args.run_dir) if args.run_dir else Lab(LabConfig.from_env())
+    except LabError as exc:
+        raise UsageError(str(exc)) from None
+    config = TwinConfig(credentials=creds, port=args.port, webhooks=hooks,
+                        ring_timeout=args.ring_timeout)
+    async with Twin(lab, config) as twin:
+        print(json.dumps({"url": twin.url, "ca_file": str(twin.ca_file),
+                          "source": args.source, "webhooks": [h.dialect for h in hooks]}),
+              file=env.stdout, flush=True)
+        if args.duration is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(args.duration)
+    return EXIT_OK
+
+
+async def _receive(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.http.receivers import PATHS, WebhookReceiver
+
+    token = _secret(args.push_token, "--push-token", env).reveal() if args.push_token else None
+    key = _secret(args.api_key, "--api-key", env).reveal() if args.api_key else None
+    async with WebhookReceiver(port=args.port, token=token, api_key=key) as rx:
+        print(json.dumps({"urls": {d: rx.url(d) for d in PATHS}}), file=env.stdout, flush=True)
+        loop = asyncio.get_running_loop()
+        deadline = None if args.timeout is None else loop.time() + args.timeout
+        shown = rejected = 0
+        while not args.count or shown < args.count:
+            for w in rx.received[shown:]:
+                print(json.dumps({"dialect": w.dialect, "kind": w.kind, "method": w.method,
+                                  "fields": w.fields}, default=str), file=env.stdout, flush=True)
+            shown = len(rx.received)
+            for dialect, error in rx.rejected[rejected:]:
+                print(f"rejected {error}", file=env.stderr, flush=True)
+            rejected = len(rx.rejected)
+            if args.count and shown >= args.count:
+                break
+            if deadline is not None and loop.time() >= deadline:
+                return EXIT_TIMEOUT
+            await asyncio.sleep(0.1)
+    return EXIT_OK

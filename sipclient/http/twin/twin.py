@@ -1,0 +1,564 @@
+"""The twin: seed 001's JSON API, seed 000's and seed 003's click-to-call, statuses, reports
+and recordings, served over HTTPS on loopback, driving the lab's Asterisk through AMI.
+
+Click-to-call: AMI ``Originate`` to ``PJSIP/<extension>`` (it rings our agent) with the
+dialplan ``twin-c2c`` (docker/asterisk/extensions.conf.tmpl): once the extension answers it
+records the call (MixMonitor) and dials the number through the lab context. AMI events tell
+the twin when the extension answered (UserEvent TwinAnswered), when the number answered
+(DialEnd ANSWER) and how the call ended (UserEvent TwinEnded with DIALSTATUS); a failed
+originate gives BUSY (reason 5) or NO ANSWER. Then every configured webhook gets the record
+in its dialect. statusramais comes from CoreShowChannels, DeviceStateList and the channel
+variables JSON1-JSON3 and GRAVACAO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import ssl
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sipclient.http.client import HttpClient
+from sipclient.http.dialects import seed000, seed001, seed002, seed003, seed004
+from sipclient.http.dialects.record import CallRecord
+from sipclient.http.errors import FieldError, HttpError
+from sipclient.http.server import HttpServer
+from sipclient.http.twin.ami import AmiClient, AmiError, Message
+from sipclient.http.wire import HttpRequest, HttpResponse, json_response, text_response
+
+log = logging.getLogger("sipclient.http.twin")
+
+DEVICE_STATES = {"NOT_INUSE": "Not in use", "INUSE": "In use", "BUSY": "Busy",
+                 "RINGING": "Ringing", "RINGINUSE": "Ring+Inuse", "ONHOLD": "On Hold",
+                 "UNAVAILABLE": "Unavailable", "INVALID": "Invalid", "UNKNOWN": "Unknown"}
+_PJSIP = re.compile(r"PJSIP/([0-9]+)-[0-9a-f]+")
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    dialect: str                 # seed000, seed002, seed003, seed004
+    url: str
+    secret: Any = field(default=None, repr=False)   # seed002 token header / seed004 ApiKey
+    method: str = "POST"         # seed002 may use PUT
+
+    def __post_init__(self) -> None:
+        if self.dialect not in ("seed000", "seed002", "seed003", "seed004"):
+            raise ValueError(f"webhook dialect must be seed000, seed002, seed003 or seed004, "
+                             f"got {self.dialect!r}")
+
+
+@dataclass
+class TwinConfig:
+    credentials: seed001.Credentials
+    host: str = "127.0.0.1"
+    port: int = 0
+    customer_code: str = "100"       # seed 000's 3-digit code in front of the extension
+    central_id: str = "1000"         # seed 002's central_id
+    client_id: str = "e57575aa-8995-43b6-8942-31e6e9135a25"   # seed 003's clientId
+    user_extension_field: str = ""   # seed 004's UserExtension (default: the extension)
+    ring_timeout: float = 20.0       # how long the extension rings
+    webhooks: list[WebhookTarget] = field(default_factory=list)
+    webhook_insecure: bool = False
+    run_dir: Path | None = None      # certificate; default <lab run dir>/twin
+
+
+@dataclass
+class _Call:
+    record: CallRecord
+    action_id: str = ""
+    channel: str = ""
+    transfer_id: str = ""        # seed 002's call_transfer_id once the call was transferred
+    transfer_pushed: bool = False
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Twin:
+    def __init__(self, lab: Any, config: TwinConfig) -> None:
+        self.lab = lab
+        self.config = config
+        self.run_dir = Path(config.run_dir or Path(lab.run_dir) / "twin")
+        self.ami = AmiClient()
+        self.calls: dict[str, _Call] = {}
+        self._by_uniqueid: dict[str, str] = {}
+        self._serial = itertools.count(1)
+        self.server: HttpServer | None = None
+        self.refusals: list[str] = []     # which check failed, for logs/tests (no values)
+        self.deliveries: list[tuple[str, str, int | str]] = []   # (dialect, kind, status)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._origin_status: dict[str, str] = {}
+        self._undecided: dict[str, _Call] = {}
+        self._last_delivery: dict[str, asyncio.Task[Any]] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def ca_file(self) -> Path:
+        return self.run_dir / "tls" / "lab.crt"
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url()
+
+    @property
+    def monitor_dir(self) -> Path:
+        return Path(self.lab.run_dir) / "spool" / "monitor"
+
+    async def start(self) -> "Twin":
+        from sipclient.lab.config import LabConfig
+        from sipclient.lab.render import ensure_certificate
+
+        cert_config = LabConfig(run_dir=self.run_dir, host=self.config.host)
+        await asyncio.to_thread(ensure_certificate, cert_config)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert_config.cert_file, cert_config.key_file)
+        lab = self.lab.config
+        await self.ami.connect(lab.probe_host if not lab.external else lab.host, lab.ami_port,
+                               lab.ami_user, lab.ami_secret)
+        self.ami.subscribe(self._on_event)
+        self.server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
+                                 ssl_context=ctx, plain_handler=self._plain)
+        await self.server.start()
+        self.config.port = self.server.port
+        return self
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            await asyncio.gather(task, return_exceptions=True)
+        if self.server:
+            await self.server.close()
+        await self.ami.close()
+
+    async def __aenter__(self) -> "Twin":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def wait_ended(self, call_id: str, timeout: float = 30.0) -> CallRecord:
+        call = self.calls[call_id]
+        await asyncio.wait_for(call.ended.wait(), timeout)
+        return call.record
+
+    async def wait_delivered(self, timeout: float = 10.0) -> None:
+        """Until every webhook push started so far has been answered."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    # --- click-to-call ---------------------------------------------------------------------
+
+    async def click_to_call(self, extension: str, number: str, *, dialect: str, key: str = ""
+                            ) -> CallRecord:
+        now = datetime.now()
+        serial = next(self._serial)
+        if dialect == "seed003":
+            call_id = f"{serial:04x}{int(now.timestamp() * 1000) & 0xffffffffffff:012x}"
+        else:
+            call_id = seed001.make_call_id(extension, now, serial)
+        rec = CallRecord(id=call_id, uniqueid="", extension=extension, number=number,
+                         start=now, key=key or call_id, dialect=dialect,
+                         customer_code=self.config.customer_code)
+        call = _Call(rec)
+        self.calls[call_id] = call
+        self._origin_status.pop(extension, None)
+        stamp = int(now.timestamp())
+        gravacao = seed001.make_gravacao(now, number, extension, f"{stamp}.{serial}")
+        userfield = seed000.make_userfield(now, self.config.customer_code + extension,
+                                           extension, number, f"{stamp}{serial:03d}")
+        call.record = replace(rec, recording=gravacao, userfield=userfield)
+        self._push_start(call.record)
+        call.action_id = f"c2c-{call_id}"
+        try:
+            reply = await self._originate(call, extension, number, gravacao)
+        except (AmiError, asyncio.TimeoutError) as exc:
+            self._finish(call, "NO ANSWER")
+            raise HttpError(f"Originate failed: {exc}") from None
+        if reply.get("Response") != "Success":
+            self._finish(call, "NO ANSWER")
+            raise HttpError(f"Originate refused: {reply.get('Message', '')}")
+        return call.record
+
+    async def _originate(self, call: _Call, extension: str, number: str, gravacao: str
+                         ) -> Message:
+        return await self.ami.action(
+            "Originate", action_id=call.action_id, Channel=f"PJSIP/{extension}",
+            Context="twin-c2c", Exten=number, Priority=1,
+            Timeout=int(self.config.ring_timeout * 1000), Async="true",
+            CallerID=f'"Click2Call {number}" <{number}>',
+            Variable=[f"TWIN_ID={call.record.id}", f"TWIN_REC={gravacao}.wav",
+                      f"TWIN_GRAVACAO={gravacao}"])
+
+    def _on_event(self, msg: Message) -> None:
+        event = msg.get("Event", "")
+        if event == "OriginateResponse":
+            call = next((c for c in self.calls.values()
+                         if c.action_id and c.action_id == msg.get("ActionID")), None)
+            if call is None:
+                return
+            uniqueid = msg.get("Uniqueid", "")
+            if uniqueid and uniqueid not in ("<null>", "<unknown>"):
+                self._by_uniqueid[uniqueid] = call.record.id
+                call.record = replace(call.record, uniqueid=uniqueid)
+                call.channel = msg.get("Channel", "")
+            if msg.get("Response") == "Failure":
+                # Reason 5 is busy; a 486 from the phone gives reason 0 on Asterisk 16, and
+                # the DialEnd of the originate's own dial (BUSY) comes before or after it
+                reason = msg.get("Reason", "")
+                ext = call.record.extension
+                status = self._origin_status.pop(ext, "")
+                if reason == "5" or status == "BUSY":
+                    self._finish(call, "BUSY")
+                elif reason == "0" and not status:
+                    self._undecided[ext] = call
+                    asyncio.get_running_loop().call_later(2.0, self._settle, ext)
+                else:
+                    self._finish(call, "NO ANSWER")
+        elif event == "UserEvent" and msg.get("UserEvent") == "TwinAnswered":
+            call = self.calls.get(msg.get("TwinId", ""))
+            if call:
+                uniqueid = msg.get("Uniqueid", "")
+                if uniqueid:
+                    self._by_uniqueid[uniqueid] = call.record.id
+                call.record = replace(call.record, answered=datetime.now(),
+                                      uniqueid=call.record.uniqueid or uniqueid)
+                call.channel = call.channel or msg.get("Channel", "")
+        elif event == "DialEnd" and "Channel" not in msg:   # an Originate's own dial
+            ext = _ext_of({"Channel": msg.get("DestChannel", "")})
+            undecided = self._undecided.pop(ext, None)
+            if undecided is not None:
+                self._finish(undecided, "BUSY" if msg.get("DialStatus") == "BUSY"
+                             else "NO ANSWER")
+            elif ext:
+                self._origin_status[ext] = msg.get("DialStatus", "")
+        elif event == "DialEnd":
+            call = self.calls.get(self._by_uniqueid.get(msg.get("Uniqueid", ""), ""))
+            if call and msg.get("DialStatus") == "ANSWER" and call.record.connected is None:
+                call.record = replace(call.record, connected=datetime.now())
+        elif event in ("BlindTransfer", "AttendedTransfer"):
+            uniqueid = msg.get("TransfererUniqueid", "") or msg.get("OrigTransfererUniqueid", "")
+            call = self.calls.get(self._by_uniqueid.get(uniqueid, ""))
+            if call and not call.transfer_id:
+                call.transfer_id = (msg.get("TransfereeUniqueid", "")
+                                    or msg.get("TransferTargetUniqueid", "") or "transfer")
+                if call.ended.is_set():
+                    self._push_transfer(call)
+        elif event == "UserEvent" and msg.get("UserEvent") == "TwinEnded":
+            call = self.calls.get(msg.get("TwinId", ""))
+            if call:
+                status = msg.get("DialStatus", "")
+                disposition = {"ANSWER": "ANSWER", "BUSY": "BUSY", "CANCEL": "CANCEL"}.get(
+                    status, "NO ANSWER")
+                if disposition == "ANSWER" and call.record.connected is None:
+                    disposition = "NO ANSWER"
+                side = msg.get("Side", "") or "interno"
+                self._finish(call, disposition, hangup_side=side)
+
+    def _settle(self, ext: str) -> None:
+        call = self._undecided.pop(ext, None)
+        if call is not None:
+            self._finish(call, "NO ANSWER")
+
+    def _finish(self, call: _Call, disposition: str, **changes: Any) -> None:
+        if call.ended.is_set():
+            return
+        call.record = call.record.finish(datetime.now(), disposition, **changes)
+        if disposition != "ANSWER":
+            call.record = replace(call.record, connected=None)
+        call.ended.set()
+        self._push_end(call.record)
+        if call.transfer_id:
+            self._push_transfer(call)
+
+    def _push_transfer(self, call: _Call) -> None:
+        """Seed 002's third push: the complete call with ``call_transfer_id``."""
+        if call.transfer_pushed:
+            return
+        call.transfer_pushed = True
+        for target in self.config.webhooks:
+            if target.dialect == "seed002":
+                self._queue(target, self._deliver(target, "transfer", seed002.payload(
+                    call.record, "transfer", central_id=self.config.central_id,
+                    base_url=self.url, transfer_id=call.transfer_id)))
+
+    # --- webhooks --------------------------------------------------------------------------
+
+    def _push_start(self, rec: CallRecord) -> None:
+        for target in self.config.webhooks:
+            if target.dialect == "seed002":
+                self._queue(target, self._deliver(target, "start", seed002.payload(
+                    rec, "start", central_id=self.config.central_id, base_url=self.url)))
+            elif target.dialect == "seed003":
+                self._queue(target, self._deliver(target, "call.dialing", seed003.event(
+                    "call.dialing", rec, self.config.client_id, _epoch_ms())))
+
+    def _push_end(self, rec: CallRecord) -> None:
+        for target in self.config.webhooks:
+            if target.dialect == "seed000":
+                body: Any = seed000.cdr_from_record(rec).form()
+            elif target.dialect == "seed002":
+                body = seed002.payload(rec, "end", central_id=self.config.central_id,
+                                       base_url=self.url)
+            elif target.dialect == "seed003":
+                body = seed003.event("call.hangup", rec, self.config.client_id, _epoch_ms())
+            else:
+                start_utc = rec.start.astimezone(timezone.utc).replace(tzinfo=None)
+                body = seed004.request(_reveal(target.secret) or "",
+                                       self.config.user_extension_field or rec.extension,
+                                       [seed004.record_from_call(rec, start_utc)])
+            self._queue(target, self._deliver(target, "end", body))
+
+    def _queue(self, target: WebhookTarget, delivery: Any) -> None:
+        """Pushes to one target go out one after the other, in order (start, end, transfer)."""
+        previous = self._last_delivery.get(target.url)
+
+        async def after_previous() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await delivery
+
+        self._last_delivery[target.url] = self._spawn(after_previous())
+
+    async def _deliver(self, target: WebhookTarget, kind: str, body: Any) -> None:
+        client = HttpClient(insecure=self.config.webhook_insecure, timeout=5.0)
+        try:
+            if target.dialect == "seed000":
+                resp = await client.post_form(target.url, body)
+            else:
+                headers = {}
+                if target.dialect == "seed002" and target.secret is not None:
+                    headers[seed002.TOKEN_HEADER] = _reveal(target.secret)
+                resp = await client.post_json(target.url, body, headers,
+                                              method=target.method)
+            self.deliveries.append((target.dialect, kind, resp.status))
+            if resp.status >= 300:
+                log.warning("webhook %s %s answered %s: %s", target.dialect, kind,
+                            resp.status, resp.text[:200])
+        except HttpError as exc:
+            self.deliveries.append((target.dialect, kind, str(exc)))
+            log.warning("webhook %s %s failed: %s", target.dialect, kind, exc)
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    async def _plain(self, req: HttpRequest) -> HttpResponse:
+        return json_response(seed001.PROTOCOL_ERROR)
+
+    async def _handle(self, req: HttpRequest) -> HttpResponse:
+        path = req.path
+        if path == seed001.API_PATH:
+            return await self._api001(req)
+        if path == seed000.CALL_PATH:
+            return await self._call000(req)
+        if path.startswith((seed001.RECORD_PREFIX, seed000.RECORD_PREFIX, "/webphone-")) \
+                or path == "/record":
+            return await self._recording(req)
+        routed = seed003.route(path)
+        if routed:
+            return await self._api003(req, *routed)
+        return text_response(f"not found: {path}\n", 404)
+
+    async def _api001(self, req: HttpRequest) -> HttpResponse:
+        if req.method != "POST":
+            return json_response(["Status", "Use POST"], 405)
+        try:
+            api = seed001.parse_request(req.json())
+        except (FieldError, ValueError) as exc:
+            return json_response(["Status", f"Requisicao Invalida: {exc}"], 400)
+        failed = seed001.check_access(api, self.config.credentials, req.peer[0])
+        if failed:
+            self.refusals.append(failed)
+            log.warning("seed001 %s refused from %s: %s does not match", api.acao,
+                        req.peer[0], failed)
+            return json_response(seed001.LOGIN_INVALID)
+        try:
+            if api.acao == "clicktocall":
+                origem, destino = seed001.click_to_call_params(api.params)
+                rec = await self.click_to_call(origem, destino, dialect="seed001")
+                return json_response(["Status", "CHAMADA OK", "ID", rec.id])
+            if api.acao == "statusramais":
+                return json_response(await self.statusramais())
+            if api.acao == "statusreport":
+                since = seed001.parse_datainicial(api.params, datetime.now())
+                return json_response(seed001.report([c.record for c in self.calls.values()],
+                                                    since))
+            return json_response([])  # statusoperacoes: the lab has no call-centre operators
+        except FieldError as exc:
+            return json_response(["Status", f"Parametro Invalido: {exc}"])
+
+    async def _call000(self, req: HttpRequest) -> HttpResponse:
+        # The document: every request is answered 200, whatever its parameters.
+        try:
+            c2c = seed000.parse_click_to_call(req.form() if req.method == "POST" else req.query)
+            if c2c.customer_code != self.config.customer_code:
+                raise FieldError("ramal", f"customer code {c2c.customer_code} is not "
+                                 f"{self.config.customer_code}")
+            await self.click_to_call(c2c.extension, c2c.numero, dialect="seed000", key=c2c.key)
+            return text_response("OK")
+        except (FieldError, ValueError, HttpError) as exc:
+            log.warning("seed000 click-to-call ignored: %s", exc)
+            return text_response(f"ignored: {exc}\n")
+
+    async def _api003(self, req: HttpRequest, kind: str, params: dict[str, str]
+                      ) -> HttpResponse:
+        now = datetime.now(timezone.utc)
+        if kind == "call":
+            try:
+                rec = await self.click_to_call(params["ramal"], params["number"],
+                                               dialect="seed003")
+            except HttpError as exc:
+                return json_response(seed003.answer("ERROR", now, {"error": str(exc)}))
+            return json_response(seed003.answer("CONECTION_OK", now,
+                                                seed003.call_data(rec, now)))
+        if kind == "status":
+            call = self.calls.get(params["call_id"])
+            if call is None:
+                return json_response(seed003.answer("NOT_FOUND", now, None), 404)
+            rec = call.record
+            status = "FINISHED" if rec.ended else "IN_PROGRESS"
+            data = seed003.call_data(rec, now, status)
+            data.update({"disposition": seed003.hangup_disposition(rec.disposition)
+                         if rec.disposition else None,
+                         "duration": rec.duration, "billsec": rec.billsec})
+            return json_response(seed003.answer("SUCCESS", now, data))
+        channels = await self._channels()
+        mine = [c for c in channels if _ext_of(c) == params["ramal"]]
+        if not mine:
+            return json_response(seed003.answer("SUCCESS", now, None))
+        chan = mine[0]
+        linked = [c["Channel"] for c in channels
+                  if c.get("BridgeId") and c.get("BridgeId") == chan.get("BridgeId")
+                  and c["Channel"] != chan["Channel"]]
+        seconds = _seconds(chan.get("Duration", "0"))
+        created = datetime.fromtimestamp(now.timestamp() - seconds, timezone.utc)
+        data = {"id": chan.get("Uniqueid"), "name": chan["Channel"], "channel": None,
+                "callerId": {"name": chan.get("CallerIDName", ""),
+                             "number": chan.get("CallerIDNum", "")},
+                "state": chan.get("ChannelStateDesc", "").upper(), "account": None,
+                "dateOfCreation": seed003.iso(created),
+                "linkedChannel": linked[0] if linked else None}
+        return json_response(seed003.answer("SUCCESS", now, data))
+
+    # --- status ----------------------------------------------------------------------------
+
+    async def _channels(self) -> list[Message]:
+        return await self.ami.list_action("CoreShowChannels")
+
+    async def statusramais(self) -> list[dict[str, str]]:
+        channels = await self._channels()
+        states = {m.get("Device", ""): m.get("State", "")
+                  for m in await self.ami.list_action("DeviceStateList")}
+        rows = []
+        for chan in channels:
+            ext = _ext_of(chan)
+            if not ext:
+                continue
+            values = {}
+            for var in ("JSON1", "JSON2", "JSON3", "GRAVACAO"):
+                reply = await self.ami.action("Getvar", Channel=chan["Channel"], Variable=var)
+                values[var] = reply.get("Value", "") if reply.get("Response") == "Success" else ""
+            incoming = chan.get("Application") == "AppDial"
+            exten = ext if incoming else chan.get("Exten", "")
+            if exten in ("s", "h", ""):
+                exten = chan.get("ConnectedLineNum", "")
+            rows.append(seed001.statusramais_row(
+                Ramal=ext, Status=DEVICE_STATES.get(states.get(f"PJSIP/{ext}", ""), "In use"),
+                Direcao="ENTRADA" if incoming else "SAIDA",
+                Duracao=_seconds(chan.get("Duration", "0")),
+                StatusCanal=chan.get("ChannelStateDesc", ""),
+                Callerid=_clean(chan.get("ConnectedLineNum", "")), Extension=exten,
+                JSON1=values["JSON1"], JSON2=values["JSON2"], JSON3=values["JSON3"],
+                GRAVACAO=values["GRAVACAO"], IDCHAMADA=chan.get("Linkedid", "")))
+        return rows
+
+    # --- recordings ------------------------------------------------------------------------
+
+    def recording_file(self, rec: CallRecord) -> Path:
+        return self.monitor_dir / f"{rec.recording}.wav"
+
+    async def _recording(self, req: HttpRequest) -> HttpResponse:
+        path = req.path
+        rec: CallRecord | None = None
+        want_gsm = False
+        records = [c.record for c in self.calls.values()]
+        if path.startswith(seed001.RECORD_PREFIX):
+            name = path[len(seed001.RECORD_PREFIX):]
+            stem, _, ext = name.rpartition(".")
+            want_gsm = ext == "gsm"
+            rec = next((r for r in records if r.recording == stem and ext in ("gsm", "wav")),
+                       None)
+            if rec is None and ext in ("gsm", "wav") and ".." not in stem:
+                file = self.monitor_dir / f"{stem}.wav"   # IVR calls recorded by the dialplan
+                if file.is_file():
+                    return _audio(file, want_gsm)
+        elif path.startswith(seed000.RECORD_PREFIX):
+            userfield = path[len(seed000.RECORD_PREFIX):]
+            rec = next((r for r in records if r.userfield == userfield), None)
+        elif path.startswith("/webphone-"):
+            rec = next((r for r in records
+                        if seed002.audio_path(r, self.config.central_id) == path), None)
+        else:
+            ref = req.query.get("Rec", "")
+            rec = next((r for r in records if r.uniqueid and r.uniqueid == ref), None)
+        if rec is None or rec.ended is None or rec.connected is None:
+            return text_response("no such recording\n", 404)
+        file = self.recording_file(rec)
+        if not file.is_file():
+            return text_response("recording not written\n", 404)
+        return _audio(file, want_gsm)
+
+
+def _audio(file: Path, gsm: bool) -> HttpResponse:
+    if not gsm:
+        return HttpResponse(200, file.read_bytes(), {"content-type": "audio/wav"})
+    from sipclient.media.audio import read_wav
+    from sipclient.media.codecs.gsm import GsmEncoder
+
+    samples = read_wav(file)
+    usable = len(samples) - len(samples) % 160
+    encoder = GsmEncoder()
+    frames = b"".join(encoder.encode(samples[i:i + 160]) for i in range(0, usable, 160))
+    return HttpResponse(200, frames, {"content-type": "audio/x-gsm"})
+
+
+def _ext_of(chan: Message) -> str:
+    match = _PJSIP.fullmatch(chan.get("Channel", ""))
+    return match.group(1) if match else ""
+
+
+def _seconds(hms: str) -> int:
+    try:
+        parts = [int(p) for p in hms.split(":")]
+    except ValueError:
+        return 0
+    total = 0
+    for p in parts:
+        total = total * 60 + p
+    return total
+
+
+def _clean(value: str) -> str:
+    return "" if value in ("<unknown>", "<null>") else value
+
+
+def _epoch_ms() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * 1000)
+
+
+def _reveal(value: Any) -> str | None:
+    if value is None:
+        return None
+    reveal = getattr(value, "reveal", None)
+    return reveal() if callable(reveal) else str(value)
+
+
+__all__ = ["Twin", "TwinConfig", "WebhookTarget"]

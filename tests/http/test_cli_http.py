@@ -1,0 +1,80 @@
+"""``sipclient http ...`` driven in-process (injected streams and environment)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+
+import pytest
+
+from sipclient.cli import Env, main
+from sipclient.http.client import HttpClient
+from sipclient.http.dialects import seed000
+
+from .test_dialects import record
+from .util import SECRETS, SENHA, TOKEN, run
+
+ENVIRON = {"S": SENHA, "T": TOKEN}
+
+
+def _wait_line(stream: io.StringIO, seconds: float = 20.0) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text = stream.getvalue()
+        if "\n" in text:
+            return json.loads(text.splitlines()[0])
+        time.sleep(0.05)
+    raise AssertionError("the command printed nothing")
+
+
+def test_secrets_only_from_env_or_file() -> None:
+    err = io.StringIO()
+    rc = main(["http", "status", "--url", "https://127.0.0.1:9", "--senha", SENHA,
+               "--token", "env:T"], Env(stdout=io.StringIO(), stderr=err, environ=ENVIRON))
+    assert rc == 2
+    assert "--senha: give env:NAME or file:PATH" in err.getvalue()
+    assert SENHA not in err.getvalue()
+
+
+def test_receive_prints_each_webhook() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(main(
+        ["http", "receive", "--count", "1", "--timeout", "20"], Env(out, err, {}))))
+    thread.start()
+    urls = _wait_line(out)["urls"]
+    form = seed000.cdr_from_record(record()).form()
+    bad = run(HttpClient().post_form(urls["seed000"], form | {"billsec": "x"}))
+    ok = run(HttpClient().post_form(urls["seed000"], form))
+    thread.join(25)
+    assert (bad.status, ok.status, result) == (400, 200, [0])
+    line = json.loads(out.getvalue().splitlines()[1])
+    assert line["dialect"] == "seed000" and line["fields"]["callid"] == "crm-42"
+    assert "rejected seed000: field 'billsec' must be an integer" in err.getvalue()
+
+
+@pytest.mark.lab
+def test_twin_up_then_status_and_refusal(lab) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    thread = threading.Thread(target=lambda: main(
+        ["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0", "--senha", "env:S",
+         "--token", "env:T", "--for", "8"], Env(out, err, ENVIRON)))
+    thread.start()
+    info = _wait_line(out)
+    common = ["--url", info["url"], "--ca-file", info["ca_file"], "--senha", "env:S"]
+    status_out, status_err = io.StringIO(), io.StringIO()
+    rc_ok = main(["http", "status", *common, "--token", "env:T"],
+                 Env(status_out, status_err, ENVIRON))
+    bad_out, bad_err = io.StringIO(), io.StringIO()
+    rc_bad = main(["http", "report", *common, "--token", "env:S"],
+                  Env(bad_out, bad_err, ENVIRON))
+    thread.join(15)
+    assert rc_ok == 0 and isinstance(json.loads(status_out.getvalue()), list)
+    assert rc_bad == 1
+    assert "Login/Senha Invalido" in bad_err.getvalue()
+    everything = "".join(s.getvalue() for s in (out, err, status_out, status_err, bad_out,
+                                                 bad_err))
+    for secret in SECRETS:
+        assert secret not in everything

@@ -1,0 +1,155 @@
+"""The webhook receivers on loopback: field-by-field checks, answers, waiting; MiniCRM's
+answers to the seed's own example requests; the HTTP server's TLS and plain-HTTP handling."""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+import ssl
+
+import pytest
+
+from sipclient.http.client import HttpClient
+from sipclient.http.dialects import seed000, seed002, seed003
+from sipclient.http.errors import HttpError
+from sipclient.http.receivers import WebhookReceiver, WebhookTimeout, matcher
+from sipclient.http.server import HttpServer
+from sipclient.http.wire import json_response
+
+from .test_dialects import record
+from .util import run
+
+SEED004 = "/work/shared/seeds/004_*.txt"
+_QUOTES = str.maketrans({"„": "\"", "”": "\"", "“": "\"", "″": "\"", "\u00a0": " "})
+
+
+def seed004_examples() -> list[tuple[str, str]]:
+    """(request body, documented answer) pairs, read from the seed at test time; the
+    typography of the document (curly quotes, no-break spaces) is turned back into ASCII."""
+    [path] = glob.glob(SEED004)
+    text = open(path, encoding="utf-8").read()
+    requests = re.findall(r"-d ‘(.*?)’", text, flags=re.S)
+    answers = re.findall(r"Răspuns exemplu #\d+\s*\n\s*(\{.*?\})", text)
+    assert len(requests) == len(answers) == 2
+    return [(r.translate(_QUOTES), a.translate(_QUOTES)) for r, a in zip(requests, answers)]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_minicrm_answers_the_seed_examples_exactly(index: int) -> None:
+    body, expected = seed004_examples()[index]
+
+    async def main():
+        async with WebhookReceiver() as rx:
+            resp = await HttpClient().request("POST", rx.url("seed004"), body.encode(),
+                                              {"Content-Type": "application/json"})
+            return resp, rx.received, rx.rejected
+    resp, received, rejected = run(main())
+    assert resp.status == 200
+    assert resp.text == expected                     # byte for byte, as the seed prints it
+    if index == 1:
+        assert [w.fields["Date"] for w in received] == ["2016-03-02 16:00:12"]
+        assert len(rejected) == 1 and "Data[0]: field 'Number' is missing" in rejected[0][1]
+
+
+def test_seed000_cdr_checked_field_by_field() -> None:
+    good = seed000.cdr_from_record(record()).form()
+
+    async def main():
+        async with WebhookReceiver() as rx:
+            client = HttpClient()
+            ok = await client.post_form(rx.url("seed000"), good)
+            bad = await client.post_form(rx.url("seed000"), good | {"disposition": "ANSWERED"})
+            missing = await client.post_form(rx.url("seed000"),
+                                             {k: v for k, v in good.items() if k != "callid"})
+            got = await rx.expect("seed000", "cdr", callid="crm-42", billsec=29, timeout=1)
+            with pytest.raises(WebhookTimeout) as miss:
+                await rx.expect("seed000", "cdr", callid="other", timeout=0.2)
+            return ok, bad, missing, got, str(miss.value)
+    ok, bad, missing, got, miss = run(main())
+    assert (ok.status, ok.text) == (200, "OK")
+    assert bad.status == 400 and "field 'disposition' must be one of" in bad.text
+    assert missing.status == 400 and "field 'callid' is missing" in missing.text
+    assert got.fields["disposition"] == "ANSWER"
+    assert "no seed000 webhook cdr with callid='other' within 0.2 s" in miss
+    assert "rejected: seed000: field 'disposition'" in miss
+
+
+def test_seed002_two_pushes_and_a_transfer_with_the_token() -> None:
+    rec = record()
+
+    async def main():
+        async with WebhookReceiver(token="LKAGSDK") as rx:
+            client = HttpClient()
+            url = rx.url("seed002")
+            hdr = {"token": "LKAGSDK"}
+            answers = [
+                await client.post_json(url, seed002.payload(rec, "start", central_id="1000"),
+                                       hdr, method="PUT"),
+                await client.post_json(url, seed002.payload(rec, "end", central_id="1000"),
+                                       hdr),
+                await client.post_json(url, seed002.payload(rec, "transfer", central_id="1000",
+                                                            transfer_id="1479477009.5198"), hdr),
+                await client.post_json(url, seed002.payload(rec, "start", central_id="1000"),
+                                       {"token": "wrong"}),
+                await client.request("GET", url),
+            ]
+            return answers, [(w.kind, w.method) for w in rx.received], rx.rejected
+    answers, kinds, rejected = run(main())
+    assert [a.status for a in answers] == [200, 200, 200, 401, 405]
+    assert kinds == [("start", "PUT"), ("end", "POST"), ("transfer", "POST")]
+    assert "token" in rejected[0][1] and "LKAGSDK" not in rejected[0][1]
+
+
+def test_seed003_events() -> None:
+    rec = record()
+
+    async def main():
+        async with WebhookReceiver() as rx:
+            client = HttpClient()
+            await client.post_json(rx.url("seed003"), seed003.event("call.dialing", rec, "c", 1))
+            await client.post_json(rx.url("seed003"), seed003.event("call.hangup", rec, "c", 2))
+            broken = seed003.event("call.hangup", rec, "c", 3)
+            del broken["data"]["callId"]
+            bad = await client.post_json(rx.url("seed003"), broken)
+            hangup = await rx.expect("seed003", "call.hangup", timeout=1,
+                                     data=lambda d: d["disposition"] == "ANSWERED")
+            return bad, hangup
+    bad, hangup = run(main())
+    assert bad.status == 400 and "data: field 'callId' is missing" in bad.text
+    assert hangup.fields["data"]["callId"] == rec.id
+
+
+def test_matchers() -> None:
+    assert matcher("~^20\\d\\d-")("2023-01-01") and not matcher("~^19")("2023")
+    assert matcher(">=3")("3") and not matcher("<3")(3)
+    assert matcher("ANSWER")("ANSWER") and matcher("29")(29)
+
+
+def test_server_tls_plain_and_verification(tmp_path) -> None:
+    from sipclient.lab.config import LabConfig
+    from sipclient.lab.render import ensure_certificate
+
+    cfg = LabConfig(run_dir=tmp_path)
+    ensure_certificate(cfg)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+
+    async def handler(req):
+        return json_response({"tls": req.tls, "path": req.path})
+
+    async def plain(req):
+        return json_response(["Status", "Erro de Protocolo"])
+
+    async def main():
+        async with HttpServer(handler, ssl_context=ctx, plain_handler=plain) as server:
+            verified = await HttpClient(ca_file=str(cfg.cert_file)).request(
+                "GET", server.url("/x"))
+            insecure = await HttpClient(insecure=True).request("GET", server.url("/y"))
+            plain_answer = await HttpClient().request("GET", server.url("/z", "http"))
+            with pytest.raises(HttpError, match="certificate not trusted"):
+                await HttpClient().request("GET", server.url("/x"))
+            return verified.json(), insecure.json(), plain_answer.json()
+    assert run(main()) == ({"tls": True, "path": "/x"}, {"tls": True, "path": "/y"},
+                           ["Status", "Erro de Protocolo"])
+    assert json.dumps(["Status", "Erro de Protocolo"])  # what the document prints

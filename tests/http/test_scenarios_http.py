@@ -1,0 +1,51 @@
+"""The HTTP scenario steps through the engine on the lab: a few of scenarios/http (all of them
+pass under `sipclient run scenarios/http`), and a failing one that must say why."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sipclient.scenario.engine import run_scenario
+from sipclient.scenario.loader import load_scenario, load_text
+from sipclient.scenario.target import Target
+
+pytestmark = pytest.mark.lab
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios" / "http"
+
+
+def _run(lab, scenario, report: Path):
+    async def main():
+        return await asyncio.wait_for(run_scenario(scenario, Target.from_lab(lab), report), 90)
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("name", ["c2c-seed003-answered", "c2c-cancel", "statusramais-ivr",
+                                  "refusals", "minicrm-seed-example"])
+def test_http_scenarios_pass(lab, tmp_path: Path, name: str) -> None:
+    scenario = load_scenario(SCENARIOS / f"{name}.sip.yaml")
+    result = _run(lab, scenario, tmp_path / "report")
+    assert result.status == "passed", result.error
+
+
+def test_a_wrong_webhook_expectation_fails_in_words(lab, tmp_path: Path) -> None:
+    scenario = load_text("""
+name: wrong disposition
+agents:
+  alice: {account: 1020}
+steps:
+  - register: alice
+  - http_twin: {ring_timeout: 2, webhooks: [seed000]}
+  - click_to_call: {dialect: seed001, ramal: "1020", number: "600", as: c2c}
+  - expect_webhook: {dialect: seed000, kind: cdr, call: c2c, timeout: 8,
+                     fields: {disposition: ANSWER}}
+""", tmp_path / "t.sip.yaml")
+    result = _run(lab, scenario, tmp_path / "report")
+    assert result.status == "failed"
+    assert "expect_webhook: no seed000 cdr with disposition: ANSWER within 8 s" in result.error
+    failing = result.failing_step
+    assert "'disposition': 'NO ANSWER'" in failing.received or \
+        '"disposition": "NO ANSWER"' in failing.received

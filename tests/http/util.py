@@ -1,0 +1,35 @@
+"""Helpers for the HTTP integration tests (coroutines run with asyncio.run)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Coroutine, TypeVar
+
+from sipclient.agent import AgentConfig, Secret
+from sipclient.http.dialects.seed001 import Credentials
+
+T = TypeVar("T")
+
+LOGIN = "root"
+SENHA = "s3nha-de-teste"
+TOKEN = "tok-4f9a1c"
+PUSH_TOKEN = "push-LKAGSDK654687s6df5"
+API_KEY = "minicrm-voip-key-77"
+SECRETS = (SENHA, TOKEN, PUSH_TOKEN, API_KEY)
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 90.0) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+    return asyncio.run(bounded())
+
+
+def credentials(source: str = "127.0.0.1") -> Credentials:
+    return Credentials(LOGIN, Secret(SENHA), Secret(TOKEN), source)
+
+
+def agent_config(lab: Any, ext: str, **kw: Any) -> AgentConfig:
+    c = lab.config
+    kw.setdefault("password", Secret(lab.account(ext).password))
+    return AgentConfig(user=ext, server=f"udp:{c.probe_host}:{c.sip_port}",
+                       local_address="127.0.0.1", **kw)
