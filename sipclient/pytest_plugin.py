@@ -154,7 +154,7 @@ class SipSession:
     def target(self) -> Any:
         if self._target is not None:
             return self._target
-        from sipclient.scenario.runner import TargetSpec
+        from sipclient.scenario.labs import TargetSpec
         from sipclient.scenario.target import ProfileError
 
         spec = TargetSpec(target=self.option("sip_target"), profile=self.option("sip_profile"),
@@ -166,7 +166,7 @@ class SipSession:
         return self._target
 
     def report_dir(self, scenario: Any) -> Path:
-        from sipclient.scenario.runner import slug
+        from sipclient.scenario.selection import slug
 
         if self._report_root is None:
             given = self.option("sip_report_dir")

@@ -116,8 +116,8 @@ def add_common_options(p: argparse.ArgumentParser, *, server_required: bool = Tr
     out.add_argument("--pcap", metavar="FILE", help="write every SIP message and RTP/RTCP "
                      "packet of this run to FILE (pcap, readable by Wireshark/tshark)")
     out.add_argument("--capture-interface", metavar="IFACE", help="with root: also capture "
-                     "on IFACE with dumpcap while the run lasts, into FILE.iface.pcapng "
-                     "beside --pcap FILE")
+                     "on IFACE with dumpcap while the run lasts, into NAME.iface.pcapng "
+                     "beside --pcap NAME.pcap")
     out.add_argument("--color", "--colour", choices=("auto", "always", "never"),
                      default="auto", type=str.lower, help="colour the trace (default: auto, "
                      "only on a terminal)")

@@ -87,3 +87,17 @@ def note_truncated(prog: str, capture: Any, env: Env) -> bool:
 
 __all__ = ["PcapExit", "add_file_argument", "need_files", "note_truncated", "one_line_errors",
            "read_or_exit", "write_or_exit"]
+
+
+def require_call_id(path: str, capture: Any, call_id: str | None) -> None:
+    """Exit 2 when ``call_id`` is given and no SIP message of ``capture`` has it; the message
+    lists the Call-IDs the capture does have."""
+    if call_id is None:
+        return
+    ids = sorted({p.message.call_id for p in capture.sip if p.message.call_id})
+    if call_id in ids:
+        return
+    known = ", ".join(ids[:10]) + (f" (and {len(ids) - 10} more)" if len(ids) > 10 else "")
+    raise PcapExit(f"{path}: no SIP message with Call-ID {call_id!r}"
+                   + (f"; Call-IDs in this capture: {known}" if ids else "; it has no SIP"),
+                   EXIT_USAGE)

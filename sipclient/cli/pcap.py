@@ -25,7 +25,7 @@ from typing import Callable
 import sipclient.cli as cli_package
 from sipclient.cli import EXIT_DATAERR, EXIT_OK, Env
 from sipclient.cli._pcap_common import (add_file_argument, note_truncated, one_line_errors,
-                                        read_or_exit)
+                                        read_or_exit, require_call_id)
 
 PROG = "sipclient pcap summary"
 
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "as RFC 3550 computes it, MOS) and RFC 4733 DTMF digits. RTP is found "
                     "through SDP; --heuristic-rtp also takes any UDP payload that looks "
                     "like RTP version 2 sent to an even port. Exit 0 ok, 2 unreadable "
-                    "file, 65 not a capture or cut short.")
+                    "file or unknown Call-ID, 65 not a capture or cut short.")
     add_file_argument(s)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--heuristic-rtp", action="store_true",
@@ -64,6 +64,7 @@ def run_summary(args: argparse.Namespace, env: Env) -> int:
     from sipclient.pcap.summary import summary_dict, summary_text
 
     capture = read_or_exit(args.file, heuristic_rtp=args.heuristic_rtp)
+    require_call_id(args.file, capture, args.call_id)
     if args.json:
         print(json.dumps(summary_dict(capture, call_id=args.call_id), indent=2), file=env.stdout)
     else:

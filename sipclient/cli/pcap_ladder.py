@@ -19,7 +19,8 @@ import shutil
 
 from sipclient.cli import EXIT_DATAERR, EXIT_OK, EXIT_USAGE, Env
 from sipclient.cli._pcap_common import (PcapExit, add_file_argument, note_truncated,
-                                        one_line_errors, read_or_exit, write_or_exit)
+                                        one_line_errors, read_or_exit, require_call_id,
+                                        write_or_exit)
 
 PROG = "sipclient pcap ladder"
 
@@ -67,15 +68,10 @@ def run_ladder(args: argparse.Namespace, env: Env) -> int:
     if args.width is not None and args.width < 20:
         raise PcapExit(f"--width {args.width}: at least 20 columns", EXIT_USAGE)
     capture = read_or_exit(args.file, heuristic_rtp=args.heuristic_rtp)
+    require_call_id(args.file, capture, args.call_id)
     messages = from_capture(capture, call_id=args.call_id)
     streams = list(capture.rtp_streams)
     if args.call_id is not None:
-        if not messages:
-            ids = sorted({m.call_id for m in from_capture(capture) if m.call_id})
-            known = ", ".join(ids[:10]) + (f" (and {len(ids) - 10} more)" if len(ids) > 10 else "")
-            raise PcapExit(f"{args.file}: no SIP message with Call-ID {args.call_id!r}"
-                           + (f"; Call-IDs in this capture: {known}" if ids
-                              else "; it has no SIP"), EXIT_USAGE)
         streams = [s for s in streams if s.call_id == args.call_id]
     if args.html is not None:
         title = os.path.basename(args.file) + (f" \u2014 Call-ID {args.call_id}"

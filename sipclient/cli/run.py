@@ -72,8 +72,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
         print("sipclient run: give at least one scenario file or folder "
               "(e.g. sipclient run scenarios/)", file=err)
         return EXIT_USAGE
-    from sipclient.scenario.runner import (KeywordError, RunPlan, TargetSpec, collect_files,
-                                           load_all, run_plan, select)
+    from sipclient.scenario.labs import TargetSpec
+    from sipclient.scenario.runner import RunPlan, run_plan
+    from sipclient.scenario.selection import KeywordError, collect_files, load_all, select
 
     try:
         files = collect_files(args.paths)

@@ -141,7 +141,7 @@ def start_beside(interface: str, pcap: str | os.PathLike[str] | None,
     :func:`beside` ``FILE``."""
     if pcap is None:
         raise LiveCaptureError(f"--capture-interface {interface} needs --pcap FILE: the "
-                               "interface capture is written beside it, as FILE.iface.pcapng")
+                               "interface capture is written beside it (run.pcap -> run.iface.pcapng)")
     capture = InterfaceCapture(interface, beside(pcap), capture_filter)
     capture.start()
     return capture

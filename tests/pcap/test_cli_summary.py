@@ -49,6 +49,9 @@ def test_call_id_keeps_one_dialog_and_its_media(tmp_path):
     status, out, _ = run("pcap", "summary", str(path), "--json", "--call-id", "reg-1@test")
     data = json.loads(out)
     assert data["sip"]["dialogs"][0]["flow"] == ["REGISTER"] and data["rtp"]["streams"] == []
+    status, out, err = run("pcap", "summary", str(path), "--call-id", "nope@x")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "no SIP message with Call-ID 'nope@x'" in err and "call@x" in err
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):

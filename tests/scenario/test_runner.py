@@ -9,9 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from sipclient.scenario.model import Location, Scenario, Step
-from sipclient.scenario.runner import (KeywordError, RunPlan, TargetSpec, annotate,
-                                       collect_files, keyword_matcher, keywords_of, select,
-                                       slug)
+from sipclient.scenario.labs import TargetSpec
+from sipclient.scenario.runner import RunPlan, annotate
+from sipclient.scenario.selection import (KeywordError, collect_files, keyword_matcher,
+                                          keywords_of, select, slug)
 
 
 def _touch(path: Path) -> Path:

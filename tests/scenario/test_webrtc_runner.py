@@ -107,14 +107,14 @@ netlab.unavailable = lambda: {NO_ROOT!r}
 
 def test_an_external_target_runs_webrtc_scenarios_as_they_are():
     """--target/--profile: the user's network; no namespace lab is even considered."""
-    from sipclient.scenario.runner import TargetSpec, make_netlab
+    from sipclient.scenario.labs import TargetSpec, make_netlab
 
     assert make_netlab(TargetSpec(target="udp:192.0.2.1:5060")) is None
 
 
 def test_a_lab_on_a_routable_address_is_used_as_it_is(tmp_path):
     """A lab started by hand in a namespace (docs/webrtc.md): not loopback, no second lab."""
-    from sipclient.scenario.runner import TargetSpec, make_netlab
+    from sipclient.scenario.labs import TargetSpec, make_netlab
 
     environ = {"SIPCLIENT_LAB_RUN_DIR": str(tmp_path / "lab"),
                "SIPCLIENT_LAB_BIND": "10.213.250.2"}
