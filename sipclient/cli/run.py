@@ -3,6 +3,8 @@
     sipclient run scenarios/                          # every *.sip.yaml below, on the lab
     sipclient run scenarios/ -k "echo and not tls" --junit out.xml --json out.json
     sipclient run calls/ --profile cloud.yaml -n 2    # a real PBX; two workers share it
+    sipclient run scenarios/ -v                       # a line per step as it ends
+    sudo sipclient run scenarios/ --capture-interface eth0  # + capture.iface.pcapng each
     sipclient run --schema > scenario.schema.json
 
 Every file is loaded and checked before anything runs: any error is printed as
@@ -11,6 +13,11 @@ built-in lab: used when already up, else started for the run and stopped after i
 ``-n N`` each worker runs its own lab. Exit status: 0 all passed, 1 one failed or errored,
 2 bad files or usage, 130 Ctrl-C, 143 SIGTERM (after every running scenario hung up,
 unregistered and wrote its reports). See docs/scenarios.md.
+
+Progress: a line per scenario as it ends; with ``-v`` also a line per step as it ends (from
+worker processes too); on a terminal without ``-v`` a status line shows the running
+scenario's step count. ``--capture-interface IFACE`` is checked before anything runs (dumpcap
+must be able to capture there: root): otherwise exit 2 with one line.
 """
 
 from __future__ import annotations
@@ -50,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "lab; an external target is shared: accounts must not overlap)")
     p.add_argument("--schema", action="store_true",
                    help="print the JSON Schema of scenario files and exit")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print a line per step as it ends (path, kind and title, "
+                        "result, time; a failed step's message), from workers too. Without "
+                        "it, a terminal shows a status line with the running scenario's steps")
+    p.add_argument("--capture-interface", metavar="IFACE",
+                   help="with root: also capture IFACE with dumpcap during each scenario (from "
+                        "before its agents open until after its cleanup), into "
+                        "capture.iface.pcapng beside its capture.pcap; checked before "
+                        "anything runs (exit 2 when dumpcap cannot capture there)")
     p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                    type=str.lower, help="colour the verdicts (default: only on a terminal)")
     p.set_defaults(func=run)
@@ -115,10 +131,37 @@ def run(args: argparse.Namespace, env: Env) -> int:
         print("sipclient run: --insecure applies to --target/--profile (the lab's own "
               "certificate is always accepted)", file=err)
         return EXIT_USAGE
+    if args.capture_interface:
+        problem = _probe_capture(args.capture_interface)
+        if problem:
+            print(f"sipclient run: {problem}", file=err)
+            return EXIT_USAGE
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report_root = Path(args.report_dir or f"reports/run-{stamp}").absolute()
-    return _run(args, env, RunPlan(chosen, spec, report_root, workers=args.workers),
+    return _run(args, env, RunPlan(chosen, spec, report_root, workers=args.workers,
+                                   capture_interface=args.capture_interface),
                 deselected=len(scenarios) - len(chosen), run_plan=run_plan)
+
+
+def _probe_capture(interface: str) -> str | None:
+    """Why dumpcap cannot capture on ``interface`` (no dumpcap, not root, no such
+    interface), or None: a short real capture into a scratch folder, before anything runs."""
+    import tempfile
+
+    from sipclient.pcap.live import InterfaceCapture, LiveCaptureError
+
+    with tempfile.TemporaryDirectory(prefix="sipclient-probe-") as scratch:
+        probe = InterfaceCapture(interface, Path(scratch) / "probe.pcapng")
+        try:
+            probe.start()
+        except LiveCaptureError as exc:
+            text = str(exc)
+            if "permission" in text.lower() or "not permitted" in text.lower():
+                text += " (capturing needs root, or a dumpcap allowed to capture)"
+            return text
+        finally:
+            probe.stop(grace=0.0)
+    return None
 
 
 def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan) -> int:
@@ -127,7 +170,9 @@ def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan)
     from sipclient.scenario.reports import junit_xml, run_document, write_json
 
     color = use_color(args.color, env.stdout, env.getenv("NO_COLOR"))
-    progress = Progress(env.stdout, len(plan.scenarios), color=color, errors=env.stderr)
+    live = bool(getattr(env.stdout, "isatty", lambda: False)()) and env.getenv("TERM") != "dumb"
+    progress = Progress(env.stdout, len(plan.scenarios), color=color, errors=env.stderr,
+                        verbose=args.verbose, live=live)
     note = f" ({deselected} deselected by -k)" if deselected else ""
     workers = f", {min(plan.workers, len(plan.scenarios))} workers" if plan.workers > 1 else ""
     print(f"running {len(plan.scenarios)} scenario{'s' * (len(plan.scenarios) != 1)}"
@@ -147,6 +192,7 @@ def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan)
     class Listener:
         note = staticmethod(progress.note)
         started = staticmethod(progress.started)
+        step = staticmethod(progress.step)
 
         @staticmethod
         def finished(index, result, worker):

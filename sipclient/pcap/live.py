@@ -71,7 +71,11 @@ class InterfaceCapture:
         try:
             self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          preexec_fn=_die_with_parent)
+                                          preexec_fn=_die_with_parent,
+                                          # its own session: a Ctrl-C typed at the terminal
+                                          # reaches sipclient only, which stops the capture
+                                          # after its cleanup (un-REGISTER included)
+                                          start_new_session=True)
         except OSError as exc:
             raise LiveCaptureError(f"cannot run {self.dumpcap}: {exc.strerror or exc}") from None
         assert self._proc.stderr is not None

@@ -19,6 +19,7 @@ makes it *error*, with the traceback kept only in ``ScenarioResult.debug`` (reda
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import inspect
 import ipaddress
@@ -155,7 +156,7 @@ async def _run_steps(ctx: RunContext, steps: Sequence[Step], prefix: str,
         except BaseException:
             for later in steps[n + 1:]:
                 path = f"{prefix}.{later.index}" if prefix else str(later.index)
-                await _report(on_step, _new_result(ctx, later, path, "skipped"))
+                await _report(ctx, on_step, _new_result(ctx, later, path, "skipped"))
             raise
 
 
@@ -166,11 +167,17 @@ def _new_result(ctx: RunContext, step: Step, path: str, status: str) -> StepResu
     return res
 
 
-async def _report(on_step: OnStep | None, res: StepResult) -> None:
+async def _report(ctx: RunContext, on_step: OnStep | None, res: StepResult) -> None:
+    """Hand ``on_step`` a copy of ``res`` with every secret redacted (it may print it)."""
     if on_step is None:
         return
+    redact = ctx.variables.redact
+    shown = dataclasses.replace(
+        res, message=redact(res.message),
+        expected=None if res.expected is None else redact(res.expected),
+        received=None if res.received is None else redact(res.received))
     try:
-        out = on_step(res)
+        out = on_step(shown)
         if inspect.isawaitable(out):
             await out
     except Exception:  # noqa: BLE001 - a listener's bug must not change the result
@@ -225,7 +232,7 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
     finally:
         CURRENT_PATH.reset(token)
         res.duration = loop.time() - t0
-        await _report(on_step, res)
+        await _report(ctx, on_step, res)
     if res.status != "passed":
         raise StepStopped(res)
 

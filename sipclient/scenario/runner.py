@@ -25,6 +25,16 @@ the end, also after Ctrl-C) and run in the agents' namespace on an event loop of
 The ordinary lab is started only when some other scenario needs it. Without root, such a
 scenario is an error saying why, in one line. An external target runs them as it is.
 
+Progress inside a scenario: the engine's ``on_step`` callback becomes the listener's optional
+``step(index, event, worker)`` (``event``: :func:`step_event`, a small dict), called as each
+step ends - from worker processes too (a ``step`` message on their queue). A listener without
+a ``step`` method simply gets none.
+
+``RunPlan.capture_interface``: each scenario also gets a real capture of that interface
+(dumpcap, :class:`sipclient.pcap.live.InterfaceCapture`), ``capture.iface.pcapng`` beside its
+``capture.pcap``: started before its agents open, stopped after its cleanup - also when it
+fails or is interrupted. The CLI checks beforehand that dumpcap can capture there.
+
 Ctrl-C / SIGTERM: the running scenarios are cancelled (each engine hangs up, unregisters and
 writes its ``result.json`` and ``ladder.txt``), waited for, and reported as ``interrupted``;
 scenarios that had not started are ``skipped``. Workers get the signal forwarded and do the
@@ -40,16 +50,21 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from .labs import LabHandle, TargetSpec, make_netlab
 from .model import Scenario
 from .selection import slug
 
-__all__ = ["RunListener", "RunOutcome", "RunPlan", "annotate", "read_result", "run_one",
-           "run_placed", "run_plan", "stub_result"]
+__all__ = ["IFACE_CAPTURE", "RunListener", "RunOutcome", "RunPlan", "annotate", "read_result",
+           "run_one", "run_placed", "run_plan", "step_event", "stub_result"]
+
+OnStep = Callable[[Any], Any]
 
 SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+#: the interface capture's name in a scenario's report folder (``--capture-interface``)
+IFACE_CAPTURE = "capture.iface.pcapng"
 
 
 # ----------------------------------------------------------------------------- results
@@ -103,9 +118,27 @@ def annotate(result: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- running
 
 class RunListener(Protocol):
+    """What a run reports. A listener may also have ``step(index, event, worker)``: called
+    as each step of scenario ``index`` ends (``event``: :func:`step_event`)."""
+
     def note(self, text: str) -> None: ...
     def started(self, index: int, scenario: Scenario, worker: int | None) -> None: ...
     def finished(self, index: int, result: dict[str, Any], worker: int | None) -> None: ...
+
+
+def step_event(res: Any) -> dict[str, Any]:
+    """What the listeners get of a step that ended (a ``StepResult``): plain, picklable."""
+    return {"path": str(res.path), "kind": str(res.kind), "title": str(res.title),
+            "status": str(res.status), "duration": float(res.duration or 0.0),
+            "message": str(res.message or "")}
+
+
+def step_reporter(listener: Any, index: int, worker: int | None = None) -> OnStep | None:
+    """The engine's ``on_step`` for scenario ``index``: the listener's ``step``, if any."""
+    step = getattr(listener, "step", None)
+    if step is None:
+        return None
+    return lambda res: step(index, step_event(res), worker)
 
 
 class _Quiet:
@@ -127,6 +160,8 @@ class RunPlan:
     workers: int = 1
     #: report folder names are the scenario paths relative to this folder
     root: Path = field(default_factory=Path.cwd)
+    #: also capture this interface (dumpcap, root) per scenario: ``capture.iface.pcapng``
+    capture_interface: str | None = None
 
     def report_dirs(self) -> list[Path]:
         names: dict[str, int] = {}
@@ -299,23 +334,43 @@ async def _sequence(plan: RunPlan, target: Any, listener: RunListener,
     return got[0] if got else None
 
 
-async def run_one(scenario: Scenario, target: Any, report_dir: Path) -> dict[str, Any]:
+async def run_one(scenario: Scenario, target: Any, report_dir: Path, *,
+                  on_step: OnStep | None = None,
+                  capture_interface: str | None = None) -> dict[str, Any]:
     """One scenario's result dict; re-raises CancelledError after the engine cleaned up
-    (its interrupted result is then in ``report_dir/result.json``)."""
+    (its interrupted result is then in ``report_dir/result.json``). ``on_step``: the
+    engine's callback. ``capture_interface``: dumpcap on that interface from before the
+    agents open until after the cleanup, into ``report_dir/capture.iface.pcapng``."""
     from .engine import run_scenario
 
+    live = None
+    if capture_interface:
+        from sipclient.pcap.live import InterfaceCapture, LiveCaptureError
+
+        report_dir.mkdir(parents=True, exist_ok=True)
+        live = InterfaceCapture(capture_interface, report_dir / IFACE_CAPTURE)
+        try:
+            # blocking on purpose (well under a second): a signal meanwhile is handled by
+            # the loop once it returns, and no dumpcap can be left behind by a cancellation
+            live.start()
+        except LiveCaptureError as exc:
+            return stub_result(scenario, "error", str(exc), report_dir)
     try:
-        result = await run_scenario(scenario, target, report_dir)
+        result = await run_scenario(scenario, target, report_dir, on_step=on_step)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - an engine bug: an error result, not a crash
         return stub_result(scenario, "error", f"internal error: {type(exc).__name__}: {exc}",
                            report_dir, traceback.format_exc())
+    finally:
+        if live is not None:
+            live.stop()  # after the engine's cleanup (hang-ups, unregistrations)
     return annotate(result.to_dict(), scenario)
 
 
 async def run_placed(scenario: Scenario, target: Any, report_dir: Path,
-                     netlab: Any = None) -> dict[str, Any]:
+                     netlab: Any = None, *, on_step: OnStep | None = None,
+                     capture_interface: str | None = None) -> dict[str, Any]:
     """:func:`run_one` where the scenario belongs: a WebRTC scenario on the namespace lab
     (``netlab``, made on first use; its agents' namespace, its own event loop), anything
     else on ``target``. A namespace lab that cannot be had is the scenario's error, one line."""
@@ -323,11 +378,13 @@ async def run_placed(scenario: Scenario, target: Any, report_dir: Path,
         from .netlab import NetLabUnavailable
 
         try:
-            return await netlab.run(lambda lab_target: run_one(scenario, lab_target,
-                                                               report_dir))
+            return await netlab.run(lambda lab_target: run_one(
+                scenario, lab_target, report_dir, on_step=on_step,
+                capture_interface=capture_interface))
         except NetLabUnavailable as exc:
             return stub_result(scenario, "error", str(exc))  # nothing ran: no report folder
-    return await run_one(scenario, target, report_dir)
+    return await run_one(scenario, target, report_dir, on_step=on_step,
+                         capture_interface=capture_interface)
 
 
 def _interrupted_result(scenario: Scenario, report_dir: Path) -> dict[str, Any]:
@@ -343,7 +400,9 @@ async def _one_by_one(plan: RunPlan, target: Any, listener: RunListener,
     for index, (scenario, report_dir) in enumerate(zip(plan.scenarios, plan.report_dirs())):
         listener.started(index, scenario, None)
         try:
-            results[index] = await run_placed(scenario, target, report_dir, netlab)
+            results[index] = await run_placed(scenario, target, report_dir, netlab,
+                                              on_step=step_reporter(listener, index),
+                                              capture_interface=plan.capture_interface)
         except asyncio.CancelledError:
             results[index] = _interrupted_result(scenario, report_dir)
             listener.finished(index, results[index], None)

@@ -2,12 +2,14 @@
 
 The parent (:func:`_run_workers`, called by :func:`sipclient.scenario.runner.run_plan`) puts
 every scenario's index, path and report folder on a task queue and reads the workers'
-messages (``note``, ``lab-error``, ``start``, ``done``) from another; SIGINT/SIGTERM are
+messages (``note``, ``lab-error``, ``start``, ``step``, ``done``) from another; SIGINT/SIGTERM are
 forwarded to every worker. A worker (:func:`_worker_main`, importable by its module path, as
 spawn needs) opens its own lab (its own run directory, ports shifted by 10 per worker) or
 uses the shared external target, makes its own namespace lab when a WebRTC scenario needs
 one, then runs scenarios one at a time until the end marker or a signal; an interrupted
-scenario's result is read back from its ``result.json``.
+scenario's result is read back from its ``result.json``. Each step that ends is a ``step``
+message (:func:`~sipclient.scenario.runner.step_event`), given to the listener's ``step``;
+``plan.capture_interface`` reaches every worker (each scenario captures that interface).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from .labs import LabHandle, TargetSpec, make_netlab
 from .runner import (SIGNAL_NAMES, RunListener, RunOutcome, RunPlan, _complete, _Interrupted,
                      _interrupted_result, _needs_ordinary_lab, _raise_interrupt, _restore,
-                     annotate, run_placed)
+                     annotate, run_placed, step_event)
 
 
 def _run_workers(plan: RunPlan, listener: RunListener) -> RunOutcome:
@@ -46,7 +48,8 @@ def _run_workers(plan: RunPlan, listener: RunListener) -> RunOutcome:
     wants_netlab = netlab is not None and any(netlab.wanted(s) for s in plan.scenarios)
     needs_lab = _needs_ordinary_lab(plan, netlab)
     procs = [ctx.Process(target=_worker_main,
-                         args=(w, plan.target, tasks, messages, needs_lab, wants_netlab),
+                         args=(w, plan.target, tasks, messages, needs_lab, wants_netlab,
+                               plan.capture_interface),
                          name=f"sipclient-run-w{w}") for w in range(n)]
 
     def forward(signum: int, _frame: Any) -> None:
@@ -115,6 +118,10 @@ def _handle(msg: tuple[Any, ...], plan: RunPlan, results: list[dict[str, Any] | 
         listener.note(f"[w{worker}] the lab did not start: {msg[2]}")
     elif kind == "start":
         listener.started(msg[2], plan.scenarios[msg[2]], worker)
+    elif kind == "step":
+        step = getattr(listener, "step", None)
+        if step is not None:
+            step(msg[2], msg[3], worker)
     elif kind == "done":
         index, data = msg[2], msg[3]
         results[index] = annotate(data, plan.scenarios[index])
@@ -122,7 +129,8 @@ def _handle(msg: tuple[Any, ...], plan: RunPlan, results: list[dict[str, Any] | 
 
 
 def _worker_main(worker: int, spec: TargetSpec, tasks: Any, messages: Any,
-                 needs_lab: bool = True, wants_netlab: bool = False) -> None:
+                 needs_lab: bool = True, wants_netlab: bool = False,
+                 capture_interface: str | None = None) -> None:
     """A worker process: its own lab (or the shared external target), then scenarios from
     ``tasks`` until the end marker or a signal. WebRTC scenarios get the worker's own
     namespace lab (made when the first one comes)."""
@@ -146,7 +154,7 @@ def _worker_main(worker: int, spec: TargetSpec, tasks: Any, messages: Any,
                 return
         target = spec.build(handle.lab if handle else None) \
             if handle is not None or not spec.is_lab else None
-        asyncio.run(_worker_loop(worker, target, tasks, messages, netlab))
+        asyncio.run(_worker_loop(worker, target, tasks, messages, netlab, capture_interface))
     except (_Interrupted, KeyboardInterrupt):
         pass
     finally:
@@ -162,7 +170,7 @@ def _worker_main(worker: int, spec: TargetSpec, tasks: Any, messages: Any,
 
 
 async def _worker_loop(worker: int, target: Any, tasks: Any, messages: Any,
-                       netlab: Any = None) -> None:
+                       netlab: Any = None, capture_interface: str | None = None) -> None:
     from .loader import load_scenario
 
     loop = asyncio.get_running_loop()
@@ -184,7 +192,13 @@ async def _worker_loop(worker: int, target: Any, tasks: Any, messages: Any,
         index, path, report_dir = item
         scenario = load_scenario(Path(path))
         messages.put(("start", worker, index))
-        task = loop.create_task(run_placed(scenario, target, Path(report_dir), netlab))
+
+        def on_step(res: Any, index: int = index) -> None:
+            messages.put(("step", worker, index, step_event(res)))
+
+        task = loop.create_task(run_placed(scenario, target, Path(report_dir), netlab,
+                                           on_step=on_step,
+                                           capture_interface=capture_interface))
         current[:] = [task]
         await asyncio.wait([task])
         if task.cancelled():
