@@ -20,7 +20,8 @@ from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
 from sipclient.media.audio import dominant_frequency
 from sipclient.media.codecs.gsm import GsmDecoder
 
-from .util import API_KEY, PUSH_TOKEN, SECRETS, agent_config, credentials, run
+from .util import (API_KEY, PUSH_TOKEN, SECRETS, agent_config, assert_lab_idle, credentials,
+                   run)
 
 pytestmark = pytest.mark.lab
 
@@ -178,10 +179,7 @@ def test_unanswered_busy_and_cancel(lab) -> None:
                 assert hangup.fields["data"]["disposition"] == disposition
             assert not rx.rejected, rx.rejected
     run(main())
-    deadline = time.monotonic() + 10   # the transferred leg ends at 607; leave the lab clean
-    while lab.channels() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert lab.channels() == []
+    assert_lab_idle(lab)
 
 
 def test_statusramais_during_an_ivr_call(lab) -> None:
@@ -307,7 +305,4 @@ def test_transfer_gives_seed002_a_third_push(lab) -> None:
             assert transfer.fields["call_status"] == "ANSWER"
             assert not rx.rejected, rx.rejected
     run(main())
-    deadline = time.monotonic() + 10   # the transferred leg ends at 607; leave the lab clean
-    while lab.channels() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert lab.channels() == []
+    assert_lab_idle(lab)

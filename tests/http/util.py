@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Coroutine, TypeVar
 
 from sipclient.agent import AgentConfig, Secret
@@ -33,3 +34,12 @@ def agent_config(lab: Any, ext: str, **kw: Any) -> AgentConfig:
     kw.setdefault("password", Secret(lab.account(ext).password))
     return AgentConfig(user=ext, server=f"udp:{c.probe_host}:{c.sip_port}",
                        local_address="127.0.0.1", **kw)
+
+
+def assert_lab_idle(lab: Any, timeout: float = 10.0) -> None:
+    """Wait until the lab has no channel left (legs ending on their own, e.g. at 607), then
+    assert it: a test must not leave calls up for the next one."""
+    deadline = time.monotonic() + timeout
+    while lab.channels() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lab.channels() == []
