@@ -30,8 +30,8 @@ from typing import Any
 from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
 from sipclient.io.impair import ImpairedTransport
 from sipclient.io.target import Target, parse_target
-from sipclient.io.transport import (LocalIdentity, TlsOptions, TransportError, open_for_target,
-                                    source_ip_toward)
+from sipclient.io.transport import (WILDCARDS, LocalIdentity, TlsOptions, TransportError,
+                                    concrete_address, open_for_target)
 from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import AckReceived, CoreConfig, Event, RequestReceived
 from sipclient.proto.digest import DigestClient
@@ -85,7 +85,8 @@ class Agent:
         self._close_task: asyncio.Task[None] | None = None
         self._pcap: PcapWriter | None = None
         self._pcap_file: Any = None
-        self._source_ips: dict[str, str] = {}  # remote IP -> our IP toward it (wildcard binds)
+        #: (wildcard local address, remote IP) -> the local address really used toward it
+        self._local_toward: dict[tuple[tuple[str, int], str], tuple[str, int]] = {}
         self._wall_offset = 0.0
 
     def __repr__(self) -> str:
@@ -122,7 +123,7 @@ class Agent:
         """The IP of this agent's socket (for SDP), never the WebSocket ``.invalid`` host."""
         assert self.endpoint is not None and self.endpoint.transport is not None
         host = self.endpoint.transport.local_address[0]
-        return host if host not in ("0.0.0.0", "::") else self.server_addr[0]
+        return host if host not in WILDCARDS else self.server_addr[0]
 
     def request_uri(self, target: str) -> str:
         """``"600"`` -> ``sip:600@<server>``; full URIs are kept."""
@@ -422,16 +423,18 @@ class Agent:
                  remote: tuple[str, int], message: Request | Response | None) -> None:
         name = self.endpoint.transport_name.lower() if self.endpoint else self.target.transport
         now = self.now()
-        if local[0] in ("0.0.0.0", "::"):  # a wildcard bind: record the address really used
-            local = (self._source_ip(remote[0]), local[1])
+        if local[0] in WILDCARDS:  # record the address really used, not the wildcard
+            local = self._concrete_local(local, remote)
         if self.config.record_trace:
             self.trace.append(TraceEntry(now, direction, name, local, remote, data, message))
         self.capture(direction, local, remote, data, now, name)
 
-    def _source_ip(self, remote_ip: str) -> str:
-        if remote_ip not in self._source_ips:
-            self._source_ips[remote_ip] = source_ip_toward((remote_ip, 9))
-        return self._source_ips[remote_ip]
+    def _concrete_local(self, local: tuple[str, int], remote: tuple[str, int]
+                        ) -> tuple[str, int]:
+        key = (local, remote[0])
+        if key not in self._local_toward:  # one routing lookup per peer, not per message
+            self._local_toward[key] = concrete_address(local, remote)
+        return self._local_toward[key]
 
     # ------------------------------------------------------------------ capture
 

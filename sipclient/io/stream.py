@@ -48,6 +48,7 @@ from sipclient.io.transport import (
     TlsOptions,
     Transport,
     TransportError,
+    WILDCARDS,
     format_hostport,
     normalize_address,
     register_transport,
@@ -401,7 +402,7 @@ class StreamTransport(Transport):
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if host not in ("0.0.0.0", "::") or port:
+            if host not in WILDCARDS or port:
                 if (":" in host) != (family == socket.AF_INET6):
                     raise TransportError(
                         f"cannot reach {format_hostport(*addr)} from {format_hostport(host, port)}:"

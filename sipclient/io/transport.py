@@ -190,6 +190,17 @@ def _family_for(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+#: hosts of a wildcard bind
+WILDCARDS = frozenset({"0.0.0.0", "::"})
+
+
+def concrete_address(local: Address, remote: Address) -> Address:
+    """``local`` with a wildcard host replaced by the IP the kernel uses toward ``remote``."""
+    if local[0] not in WILDCARDS:
+        return local
+    return (source_ip_toward(remote), local[1])
+
+
 def source_ip_toward(remote: Address) -> str:
     """The local IP the kernel would use to reach ``remote`` (connected-UDP trick; no packet)."""
     fam = _family_for(remote[0])
@@ -328,10 +339,7 @@ class Transport(ABC):
 
     async def local_address_for(self, addr: Address | None = None) -> Address:
         """The local (ip, port) used toward ``addr``; a wildcard bind becomes a real IP."""
-        host, port = self.local_address
-        if addr is not None and host in ("0.0.0.0", "::"):
-            host = source_ip_toward(addr)
-        return (host, port)
+        return self.local_address if addr is None else concrete_address(self.local_address, addr)
 
     async def identity(self, addr: Address | None = None) -> LocalIdentity:
         host, port = await self.local_address_for(addr)
