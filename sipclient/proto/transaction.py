@@ -90,6 +90,15 @@ class Input(enum.Enum):
 
 TU_INPUTS = frozenset({Input.SEND_1XX, Input.SEND_2XX, Input.SEND_FAILURE})
 
+#: a response's input by status class: received from the network / sent by the TU
+RECEIVED = (Input.RECV_1XX, Input.RECV_2XX, Input.RECV_FAILURE)
+SENT = (Input.SEND_1XX, Input.SEND_2XX, Input.SEND_FAILURE)
+
+
+def response_input(status: int, inputs: tuple[Input, Input, Input]) -> Input:
+    """``inputs[0]`` for 1xx, ``[1]`` for 2xx, ``[2]`` for 300-699."""
+    return inputs[0] if status < 200 else inputs[1] if status < 300 else inputs[2]
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -475,12 +484,7 @@ class ClientTransaction(Transaction):
 
     def receive_response(self, response, now: float) -> list[Effect]:
         status = response.status
-        if status < 200:
-            inp = Input.RECV_1XX
-        elif status < 300:
-            inp = Input.RECV_2XX
-        else:
-            inp = Input.RECV_FAILURE
+        inp = response_input(status, RECEIVED)
         if status >= 200 and self.final_response is None:
             self.final_response = response
         return self._input(inp, now, response)
@@ -521,16 +525,9 @@ class ServerTransaction(Transaction):
 
     def send_response(self, response, now: float) -> list[Effect]:
         """The TU answers (17.2.1, 17.2.2); a response in the wrong state raises."""
-        status = response.status
-        if status < 200:
-            inp = Input.SEND_1XX
-        elif status < 300:
-            inp = Input.SEND_2XX
-        else:
-            inp = Input.SEND_FAILURE
-        effects = self._input(inp, now, response)
+        effects = self._input(response_input(response.status, SENT), now, response)
         self.last_response = response
-        if status >= 200:
+        if response.status >= 200:
             self.final_response = self.final_response or response
             self.to_tag = response.to.tag
         return effects
