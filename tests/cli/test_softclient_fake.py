@@ -18,11 +18,12 @@ import pytest
 from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT,
                            Env, main)
 from sipclient.cli._common import EXIT_TERMINATED
+from sipclient.lab.probe import free_udp_port
 
 try:
-    from tests.cli.uas import PbxThread, black_hole, free_udp_port
+    from tests.cli.uas import PbxThread, black_hole
 except ImportError:  # pragma: no cover - run from inside tests/cli
-    from uas import PbxThread, black_hole, free_udp_port
+    from uas import PbxThread, black_hole
 
 PASSWORD = "Pa55-w0rd-xyzzy"
 USERS = {"1001": PASSWORD, "1002": "other-pw-1002"}

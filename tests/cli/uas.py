@@ -23,7 +23,7 @@ from typing import Any, Coroutine, Iterator
 
 from tests.agent.fake_pbx import FakePbx
 
-__all__ = ["PbxThread", "black_hole", "free_udp_port"]
+__all__ = ["PbxThread", "black_hole"]
 
 
 class PbxThread:
@@ -73,9 +73,3 @@ def black_hole(host: str = "127.0.0.1") -> Iterator[str]:
         yield f"udp:{host}:{sock.getsockname()[1]}"
     finally:
         sock.close()
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -81,21 +80,28 @@ def test_echo_returns_the_tone_per_codec(lab, codec: str) -> None:
     assert near(s["dominant_hz"], 1000, 0.01), s
 
 
-def test_g729_between_two_agents(lab) -> None:
-    """Asterisk has no G.729 transcoder: both legs G.729, passed through."""
+def call_between_agents(lab, caller: tuple[str, str], callee: tuple[str, str]
+                        ) -> tuple[dict, dict]:
+    """``caller`` (extension, codec) plays 1000 Hz and calls ``callee`` (extension, codec),
+    which answers at once and plays 600 Hz; 3 s of talk: both sides' stats."""
     async def main() -> tuple[dict, dict]:
-        async with Agent(cfg(lab, "1007", codecs=("G729",), play="tone:600")) as callee, \
-                Agent(cfg(lab, "1008", codecs=("G729",), play="tone:1000")) as caller:
-            assert (await callee.register()).ok
-            callee.auto_answer = 0.0
-            call = await caller.call("1007")
+        async with Agent(cfg(lab, callee[0], codecs=(callee[1],), play="tone:600")) as b, \
+                Agent(cfg(lab, caller[0], codecs=(caller[1],), play="tone:1000")) as a:
+            assert (await b.register()).ok
+            b.auto_answer = 0.0
+            call = await a.call(callee[0])
             assert (await call.wait_final(timeout=10)).status == 200
-            incoming = await callee.next_incoming(timeout=5)
-            a = await talk(call, 3.0)
+            incoming = await b.next_incoming(timeout=5)
+            stats = await talk(call, 3.0)
             await incoming.wait_ended(timeout=5)
             await incoming.media.close()
-            return a, incoming.media.stats()[0]
-    caller, callee = run(main())
+            return stats, incoming.media.stats()[0]
+    return run(main())
+
+
+def test_g729_between_two_agents(lab) -> None:
+    """Asterisk has no G.729 transcoder: both legs G.729, passed through."""
+    caller, callee = call_between_agents(lab, ("1008", "G729"), ("1007", "G729"))
     show("G.729 caller", caller)
     show("G.729 callee", callee)
     assert caller["codec"] == callee["codec"] == "G729"
@@ -107,19 +113,7 @@ def test_g729_between_two_agents(lab) -> None:
 
 
 def test_transcoding_pcma_to_gsm(lab) -> None:
-    async def main() -> tuple[dict, dict]:
-        async with Agent(cfg(lab, "1007", codecs=("GSM",), play="tone:600")) as callee, \
-                Agent(cfg(lab, "1009", codecs=("PCMA",), play="tone:1000")) as caller:
-            assert (await callee.register()).ok
-            callee.auto_answer = 0.0
-            call = await caller.call("1007")
-            assert (await call.wait_final(timeout=10)).status == 200
-            incoming = await callee.next_incoming(timeout=5)
-            a = await talk(call, 3.0)
-            await incoming.wait_ended(timeout=5)
-            await incoming.media.close()
-            return a, incoming.media.stats()[0]
-    caller, callee = run(main())
+    caller, callee = call_between_agents(lab, ("1009", "PCMA"), ("1007", "GSM"))
     show("PCMA caller", caller)
     show("GSM callee", callee)
     assert caller["codec"] == "PCMA" and callee["codec"] == "GSM"

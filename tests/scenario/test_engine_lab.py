@@ -269,11 +269,9 @@ def test_two_agents_on_one_source_port_seed_001_conflict(lab, tmp_path: Path) ->
     """alice registers from a fixed port and loses power (close without cleanup); bob, on
     the same address and port, is opened when a step first names him (not at the start,
     where alice holds the port) and receives the INVITE meant for alice."""
-    import socket
+    from sipclient.lab.probe import free_udp_port
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_udp_port()
     result, _ = run(lab, tmp_path, f"""
 agents:
   alice: {{account: 1012, local_address: 127.0.0.1, local_port: {port}, expires: 30}}
