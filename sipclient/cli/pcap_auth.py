@@ -41,22 +41,11 @@ def register_pcap(sub: argparse._SubParsersAction) -> None:
 
 @one_line_errors(PROG)
 def run_auth_check(args: argparse.Namespace, env: Env) -> int:
-    from sipclient.pcap.auth_check import PasswordFileError, Passwords, check_auth
+    from sipclient.pcap.auth_check import check_auth
     from sipclient.proto.digest_server import NONCE_LIFETIME
 
     need_files(args.file, args.password_file)
-    try:
-        text = Path(args.password_file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PcapExit(f"cannot read {args.password_file}: {exc.strerror or exc}",
-                       EXIT_USAGE) from None
-    except UnicodeDecodeError:
-        raise PcapExit(f"{args.password_file}: not UTF-8 text", EXIT_DATAERR) from None
-    try:
-        passwords = Passwords.parse(text, args.password_file)
-    except PasswordFileError as exc:
-        raise PcapExit(str(exc), EXIT_DATAERR) from None
-    del text
+    passwords = read_passwords(args.password_file)
     capture = read_or_exit(args.file)
     lifetime = args.nonce_lifetime if args.nonce_lifetime is not None else NONCE_LIFETIME
     checks = check_auth(capture.sip, passwords, nonce_lifetime=lifetime)
@@ -76,3 +65,21 @@ def run_auth_check(args: argparse.Namespace, env: Env) -> int:
               file=env.stdout)
     note_truncated(PROG, capture, env)
     return EXIT_FAILURE if wrong else EXIT_OK
+
+
+def read_passwords(path: str):
+    """The :class:`~sipclient.pcap.auth_check.Passwords` of a password file; exit 2 when it
+    cannot be read, 65 when it is not a password file (the error names the line, never its
+    content)."""
+    from sipclient.pcap.auth_check import PasswordFileError, Passwords
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PcapExit(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE) from None
+    except UnicodeDecodeError:
+        raise PcapExit(f"{path}: not UTF-8 text", EXIT_DATAERR) from None
+    try:
+        return Passwords.parse(text, path)
+    except PasswordFileError as exc:
+        raise PcapExit(str(exc), EXIT_DATAERR) from None

@@ -160,6 +160,19 @@ class Dialog:
                 break
         return out
 
+    @property
+    def from_uris(self) -> list[str]:
+        """Every From URI of its requests, in order of first use (a phone re-provisioned
+        with another account keeps its Call-ID and changes its From)."""
+        out: dict[str, None] = {}
+        for p in self.messages:
+            if isinstance(p.message, Request):
+                try:
+                    out.setdefault(str(p.message.from_.uri))
+                except (ParseError, AttributeError):
+                    continue
+        return list(out)
+
     def as_dict(self) -> dict:
         first, last = self.messages[0], self.messages[-1]
         msg = first.message
@@ -172,6 +185,7 @@ class Dialog:
             "call_id": self.call_id, "method": self.method,
             "from": str(from_uri) if from_uri is not None else None,
             "to": str(to_uri) if to_uri is not None else None,
+            "from_all": self.from_uris,
             "flow": self.flow, "messages": len(self.messages),
             "retransmissions": [p.frame for p, r in zip(self.messages, self.retransmission) if r],
             "first_frame": first.frame, "last_frame": last.frame,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sipclient.proto.errors import ParseError
+
 if TYPE_CHECKING:
     from sipclient.pcap.read import Capture
 
@@ -45,9 +47,25 @@ def summary_dict(capture: Capture, *, call_id: str | None = None) -> dict:
         "rtp": {"heuristic": capture.heuristic_rtp, "rtcp_packets": capture.rtcp_packets,
                 "streams": [s.as_dict() for s in streams]},
         "dtmf": [e.as_dict() for e in dtmf],
+        "registrations": [d.as_dict() for d in _diagnoses(capture, dialogs)],
         "problems": {"count": capture.problem_count, "first": capture.problems[:20]},
         "truncated": capture.truncated,
     }
+
+
+def _diagnoses(capture: Capture, dialogs) -> list:
+    """The verdicts of ``sipclient pcap diagnose`` on the selected dialogs' REGISTERs."""
+    from sipclient.pcap.diagnose import diagnose
+
+    ids = {d.call_id for d in dialogs}
+    return diagnose(p for p in capture.sip if _call_id(p) in ids)
+
+
+def _call_id(p) -> str:
+    try:
+        return p.message.call_id
+    except ParseError:
+        return "(no Call-ID)"
 
 
 def _ms(value: float | None) -> str:
@@ -62,12 +80,18 @@ def summary_text(capture: Capture, *, call_id: str | None = None) -> str:
            + (" (heuristic RTP on)" if capture.heuristic_rtp else "")]
     if call_id is not None and not dialogs:
         out.append(f"no dialog with Call-ID {call_id}")
+    diagnoses = _diagnoses(capture, dialogs)
     for d in dialogs:
         info = d.as_dict()
         out.append("")
         out.append(f"Call-ID {d.call_id}  [{info['method'] or '-'}]  {info['disposition']}")
+        verdicts = [f"{diag.registration.aor} {'/'.join(diag.codes) or diag.verdict}"
+                    for diag in diagnoses if d.call_id in diag.registration.call_ids]
+        if verdicts:
+            out.append(f"  verdicts: {'; '.join(verdicts)}")
         if info["from"] or info["to"]:
-            out.append(f"  from {info['from']}  to {info['to']}")
+            froms = info["from_all"] if len(info["from_all"]) > 1 else [info["from"]]
+            out.append(f"  from {', '.join(map(str, froms))}  to {info['to']}")
         flow = []
         for label, resend in zip(d.flow, d.retransmission):
             flow.append(f"{label}(retransmission)" if resend else label)
@@ -86,6 +110,19 @@ def summary_text(capture: Capture, *, call_id: str | None = None) -> str:
             facts.append(f"answer {','.join(dict.fromkeys(codecs['answer']))}")
         facts.append(f"frames {info['first_frame']}-{info['last_frame']}")
         out.append("  " + "; ".join(facts))
+    if diagnoses:
+        from sipclient.pcap.diagnose_text import verdict_line
+
+        out.append("")
+        out.append("Registrations (details: sipclient pcap diagnose):")
+        for diag in diagnoses:
+            out.append(f"  {verdict_line(diag)}")
+            for f in diag.findings:
+                out.append(f"    {f.code}: {f.summary} (frames "
+                           f"{', '.join(map(str, f.frames[:6]))}"
+                           f"{' ...' if len(f.frames) > 6 else ''})")
+            for note in diag.notes:
+                out.append(f"    note: {note}")
     if streams:
         out.append("")
         out.append("RTP streams:")
