@@ -307,6 +307,8 @@ class Agent:
                     f"{request.method} for {self.config.digest_user} refused with "
                     f"{resp.status} {resp.reason} after credentials were sent: wrong "
                     "username or password", resp)
+            if self.config.challenge_delay > 0:  # a slow phone, on purpose (issue 17)
+                await asyncio.sleep(self.config.challenge_delay)
             req = retry
         raise AuthenticationFailed(f"{request.method}: challenged too many times", resp)
 

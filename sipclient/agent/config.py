@@ -123,6 +123,9 @@ class AgentConfig:
     #: (wall-clock times, flushed per packet, so a failed run leaves a readable file), or
     #: into a PcapWriter shared by several agents (its owner closes it)
     capture: str | PcapWriter | None = None
+    #: seconds to wait before answering a 401/407 challenge (0: at once), to reproduce a
+    #: slow phone whose answers arrive after the registrar's nonce went stale (issue 17)
+    challenge_delay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.password is not None and not isinstance(self.password, Secret):

@@ -107,6 +107,8 @@ class LabConfig:
     sip_debug: bool = True
     #: smallest REGISTER expiry accepted (the cloud's WebRTC client asks for 50 s)
     min_expires: int = 30
+    #: seconds a digest nonce stays valid (pjsip auth ``nonce_lifetime``; Asterisk's 32)
+    nonce_lifetime: int = 32
     dial_timeout: int = 60
     system_name: str = "sipclient-lab"
     #: seconds to wait for Asterisk to boot and its ports to answer

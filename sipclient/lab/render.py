@@ -62,6 +62,7 @@ def template_values(config: LabConfig, mod_dir: str = MOD_DIR, data_dir: str = D
         "realm": config.realm,
         "sip_debug": "yes" if config.sip_debug else "no",
         "min_expires": config.min_expires,
+        "nonce_lifetime": config.nonce_lifetime,
         "dial_timeout": config.dial_timeout,
         "cert_file": config.cert_file,
         "key_file": config.key_file,

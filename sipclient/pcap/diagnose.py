@@ -46,8 +46,9 @@ CODES: dict[str, Code] = {
     "forbidden": Code(
         "the registrar refused the registration",
         "The registrar refused the account: check the credentials (run again with "
-        "--password-file to check the password), that the account exists and is enabled, and "
-        "the registrar's reason phrase."),
+        "--password-file to check the password), that the account exists and is enabled, "
+        "that its authentication user may register this AOR (the To), and the registrar's "
+        "reason phrase."),
     "no-response": Code(
         "no response",
         "Nothing answered: check the registrar's address, port and transport on the phone, "
@@ -197,6 +198,7 @@ class _Checker:
         self.found: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
         self.summaries: dict[str, str] = {}
         self.delays: list[float] = []
+        self.latest: tuple[Attempt, Any] | None = None   # the last challenge seen
 
     def add(self, code: str, summary: str, evidence: str, *frames: int) -> None:
         self.summaries.setdefault(code, summary)
@@ -234,6 +236,7 @@ class _Checker:
             for ch in a.challenges:
                 if ch.nonce:
                     issued[ch.nonce] = (a, ch)
+                    self.latest = (a, ch)
             self.contact(a)
         self.unanswered(attempts)
         self.expiry(attempts)
@@ -304,19 +307,22 @@ class _Checker:
                          f"frame {a.frame}: algorithm={cr.algorithm or '(none: MD5)'}; "
                          f"challenge of frame {challenged.final.frame}: algorithm="
                          f"{ch.algorithm or '(none: MD5)'}", a.frame, challenged.final.frame)
+        latest = self.latest
+        if origin is not None and latest is not None and latest[1].nonce != cr.nonce \
+                and latest[0].time > origin[0].time:
+            newer, newer_ch = latest
+            self.add("nonce-reuse", "answered a challenge with an older challenge's nonce",
+                     f"frame {a.frame}: nonce=\"{cr.nonce}\" of the challenge in frame "
+                     f"{origin[0].final.frame}, while frame {newer.final.frame} issued "
+                     f"\"{newer_ch.nonce}\"; {_status(a)}",
+                     origin[0].final.frame, newer.final.frame, a.frame)
         key = (cr.nonce, cr.nc if cr.qop else None, a.request.src)
         first = used.get(key)
-        if first is not None:
-            if cr.qop:
-                self.add("nc-not-incremented", f"nc={cr.nc} sent twice with one nonce",
-                         f"frames {first.frame} and {a.frame}: nonce=\"{cr.nonce}\" nc={cr.nc}",
-                         first.frame, a.frame)
-            elif a.status in (401, 407):
-                self.add("nonce-reuse", "a nonce reused after the registrar refused it",
-                         f"frames {first.frame} and {a.frame}: nonce=\"{cr.nonce}\"; "
-                         f"{_status(a)}", first.frame, a.frame)
-        else:
-            used[key] = a
+        if first is not None and cr.qop:
+            self.add("nc-not-incremented", f"nc={cr.nc} sent twice with one nonce",
+                     f"frames {first.frame} and {a.frame}: nonce=\"{cr.nonce}\" nc={cr.nc}",
+                     first.frame, a.frame)
+        used.setdefault(key, a)
         if a.frame in (self.wrong or {}):
             self.add("wrong-password", f"the password is wrong for user {cr.username!r}",
                      f"frame {a.frame}: {self.wrong[a.frame]}; {_status(a)}", a.frame)
@@ -345,14 +351,16 @@ class _Checker:
                      challenged.final.frame, a.frame, final.frame)
             return
         explained = {"wrong-password", "realm-mismatch", "unsupported-algorithm",
-                     "nc-not-incremented", "nonce-reuse"} & set(self.found)
+                     "nc-not-incremented", "nonce-reuse", "username-mismatch",
+                     "uri-mismatch"} & set(self.found)
         if explained:
             return
         self.add("challenge-loop",
-                 "each answered challenge was answered with a new challenge",
+                 "the registrar answered the credentials with another challenge",
                  f"frame {challenged.final.frame}: {challenged.status} nonce \"{ch.nonce}\"; "
                  f"frame {a.frame}: answered after {delay:.1f} s; frame {final.frame}: "
-                 f"{a.status} {a.reason} with a new nonce \"{new_nonce}\"",
+                 f"{a.status} {a.reason} again, nonce \"{new_nonce}\""
+                 f"{' (the same)' if new_nonce == ch.nonce else ''}",
                  challenged.final.frame, a.frame, final.frame)
 
     def contact(self, a: Attempt) -> None:

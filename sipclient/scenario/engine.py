@@ -316,6 +316,10 @@ async def agent_config(ctx: RunContext, name: str, f: dict[str, Any],
         codecs = f["codecs"]
         kw["codecs"] = tuple(str(c).upper() for c in ([codecs] if isinstance(codecs, str)
                                                        else codecs))
+    if f.get("user_agent") is not None:
+        kw["user_agent"] = str(f["user_agent"])
+    if f.get("challenge_delay") is not None:
+        kw["challenge_delay"] = float(f["challenge_delay"])
     headers = f.get("headers") or {}
     try:
         return AgentConfig(

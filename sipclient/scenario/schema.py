@@ -177,6 +177,7 @@ AGENT_FIELDS: dict[str, Any] = {
     "local_address": STRING, "local_port": _d("port"), "impairment": _d("impairment"),
     "play": STRING, "record": STRING, "expires": INTEGER, "insecure": BOOL,
     "headers": HEADERS, "auto_answer": NUMBER, "webrtc": BOOL,
+    "user_agent": STRING, "challenge_delay": NUMBER,
 }
 
 
