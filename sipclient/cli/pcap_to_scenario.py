@@ -26,7 +26,10 @@ def register_pcap(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "to-scenario", help="write a scenario that replays a recorded call",
         description="Write a .sip.yaml scenario replaying the dialog with Call-ID ID from "
-                    "one side against a target. Without --call-id, list the dialogs. "
+                    "one side against a target, or the registrations of a REGISTER "
+                    "Call-ID. Without --call-id: a capture of registrations only (and "
+                    "OPTIONS/SUBSCRIBE keep-alives) becomes one scenario of them all; "
+                    "otherwise the dialogs are listed. "
                     "Exit 0 ok, 1 no such call, 2 bad usage or missing file, 65 not a "
                     "capture.")
     add_file_argument(p)
@@ -51,15 +54,25 @@ def run_to_scenario(args: argparse.Namespace, env: Env) -> int:
     need_files(args.file)
     capture = read_or_exit(args.file)
     if args.call_id is None:
-        for cid, method in dialog_call_ids(capture.sip):
-            print(f"{method:<10} {cid}", file=env.stdout)
-        return EXIT_OK
+        from sipclient.pcap.register_scenario import is_registration_only, register_scenario
+
+        if not is_registration_only(capture.sip):
+            for cid, method in dialog_call_ids(capture.sip):
+                print(f"{method:<10} {cid}", file=env.stdout)
+            return EXIT_OK
+        text = register_scenario(capture.sip, source=Path(args.file).name,
+                                 account=args.account or "1001", max_wait=args.max_wait)
+        return _write(args, text, env)
     try:
         text = to_scenario(capture.sip, args.call_id, side=args.side, dtmf=capture.dtmf,
                            source=Path(args.file).name, account=args.account or "1001",
                            peer_account=args.peer_account, max_wait=args.max_wait)
     except ToScenarioError as exc:
         raise PcapExit(str(exc), EXIT_FAILURE) from None
+    return _write(args, text, env)
+
+
+def _write(args: argparse.Namespace, text: str, env: Env) -> int:
     if args.output:
         write_or_exit(args.output, text)
         print(f"wrote {args.output}", file=env.stdout)

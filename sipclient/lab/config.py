@@ -119,7 +119,7 @@ class LabConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "run_dir", Path(self.run_dir).expanduser().absolute())
-        for name in _PORT_FIELDS + ("rtp_start", "rtp_end"):
+        for name in _PORT_FIELDS + ("rtp_start", "rtp_end", "nonce_lifetime"):
             value = int(getattr(self, name))
             if not 0 < value < 65536:
                 raise ValueError(f"{name} out of range: {value}")
@@ -227,7 +227,7 @@ class LabConfig:
 
         Variables: RUN_DIR, BIND, HOST, AMI_BIND, AMI_PERMIT, EXTERNAL (1: the lab runs
         elsewhere, e.g. the container as a CI service, reached at HOST), SIP_PORT, TLS_PORT, WSS_PORT, HTTP_PORT, AMI_PORT,
-        RTP_START, RTP_END, REALM, SIP_EXTENSIONS / WEBRTC_EXTENSIONS (``1001-1020`` or a
+        RTP_START, RTP_END, NONCE_LIFETIME, REALM, SIP_EXTENSIONS / WEBRTC_EXTENSIONS (``1001-1020`` or a
         comma list), PORT_OFFSET (added to every listening port).
         """
         environ = os.environ if environ is None else environ
@@ -237,7 +237,7 @@ class LabConfig:
             value = environ.get(ENV_PREFIX + name.upper())
             if value:
                 kwargs[name] = value
-        for name in _PORT_FIELDS + ("rtp_start", "rtp_end"):
+        for name in _PORT_FIELDS + ("rtp_start", "rtp_end", "nonce_lifetime"):
             value = environ.get(ENV_PREFIX + name.upper())
             if value:
                 kwargs[name] = int(value)

@@ -167,8 +167,14 @@ def to_scenario(packets: Sequence[Any], call_id: str, *, side: str = "caller",
     invite = next((p for p in pkts if isinstance(p.message, Request)
                    and p.message.method == "INVITE"), None)
     if invite is None:
-        raise ToScenarioError(f"Call-ID {call_id!r} is not a call (no INVITE): only calls "
-                              f"can be replayed")
+        if any(isinstance(p.message, Request) and p.message.method == "REGISTER"
+               for p in pkts):
+            from sipclient.pcap.register_scenario import register_scenario
+
+            return register_scenario(packets, call_id, source=source, account=account,
+                                     max_wait=max_wait)
+        raise ToScenarioError(f"Call-ID {call_id!r} is not a call (no INVITE) nor a "
+                              f"registration: only calls and registrations can be replayed")
     caller_addr = tuple(invite.src)
     ours = "A" if side == "caller" else "B"
 

@@ -130,6 +130,9 @@ STEPS: dict[str, tuple[str | None, dict[str, Any] | None, dict[str, Any]]] = {
                               "additionalProperties": _d("steps")}),
     "repeat": (None, None, _args({"times": INTEGER, "steps": _d("steps")}, ("times", "steps"))),
     "validate_capture": (None, None, _args({"against": STRING}, ("against",))),
+    # issue 17 (sipclient/scenario/steps/diagnose.py, docs/captures.md)
+    "diagnose": (None, None, _args({"expect": _d("verdicts"), "absent": _d("verdicts"),
+                                    "agent": AGENT, "password_check": BOOL})),
     # an agent's life mid-scenario (sipclient/scenario/steps/lifecycle.py)
     "close": ("agent", AGENT, _args({"agent": AGENT, "cleanup": BOOL}, ("agent",), True)),
     "reopen": ("agent", AGENT, _args({"agent": AGENT, "local_address": STRING,
@@ -181,6 +184,12 @@ AGENT_FIELDS: dict[str, Any] = {
 }
 
 
+def _verdict_codes() -> list[str]:
+    from sipclient.pcap.diagnose import CODES  # the one table of verdicts
+
+    return ["ok", *CODES]
+
+
 def _step_kind_schema(kind: str) -> dict[str, Any]:
     main, short, args = STEPS[kind]
     if main is None:
@@ -198,6 +207,8 @@ def build() -> dict[str, Any]:
         "number": {"title": "a number", "anyOf": [{"type": "number"}, _ref()]},
         "integer": {"title": "a whole number", "anyOf": [{"type": "integer"}, _ref()]},
         "boolean": {"title": "true or false", "anyOf": [{"type": "boolean"}, _ref()]},
+        "verdicts": {"title": "verdict codes of `sipclient pcap diagnose`", "type": "array",
+                     "minItems": 1, "items": {"enum": _verdict_codes()}},
         "fraction": {"title": "a fraction from 0 to 1", "anyOf": [
             {"type": "number", "minimum": 0, "maximum": 1}, _ref()]},
         "port": {"title": "a port number (0-65535)", "anyOf": [
