@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sipclient.pcap.auth_check import Passwords
     from sipclient.pcap.read import SipPacket
 
-__all__ = ["CODES", "Diagnosis", "Finding", "diagnose", "SHORT_EXPIRES"]
+__all__ = ["CODES", "Diagnosis", "Finding", "diagnose", "diagnose_file", "SHORT_EXPIRES"]
 
 #: a granted expiry below this many seconds is ``expires-short``
 SHORT_EXPIRES = 60
@@ -500,3 +500,21 @@ def diagnose(packets: Iterable[SipPacket], passwords: Passwords | None = None, *
                 d.notes.append(f"no password in the file for {', '.join(sorted(users))}")
         out.append(d)
     return out
+
+
+def diagnose_file(path: str, password_file: str | None = None, *,
+                  nonce_lifetime: float = NONCE_LIFETIME) -> list[Diagnosis]:
+    """:func:`diagnose` on a capture file, with the passwords of ``password_file`` (one
+    password, or ``user:password`` lines) if given. Raises
+    :class:`~sipclient.pcap.read.CaptureError` for a file that is not a capture and
+    :class:`~sipclient.pcap.auth_check.PasswordFileError` for a bad password file."""
+    from pathlib import Path
+
+    from sipclient.pcap.auth_check import Passwords
+    from sipclient.pcap.read import read_capture
+
+    passwords = None
+    if password_file is not None:
+        passwords = Passwords.parse(Path(password_file).read_text(encoding="utf-8"),
+                                    password_file)
+    return diagnose(read_capture(path).sip, passwords, nonce_lifetime=nonce_lifetime)

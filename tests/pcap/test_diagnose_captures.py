@@ -138,3 +138,15 @@ def test_a_fresh_recording_gives_the_same_codes(tmp_path):
         lab.down()
         if claim is not None:
             claim.release()
+
+
+def test_the_python_api(tmp_path):
+    from sipclient.pcap.diagnose import diagnose_file
+
+    (d,) = diagnose_file(str(DATA / "stale-nonce.pcap"))
+    assert d.codes == ["stale-nonce"] and d.registration.state == "not registered"
+    assert d.findings[0].frames[:3] == (2, 3, 4) and d.as_dict()["verdict"] == "stale-nonce"
+    pw = tmp_path / "pw"
+    pw.write_text("not-it\n")
+    (d,) = diagnose_file(str(DATA / "wrong-password.pcap"), str(pw))
+    assert d.codes == ["wrong-password"]
