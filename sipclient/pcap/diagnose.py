@@ -170,10 +170,6 @@ class Diagnosis:
         }
 
 
-def _where(a: Attempt) -> str:
-    return f"frame {a.frame}"
-
-
 def _status(a: Attempt) -> str:
     final = a.final
     return f"{a.status} {a.reason}".strip() + f" (frame {final.frame})" if final else "no answer"
@@ -191,14 +187,14 @@ def _same_uri(a: str, b: str) -> bool:
 class _Checker:
     """Collects findings for one registration; each check is one method."""
 
-    def __init__(self, reg: Registration, wrong: dict[int, str] | None,
-                 checked: dict[int, str] | None, lifetime: float, t_end: float) -> None:
-        self.reg, self.wrong, self.checked = reg, wrong, checked
+    def __init__(self, reg: Registration, wrong: dict[int, str] | None, lifetime: float,
+                 t_end: float) -> None:
+        self.reg, self.wrong = reg, wrong
         self.lifetime, self.t_end = lifetime, t_end
         self.found: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
         self.summaries: dict[str, str] = {}
         self.delays: list[float] = []
-        self.latest: tuple[Attempt, Any] | None = None   # the last challenge seen
+        self.latest: dict[str, tuple[Attempt, Any]] = {}   # Call-ID -> its last challenge
 
     def add(self, code: str, summary: str, evidence: str, *frames: int) -> None:
         self.summaries.setdefault(code, summary)
@@ -236,7 +232,7 @@ class _Checker:
             for ch in a.challenges:
                 if ch.nonce:
                     issued[ch.nonce] = (a, ch)
-                    self.latest = (a, ch)
+                    self.latest[a.call_id] = (a, ch)
             self.contact(a)
         self.unanswered(attempts)
         self.expiry(attempts)
@@ -267,7 +263,7 @@ class _Checker:
                      f"frame {final.frame}: {m.status} {m.reason} to the REGISTER of frame "
                      f"{a.frame}", a.frame, final.frame)
         elif m.status == 423:
-            minimum = m.min_expires if _safe(lambda: m.min_expires) is not None else None
+            minimum = _safe(lambda: m.min_expires)
             self.add("interval-too-brief",
                      f"asked for {a.requested_expires} s, the registrar wants at least "
                      f"{minimum} s",
@@ -307,7 +303,7 @@ class _Checker:
                          f"frame {a.frame}: algorithm={cr.algorithm or '(none: MD5)'}; "
                          f"challenge of frame {challenged.final.frame}: algorithm="
                          f"{ch.algorithm or '(none: MD5)'}", a.frame, challenged.final.frame)
-        latest = self.latest
+        latest = self.latest.get(a.call_id)
         if origin is not None and latest is not None and latest[1].nonce != cr.nonce \
                 and latest[0].time > origin[0].time:
             newer, newer_ch = latest
@@ -414,10 +410,22 @@ def _safe(fn):
         return None
 
 
+def _device(a: Attempt) -> tuple:
+    """What tells two phones apart: User-Agent, the Contact's host and port, +sip.instance.
+    One phone with two lines sends the same; two phones behind one NAT differ in at least
+    one (their private Contact addresses, their models)."""
+    contacts = a.contacts
+    first = contacts[0] if contacts else None
+    host = _safe(lambda: (first.uri.host, first.uri.port)) if first is not None else None
+    instance = _safe(lambda: first.instance) if first is not None else None
+    return a.user_agent, host, instance
+
+
 def _conflicts(regs: list[Registration]) -> dict[str, list[tuple[str, str, tuple[int, ...]]]]:
     """Bindings of different AORs from the same transport, source address and port, alive
-    at the same time, sent by different devices (Call-IDs not linked by a shared AOR: one
-    phone re-provisioned with another account keeps its Call-ID)."""
+    at the same time, sent by different devices: Call-IDs not linked by a shared AOR (one
+    phone re-provisioned with another account keeps its Call-ID) and a different
+    :func:`_device` (one phone with two lines is no conflict)."""
     parent: dict[str, str] = {}
 
     def root(x: str) -> str:
@@ -444,7 +452,8 @@ def _conflicts(regs: list[Registration]) -> dict[str, list[tuple[str, str, tuple
     out: dict[str, list] = {}
     for i, (k1, aor1, dev1, s1, e1, a1) in enumerate(bindings):
         for k2, aor2, dev2, s2, e2, a2 in bindings[i + 1:]:
-            if k1 != k2 or aor1 == aor2 or dev1 == dev2 or s2 >= e1 or s1 >= e2:
+            if k1 != k2 or aor1 == aor2 or dev1 == dev2 or s2 >= e1 or s1 >= e2 \
+                    or _device(a1) == _device(a2):
                 continue
             where = f"{k1[0]} {k1[1][0]}:{k1[1][1]}"
             text = (f"{aor1} (frame {a1.final.frame}, Call-ID {a1.call_id}) and {aor2} "
@@ -478,7 +487,7 @@ def diagnose(packets: Iterable[SipPacket], passwords: Passwords | None = None, *
     conflicts = _conflicts(regs)
     out = []
     for r in regs:
-        checker = _Checker(r, wrong, checked, nonce_lifetime, t_end)
+        checker = _Checker(r, wrong, nonce_lifetime, t_end)
         checker.run()
         for other, text, frames in conflicts.get(r.aor, []):
             checker.add("same-source-port-conflict",

@@ -150,3 +150,18 @@ def test_the_python_api(tmp_path):
     pw.write_text("not-it\n")
     (d,) = diagnose_file(str(DATA / "wrong-password.pcap"), str(pw))
     assert d.codes == ["wrong-password"]
+
+
+def test_one_phone_with_two_lines_on_one_port_is_no_conflict(tmp_path):
+    """The conflict capture with both User-Agents the same (and the same Contact address and
+    port): that is one phone with two lines, not two phones."""
+    from sipclient.pcap.writer import PcapWriter
+
+    path = tmp_path / "two-lines.pcap"
+    with path.open("wb") as f:
+        w = PcapWriter(f)
+        for p in read_capture(str(DATA / "same-source-port-conflict.pcap")).sip:
+            w.write(p.time, p.transport, p.src, p.dst,
+                    p.raw.replace(b"phone-bob/1.0", b"phone-ali/1.0").replace(
+                        b"phone-alice/1.0", b"phone-ali/1.0"))
+    assert codes_of(path) == [["ok"], ["ok"]]
