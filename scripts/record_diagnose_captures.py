@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from scripts.record_golden import Lab, config  # noqa: E402 - the golden captures' lab view
 from sipclient.agent import Agent, AgentConfig, Secret  # noqa: E402
 from sipclient.pcap.writer import PcapWriter  # noqa: E402
 from sipclient.proto.digest import compute_response, parse_challenge  # noqa: E402
@@ -49,23 +50,6 @@ from sipclient.proto.timers import TimerConfig  # noqa: E402
 OUT = ROOT / "tests" / "data" / "diagnose"
 NONCE_LIFETIME = 4     # the recording lab's nonce_lifetime (seconds)
 WRONG = "not-the-password"
-
-
-@dataclass(frozen=True)
-class Lab:
-    host: str
-    port: int
-    realm: str
-    password: Callable[[str], str]
-
-    @classmethod
-    def of(cls, lab) -> "Lab":  # a sipclient.lab.Lab
-        c = lab.config
-        return cls(c.probe_host, c.sip_port, c.realm, lambda ext: lab.account(ext).password)
-
-    @property
-    def server(self) -> str:
-        return f"udp:{self.host}:{self.port}"
 
 
 class Gate(PcapWriter):
@@ -80,8 +64,7 @@ class Gate(PcapWriter):
 
 
 def agent(lab: Lab, ext: str, writer, **kw) -> Agent:
-    kw.setdefault("password", Secret(lab.password(ext)))
-    return Agent(AgentConfig(user=ext, server=lab.server, capture=writer, **kw))
+    return Agent(config(lab, ext, writer, **kw))
 
 
 # --- the raw phone -----------------------------------------------------------------------------
@@ -95,7 +78,7 @@ class RawPhone:
         if sock is None:
             self.sock.bind((lab.host, 0))
         self.local = self.sock.getsockname()
-        self.server = (lab.host, lab.port)
+        self.server = (lab.host, lab.sip_port)
         self.cseq = 0
         self.call_id = f"{os.urandom(6).hex()}@raw"
         self.tag = os.urandom(4).hex()
@@ -111,7 +94,7 @@ class RawPhone:
         if "branch=" not in via:
             via += f";branch={branch}"
         contact = contact or f"<sip:{user}@{host}:{port}>"
-        lines = [f"REGISTER sip:{self.lab.host}:{self.lab.port} SIP/2.0", f"Via: {via}",
+        lines = [f"REGISTER {self.uri} SIP/2.0", f"Via: {via}",
                  "Max-Forwards: 70", f"From: <sip:{user}@{self.lab.host}>;tag={self.tag}",
                  f"To: <sip:{to_user or user}@{self.lab.host}>", f"Call-ID: {self.call_id}",
                  f"CSeq: {self.cseq} REGISTER", f"Contact: {contact}", f"Expires: {expires}",
@@ -123,7 +106,7 @@ class RawPhone:
 
     @property
     def uri(self) -> str:
-        return f"sip:{self.lab.host}:{self.lab.port}"
+        return f"sip:{self.lab.host}:{self.lab.sip_port}"
 
     def transact(self, data: bytes, wait: float = 3.0) -> Response | None:
         self.sock.sendto(data, self.server)
@@ -265,28 +248,28 @@ def _challenged(phone: RawPhone, user: str, **kw) -> Response:
 @_raw
 def uri_mismatch(phone: RawPhone) -> None:
     ch = _challenged(phone, "1011")
-    pw = phone.lab.password("1011")
+    pw = phone.lab.passwords("1011")
     phone.register("1011", auth=phone.answer("1011", ch, password=pw, uri="sip:192.168.1.2"))
 
 
 @_raw
 def realm_mismatch(phone: RawPhone) -> None:
     ch = _challenged(phone, "1012")
-    pw = phone.lab.password("1012")
+    pw = phone.lab.passwords("1012")
     phone.register("1012", auth=phone.answer("1012", ch, password=pw, realm="sip.example.com"))
 
 
 @_raw
 def unsupported_algorithm(phone: RawPhone) -> None:
     ch = _challenged(phone, "1013")
-    pw = phone.lab.password("1013")
+    pw = phone.lab.passwords("1013")
     phone.register("1013", auth=phone.answer("1013", ch, password=pw, algorithm="SHA-256"))
 
 
 @_raw
 def nc_not_incremented(phone: RawPhone) -> None:
     ch = _challenged(phone, "1015")
-    pw = phone.lab.password("1015")
+    pw = phone.lab.passwords("1015")
     auth = phone.answer("1015", ch, password=pw, nc=1)
     phone.register("1015", auth=auth)
     phone.register("1015", auth=auth)   # the refresh repeats nonce and nc=1
@@ -295,7 +278,7 @@ def nc_not_incremented(phone: RawPhone) -> None:
 @_raw
 def nonce_reuse(phone: RawPhone) -> None:
     first = _challenged(phone, "1016")
-    pw = phone.lab.password("1016")
+    pw = phone.lab.passwords("1016")
     phone.register("1016", auth=phone.answer("1016", first, password=pw))
     time.sleep(1.1)                      # Asterisk's nonces change with the second
     second = _challenged(phone, "1016")
@@ -308,7 +291,7 @@ def contact_unreachable(phone: RawPhone) -> None:
     private = "192.168.77.10:5060"
     kw = dict(contact=f"<sip:1017@{private}>", via=f"SIP/2.0/UDP {private}")
     ch = _challenged(phone, "1017", **kw)
-    phone.register("1017", auth=phone.answer("1017", ch, password=phone.lab.password("1017")),
+    phone.register("1017", auth=phone.answer("1017", ch, password=phone.lab.passwords("1017")),
                    **kw)
 
 
@@ -332,7 +315,7 @@ def interval_too_brief(phone: RawPhone) -> None:
     assert resp is not None and resp.status == 401, resp
     phone.rewrite = _as_423
     resp = phone.register("1018", expires=10, auth=phone.answer(
-        "1018", resp, password=phone.lab.password("1018")))
+        "1018", resp, password=phone.lab.passwords("1018")))
     assert resp is not None and resp.status == 423, resp
 
 
@@ -345,7 +328,7 @@ def challenge_unanswered(phone: RawPhone) -> None:
 def forbidden(phone: RawPhone) -> None:
     ch = _challenged(phone, "1020", to_user="1001")
     phone.register("1020", to_user="1001", auth=phone.answer(
-        "1020", ch, password=phone.lab.password("1020")))
+        "1020", ch, password=phone.lab.passwords("1020")))
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,14 @@ def test_missing_password_file_is_one_line(tmp_path):
     status, out, err = run("pcap", "diagnose", str(AAA), "--password-file",
                            str(tmp_path / "none.txt"))
     assert status == 2 and out == "" and err.count("\n") == 1 and "cannot read" in err
+
+
+def test_not_a_capture_and_no_register(tmp_path):
+    junk = tmp_path / "junk.pcap"
+    junk.write_text("REGISTER sip:x SIP/2.0\r\n")
+    status, out, err = run("pcap", "diagnose", str(junk))
+    assert status == 65 and out == "" and err.count("\n") == 1 and "not a pcap" in err
+    status, out, err = run("pcap", "diagnose", str(PUBLIC / "sip-rtp-g711.pcap"), "--json")
+    assert status == 0 and json.loads(out) == []
+    status, out, err = run("pcap", "diagnose", str(PUBLIC / "sip-rtp-g711.pcap"))
+    assert status == 0 and out.endswith("no REGISTER in the capture\n")
