@@ -107,8 +107,9 @@ CODES: dict[str, Code] = {
         "(Asterisk pjsip: rewrite_contact=yes, force_rport=yes, rtp_symmetric=yes)."),
     "expires-short": Code(
         "very short registration interval (refresh storm)",
-        "Raise the registration interval (e.g. 300-3600 s); keep NAT bindings open with "
-        "OPTIONS or CRLF keep-alives instead of re-registering."),
+        "Raise the registration interval (e.g. 300-3600 s) on the phone, or on the registrar "
+        "when it shortens what the phone asks for; keep NAT bindings open with OPTIONS or "
+        "CRLF keep-alives instead of re-registering."),
     "unregistered": Code(
         "the binding was removed (Expires 0)",
         "A REGISTER with Expires 0 removed the binding: see who sent it (a phone logging "
@@ -398,7 +399,10 @@ class _Checker:
                          f"{a.request.src[1]}, User-Agent {ua}; {_status(a)}",
                          a.frame, a.final.frame)
             elif granted is not None and 0 < granted < SHORT_EXPIRES:
-                self.add("expires-short", f"registered for {granted} s only",
+                asked = a.requested_expires
+                shortened = asked is not None and asked > granted + 2   # not rounding
+                self.add("expires-short", f"registered for {granted} s only" + (
+                    f" (asked {asked} s: the registrar shortened it)" if shortened else ""),
                          f"frame {a.final.frame}: {a.status} granted expires={granted} "
                          f"(asked {a.requested_expires})", a.frame, a.final.frame)
 
