@@ -415,9 +415,10 @@ def _safe(fn):
 
 
 def _device(a: Attempt) -> tuple:
-    """What tells two phones apart: User-Agent, the Contact's host and port, +sip.instance.
-    One phone with two lines sends the same; two phones behind one NAT differ in at least
-    one (their private Contact addresses, their models)."""
+    """What may tell two phones apart: User-Agent, the Contact's host and port,
+    +sip.instance. Two phones behind one NAT differ in at least one (their private Contact
+    addresses, their models) unless they are the same model on the same port; one phone
+    with two lines sends the same."""
     contacts = a.contacts
     first = contacts[0] if contacts else None
     host = _safe(lambda: (first.uri.host, first.uri.port)) if first is not None else None
@@ -428,8 +429,8 @@ def _device(a: Attempt) -> tuple:
 def _conflicts(regs: list[Registration]) -> dict[str, list[tuple[str, str, tuple[int, ...]]]]:
     """Bindings of different AORs from the same transport, source address and port, alive
     at the same time, sent by different devices: Call-IDs not linked by a shared AOR (one
-    phone re-provisioned with another account keeps its Call-ID) and a different
-    :func:`_device` (one phone with two lines is no conflict)."""
+    phone re-provisioned with another account keeps its Call-ID). When both send the same
+    :func:`_device` (one phone with two lines would) the evidence says so."""
     parent: dict[str, str] = {}
 
     def root(x: str) -> str:
@@ -456,13 +457,18 @@ def _conflicts(regs: list[Registration]) -> dict[str, list[tuple[str, str, tuple
     out: dict[str, list] = {}
     for i, (k1, aor1, dev1, s1, e1, a1) in enumerate(bindings):
         for k2, aor2, dev2, s2, e2, a2 in bindings[i + 1:]:
-            if k1 != k2 or aor1 == aor2 or dev1 == dev2 or s2 >= e1 or s1 >= e2 \
-                    or _device(a1) == _device(a2):
+            if k1 != k2 or aor1 == aor2 or dev1 == dev2 or s2 >= e1 or s1 >= e2:
                 continue
             where = f"{k1[0]} {k1[1][0]}:{k1[1][1]}"
             text = (f"{aor1} (frame {a1.final.frame}, Call-ID {a1.call_id}) and {aor2} "
                     f"(frame {a2.final.frame}, Call-ID {a2.call_id}) both registered from "
                     f"{where}")
+            if _device(a1) == _device(a2):
+                text += (f"; both with User-Agent {a1.user_agent or '(none)'} and the same "
+                         f"Contact address: if this is one phone with two lines, there is "
+                         f"no conflict")
+            else:
+                text += f"; User-Agents {a1.user_agent or '(none)'} and {a2.user_agent or '(none)'}"
             frames = (a1.frame, a1.final.frame, a2.frame, a2.final.frame)
             out.setdefault(aor1, []).append((aor2, text, frames))
             out.setdefault(aor2, []).append((aor1, text, frames))

@@ -146,6 +146,8 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
     if missing:
         lines.append(f"# Not reproduced (the phone's own mistakes, our agent does not make "
                      f"them): {', '.join(missing)}")
+    # our agent answers up to 4 challenges a round, each after challenge_delay
+    step_timeout = {n: int(4 * (delays[n] + 1) + 10) for n in names}
     events: list[tuple[float, float, str, list[str]]] = []   # (start, end, agent, lines)
     for name, r in zip(names, regs):
         for chain in _chains(r):
@@ -159,10 +161,15 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
                         f"(not replayed: that registrar took this late answer, with one "
                         f"challenge_delay the replay's answers are all stale or all fresh)")
             elif head.is_removal:
-                step = f"  - unregister: {name}    # {note}" if expect is None else \
-                    f"  - unregister: {{agent: {name}, expect: {expect}}}    # {note}"
+                extra = f", timeout: {step_timeout[name]}" if step_timeout[name] > 40 else ""
+                step = f"  - unregister: {name}    # {note}" if expect is None and not extra \
+                    else (f"  - unregister: {{agent: {name}"
+                          + (f", expect: {expect}" if expect is not None else "")
+                          + f"{extra}}}    # {note}")
             else:
                 args = [f"agent: {name}"]
+                if step_timeout[name] > 40:
+                    args.append(f"timeout: {step_timeout[name]}")
                 asked = head.requested_expires
                 if asked is not None and asked != _first_expires(r):
                     args.append(f"expires: {asked}")
@@ -183,7 +190,7 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
     events.sort(key=lambda e: e[0])
     lines += [f"name: {_q('replay of the registrations in ' + source)}",
               "tags: [replay, pcap, register]",
-              f"timeout: {min(1800, int(_span(events, max_wait)) + 60)}",
+              f"timeout: {min(3600, int(_span(events, max_wait)) + 60 + _rounds(events, step_timeout))}",
               "agents:", *agent_lines, "steps:"]
     clock = t0
     opened: set[str] = set()
@@ -210,6 +217,12 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
         else:
             lines.append(f"  - diagnose: {{agent: {name}, expect: [{', '.join(codes)}]}}")
     return "\n".join(lines) + "\n"
+
+
+def _rounds(events: list[tuple[float, float, str, list[str]]], timeouts: dict[str, int]) -> int:
+    """The longest the replay's register rounds may take beyond the recorded times."""
+    return sum(timeouts[name] for _, _, name, step in events
+               if step[0].lstrip().startswith(("- register", "- unregister")))
 
 
 def _answer_delay(chain: list[Attempt]) -> float:

@@ -45,7 +45,7 @@ def test_aaa_registration_keeps_the_phone_and_its_17_s_answers(tmp_path):
     assert phone["user_agent"] == "Nero SIPPS IP Phone Version 2.0.51.16"
     assert 17 <= phone["challenge_delay"] <= 19
     kinds = [(s.kind, dict(s.args)) for s in scenario.steps]
-    assert kinds[0] == ("register", {"agent": "phone1", "expect": "fail"})
+    assert kinds[0] == ("register", {"agent": "phone1", "expect": "fail", "timeout": 86})
     assert kinds[-1] == ("diagnose", {"agent": "phone1", "expect": ["stale-nonce"]})
     assert "Not reproduced" in text and "uri-mismatch, username-mismatch" in text
     assert "SIPCLIENT_LAB_NONCE_LIFETIME=" in text
