@@ -117,3 +117,23 @@ def test_the_diagnose_step_fails_naming_what_it_found(short_lab, tmp_path):
     assert result.status == "failed" and step.status == "failed"
     assert "missing stale-nonce" in step.message and "unwanted ok" in step.message
     assert "sip:1012@" in step.message
+
+
+@pytest.mark.lab
+def test_the_seed001_scenario_capture_is_a_conflict_naming_both_aors(lab, tmp_path):
+    """The project's own seed 001 scenario (two agents, one address and port) recorded in
+    its capture.pcap: ``diagnose`` names both AORs."""
+    from sipclient.scenario.engine import run_scenario
+    from sipclient.scenario.loader import load_scenario
+    from sipclient.scenario.target import Target
+
+    root = Path(__file__).resolve().parents[2]
+    scenario = load_scenario(root / "scenarios" / "register" / "same-source-port-conflict.sip.yaml")
+    result = asyncio.run(run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"))
+    assert result.status == "passed", result.error
+    found = {d.registration.aor.split("@")[0]: d for d in
+             diagnose(read_capture(str(tmp_path / "report" / "capture.pcap")).sip)}
+    for user in ("sip:1005", "sip:1006"):
+        conflict = next(f for f in found[user].findings if f.code == "same-source-port-conflict")
+        assert "sip:1005@" in conflict.evidence[0] and "sip:1006@" in conflict.evidence[0]
+    assert "same-source-port-conflict" not in found["sip:1007"].codes
