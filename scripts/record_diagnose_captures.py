@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record the registration captures of tests/data/diagnose/ against the Asterisk lab (issue 17).
 
-    .venv/bin/python scripts/record_diagnose_captures.py                 # all, into tests/data/diagnose
+    .venv/bin/python scripts/record_diagnose_captures.py           # all, into tests/data/diagnose
     .venv/bin/python scripts/record_diagnose_captures.py --only ok --out /tmp/d
 
 Each capture is one registration problem made on purpose against a real Asterisk lab this

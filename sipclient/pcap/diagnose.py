@@ -246,12 +246,13 @@ class _Checker:
             return  # the capture ended right after it
         frames = [p.frame for p in a.requests]
         src, dst = a.request.src, a.request.dst
+        silent = a.requests[-1].time - a.time + max(0.0, self.t_end - a.requests[-1].time)
         self.add("no-response",
                  f"REGISTER sent {len(frames)} time{'s' if len(frames) != 1 else ''} over "
                  f"{a.request.transport.upper()} to {dst[0]}:{dst[1]}, never answered",
                  f"frames {', '.join(map(str, frames))}: REGISTER from {src[0]}:{src[1]} to "
                  f"{dst[0]}:{dst[1]} ({a.request.transport}), no response in "
-                 f"{a.requests[-1].time - a.time + max(0.0, self.t_end - a.requests[-1].time):.1f} s",
+                 f"{silent:.1f} s",
                  *frames)
 
     def final_status(self, a: Attempt) -> None:

@@ -141,7 +141,7 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
         lines.append(f"# The registrar's nonces went stale before the answers came "
                      f"({', '.join(f'{delays[n]:g} s' for n in stale)}): run it against a "
                      f"registrar whose nonce lifetime is shorter, e.g. the lab with "
-                     f"SIPCLIENT_LAB_NONCE_LIFETIME={max(1, int(min(delays[n] for n in stale) / 2))}.")
+                     f"SIPCLIENT_LAB_NONCE_LIFETIME={_lifetime_for(delays, stale)}.")
     missing = sorted({c for r in regs for c in diagnoses[r.aor].codes} - set(REPRODUCIBLE))
     if missing:
         lines.append(f"# Not reproduced (the phone's own mistakes, our agent does not make "
@@ -190,7 +190,7 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
     events.sort(key=lambda e: e[0])
     lines += [f"name: {_q('replay of the registrations in ' + source)}",
               "tags: [replay, pcap, register]",
-              f"timeout: {min(3600, int(_span(events, max_wait)) + 60 + _rounds(events, step_timeout))}",
+              f"timeout: {_scenario_timeout(events, max_wait, step_timeout)}",
               "agents:", *agent_lines, "steps:"]
     clock = t0
     opened: set[str] = set()
@@ -204,7 +204,8 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
             first = reopen[name]
             lines += [f"  - close: {{agent: {first}, cleanup: false}}    # {first} goes away "
                       f"without un-registering; {name} takes its address and port",
-                      f"  - reopen: {{agent: {name}, local_address: \"${{{first}.local_address}}\", "
+                      f"  - reopen: {{agent: {name}, "
+                      f"local_address: \"${{{first}.local_address}}\", "
                       f"local_port: \"${{{first}.local_port}}\"}}"]
         opened.add(name)
         lines += step
@@ -217,6 +218,15 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
         else:
             lines.append(f"  - diagnose: {{agent: {name}, expect: [{', '.join(codes)}]}}")
     return "\n".join(lines) + "\n"
+
+
+def _lifetime_for(delays: dict[str, float], stale: list[str]) -> int:
+    """A registrar nonce lifetime well below the slowest phone's answers."""
+    return max(1, int(min(delays[n] for n in stale) / 2))
+
+
+def _scenario_timeout(events: list, max_wait: float, timeouts: dict[str, int]) -> int:
+    return min(3600, int(_span(events, max_wait)) + 60 + _rounds(events, timeouts))
 
 
 def _rounds(events: list[tuple[float, float, str, list[str]]], timeouts: dict[str, int]) -> int:
