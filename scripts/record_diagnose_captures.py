@@ -157,6 +157,17 @@ async def ok(lab: Lab, w: PcapWriter) -> None:
         gate.open = False   # the un-REGISTER on leaving is not part of this capture
 
 
+async def keepalive(lab: Lab, w: PcapWriter) -> None:
+    """A clean registration kept alive with OPTIONS (for the replay of keep-alives)."""
+    gate = Gate(w)
+    async with agent(lab, "1007", gate, user_agent="keepalive-phone/2.1") as a:
+        assert (await a.register()).ok
+        for _ in range(2):
+            await asyncio.sleep(1.0)
+            await a.options()
+        gate.open = False
+
+
 async def wrong_password(lab: Lab, w: PcapWriter) -> None:
     async with agent(lab, "1002", w, password=Secret(WRONG)) as a:
         try:
@@ -342,6 +353,7 @@ class Case:
 #: file name -> how it is made and the codes it must give (per registration, in order)
 CASES: dict[str, Case] = {
     "ok": Case(ok, ("ok",)),
+    "keepalive": Case(keepalive, ("ok",)),
     "wrong-password": Case(wrong_password, ("challenge-loop",), ("wrong-password",)),
     "stale-nonce": Case(stale_nonce, ("stale-nonce",)),
     "username-mismatch": Case(username_mismatch, ("username-mismatch",)),

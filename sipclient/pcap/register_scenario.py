@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 from sipclient.pcap.diagnose import diagnose
 from sipclient.pcap.registrations import Attempt, Registration, registrations
+from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request
 
 __all__ = ["REPRODUCIBLE", "is_registration_only", "register_scenario"]
@@ -179,14 +180,7 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
                         else f"  - register: {{{', '.join(args)}}}") + f"    # {note}"
             events.append((head.time, _end(chain), name, [step]))
     own = {tuple(r.attempts[0].request.src): n for n, r in zip(names, regs)}
-    for p in pkts:
-        m = p.message
-        if isinstance(m, Request) and m.method in _KEEPALIVES and tuple(p.src) in own:
-            name = own[tuple(p.src)]
-            step = (f"  - options: {{agent: {name}, expect: [2xx, 4xx, 5xx]}}    # frame {p.frame}"
-                    if m.method == "OPTIONS" else
-                    f"  # frame {p.frame}: {m.method} (not replayed)")
-            events.append((p.time, p.time, name, [step]))
+    events += _keepalives(pkts, own)
     events.sort(key=lambda e: e[0])
     lines += [f"name: {_q('replay of the registrations in ' + source)}",
               "tags: [replay, pcap, register]",
@@ -218,6 +212,51 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
         else:
             lines.append(f"  - diagnose: {{agent: {name}, expect: [{', '.join(codes)}]}}")
     return "\n".join(lines) + "\n"
+
+
+def _keepalives(pkts: list[Any], own: dict[tuple, str]) -> list[tuple]:
+    """An ``options`` step per OPTIONS round the phones sent (the challenged request and its
+    authenticated repeat are one round; its expected status class is the round's last
+    answer), a comment for other keep-alives (SUBSCRIBE ...)."""
+    finals: dict[tuple, int] = {}
+    for p in pkts:
+        m = p.message
+        if not isinstance(m, Request) and m.status >= 200:
+            key = _tx(m)
+            if key is not None:
+                finals.setdefault(key, m.status)
+    rounds: list[list] = []      # [first packet, agent, method, last status]
+    for p in pkts:
+        m = p.message
+        if not isinstance(m, Request) or m.method not in _KEEPALIVES or tuple(p.src) not in own:
+            continue
+        key = _tx(m)
+        status = finals.get(key) if key is not None else None
+        credentials = m.headers.get("Authorization") or m.headers.get("Proxy-Authorization")
+        if credentials and rounds and rounds[-1][2] == m.method \
+                and rounds[-1][1] == own[tuple(p.src)]:
+            rounds[-1][3] = status
+            continue
+        if any(r[0].frame != p.frame and _tx(r[0].message) == key for r in rounds):
+            continue   # a retransmission
+        rounds.append([p, own[tuple(p.src)], m.method, status])
+    out = []
+    for p, name, method, status in rounds:
+        if method == "OPTIONS":
+            expect = f"{str(status)[0]}xx" if status else "2xx"
+            step = f"  - options: {{agent: {name}, expect: {expect}}}    # frame {p.frame}" + (
+                f": {status}" if status else ": no answer in the capture")
+        else:
+            step = f"  # frame {p.frame}: {method} from {name} (not replayed)"
+        out.append((p.time, p.time, name, [step]))
+    return out
+
+
+def _tx(m: Any) -> tuple | None:
+    try:
+        return m.call_id, m.cseq.seq, m.cseq.method
+    except (ParseError, AttributeError):
+        return None
 
 
 def _lifetime_for(delays: dict[str, float], stale: list[str]) -> int:

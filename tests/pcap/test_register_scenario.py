@@ -64,6 +64,15 @@ def test_a_registration_only_capture_needs_no_call_id(tmp_path):
     assert out.getvalue().startswith("REGISTER   578222729-4665d775@578222732-4665d772\n")
 
 
+def test_options_keepalives_are_replayed_once_per_round(tmp_path):
+    scenario = load(convert("keepalive"), tmp_path)
+    steps = [(s.kind, dict(s.args)) for s in scenario.steps]
+    assert [k for k, _ in steps] == ["register", "wait", "options", "wait", "options",
+                                     "diagnose"]
+    assert steps[2][1] == {"agent": "phone1", "expect": "2xx"}
+    assert scenario.agents["phone1"].fields["user_agent"] == "keepalive-phone/2.1"
+
+
 def test_a_bad_diagnose_step_is_refused_with_its_line(tmp_path):
     from sipclient.scenario.model import ScenarioErrors
 
@@ -89,7 +98,7 @@ def short_lab():
 
 @pytest.mark.lab
 @pytest.mark.parametrize("name", ["stale-nonce", "same-source-port-conflict", "ok",
-                                  "expires-short"])
+                                  "expires-short", "keepalive"])
 def test_the_replay_reproduces_the_capture(short_lab, tmp_path, name):
     from sipclient.scenario.engine import run_scenario
     from sipclient.scenario.target import Target
