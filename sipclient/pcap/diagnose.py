@@ -445,35 +445,50 @@ def _conflicts(regs: list[Registration]) -> dict[str, list[tuple[str, str, tuple
             parent[root(other)] = root(ids[0])
     bindings = []   # (source key, aor, device, start, end, attempt)
     for r in regs:
-        for a in r.attempts:
-            if a.status is None or not 200 <= a.status < 300 or a.is_removal:
+        removed_at = float("inf")   # the next accepted removal, scanning backwards
+        for a in reversed(r.attempts):
+            if a.status is None or not 200 <= a.status < 300:
                 continue
-            end = a.time + (a.granted_expires or a.requested_expires or 3600)
-            removal = next((b for b in r.attempts if b.time > a.time and b.is_removal
-                            and b.status is not None and 200 <= b.status < 300), None)
-            if removal is not None:
-                end = min(end, removal.time)
+            if a.is_removal:
+                removed_at = a.time
+                continue
+            end = min(a.time + (a.granted_expires or a.requested_expires or 3600), removed_at)
             key = (a.request.transport, a.source, a.request.dst)
             bindings.append((key, r.aor, root(a.call_id), a.final.time, end, a))
     out: dict[str, list] = {}
-    for i, (k1, aor1, dev1, s1, e1, a1) in enumerate(bindings):
-        for k2, aor2, dev2, s2, e2, a2 in bindings[i + 1:]:
-            if k1 != k2 or aor1 == aor2 or dev1 == dev2 or s2 >= e1 or s1 >= e2:
+    reported: set[frozenset] = set()   # one finding per pair of AORs
+    active: dict[tuple, dict[str, tuple]] = {}   # source -> AOR -> its latest binding
+    for b2 in sorted(bindings, key=lambda b: b[3]):
+        k2, aor2, dev2, s2, e2, a2 = b2
+        here = active.setdefault(k2, {})
+        for aor1, (k1, _, dev1, s1, e1, a1) in list(here.items()):
+            if aor1 == aor2 or dev1 == dev2 or e1 <= s2 \
+                    or frozenset((aor1, aor2)) in reported:
                 continue
-            where = f"{k1[0]} {k1[1][0]}:{k1[1][1]}"
-            text = (f"{aor1} (frame {a1.final.frame}, Call-ID {a1.call_id}) and {aor2} "
-                    f"(frame {a2.final.frame}, Call-ID {a2.call_id}) both registered from "
-                    f"{where}")
-            if _device(a1) == _device(a2):
-                text += (f"; both with User-Agent {a1.user_agent or '(none)'} and the same "
-                         f"Contact address: if this is one phone with two lines, there is "
-                         f"no conflict")
-            else:
-                text += f"; User-Agents {a1.user_agent or '(none)'} and {a2.user_agent or '(none)'}"
-            frames = (a1.frame, a1.final.frame, a2.frame, a2.final.frame)
-            out.setdefault(aor1, []).append((aor2, text, frames))
-            out.setdefault(aor2, []).append((aor1, text, frames))
+            reported.add(frozenset((aor1, aor2)))
+            _conflict(out, (k1, aor1, a1), (aor2, a2))
+        here[aor2] = b2
     return out
+
+
+def _conflict(out: dict[str, list], first: tuple, second: tuple) -> None:
+    """Add the finding of one conflict (the earlier binding first) to both AORs."""
+    k1, aor1, a1 = first
+    aor2, a2 = second
+    where = f"{k1[0]} {k1[1][0]}:{k1[1][1]}"
+    text = (f"{aor1} (frame {a1.final.frame}, Call-ID {a1.call_id}) and {aor2} "
+            f"(frame {a2.final.frame}, Call-ID {a2.call_id}) both registered from "
+            f"{where}")
+    if _device(a1) == _device(a2):
+        text += (f"; both with User-Agent {a1.user_agent or '(none)'} and the same "
+                 f"Contact address: if this is one phone with two lines, there is "
+                 f"no conflict")
+    else:
+        text += (f"; User-Agents {a1.user_agent or '(none)'} and "
+                 f"{a2.user_agent or '(none)'}")
+    frames = (a1.frame, a1.final.frame, a2.frame, a2.final.frame)
+    out.setdefault(aor1, []).append((aor2, text, frames))
+    out.setdefault(aor2, []).append((aor1, text, frames))
 
 
 def diagnose(packets: Iterable[SipPacket], passwords: Passwords | None = None, *,

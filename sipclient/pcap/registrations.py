@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterable
 
 from sipclient.proto.digest import Challenge, Credentials, parse_challenge, parse_credentials
@@ -49,7 +50,7 @@ def is_private(host: str) -> bool:
 
 @dataclass
 class Attempt:
-    """One REGISTER transaction."""
+    """One REGISTER transaction (its views are computed once, after it is complete)."""
 
     requests: list[SipPacket] = field(default_factory=list)   # the request, then resends
     responses: list[SipPacket] = field(default_factory=list)
@@ -70,11 +71,11 @@ class Attempt:
     def time(self) -> float:
         return self.request.time
 
-    @property
+    @cached_property
     def call_id(self) -> str:
         return _get(lambda: self.msg.call_id, "")
 
-    @property
+    @cached_property
     def final(self) -> SipPacket | None:
         return next((p for p in self.responses if p.message.status >= 200), None)
 
@@ -88,23 +89,23 @@ class Attempt:
         final = self.final
         return final.message.reason if final else ""
 
-    @property
+    @cached_property
     def from_user(self) -> str | None:
         return _get(lambda: self.msg.from_.uri.user)
 
-    @property
+    @cached_property
     def to_user(self) -> str | None:
         return _get(lambda: self.msg.to.uri.user)
 
-    @property
+    @cached_property
     def user_agent(self) -> str | None:
         return _get(lambda: self.msg.user_agent)
 
-    @property
+    @cached_property
     def contacts(self) -> list:
         return _get(lambda: self.msg.contact, []) or []
 
-    @property
+    @cached_property
     def requested_expires(self) -> int | None:
         """Contact ``expires`` of the first Contact, else the Expires header; 0 for
         ``Contact: *`` with Expires 0."""
@@ -119,7 +120,7 @@ class Attempt:
     def is_removal(self) -> bool:
         return self.requested_expires == 0
 
-    @property
+    @cached_property
     def granted_expires(self) -> int | None:
         """What a 2xx granted: the ``expires`` of its Contact matching ours (else of its first
         Contact), else its Expires header."""
@@ -134,7 +135,7 @@ class Attempt:
                 return value
         return _get(lambda: final.message.expires)
 
-    @property
+    @cached_property
     def credentials(self) -> tuple[str, Credentials | None, str] | None:
         """(header, parsed credentials or None when malformed, raw value) or None."""
         for header in ("Authorization", "Proxy-Authorization"):
@@ -145,7 +146,7 @@ class Attempt:
                     return header, None, value
         return None
 
-    @property
+    @cached_property
     def challenges(self) -> list[Challenge]:
         """The digest challenges of the final 401/407."""
         final = self.final
@@ -159,7 +160,7 @@ class Attempt:
                 out.append(ch)
         return out
 
-    @property
+    @cached_property
     def source(self) -> Address:
         """Where the registrar saw the request come from: the packet's source, or the
         ``received``/``rport`` the registrar wrote in its response's Via."""
