@@ -232,7 +232,10 @@ def _aor(msg: Request) -> str | None:
 
 
 def _tkey(msg: Any) -> tuple | None:
-    return _get(lambda: (msg.call_id, msg.cseq.seq, msg.top_via.branch))
+    """RFC 3261 17.1.3: Call-ID, CSeq and top Via branch (a Via that cannot be read: no
+    branch, the request and its responses still pair by CSeq)."""
+    key = _get(lambda: (msg.call_id, msg.cseq.seq))
+    return None if key is None else (*key, _get(lambda: msg.top_via.branch))
 
 
 def registrations(packets: Iterable[SipPacket]) -> list[Registration]:

@@ -129,3 +129,32 @@ def test_not_a_capture_and_no_register(tmp_path):
     assert status == 0 and json.loads(out) == []
     status, out, err = run("pcap", "diagnose", str(PUBLIC / "sip-rtp-g711.pcap"))
     assert status == 0 and out.endswith("no REGISTER in the capture\n")
+
+
+@pytest.mark.parametrize("host,private", [
+    ("192.168.1.2", True), ("10.0.0.7", True), ("172.16.5.4", True), ("100.64.1.1", True),
+    ("169.254.0.9", True), ("fd00::1", True), ("::ffff:10.1.2.3", True),
+    ("80.230.219.70", False), ("127.0.0.1", False), ("sip.example.com", False),
+    ("[2a00:1450:4001::1]", False)])
+def test_private_addresses(host, private):
+    from sipclient.pcap.registrations import is_private
+
+    assert is_private(host) is private
+
+
+def test_garbled_headers_never_raise():
+    """aaa.pcap's REGISTERs with their Authorization, Contact and Via cut short: the
+    diagnosis still comes, without the checks that needed them."""
+    from sipclient.pcap.diagnose import diagnose
+    from sipclient.pcap.read import SipPacket, read_capture
+    from sipclient.proto.message import parse_message
+
+    broken = []
+    for p in read_capture(str(AAA)).sip:
+        raw = (p.raw.replace(b'response="', b'response=')
+               .replace(b"Contact:  <sip:", b"Contact: <sip:@")
+               .replace(b"Via: SIP/2.0/UDP 192.168.1.2;", b"Via: SIP/2.0/UDP ;"))
+        broken.append(SipPacket(p.frame, p.time, p.src, p.dst, p.transport,
+                                parse_message(raw), raw))
+    found = {d.registration.aor: d.codes for d in diagnose(broken)}
+    assert found["sip:voi18063@sip.cybercity.dk"][0] == "forbidden"
