@@ -19,7 +19,7 @@ from sipclient.pcap.writer import PcapWriter
 from tests.pcap import frames as f
 from tests.pcap.test_read import call_capture
 
-SHARED = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "captures-public"
+from tests.pcap.public import PUBLIC as SHARED
 
 
 def run(*argv: str) -> tuple[int, str, str]:

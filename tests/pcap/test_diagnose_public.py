@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
 from sipclient.cli import Env, main
 
-CANDIDATES = [Path(__file__).resolve().parents[3] / "shared" / "captures-public",
-              Path("/work/shared/captures-public")]
-PUBLIC = next((p for p in CANDIDATES if p.is_dir()), CANDIDATES[0])
+from tests.pcap.public import PUBLIC
+
 AAA = PUBLIC / "aaa.pcap"
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from sipclient.cli import Env, main
 
-SHARED = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "captures-public"
+from tests.pcap.public import PUBLIC as SHARED
 EXPECTED = SHARED / "expected.json"
 
 
