@@ -364,17 +364,22 @@ class _Checker:
     def contact(self, a: Attempt) -> None:
         src = a.source[0]
         via = _safe(lambda: a.msg.top_via)
-        rport = via is not None and _safe(lambda: via.rport) is not None
-        if rport or is_private(src):
+        asked = via is not None and _safe(lambda: via.rport) is not None
+        # the registrar's answer: rport=PORT in its Via (RFC 3581), or none when it ignores it
+        vias = [_safe(lambda p=p: p.message.top_via) for p in a.responses]
+        answered = any(type(_safe(lambda v=v: v.rport)) is int for v in vias if v)
+        if (asked and (answered or not a.responses)) or is_private(src):
             return
+        handling = ("without rport" if not asked
+                    else "with rport, which the registrar's answer ignored (no rport=)")
         for c in a.contacts:
             host = _safe(lambda c=c: c.uri.host)
             if host and is_private(host) and host != src:
                 sent_by = f"{via.host}:{via.port or 5060}" if via is not None else "?"
                 self.add("contact-unreachable",
                          f"Contact {host} is private, the packets come from {src}",
-                         f"frame {a.frame}: Contact {c.uri}, Via sent-by {sent_by} without "
-                         f"rport, packets from {a.request.src[0]}:{a.request.src[1]}", a.frame)
+                         f"frame {a.frame}: Contact {c.uri}, Via sent-by {sent_by} {handling}, "
+                         f"packets from {a.request.src[0]}:{a.request.src[1]}", a.frame)
                 return
 
     def unanswered(self, attempts: list[Attempt]) -> None:

@@ -156,3 +156,23 @@ def test_garbled_headers_never_raise():
                                 parse_message(raw), raw))
     found = {d.registration.aor: d.codes for d in diagnose(broken)}
     assert found["sip:voi18063@sip.cybercity.dk"][0] == "forbidden"
+
+
+def test_rport_the_registrar_ignores_leaves_the_private_contact_unreachable():
+    """aaa.pcap's phone asks for rport and its registrar answers rport=5060: no finding.
+    With the registrar's rport= taken out of its answers, every registration's private
+    Contact (192.168.1.2 behind 80.230.219.70) is unreachable."""
+    from sipclient.pcap.diagnose import diagnose
+    from sipclient.pcap.read import SipPacket, read_capture
+    from sipclient.proto.message import parse_message
+
+    packets = read_capture(str(AAA)).sip
+    assert all("contact-unreachable" not in d.codes for d in diagnose(packets))
+    ignored = [SipPacket(p.frame, p.time, p.src, p.dst, p.transport,
+                         parse_message(p.raw.replace(b";rport=5060", b"")), p.raw)
+               for p in packets]
+    found = diagnose(ignored)
+    assert all("contact-unreachable" in d.codes for d in found)
+    evidence = next(f for f in found[0].findings if f.code == "contact-unreachable").evidence[0]
+    assert "Contact sip:voi18063@192.168.1.2:5060" in evidence
+    assert "with rport, which the registrar's answer ignored" in evidence
