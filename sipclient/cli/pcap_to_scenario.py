@@ -60,8 +60,11 @@ def run_to_scenario(args: argparse.Namespace, env: Env) -> int:
             for cid, method in dialog_call_ids(capture.sip):
                 print(f"{method:<10} {cid}", file=env.stdout)
             return EXIT_OK
-        text = register_scenario(capture.sip, source=Path(args.file).name,
-                                 account=args.account or "1001", max_wait=args.max_wait)
+        try:
+            text = register_scenario(capture.sip, source=Path(args.file).name,
+                                     account=args.account or "1001", max_wait=args.max_wait)
+        except ToScenarioError as exc:
+            raise PcapExit(str(exc), EXIT_FAILURE) from None
         return _write(args, text, env)
     try:
         text = to_scenario(capture.sip, args.call_id, side=args.side, dtmf=capture.dtmf,

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 from sipclient.pcap.diagnose import diagnose
 from sipclient.pcap.registrations import Attempt, Registration, registrations
+from sipclient.pcap.to_scenario import ToScenarioError
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request
 
@@ -85,6 +86,8 @@ def _expect(chain: list[Attempt]) -> tuple[str | None, str]:
         return None, f"{frames}: {last.status}"
     if last.status in (401, 407) and last.credentials is not None:
         return "fail", f"{frames}: {last.status} {last.reason} after the answer"
+    if last.status == 423:   # our agent asks again with Min-Expires (RFC 3261 10.2.8)
+        return None, f"{frames}: {last.status} {last.reason} (our agent retries with Min-Expires)"
     return str(last.status), f"{frames}: {last.status} {last.reason}"
 
 
@@ -98,8 +101,8 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
     if call_id is not None:
         regs = [r for r in regs if call_id in r.call_ids]
     if not regs:
-        raise ValueError(f"no REGISTER{' with Call-ID ' + repr(call_id) if call_id else ''} "
-                         f"in {source}")
+        raise ToScenarioError(f"no REGISTER{' with Call-ID ' + repr(call_id) if call_id else ''}"
+                              f" in {source}")
     names = [f"phone{i + 1}" for i in range(len(regs))]
     first_account = int(account) if account.isdigit() else None
     accounts = [str(first_account + i) if first_account is not None else account
@@ -152,33 +155,8 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
     events: list[tuple[float, float, str, list[str]]] = []   # (start, end, agent, lines)
     for name, r in zip(names, regs):
         for chain in _chains(r):
-            head = chain[0]
-            expect, note = _expect(chain)
-            answered = any(a.credentials is not None for a in chain[1:])
-            if expect == "none":
-                step = f"  # {name}: {note} (not replayed: the target answers)"
-            elif name in stale and expect is None and answered:
-                step = (f"  # {name}: {note} after an answer {_answer_delay(chain):.1f} s late "
-                        f"(not replayed: that registrar took this late answer, with one "
-                        f"challenge_delay the replay's answers are all stale or all fresh)")
-            elif head.is_removal:
-                extra = f", timeout: {step_timeout[name]}" if step_timeout[name] > 40 else ""
-                step = f"  - unregister: {name}    # {note}" if expect is None and not extra \
-                    else (f"  - unregister: {{agent: {name}"
-                          + (f", expect: {expect}" if expect is not None else "")
-                          + f"{extra}}}    # {note}")
-            else:
-                args = [f"agent: {name}"]
-                if step_timeout[name] > 40:
-                    args.append(f"timeout: {step_timeout[name]}")
-                asked = head.requested_expires
-                if asked is not None and asked != _first_expires(r):
-                    args.append(f"expires: {asked}")
-                if expect is not None:
-                    args.append(f"expect: {expect}")
-                step = (f"  - register: {name}" if len(args) == 1
-                        else f"  - register: {{{', '.join(args)}}}") + f"    # {note}"
-            events.append((head.time, _end(chain), name, [step]))
+            step = _round_step(name, r, chain, name in stale, step_timeout[name])
+            events.append((chain[0].time, _end(chain), name, [step]))
     own = {tuple(r.attempts[0].request.src): n for n, r in zip(names, regs)}
     events += _keepalives(pkts, own)
     events.sort(key=lambda e: e[0])
@@ -204,14 +182,50 @@ def register_scenario(packets: Sequence[Any], call_id: str | None = None, *,
         opened.add(name)
         lines += step
         clock = max(clock, end, start)
+    replayed = {name for _, _, name, step in events if step[0].lstrip().startswith("- ")}
+    if not replayed:
+        raise ToScenarioError(f"nothing in the registrations of {source} that our agent can "
+                              f"replay (every REGISTER unanswered, or its challenge never "
+                              f"answered)")
     for name, r in zip(names, regs):
         codes = [c for c in diagnoses[r.aor].codes if c in REPRODUCIBLE]
-        if codes == ["ok"] or not codes:
+        if name not in replayed:
+            lines.append(f"  # {name}: nothing of it replayed, nothing to diagnose")
+        elif codes == ["ok"] or not codes:
             lines.append(f"  - diagnose: {{agent: {name}}}    # the capture: "
                          f"{', '.join(diagnoses[r.aor].codes)}")
         else:
             lines.append(f"  - diagnose: {{agent: {name}, expect: [{', '.join(codes)}]}}")
     return "\n".join(lines) + "\n"
+
+
+def _round_step(name: str, reg: Registration, chain: list[Attempt], stale: bool,
+                timeout: int) -> str:
+    """The step (or the comment) replaying one challenge round of ``reg``."""
+    head = chain[0]
+    expect, note = _expect(chain)
+    answered = any(a.credentials is not None for a in chain[1:])
+    last = chain[-1]
+    if expect == "none":
+        return f"  # {name}: {note} (not replayed: the target answers)"
+    if last.status in (401, 407) and last.credentials is None:
+        return f"  # {name}: {note}, never answered (not replayed: our agent answers)"
+    if stale and expect is None and answered:
+        return (f"  # {name}: {note} after an answer {_answer_delay(chain):.1f} s late "
+                f"(not replayed: that registrar took this late answer, with one "
+                f"challenge_delay the replay's answers are all stale or all fresh)")
+    args = [f"agent: {name}"]
+    if timeout > 40:
+        args.append(f"timeout: {timeout}")
+    if not head.is_removal:
+        asked = head.requested_expires
+        if asked is not None and asked != _first_expires(reg):
+            args.append(f"expires: {asked}")
+    if expect is not None:
+        args.append(f"expect: {expect}")
+    kind = "unregister" if head.is_removal else "register"
+    return (f"  - {kind}: {name}" if len(args) == 1
+            else f"  - {kind}: {{{', '.join(args)}}}") + f"    # {note}"
 
 
 def _keepalives(pkts: list[Any], own: dict[tuple, str]) -> list[tuple]:

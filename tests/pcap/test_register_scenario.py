@@ -146,3 +146,14 @@ def test_the_seed001_scenario_capture_is_a_conflict_naming_both_aors(lab, tmp_pa
         conflict = next(f for f in found[user].findings if f.code == "same-source-port-conflict")
         assert "sip:1005@" in conflict.evidence[0] and "sip:1006@" in conflict.evidence[0]
     assert "same-source-port-conflict" not in found["sip:1007"].codes
+
+
+def test_what_our_agent_cannot_replay(tmp_path):
+    err = io.StringIO()
+    assert main(["pcap", "to-scenario", str(DATA / "challenge-unanswered.pcap")],
+                Env(stdout=io.StringIO(), stderr=err)) == 1
+    assert err.getvalue().count("\n") == 1 and "nothing in the registrations" in err.getvalue()
+    # a 423 round: our agent asks again with Min-Expires, so the round expects its 200
+    steps = [(s.kind, dict(s.args)) for s in load(convert("interval-too-brief"), tmp_path).steps]
+    assert steps == [("register", {"agent": "phone1"}),
+                     ("diagnose", {"agent": "phone1", "expect": ["interval-too-brief"]})]
