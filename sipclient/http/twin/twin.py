@@ -74,6 +74,8 @@ class _Call:
     channel: str = ""
     transfer_id: str = ""        # seed 002's call_transfer_id once the call was transferred
     transfer_pushed: bool = False
+    origin_status: str = ""      # DialStatus of the originate's own dial (BUSY, NOANSWER...)
+    undecided: bool = False      # the originate failed with reason 0: wait for its DialEnd
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -86,12 +88,11 @@ class Twin:
         self.calls: dict[str, _Call] = {}
         self._by_uniqueid: dict[str, str] = {}
         self._serial = itertools.count(1)
+        self._ids = itertools.count(1)
         self.server: HttpServer | None = None
         self.refusals: list[str] = []     # which check failed, for logs/tests (no values)
         self.deliveries: list[tuple[str, str, int | str]] = []   # (dialect, kind, status)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._origin_status: dict[str, str] = {}
-        self._undecided: dict[str, _Call] = {}
         self._last_delivery: dict[str, asyncio.Task[Any]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -171,12 +172,16 @@ class Twin:
                          customer_code=self.config.customer_code)
         call = _Call(rec)
         self.calls[call_id] = call
-        self._origin_status.pop(extension, None)
+        # The extension's channel gets our own uniqueid (Originate ChannelId): every event of
+        # that call, failed or not, names it, so two calls to one extension never mix, and
+        # GRAVACAO carries the same id as IDCHAMADA (the channel's linkedid).
+        uniqueid = self._channel_id(now)
+        self._by_uniqueid[uniqueid] = call_id
+        gravacao = seed001.make_gravacao(now, number, extension, uniqueid)
         stamp = int(now.timestamp())
-        gravacao = seed001.make_gravacao(now, number, extension, f"{stamp}.{serial}")
         userfield = seed000.make_userfield(now, self.config.customer_code + extension,
                                            extension, number, f"{stamp}{serial:03d}")
-        call.record = replace(rec, recording=gravacao, userfield=userfield)
+        call.record = replace(rec, recording=gravacao, userfield=userfield, uniqueid=uniqueid)
         self._push_start(call.record)
         call.action_id = f"c2c-{call_id}"
         try:
@@ -195,6 +200,7 @@ class Twin:
             "Originate", action_id=call.action_id, Channel=f"PJSIP/{extension}",
             Context="twin-c2c", Exten=number, Priority=1,
             Timeout=int(self.config.ring_timeout * 1000), Async="true",
+            ChannelId=call.record.uniqueid,
             CallerID=f'"Click2Call {number}" <{number}>',
             Variable=[f"TWIN_ID={call.record.id}", f"TWIN_REC={gravacao}.wav",
                       f"TWIN_GRAVACAO={gravacao}"])
@@ -215,13 +221,12 @@ class Twin:
                 # Reason 5 is busy; a 486 from the phone gives reason 0 on Asterisk 16, and
                 # the DialEnd of the originate's own dial (BUSY) comes before or after it
                 reason = msg.get("Reason", "")
-                ext = call.record.extension
-                status = self._origin_status.pop(ext, "")
+                status = call.origin_status
                 if reason == "5" or status == "BUSY":
                     self._finish(call, "BUSY")
                 elif reason == "0" and not status:
-                    self._undecided[ext] = call
-                    asyncio.get_running_loop().call_later(2.0, self._settle, ext)
+                    call.undecided = True
+                    asyncio.get_running_loop().call_later(2.0, self._settle, call)
                 else:
                     self._finish(call, "NO ANSWER")
         elif event == "UserEvent" and msg.get("UserEvent") == "TwinAnswered":
@@ -234,13 +239,12 @@ class Twin:
                                       uniqueid=call.record.uniqueid or uniqueid)
                 call.channel = call.channel or msg.get("Channel", "")
         elif event == "DialEnd" and "Channel" not in msg:   # an Originate's own dial
-            ext = _ext_of({"Channel": msg.get("DestChannel", "")})
-            undecided = self._undecided.pop(ext, None)
-            if undecided is not None:
-                self._finish(undecided, "BUSY" if msg.get("DialStatus") == "BUSY"
-                             else "NO ANSWER")
-            elif ext:
-                self._origin_status[ext] = msg.get("DialStatus", "")
+            call = self.calls.get(self._by_uniqueid.get(msg.get("DestUniqueid", ""), ""))
+            if call is None:
+                return
+            call.origin_status = msg.get("DialStatus", "")
+            if call.undecided:
+                self._finish(call, "BUSY" if call.origin_status == "BUSY" else "NO ANSWER")
         elif event == "DialEnd":
             call = self.calls.get(self._by_uniqueid.get(msg.get("Uniqueid", ""), ""))
             if call and msg.get("DialStatus") == "ANSWER" and call.record.connected is None:
@@ -264,10 +268,13 @@ class Twin:
                 side = msg.get("Side", "") or "interno"
                 self._finish(call, disposition, hangup_side=side)
 
-    def _settle(self, ext: str) -> None:
-        call = self._undecided.pop(ext, None)
-        if call is not None:
-            self._finish(call, "NO ANSWER")
+    def _settle(self, call: _Call) -> None:
+        self._finish(call, "NO ANSWER")
+
+    def _channel_id(self, now: datetime) -> str:
+        """A uniqueid of Asterisk's shape (``<epoch>.<n>``) that Asterisk's own counter (from
+        0 at each start) does not reach: ``n`` starts at 900000."""
+        return f"{int(now.timestamp())}.{900000 + next(self._ids)}"
 
     def _finish(self, call: _Call, disposition: str, **changes: Any) -> None:
         if call.ended.is_set():
