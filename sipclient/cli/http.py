@@ -6,7 +6,7 @@
     sipclient http report --url ... --since "2026-01-02 00:00:00" (credentials as above)
     sipclient http twin up --login root --senha env:SENHA --token env:TOKEN \\
         --webhook seed000=http://127.0.0.1:9000/seed000/cdr
-    sipclient http receive --port 9000 --count 2 --timeout 60
+    sipclient http receive --port 9000 --count 2 --timeout 60 [--strict]
 
 Secrets are ``env:NAME`` or ``file:PATH``, never literal values, and never printed.
 Exit codes: 0 ok, 1 the API refused or answered something else than its document says,
@@ -83,6 +83,11 @@ def register(subparsers: Any) -> None:
     rx.add_argument("--api-key", help="seed 004 ApiKey to require: env:/file:")
     rx.add_argument("--count", type=int, default=0, help="exit after N webhooks")
     rx.add_argument("--timeout", type=float, default=None, help="give up after N seconds")
+    rx.add_argument("--strict", action="store_true",
+                    help="refuse (400) a payload that departs from its document instead of "
+                         "accepting it with warnings")
+    rx.add_argument("--contacts", default="",
+                    help="seed004: comma-separated known numbers (others count as NotFound)")
     rx.set_defaults(func=run)
 
 
@@ -238,15 +243,20 @@ async def _receive(args: argparse.Namespace, env: Env) -> int:
 
     token = _secret(args.push_token, "--push-token", env).reveal() if args.push_token else None
     key = _secret(args.api_key, "--api-key", env).reveal() if args.api_key else None
-    async with WebhookReceiver(port=args.port, token=token, api_key=key) as rx:
+    contacts = {c.strip() for c in args.contacts.split(",") if c.strip()} or None
+    async with WebhookReceiver(port=args.port, token=token, api_key=key, strict=args.strict,
+                               contacts=contacts) as rx:
         print(json.dumps({"urls": {d: rx.url(d) for d in PATHS}}), file=env.stdout, flush=True)
         loop = asyncio.get_running_loop()
         deadline = None if args.timeout is None else loop.time() + args.timeout
         shown = rejected = 0
         while not args.count or shown < args.count:
             for w in rx.received[shown:]:
-                print(json.dumps({"dialect": w.dialect, "kind": w.kind, "method": w.method,
-                                  "fields": w.fields}, default=str), file=env.stdout, flush=True)
+                print(json.dumps(w.report(), default=str, ensure_ascii=False), file=env.stdout,
+                      flush=True)
+                for warning in w.warnings:
+                    print(f"warning {w.dialect} {w.kind}: {warning}", file=env.stderr,
+                          flush=True)
             shown = len(rx.received)
             for dialect, error in rx.rejected[rejected:]:
                 print(f"rejected {error}", file=env.stderr, flush=True)

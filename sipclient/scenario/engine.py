@@ -200,7 +200,9 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
         limit = args.get("timeout", DEFAULT_TIMEOUT)
         if ctx.deferred:
             await _open_named(ctx, args)
-        await executor(ctx, step, args)
+        shown = await executor(ctx, step, args)
+        if isinstance(shown, str):     # what the step saw, for the report (e.g. a webhook)
+            res.received = shown
         res.status = "passed"
     except StepFailed as exc:
         res.status, res.message = "failed", exc.message

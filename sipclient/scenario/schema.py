@@ -156,8 +156,8 @@ STEPS: dict[str, tuple[str | None, dict[str, Any] | None, dict[str, Any]]] = {
                                   "contains": STRING, "not_contains": STRING}}}, (), True)),
     "expect_webhook": (None, None, _args({
         "dialect": _enum(["seed000", "seed002", "seed003", "seed004"]), "kind": STRING,
-        "call": CALL, "fields": {"type": "object", "title": "field: matcher (or a list)"}},
-        ("dialect",), True)),
+        "call": CALL, "fields": {"type": "object", "title": "field: matcher (or a list)"},
+        "strict": BOOL}, ("dialect",), True)),
     "expect_recording": (None, None, _args({
         "call": CALL, "shape": _enum(["seed000", "seed001", "seed002"]), "tone": NUMBER,
         "tolerance": NUMBER}, ("call",), True)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -29,6 +30,9 @@ def _wait_line(stream: io.StringIO, seconds: float = 20.0) -> dict:
     raise AssertionError("the command printed nothing")
 
 
+EXAMPLES = Path(__file__).parent / "seed_examples"
+
+
 def test_secrets_only_from_env_or_file() -> None:
     err = io.StringIO()
     rc = main(["http", "status", "--url", "https://127.0.0.1:9", "--senha", SENHA,
@@ -42,7 +46,7 @@ def test_receive_prints_each_webhook() -> None:
     out, err = io.StringIO(), io.StringIO()
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(main(
-        ["http", "receive", "--count", "1", "--timeout", "20"], Env(out, err, {}))))
+        ["http", "receive", "--count", "1", "--timeout", "20", "--strict"], Env(out, err, {}))))
     thread.start()
     urls = _wait_line(out)["urls"]
     form = seed000.cdr_from_record(record()).form()
@@ -52,7 +56,33 @@ def test_receive_prints_each_webhook() -> None:
     assert (bad.status, ok.status, result) == (400, 200, [0])
     line = json.loads(out.getvalue().splitlines()[1])
     assert line["dialect"] == "seed000" and line["fields"]["callid"] == "crm-42"
-    assert "rejected seed000: field 'billsec' must be an integer" in err.getvalue()
+    assert line["warnings"] == [] and "callid=crm-42" in line["body"]
+    assert line["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert "rejected seed000 (strict): field 'billsec' must be an integer" in err.getvalue()
+
+
+def test_receive_shows_warnings_headers_and_body_with_secrets_redacted() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(main(
+        ["http", "receive", "--count", "1", "--timeout", "20", "--push-token", "env:P"],
+        Env(out, err, {"P": "push-secret-9"}))))
+    thread.start()
+    urls = _wait_line(out)["urls"]
+    body = (EXAMPLES / "seed002_body.txt").read_bytes()
+    ok = run(HttpClient().request("PUT", urls["seed002"], body,
+                                  {"Content-Type": "application/json",
+                                   "token": "push-secret-9"}))
+    thread.join(25)
+    assert (ok.status, result) == (200, [0])
+    line = json.loads(out.getvalue().splitlines()[1])
+    assert line["headers"]["token"] == "***"
+    assert line["body"] == body.decode()
+    assert "ISODate(...) is MongoDB notation, not JSON (1x)" in line["warnings"]
+    assert "warning seed002 end: field 'call_time' (11) exceeds call_duration (3)" \
+        in err.getvalue()
+    assert "warning seed002 end: ISODate(...)" in err.getvalue()
+    assert "push-secret-9" not in out.getvalue() + err.getvalue()
 
 
 @pytest.mark.lab

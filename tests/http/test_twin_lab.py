@@ -130,6 +130,7 @@ def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
                 unknown = await client.request("GET", twin.url + seed003.status_path("nope"))
                 assert unknown.status == 404 and unknown.json()["apiStatus"] == "NOT_FOUND"
             assert not rx.rejected, rx.rejected
+            assert not rx.warned, [w.warnings for w in rx.warned]
         out = capsys.readouterr()
         for secret in SECRETS:
             assert secret not in out.out + out.err
@@ -178,6 +179,7 @@ def test_unanswered_busy_and_cancel(lab) -> None:
                                          data=lambda d, rec=rec: d["callId"] == rec.id)
                 assert hangup.fields["data"]["disposition"] == disposition
             assert not rx.rejected, rx.rejected
+            assert not rx.warned, [w.warnings for w in rx.warned]
     run(main())
     assert_lab_idle(lab)
 
@@ -304,5 +306,6 @@ def test_transfer_gives_seed002_a_third_push(lab) -> None:
             assert transfer.fields["call_transfer_id"] not in ("", rec.uniqueid)
             assert transfer.fields["call_status"] == "ANSWER"
             assert not rx.rejected, rx.rejected
+            assert not rx.warned, [w.warnings for w in rx.warned]
     run(main())
     assert_lab_idle(lab)

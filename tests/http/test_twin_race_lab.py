@@ -63,5 +63,6 @@ def test_five_click_to_calls_one_second_apart_each_end_with_its_own_cdr(lab) -> 
                 assert rec.recording.endswith("-" + rec.uniqueid)
             assert len(rx.find("seed000", "cdr")) == 5
             assert not rx.rejected, rx.rejected
+            assert not rx.warned, [w.warnings for w in rx.warned]
     run(main())
     assert_lab_idle(lab)

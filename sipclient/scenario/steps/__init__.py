@@ -19,7 +19,7 @@ from . import calls, control, expect, flow, media, raw, registration
 
 __all__ = ["STEPS", "UNRESOLVED", "Executor"]
 
-Executor = Callable[[Any, Any, dict[str, Any]], Awaitable[None]]
+Executor = Callable[[Any, Any, dict[str, Any]], Awaitable[Any]]  # a str result is shown
 
 STEPS: dict[str, Executor] = {
     "register": registration.register,
