@@ -9,7 +9,9 @@ the four parts failed, never the values).
 
 Actions implemented: ``clicktocall`` (origem, destino), ``statusramais`` (rows with the twelve
 documented fields), ``statusreport`` (finished calls from ``datainicial``, at most 500),
-``statusoperacoes`` (operator logins/pauses: the lab has no call centre, so an empty list).
+``statusoperacoes`` (operators' login/logout/pause rows, :mod:`.operators`), the dialer's
+``insert``, ``statusdiscador``, ``statusdetalhado``, ``deletediscador`` (:mod:`.dialer`) and
+``bloqueioclasse5`` (``logincliente``, ``classe5acao`` BLOQUEAR/DESBLOQUEAR).
 Recordings: ``GET /gravador28/<GRAVACAO>.gsm`` (the twin also serves ``.wav``).
 """
 
@@ -26,7 +28,8 @@ from sipclient.http.errors import FieldError, HttpError
 
 API_PATH = "/api.php"
 RECORD_PREFIX = "/gravador28/"
-ACTIONS = ("clicktocall", "statusramais", "statusreport", "statusoperacoes")
+ACTIONS = ("clicktocall", "statusramais", "statusreport", "statusoperacoes", "insert",
+           "statusdiscador", "statusdetalhado", "deletediscador", "bloqueioclasse5")
 PROTOCOL_ERROR = ["Status", "Erro de Protocolo"]
 LOGIN_INVALID = ["Status", "Login/Senha Invalido"]
 STATUSRAMAIS_FIELDS = ("Ramal", "Status", "Direcao", "Duracao", "StatusCanal", "Callerid",

@@ -25,6 +25,7 @@ from typing import Any
 
 from sipclient.http.client import HttpClient
 from sipclient.http.dialects import seed000, seed001, seed002, seed003, seed004
+from sipclient.http.dialects.dialer import CampaignRules
 from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError, HttpError
 from sipclient.http.server import HttpServer
@@ -65,6 +66,7 @@ class TwinConfig:
     webhooks: list[WebhookTarget] = field(default_factory=list)
     webhook_insecure: bool = False
     run_dir: Path | None = None      # certificate; default <lab run dir>/twin
+    campaigns: list[CampaignRules] = field(default_factory=list)   # the dialer's campaigns
 
 
 @dataclass
@@ -94,6 +96,9 @@ class Twin:
         self.deliveries: list[tuple[str, str, int | str]] = []   # (dialect, kind, status)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_delivery: dict[str, asyncio.Task[Any]] = {}
+        from sipclient.http.twin.dialer import Dialer
+
+        self.dialer = Dialer(self, config.campaigns)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -122,13 +127,16 @@ class Twin:
         await self.ami.connect(lab.probe_host if not lab.external else lab.host, lab.ami_port,
                                lab.ami_user, lab.ami_secret)
         self.ami.subscribe(self._on_event)
+        self.ami.subscribe(self.dialer.on_event)
         self.server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
                                  ssl_context=ctx, plain_handler=self._plain)
         await self.server.start()
         self.config.port = self.server.port
+        self.dialer.start()
         return self
 
     async def close(self) -> None:
+        await self.dialer.close()
         for task in list(self._tasks):
             await asyncio.gather(task, return_exceptions=True)
         if self.server:
@@ -398,6 +406,8 @@ class Twin:
                 since = seed001.parse_datainicial(api.params, datetime.now())
                 return json_response(seed001.report([c.record for c in self.calls.values()],
                                                     since))
+            if api.acao in ("insert", "statusdiscador", "statusdetalhado", "deletediscador"):
+                return json_response(self.dialer.answer(api.acao, api.params, datetime.now()))
             return json_response([])  # statusoperacoes: the lab has no call-centre operators
         except FieldError as exc:
             return json_response(["Status", f"Parametro Invalido: {exc}"])
