@@ -67,6 +67,7 @@ class TwinConfig:
     webhook_insecure: bool = False
     run_dir: Path | None = None      # certificate; default <lab run dir>/twin
     campaigns: list[CampaignRules] = field(default_factory=list)   # the dialer's campaigns
+    classe5_login: str = "lab"       # bloqueioclasse5's logincliente of the lab's tenant
 
 
 @dataclass
@@ -99,6 +100,7 @@ class Twin:
         from sipclient.http.twin.dialer import Dialer
 
         self.dialer = Dialer(self, config.campaigns)
+        self.blocked = False             # bloqueioclasse5
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -406,11 +408,23 @@ class Twin:
                 since = seed001.parse_datainicial(api.params, datetime.now())
                 return json_response(seed001.report([c.record for c in self.calls.values()],
                                                     since))
+            if api.acao == "bloqueioclasse5":
+                return json_response(await self.classe5(api.params))
             if api.acao in ("insert", "statusdiscador", "statusdetalhado", "deletediscador"):
                 return json_response(self.dialer.answer(api.acao, api.params, datetime.now()))
             return json_response([])  # statusoperacoes: the lab has no call-centre operators
         except FieldError as exc:
             return json_response(["Status", f"Parametro Invalido: {exc}"])
+
+    async def classe5(self, params: dict[str, Any]) -> list[str]:
+        from sipclient.http.twin import classe5
+
+        login, action = classe5.parse(params)
+        if login != self.config.classe5_login:
+            return classe5.UNKNOWN_TENANT
+        await classe5.apply(self.ami, Path(self.lab.run_dir) / "etc", action == "BLOQUEAR")
+        self.blocked = action == "BLOQUEAR"
+        return classe5.OK
 
     async def _call000(self, req: HttpRequest) -> HttpResponse:
         # The document: every request is answered 200, whatever its parameters.
