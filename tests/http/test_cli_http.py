@@ -108,3 +108,44 @@ def test_twin_up_then_status_and_refusal(lab) -> None:
                                                  bad_err))
     for secret in SECRETS:
         assert secret not in everything
+
+
+@pytest.mark.lab
+def test_dialer_commands_against_the_twin(lab) -> None:
+    """insert / statusdiscador / statusdetalhado / deletediscador / statusoperacoes /
+    bloqueioclasse5 from the command line, on a paused campaign (nothing is dialled)."""
+    out, err = io.StringIO(), io.StringIO()
+    thread = threading.Thread(target=lambda: main(
+        ["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0", "--senha", "env:S",
+         "--token", "env:T", "--for", "8", "--campaign", "235,operators=1001,paused"],
+        Env(out, err, ENVIRON)))
+    thread.start()
+    info = _wait_line(out)
+    common = ["--url", info["url"], "--ca-file", info["ca_file"], "--senha", "env:S",
+              "--token", "env:T"]
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        o, e = io.StringIO(), io.StringIO()
+        rc = main(["http", *args, *common], Env(o, e, ENVIRON))
+        return rc, o.getvalue(), e.getvalue()
+    inserted = cli("insert", "--campaign", "235", "--phone", "11:90000600", "--field",
+                   "cliente=Leandro", "--field", "gen15=gen15")
+    unknown = cli("insert", "--campaign", "999", "--phone", "11:90000600")
+    bad = cli("insert", "--campaign", "235", "--phone", "011:90000600")
+    rows = cli("statusdiscador", "--campaign", "235")
+    detail = cli("statusdetalhado", "--campaign", "235", "--idmailing",
+                 json.loads(rows[1])[0]["id"] if rows[0] == 0 else "1")
+    ops = cli("statusoperacoes")
+    tenant = cli("bloqueioclasse5", "--cliente", "teste", "--acao", "BLOQUEAR")
+    deleted = cli("deletediscador", "--campaign", "235")
+    thread.join(15)
+    assert inserted[:2] == (0, '["Status", "OK"]\n')
+    assert unknown[:2] == (1, '["Status", "ID CAMPANHA NAO CADASTRADO"]\n')
+    assert bad[0] == 1 and "field 'ddd1' must have 2 digits" in bad[2]
+    [row] = json.loads(rows[1])
+    assert (row["cliente"], row["status"], row["gen15"], row["ddd"], row["numero"]) == (
+        "Leandro", "AGUARDANDO", "gen15", "11", "90000600")
+    assert detail[:2] == (0, "[]\n")
+    assert ops[0] == 0 and json.loads(ops[1]) == []
+    assert tenant[:2] == (1, '["Status", "Login Cliente Invalido"]\n')
+    assert deleted[:2] == (0, '["Total Deletados", "1"]\n')

@@ -26,6 +26,7 @@ from typing import Any
 from sipclient.http.client import HttpClient
 from sipclient.http.dialects import seed000, seed001, seed002, seed003, seed004
 from sipclient.http.dialects.dialer import CampaignRules
+from sipclient.http.dialects.operators import OperatorLog
 from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError, HttpError
 from sipclient.http.server import HttpServer
@@ -101,6 +102,7 @@ class Twin:
 
         self.dialer = Dialer(self, config.campaigns)
         self.blocked = False             # bloqueioclasse5
+        self.operators = OperatorLog()   # statusoperacoes, from app_queue's AMI events
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -130,6 +132,7 @@ class Twin:
                                lab.ami_user, lab.ami_secret)
         self.ami.subscribe(self._on_event)
         self.ami.subscribe(self.dialer.on_event)
+        self.ami.subscribe(lambda msg: self.operators.on_event(msg, datetime.now()))
         self.server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
                                  ssl_context=ctx, plain_handler=self._plain)
         await self.server.start()
@@ -412,7 +415,8 @@ class Twin:
                 return json_response(await self.classe5(api.params))
             if api.acao in ("insert", "statusdiscador", "statusdetalhado", "deletediscador"):
                 return json_response(self.dialer.answer(api.acao, api.params, datetime.now()))
-            return json_response([])  # statusoperacoes: the lab has no call-centre operators
+            since = seed001.parse_datainicial(api.params, datetime.now())
+            return json_response(self.operators.since(since))   # statusoperacoes
         except FieldError as exc:
             return json_response(["Status", f"Parametro Invalido: {exc}"])
 
