@@ -103,6 +103,9 @@ def register(subparsers: Any) -> None:
     up.add_argument("--webhook", action="append", default=[], metavar="DIALECT=URL[,secret=SPEC]",
                     help="push every finished call to URL in DIALECT (seed000/2/3/4)")
     up.add_argument("--ring-timeout", type=float, default=20.0)
+    up.add_argument("--seed003-port", type=int, default=3030,
+                    help="also serve seed 003 over plain HTTP on this port (its document's "
+                         "3030; 0: any free port; -1: not at all)")
     up.add_argument("--campaign", action="append", default=[],
                     metavar="ID,operators=1001+1002[,queue=Q,tries=5,retry=300,ring=30,...]",
                     help="a dialer campaign (see docs/http.md for every key)")
@@ -341,9 +344,12 @@ async def _serve_twin(args: argparse.Namespace, env: Env) -> int:
         raise UsageError(str(exc)) from None
     config = TwinConfig(credentials=creds, port=args.port, webhooks=hooks,
                         ring_timeout=args.ring_timeout,
-                        campaigns=[_campaign(spec) for spec in args.campaign])
+                        campaigns=[_campaign(spec) for spec in args.campaign],
+                        seed003_port=None if args.seed003_port < 0 else args.seed003_port)
     async with Twin(lab, config) as twin:
         print(json.dumps({"url": twin.url, "ca_file": str(twin.ca_file),
+                          "seed003_url": twin.seed003_url if twin.plain_server else None,
+                          "minicrm_template": twin.minicrm_template,
                           "source": args.source, "webhooks": [h.dialect for h in hooks]}),
               file=env.stdout, flush=True)
         if args.duration is None:

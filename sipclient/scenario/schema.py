@@ -138,7 +138,20 @@ STEPS: dict[str, tuple[str | None, dict[str, Any] | None, dict[str, Any]]] = {
     "http_twin": (None, None, _args({
         "login": STRING, "source": STRING, "ring_timeout": NUMBER, "push_method":
         _enum(["PUT", "POST"]), "webhooks": {"type": "array", "items": _enum(
-            ["seed000", "seed002", "seed003", "seed004"]), "minItems": 1}})),
+            ["seed000", "seed002", "seed003", "seed004"]), "minItems": 1},
+        "campaigns": {"type": "array", "items": {"type": "object", "required": ["id"],
+                                                 "title": "a dialer campaign (issue 20)"}}})),
+    # issue 20 (sipclient/scenario/steps/http_dialer.py, docs/http.md)
+    "dialer_insert": (None, None, _args({
+        "campaign": TEXT, "contact": {"type": "object"}, "as": CALL_NAME,
+        "expect": _enum(["ok", "unknown"])}, ("campaign", "contact"), True)),
+    "expect_dialer": (None, None, _args({
+        "campaign": TEXT, "contact": CALL_NAME, "status": _enum(
+            ["AGUARDANDO", "Dialing", "CONCLUIDO", "Descartado", "EXCEDIDO"]),
+        "tentativas": TEXT, "status_ligacao": STRING, "numero": TEXT, "ddd": TEXT,
+        "cliente": STRING}, ("contact",), True)),
+    "dialer_pause": (None, None, _args({"campaign": TEXT, "paused": BOOL},
+                                       ("campaign",))),
     "click_to_call": (None, None, _args({
         "dialect": _enum(["seed000", "seed001", "seed003"]), "ramal": TEXT, "number": TEXT,
         "key": STRING, "as": CALL_NAME, "expect": _enum(["ok", "refused"])},

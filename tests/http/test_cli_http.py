@@ -90,7 +90,7 @@ def test_twin_up_then_status_and_refusal(lab) -> None:
     out, err = io.StringIO(), io.StringIO()
     thread = threading.Thread(target=lambda: main(
         ["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0", "--senha", "env:S",
-         "--token", "env:T", "--for", "8"], Env(out, err, ENVIRON)))
+         "--token", "env:T", "--for", "8", "--seed003-port", "0"], Env(out, err, ENVIRON)))
     thread.start()
     info = _wait_line(out)
     common = ["--url", info["url"], "--ca-file", info["ca_file"], "--senha", "env:S"]
@@ -117,7 +117,8 @@ def test_dialer_commands_against_the_twin(lab) -> None:
     out, err = io.StringIO(), io.StringIO()
     thread = threading.Thread(target=lambda: main(
         ["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0", "--senha", "env:S",
-         "--token", "env:T", "--for", "8", "--campaign", "235,operators=1001,paused"],
+         "--token", "env:T", "--for", "8", "--campaign", "235,operators=1001,paused",
+         "--seed003-port", "-1"],
         Env(out, err, ENVIRON)))
     thread.start()
     info = _wait_line(out)

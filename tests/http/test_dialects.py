@@ -92,7 +92,7 @@ def test_seed001_request_matches_the_document_and_hides_secrets() -> None:
         assert seed001.check_access(seed001.parse_request(body | {part: value}), CREDS,
                                     "10.0.0.5") == part
     with pytest.raises(FieldError, match="'acao' must be one of"):
-        seed001.parse_request(body | {"acao": "insert"})
+        seed001.parse_request(body | {"acao": "apagar"})
     with pytest.raises(FieldError, match="'token' is missing"):
         seed001.parse_request({k: v for k, v in body.items() if k != "token"})
     with pytest.raises(FieldError) as err:

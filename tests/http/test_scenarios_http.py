@@ -24,7 +24,7 @@ def _run(lab, scenario, report: Path):
 
 
 @pytest.mark.parametrize("name", ["c2c-seed003-answered", "c2c-cancel", "statusramais-ivr",
-                                  "refusals", "minicrm-seed-example"])
+                                  "refusals", "minicrm-seed-example", "dialer-campaign"])
 def test_http_scenarios_pass(lab, tmp_path: Path, name: str) -> None:
     scenario = load_scenario(SCENARIOS / f"{name}.sip.yaml")
     result = _run(lab, scenario, tmp_path / "report")

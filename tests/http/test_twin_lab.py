@@ -14,7 +14,7 @@ import pytest
 
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed000, seed001, seed003
+from sipclient.http.dialects import seed000, seed001, seed003, seed004
 from sipclient.http.receivers import WebhookReceiver
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
 from sipclient.media.audio import dominant_frequency
@@ -100,6 +100,11 @@ def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
             assert hangup.fields["data"]["disposition"] == "ANSWERED"
             log = await rx.expect("seed004", "calllog", ReferenceId=rec.uniqueid)
             assert abs(log.fields["Duration"] - talk) <= 1.0
+            # MiniCRM downloads it through the twin's recording URL template
+            minicrm = await client.request("GET", seed004.recording_url(
+                twin.minicrm_template, log.fields["ReferenceId"]))
+            assert minicrm.status == 200 and wav_tone(minicrm.body) == pytest.approx(1000,
+                                                                                    abs=15)
 
             # the recording, at each documented URL shape, holds the agent's tone
             wav = await client.request("GET", twin.url + seed000.record_path(cdr["userfield"]))

@@ -27,6 +27,8 @@ from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError, HttpError
 
 API_PATH = "/api.php"
+DIALER_PATH = "/discador.php"     # the click-to-call example's path (with a Bearer header)
+API_PATHS = (API_PATH, DIALER_PATH)
 RECORD_PREFIX = "/gravador28/"
 ACTIONS = ("clicktocall", "statusramais", "statusreport", "statusoperacoes", "insert",
            "statusdiscador", "statusdetalhado", "deletediscador", "bloqueioclasse5")
@@ -88,6 +90,30 @@ def parse_request(obj: Any) -> ApiRequest:
     senha, token = (_secret_field(obj, name) for name in ("senha", "token"))
     params = {k: v for k, v in obj.items() if k not in ("acao", "login", "senha", "token")}
     return ApiRequest(acao, login, senha, token, params)
+
+
+def with_bearer(obj: Any, authorization: str | None) -> Any:
+    """The click-to-call example sends ``Authorization: Bearer {"acao":..,"token":..}`` and a
+    body without the token: fill the body's missing login/senha/token from the Bearer value
+    (a JSON object like the body, or the token itself)."""
+    if not isinstance(obj, dict) or not authorization:
+        return obj
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return obj
+    try:
+        import json
+
+        bearer = json.loads(value)
+    except ValueError:
+        bearer = {"token": value.strip()}
+    if not isinstance(bearer, dict):
+        bearer = {"token": value.strip()}
+    merged = dict(obj)
+    for name in ("login", "senha", "token"):
+        if name not in merged and isinstance(bearer.get(name), str):
+            merged[name] = bearer[name]
+    return merged
 
 
 def _secret_field(obj: dict[str, Any], name: str) -> str:

@@ -30,6 +30,8 @@ from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError
 
 PATH = "/Api/CallLog"
+#: the recording URL template's placeholder, as the document spells it (and the right one)
+REFERENCE_PLACEHOLDER = "{%RefereceId%}"
 CALL_TYPES = (0, 1, 2)
 OUTGOING, INCOMING, MISSED = CALL_TYPES
 
@@ -62,6 +64,14 @@ def validate_record(item: Any, where: str = "Data") -> dict[str, Any]:
     reference = f.text(item, "ReferenceId", where, optional=True)
     return {"Number": number, "Duration": duration, "CallType": call_type, "Date": date,
             "ReferenceId": reference}
+
+
+def recording_url(template: str, reference_id: str) -> str:
+    """MiniCRM's download URL of a recorded call: the template with its ReferenceId."""
+    from urllib.parse import quote
+
+    ref = quote(reference_id, safe="")
+    return template.replace(REFERENCE_PLACEHOLDER, ref).replace("{%ReferenceId%}", ref)
 
 
 def summary_body(skipped: int, processed: int, exists: int, missing: int = 0,

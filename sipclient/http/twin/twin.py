@@ -69,6 +69,7 @@ class TwinConfig:
     run_dir: Path | None = None      # certificate; default <lab run dir>/twin
     campaigns: list[CampaignRules] = field(default_factory=list)   # the dialer's campaigns
     classe5_login: str = "lab"       # bloqueioclasse5's logincliente of the lab's tenant
+    seed003_port: int | None = None  # also serve seed 003 over plain HTTP here (3030; 0: any)
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Twin:
         self._serial = itertools.count(1)
         self._ids = itertools.count(1)
         self.server: HttpServer | None = None
+        self.plain_server: HttpServer | None = None     # seed 003 on :3030, plain HTTP
         self.refusals: list[str] = []     # which check failed, for logs/tests (no values)
         self.deliveries: list[tuple[str, str, int | str]] = []   # (dialect, kind, status)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -114,6 +116,19 @@ class Twin:
     def url(self) -> str:
         assert self.server is not None
         return self.server.url()
+
+    @property
+    def seed003_url(self) -> str:
+        """seed 003's plain-HTTP base (``http://host:3030``), when ``seed003_port`` is set."""
+        assert self.plain_server is not None, "seed003_port is not set"
+        return self.plain_server.url()
+
+    @property
+    def minicrm_template(self) -> str:
+        """The recording URL template MiniCRM is given (seed 004), for the twin's CallLogs'
+        ReferenceId: ``https://host:port/record?Rec={%RefereceId%}`` (the document's
+        spelling)."""
+        return self.url + "/record?Rec=" + seed004.REFERENCE_PLACEHOLDER
 
     @property
     def monitor_dir(self) -> Path:
@@ -137,6 +152,11 @@ class Twin:
                                  ssl_context=ctx, plain_handler=self._plain)
         await self.server.start()
         self.config.port = self.server.port
+        if self.config.seed003_port is not None:
+            self.plain_server = HttpServer(self._plain, host=self.config.host,
+                                           port=self.config.seed003_port)
+            await self.plain_server.start()
+            self.config.seed003_port = self.plain_server.port
         self.dialer.start()
         return self
 
@@ -146,6 +166,8 @@ class Twin:
             await asyncio.gather(task, return_exceptions=True)
         if self.server:
             await self.server.close()
+        if self.plain_server:
+            await self.plain_server.close()
         await self.ami.close()
 
     async def __aenter__(self) -> "Twin":
@@ -371,11 +393,19 @@ class Twin:
     # --- HTTP ------------------------------------------------------------------------------
 
     async def _plain(self, req: HttpRequest) -> HttpResponse:
-        return json_response(seed001.PROTOCOL_ERROR)
+        """Plain HTTP: seed 003's API (documented on http://DOMAIN:3030), seed 001's "Erro de
+        Protocolo" on seed 001's paths, 404 elsewhere."""
+        routed = seed003.route(req.path)
+        if routed:
+            return await self._api003(req, *routed)
+        if req.path in seed001.API_PATHS:
+            return json_response(seed001.PROTOCOL_ERROR)
+        return text_response(f"not found over plain HTTP: {req.path} (seed 003's /api/... "
+                             "only; the rest is HTTPS)\n", 404)
 
     async def _handle(self, req: HttpRequest) -> HttpResponse:
         path = req.path
-        if path == seed001.API_PATH:
+        if path in seed001.API_PATHS:
             return await self._api001(req)
         if path == seed000.CALL_PATH:
             return await self._call000(req)
@@ -391,7 +421,8 @@ class Twin:
         if req.method != "POST":
             return json_response(["Status", "Use POST"], 405)
         try:
-            api = seed001.parse_request(req.json())
+            api = seed001.parse_request(seed001.with_bearer(req.json(),
+                                                            req.header("authorization")))
         except (FieldError, ValueError) as exc:
             return json_response(["Status", f"Requisicao Invalida: {exc}"], 400)
         failed = seed001.check_access(api, self.config.credentials, req.peer[0])

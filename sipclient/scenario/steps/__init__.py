@@ -53,3 +53,4 @@ UNRESOLVED: set[str] = {"parallel", "repeat"}
 from . import capture  # noqa: E402,F401 - validate_capture
 from . import http  # noqa: E402,F401 - http_twin, click_to_call, expect_webhook... (issue 9)
 from . import lifecycle  # noqa: E402,F401 - close, reopen
+from . import http_dialer  # noqa: E402,F401 - dialer_insert, expect_dialer... (issue 20)

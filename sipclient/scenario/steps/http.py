@@ -98,8 +98,11 @@ async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     hooks = [WebhookTarget(d, receiver.url(d),
                            Secret(push) if d == "seed002" else Secret(key) if d == "seed004"
                            else None, method if d == "seed002" else "POST") for d in wanted]
+    from .http_dialer import campaign_rules
+
     config = TwinConfig(credentials=creds, webhooks=hooks,
-                        ring_timeout=float(args.get("ring_timeout", 20)))
+                        ring_timeout=float(args.get("ring_timeout", 20)),
+                        campaigns=[campaign_rules(c) for c in args.get("campaigns") or []])
     try:
         twin = await Twin(lab, config).start()
     except (OSError, HttpIntegrationError, LabError) as exc:
