@@ -15,7 +15,8 @@ from sipclient.http.dialects import seed001, seed003, seed004
 from sipclient.http.twin import Twin, TwinConfig
 
 from .test_twin_lab import wav_tone
-from .util import LOGIN, SENHA, TOKEN, agent_config, assert_lab_idle, credentials, run
+from .util import (LOGIN, SENHA, TOKEN, agent_config, assert_lab_idle, credentials, run,
+                   twin_and_two_agents)
 
 pytestmark = pytest.mark.lab
 
@@ -67,11 +68,7 @@ def test_seed003_on_plain_http_and_discador_php_with_bearer(lab) -> None:
 
 def test_direct_call_recorded_with_gravacao_equal_to_idchamada(lab) -> None:
     async def main():
-        async with Twin(lab, TwinConfig(credentials=credentials())) as twin, \
-                Agent(agent_config(lab, "1017", play="tone:1000")) as caller, \
-                Agent(agent_config(lab, "1018")) as callee:
-            assert (await caller.register()).ok and (await callee.register()).ok
-            client = HttpClient(ca_file=str(twin.ca_file))
+        async with twin_and_two_agents(lab, "1017", "1018") as (twin, caller, callee, client):
             call = await caller.call("1018")
             incoming = await callee.next_incoming(timeout=10)
             await incoming.answer()

@@ -21,7 +21,7 @@ from sipclient.media.audio import dominant_frequency
 from sipclient.media.codecs.gsm import GsmDecoder
 
 from .util import (API_KEY, PUSH_TOKEN, SECRETS, agent_config, assert_lab_idle, credentials,
-                   run)
+                   run, twin_and_two_agents)
 
 pytestmark = pytest.mark.lab
 
@@ -193,11 +193,7 @@ def test_statusramais_during_an_ivr_call(lab) -> None:
     """1019 calls the IVR 608 + 1020, types its "CPF"; 1020 answers: statusramais shows both
     In use, 1019 SAIDA and 1020 ENTRADA, JSON1 = the digits; seed 003's active call too."""
     async def main() -> None:
-        async with Twin(lab, TwinConfig(credentials=credentials())) as twin, \
-                Agent(agent_config(lab, "1019", play="tone:1000")) as caller, \
-                Agent(agent_config(lab, "1020")) as callee:
-            assert (await caller.register()).ok and (await callee.register()).ok
-            client = HttpClient(ca_file=str(twin.ca_file))
+        async with twin_and_two_agents(lab, "1019", "1020") as (twin, caller, callee, client):
             call = await caller.call("6081020")
             final = await call.wait_final(timeout=10)
             assert final.status == 200
