@@ -1,6 +1,7 @@
 """Issue 20: statusoperacoes from real operator events: agents log in to the lab's queue
 "operadores", pause, end the pause and log out by calling 6091-6094 (app_queue), and the
-twin reports each as a row with its time."""
+twin reports each as a row with its time. A dialer campaign handing its answered calls to that
+queue reaches the one operator logged in (CONCLUIDO threshold shortened to 1 s here)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
 from sipclient.http.dialects import operators, seed001
+from sipclient.http.dialects.dialer import CampaignRules
 from sipclient.http.twin import Twin, TwinConfig
 
 from .util import agent_config, assert_lab_idle, credentials, run
@@ -21,7 +23,8 @@ pytestmark = pytest.mark.lab
 
 def test_login_pause_logout_rows(lab) -> None:
     async def main():
-        async with Twin(lab, TwinConfig(credentials=credentials())) as twin, \
+        rules = CampaignRules("300", queue="operadores", ring_timeout=5, concluded_after=1.0)
+        async with Twin(lab, TwinConfig(credentials=credentials(), campaigns=[rules])) as twin, \
                 Agent(agent_config(lab, "1014")) as ana, \
                 Agent(agent_config(lab, "1015")) as bia:
             assert (await ana.register()).ok and (await bia.register()).ok
@@ -43,9 +46,21 @@ def test_login_pause_logout_rows(lab) -> None:
             rows = (await client.post_json(twin.url + seed001.API_PATH, seed001.request(
                 "statusoperacoes", credentials(),
                 datainicial=start.strftime("%Y-%m-%d %H:%M:%S")))).json()
+            # the campaign's answered contact goes to the queue: ana (1014) is its one member
+            assert (await client.post_json(twin.url + seed001.API_PATH, seed001.request(
+                "insert", credentials(), idcampanha="300", cliente="Q", ddd1="11",
+                tel1="90000600"))).json() == ["Status", "OK"]
+            incoming = await ana.next_incoming(timeout=15)
+            await incoming.answer()
+            await asyncio.sleep(2.0)
+            await incoming.hangup()
+            [contact] = twin.dialer.campaigns["300"].contacts
+            done = await twin.dialer.wait_status("300", contact, ("CONCLUIDO",), timeout=10)
             await code(ana, "6092")      # leave the queue empty for the next test
-            return rows, start
-    rows, start = run(main())
+            return rows, start, done
+    rows, start, done = run(main())
+    assert done.concluded.operator == "1014"
+    assert done.concluded.side == "OPERADOR" and 1.5 <= done.concluded.talk <= 3
     operators.validate(rows)
     got = [(r["ramal"], r["acao"], r["fila"]) for r in rows]
     assert got == [("1014", "LOGIN", "operadores"), ("1015", "LOGIN", "operadores"),

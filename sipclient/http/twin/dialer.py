@@ -37,6 +37,7 @@ class _Live:
     attempt: d.Attempt
     action_id: str
     operator_up: datetime | None = None
+    channel: str = ""                 # the answered Local channel, to hang up at close
 
 
 class Dialer:
@@ -60,6 +61,12 @@ class Dialer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for live in list(self._live.values()):   # calls still up: end them with the twin
+            if live.channel:
+                try:
+                    await self.twin.ami.action("Hangup", Channel=live.channel)
+                except (AmiError, asyncio.TimeoutError):
+                    pass
         self._live.clear()
 
     # --- the API's actions -------------------------------------------------------------
@@ -188,6 +195,7 @@ class Dialer:
             live = self._live.get(msg.get("DialerId", ""))
             if live is not None:
                 live.attempt.answered = datetime.now()
+                live.channel = msg.get("Channel", "")
             return
         if event in ("DialEnd", "AgentConnect"):
             live = self._live.get(msg.get("Uniqueid", ""))
