@@ -96,3 +96,20 @@ def test_campaign_needs_operators_or_a_queue() -> None:
     with pytest.raises(ValueError, match="operators"):
         d.CampaignRules("1")
     assert d.CampaignRules("1", queue="operadores").name == "1"
+
+
+def test_recordings_stay_inside_the_monitor_directory(tmp_path) -> None:
+    from sipclient.http.twin.recordings import serve_recording
+    from sipclient.http.wire import HttpRequest
+
+    monitor = tmp_path / "monitor"
+    (monitor / "2026/01/02").mkdir(parents=True)
+    (monitor / "2026/01/02/600-S-1001-1.2.wav").write_bytes(b"RIFF")
+    (tmp_path / "secret.wav").write_bytes(b"RIFF-secret")
+
+    def get(path: str) -> int:
+        return serve_recording(HttpRequest("GET", path), [], monitor, "1000").status
+    assert get("/gravador28/2026/01/02/600-S-1001-1.2.wav") == 200
+    assert get("/gravador28/../secret.wav") == 404
+    assert get("/gravador28/2026/../../secret.wav") == 404
+    assert get(f"/gravador28/{tmp_path}/secret.wav") == 404

@@ -31,6 +31,8 @@ from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError, HttpError
 from sipclient.http.server import HttpServer
 from sipclient.http.twin.ami import AmiClient, AmiError, Message
+from sipclient.http.twin.dialer import Dialer
+from sipclient.http.twin.recordings import serve_recording
 from sipclient.http.wire import HttpRequest, HttpResponse, json_response, text_response
 
 log = logging.getLogger("sipclient.http.twin")
@@ -100,8 +102,6 @@ class Twin:
         self.deliveries: list[tuple[str, str, int | str]] = []   # (dialect, kind, status)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_delivery: dict[str, asyncio.Task[Any]] = {}
-        from sipclient.http.twin.dialer import Dialer
-
         self.dialer = Dialer(self, config.campaigns)
         self.blocked = False             # bloqueioclasse5
         self.operators = OperatorLog()   # statusoperacoes, from app_queue's AMI events
@@ -552,48 +552,8 @@ class Twin:
         return self.monitor_dir / f"{rec.recording}.wav"
 
     async def _recording(self, req: HttpRequest) -> HttpResponse:
-        path = req.path
-        rec: CallRecord | None = None
-        want_gsm = False
-        records = [c.record for c in self.calls.values()]
-        if path.startswith(seed001.RECORD_PREFIX):
-            name = path[len(seed001.RECORD_PREFIX):]
-            stem, _, ext = name.rpartition(".")
-            want_gsm = ext == "gsm"
-            rec = next((r for r in records if r.recording == stem and ext in ("gsm", "wav")),
-                       None)
-            if rec is None and ext in ("gsm", "wav") and ".." not in stem:
-                file = self.monitor_dir / f"{stem}.wav"   # IVR calls recorded by the dialplan
-                if file.is_file():
-                    return _audio(file, want_gsm)
-        elif path.startswith(seed000.RECORD_PREFIX):
-            userfield = path[len(seed000.RECORD_PREFIX):]
-            rec = next((r for r in records if r.userfield == userfield), None)
-        elif path.startswith("/webphone-"):
-            rec = next((r for r in records
-                        if seed002.audio_path(r, self.config.central_id) == path), None)
-        else:
-            ref = req.query.get("Rec", "")
-            rec = next((r for r in records if r.uniqueid and r.uniqueid == ref), None)
-        if rec is None or rec.ended is None or rec.connected is None:
-            return text_response("no such recording\n", 404)
-        file = self.recording_file(rec)
-        if not file.is_file():
-            return text_response("recording not written\n", 404)
-        return _audio(file, want_gsm)
-
-
-def _audio(file: Path, gsm: bool) -> HttpResponse:
-    if not gsm:
-        return HttpResponse(200, file.read_bytes(), {"content-type": "audio/wav"})
-    from sipclient.media.audio import read_wav
-    from sipclient.media.codecs.gsm import GsmEncoder
-
-    samples = read_wav(file)
-    usable = len(samples) - len(samples) % 160
-    encoder = GsmEncoder()
-    frames = b"".join(encoder.encode(samples[i:i + 160]) for i in range(0, usable, 160))
-    return HttpResponse(200, frames, {"content-type": "audio/x-gsm"})
+        return serve_recording(req, [c.record for c in self.calls.values()],
+                               self.monitor_dir, self.config.central_id)
 
 
 def _ext_of(chan: Message) -> str:
