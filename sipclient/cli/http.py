@@ -346,7 +346,13 @@ async def _serve_twin(args: argparse.Namespace, env: Env) -> int:
                         ring_timeout=args.ring_timeout,
                         campaigns=[_campaign(spec) for spec in args.campaign],
                         seed003_port=None if args.seed003_port < 0 else args.seed003_port)
-    async with Twin(lab, config) as twin:
+    twin = Twin(lab, config)
+    try:
+        await twin.start()
+    except OSError as exc:      # a port in use: --port or --seed003-port (3030 by default)
+        print(f"sipclient http twin up: {exc} (see --port, --seed003-port)", file=env.stderr)
+        return EXIT_FAILURE
+    try:
         print(json.dumps({"url": twin.url, "ca_file": str(twin.ca_file),
                           "seed003_url": twin.seed003_url if twin.plain_server else None,
                           "minicrm_template": twin.minicrm_template,
@@ -356,6 +362,8 @@ async def _serve_twin(args: argparse.Namespace, env: Env) -> int:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(args.duration)
+    finally:
+        await twin.close()
     return EXIT_OK
 
 

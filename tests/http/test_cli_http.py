@@ -150,3 +150,20 @@ def test_dialer_commands_against_the_twin(lab) -> None:
     assert ops[0] == 0 and json.loads(ops[1]) == []
     assert tenant[:2] == (1, '["Status", "Login Cliente Invalido"]\n')
     assert deleted[:2] == (0, '["Total Deletados", "1"]\n')
+
+
+@pytest.mark.lab
+def test_twin_up_says_which_port_is_taken(lab) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        out, err = io.StringIO(), io.StringIO()
+        rc = main(["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0",
+                   "--senha", "env:S", "--token", "env:T", "--for", "1", "--seed003-port",
+                   str(port)], Env(out, err, ENVIRON))
+    assert rc == 1 and out.getvalue() == ""
+    assert f"cannot listen on 127.0.0.1:{port}" in err.getvalue()
+    assert "--seed003-port" in err.getvalue()

@@ -148,15 +148,19 @@ class Twin:
         self.ami.subscribe(self._on_event)
         self.ami.subscribe(self.dialer.on_event)
         self.ami.subscribe(lambda msg: self.operators.on_event(msg, datetime.now()))
-        self.server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
-                                 ssl_context=ctx, plain_handler=self._plain)
-        await self.server.start()
-        self.config.port = self.server.port
-        if self.config.seed003_port is not None:
-            self.plain_server = HttpServer(self._plain, host=self.config.host,
-                                           port=self.config.seed003_port)
-            await self.plain_server.start()
-            self.config.seed003_port = self.plain_server.port
+        try:
+            server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
+                                ssl_context=ctx, plain_handler=self._plain)
+            self.server = await server.start()
+            self.config.port = self.server.port
+            if self.config.seed003_port is not None:
+                plain = HttpServer(self._plain, host=self.config.host,
+                                   port=self.config.seed003_port)
+                self.plain_server = await plain.start()
+                self.config.seed003_port = self.plain_server.port
+        except BaseException:
+            await self.close()         # a port in use: nothing left open
+            raise
         self.dialer.start()
         return self
 
