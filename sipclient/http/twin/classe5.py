@@ -5,8 +5,8 @@ BLOQUEAR writes ``<lab>/etc/lab-classe5.conf`` with ``deny`` rules for every add
 endpoint templates of pjsip.conf include that file, and ``module reload res_pjsip.so``
 applies it: from then on Asterisk 16 answers the tenant's REGISTER and INVITE that carry
 credentials with a new ``401 Unauthorized`` challenge (the endpoint ACL check fails after the
-digest succeeded; its log says "ACL"), so a phone sees its credentials refused. DESBLOQUEAR empties the file and reloads. The
-answer is ``["Status","OK"]``; an unknown ``logincliente`` gets ``["Status","Login Cliente
+digest succeeded; its log says "ACL"), so a phone sees its credentials refused.
+DESBLOQUEAR empties the file and reloads. The answer is ``["Status","OK"]``; an unknown ``logincliente`` gets ``["Status","Login Cliente
 Invalido"]`` and a ``classe5acao`` other than BLOQUEAR/DESBLOQUEAR a FieldError (the
 document shows neither answer: these are the twin's).
 """
