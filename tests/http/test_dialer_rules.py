@@ -37,6 +37,26 @@ def test_insert_takes_the_seed_example_and_names_bad_fields() -> None:
         d.parse_insert({"ddd1": "11", "tel1": "4"})
 
 
+def test_client_side_helpers() -> None:
+    from sipclient.http.errors import HttpError
+
+    params = d.insert_params("235", [("11", "41187777"), ("21", "12345678")],
+                             idcrm="1234", cliente="Leandro", gen15="gen15")
+    assert params == {"idcampanha": "235", "idcrm": "1234", "cliente": "Leandro",
+                      "gen15": "gen15", "ddd1": "11", "tel1": "41187777", "ddd2": "21",
+                      "tel2": "12345678"}
+    with pytest.raises(FieldError, match="'gen23' is not one of insert's fields"):
+        d.insert_params("235", [("11", "1")], gen23="x")
+    with pytest.raises(FieldError, match="at most 5 numbers"):
+        d.insert_params("235", [("11", "1")] * 6)
+    d.check_ok(["Status", "OK"])
+    with pytest.raises(HttpError, match="insert refused: ID CAMPANHA NAO CADASTRADO"):
+        d.check_ok(d.CAMPAIGN_UNKNOWN)
+    assert d.parse_deleted(["Total Deletados", "1528"]) == 1528
+    with pytest.raises(HttpError, match="deletediscador refused: Login/Senha Invalido"):
+        d.parse_deleted(["Status", "Login/Senha Invalido"])
+
+
 def test_status_follows_the_seed() -> None:
     camp = d.Campaign(rules(concurrency=2, retry_after={d.NOANSWER: 60, d.BUSY: None}))
     a = camp.insert("1", d.parse_insert({"idcampanha": "583", "ddd1": "11", "tel1": "1",

@@ -96,6 +96,42 @@ def parse_insert(params: Mapping[str, Any]) -> dict[str, Any]:
     return contact
 
 
+def insert_params(idcampanha: str, phones: list[tuple[str, str]], **values: str
+                  ) -> dict[str, str]:
+    """``insert``'s fields (for ``seed001.request("insert", creds, **params)``): the phones
+    as ``ddd1``/``tel1``... , checked like the PBX checks them."""
+    params = {"idcampanha": str(idcampanha), **{k: str(v) for k, v in values.items()}}
+    if len(phones) > PHONES:
+        raise FieldError(f"tel{PHONES + 1}", f"a contact has at most {PHONES} numbers")
+    for i, (ddd, tel) in enumerate(phones, 1):
+        params[f"ddd{i}"], params[f"tel{i}"] = str(ddd), str(tel)
+    unknown = set(params) - set(INSERT_FIELDS)
+    if unknown:
+        raise FieldError(sorted(unknown)[0], "is not one of insert's fields")
+    parse_insert(params)
+    return params
+
+
+def check_ok(answer: Any, action: str = "insert") -> None:
+    """``["Status","OK"]``, else :class:`HttpError` with the PBX's words."""
+    from sipclient.http.errors import HttpError
+
+    if answer != OK:
+        shown = " ".join(answer[1:]) if isinstance(answer, list) else repr(answer)
+        raise HttpError(f"{action} refused: {shown}")
+
+
+def parse_deleted(answer: Any) -> int:
+    """The count of ``["Total Deletados", "N"]``; :class:`HttpError` otherwise."""
+    from sipclient.http.errors import HttpError
+
+    if (not isinstance(answer, list) or len(answer) != 2 or answer[0] != "Total Deletados"
+            or not str(answer[1]).isdigit()):
+        shown = " ".join(map(str, answer[1:])) if isinstance(answer, list) else repr(answer)
+        raise HttpError(f"deletediscador refused: {shown}")
+    return int(answer[1])
+
+
 def idmailing(params: Mapping[str, Any]) -> str:
     return f.digits(params, "idmailing")
 
