@@ -144,7 +144,9 @@ class Dialer:
                     attempt = campaign.start(contact, now)
                     self._notify()
                     self.twin._spawn(self._dial(campaign, contact, attempt))
-            dues = [c.next_due() for c in self.campaigns.values() if not c.rules.paused]
+            # a retry's time matters only where a line is free (else an ending call wakes us)
+            dues = [c.next_due() for c in self.campaigns.values()
+                    if not c.rules.paused and c.dialing() < c.rules.concurrency]
             dues = [t for t in dues if t is not None]
             timeout = max(0.0, (min(dues) - datetime.now()).total_seconds()) if dues else None
             self._wake.clear()
