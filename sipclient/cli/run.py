@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
-                           EXIT_USAGE, Env)
+                           EXIT_USAGE, Env, UsageError)
+from sipclient.cli._hep import add_hep_options, hep_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "before its agents open until after its cleanup), into "
                         "capture.iface.pcapng beside its capture.pcap; checked before "
                         "anything runs (exit 2 when dumpcap cannot capture there)")
+    add_hep_options(p)
     p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                    type=str.lower, help="colour the verdicts (default: only on a terminal)")
     p.set_defaults(func=run)
@@ -117,8 +119,15 @@ def run(args: argparse.Namespace, env: Env) -> int:
         print(f"sipclient run: no scenario matches -k {args.keyword!r} "
               f"({len(scenarios)} loaded)", file=err)
         return EXIT_USAGE
+    try:
+        hep_settings(args, env)  # --hep: checked here (exit 2), built by each worker
+    except UsageError as exc:
+        print(f"sipclient run: {exc}", file=err)
+        return EXIT_USAGE
+    hep = {"target": args.hep, "capture_id": args.hep_id, "auth_key_env": args.hep_key_env,
+           "auth_key_file": args.hep_key_file} if args.hep else None
     spec = TargetSpec(target=args.target, profile=args.profile, insecure=args.insecure,
-                      environ=env.environ)
+                      environ=env.environ, hep=hep)
     if not spec.is_lab:
         from sipclient.scenario.target import ProfileError
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from sipclient.agent import (Agent, AgentConfig, AgentError, AuthenticationFailed, Secret,
                              SipFailure, SipTimeout, TransportFailure)
+from sipclient.io.hep import CaptureTee, HepSendError, HepSink
 from sipclient.io.target import TargetError, parse_target
 from sipclient.pcap.writer import PcapWriter
 
@@ -82,6 +83,7 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
     result.capture = capture_path
     ctx: RunContext | None = None
     cancelled = False
+    hep = None  # HEP3 to Homer beside the capture (target.hep; sipclient.io.hep)
     try:
         try:
             variables = Variables.from_scenario(scenario, target=target.facts())
@@ -98,7 +100,9 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
         ctx.run_steps = run_children
         try:
             async with asyncio.timeout(scenario.timeout):
-                await _open_agents(ctx, writer)
+                if target.hep is not None:
+                    hep = await _open_hep(target.hep)
+                await _open_agents(ctx, CaptureTee(writer, hep) if hep else writer)
                 await _run_steps(ctx, scenario.steps, "", on_step)
         except TimeoutError:
             message = f"the scenario's timeout ({scenario.timeout:g} s) ran out"
@@ -128,6 +132,8 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
                     await asyncio.wait_for(cleanup(), CLEANUP_MARGIN + 5)
                 except (Exception, asyncio.CancelledError):  # noqa: BLE001 - best effort
                     pass
+        if hep is not None:
+            await hep.close()
         try:
             capture_file.close()
         except OSError:
@@ -268,7 +274,7 @@ def _route_address(host: str, port: int) -> str | None:
 
 
 async def agent_config(ctx: RunContext, name: str, f: dict[str, Any],
-                       capture: PcapWriter | str | None) -> AgentConfig:
+                       capture: PcapWriter | CaptureTee | str | None) -> AgentConfig:
     """An agent's settings (``f``: its resolved fields) -> :class:`AgentConfig`."""
     target = ctx.target
     account = None
@@ -353,7 +359,14 @@ def _webrtc_factory(name: str, fields: dict[str, Any]) -> Any:
         raise SetupFailed(f"agent {name}: webrtc: {exc}") from None
 
 
-async def _open_agents(ctx: RunContext, capture: PcapWriter) -> None:
+async def _open_hep(settings: Any) -> HepSink:
+    try:
+        return await HepSink.open(settings)
+    except HepSendError as exc:
+        raise SetupFailed(str(exc)) from None
+
+
+async def _open_agents(ctx: RunContext, capture: PcapWriter | CaptureTee) -> None:
     """Build every agent (so a bad one fails before any step) and open them, except an
     agent whose fixed local address and port an earlier agent holds (seed 001's conflict:
     two phones on one source port): it opens when a step first names it."""

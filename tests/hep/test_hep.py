@@ -153,3 +153,35 @@ def test_export_hep_errors_in_words(tmp_path):
     code, _, err = run(["pcap", "export-hep", path, "--hep", "udp:127.0.0.1:9",
                         "--call-id", "nope"])
     assert code == EXIT_USAGE
+
+
+def test_profile_and_run_settings(tmp_path):
+    from sipclient.scenario.labs import TargetSpec
+    from sipclient.scenario.target import ProfileError, Target
+
+    profile = tmp_path / "p.yaml"
+    (tmp_path / "hep.key").write_text("from-file\n")
+    profile.write_text("target: udp:pbx.example.net:7048\n"
+                       "hep: {target: 'tcp:homer.example.net:9061', capture_id: 7, "
+                       "auth_key_file: hep.key}\n")
+    t = Target.from_profile(profile, environ={})
+    assert t.hep.describe() == "tcp:homer.example.net:9061 (capture id 7, auth key set)"
+    assert t.hep.auth_key == "from-file" and "from-file" not in repr(t)
+    profile.write_text("target: udp:pbx.example.net:7048\nhep: udp:homer:9060\n")
+    t = Target.from_profile(profile, environ={"SIPCLIENT_HEP_KEY": "env-key"})
+    assert (str(t.hep.target), t.hep.capture_id, t.hep.auth_key) == ("udp:homer:9060", 2001,
+                                                                     "env-key")
+    profile.write_text("target: udp:pbx.example.net:7048\nhep: {target: 'udp:h:1', key: x}\n")
+    with pytest.raises(ProfileError, match=r"hep.*key"):
+        Target.from_profile(profile, environ={})
+    profile.write_text("target: udp:pbx.example.net:7048\nhep: {target: 'udp:h', "
+                       "auth_key_env: K}\n")
+    with pytest.raises(ProfileError, match="K is not set"):
+        Target.from_profile(profile, environ={})
+    spec = TargetSpec(target="udp:pbx.example.net:7048", environ={"K": "k"},
+                      hep={"target": "udp:127.0.0.1:9060", "capture_id": 3,
+                           "auth_key_env": "K", "auth_key_file": None})
+    assert spec.build().hep.describe() == "udp:127.0.0.1:9060 (capture id 3, auth key set)"
+    code, _, err = run(["run", str(REPO / "scenarios/numbers/600-echo.sip.yaml"),
+                        "--hep", "udp:nope"])
+    assert code == EXIT_USAGE and "expected udp:HOST:PORT" in err

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
 from sipclient.cli import EXIT_OK, Env, main
 from sipclient.io.target import parse_target
+from sipclient.pcap.hep import decode
 from sipclient.pcap.read import read_capture
 from tests.hep.collector import Collector
 
@@ -64,3 +66,32 @@ def test_call_with_hep_matches_its_own_pcap(lab, tmp_path, transport, extension,
     assert rtcp, "the RTCP reports (at least the final one with BYE) are sent"
     assert {g["hep.correlation_id"] for g in rtcp} == {obj["call_id"]}
     assert KEY not in out + err and acc.password not in out + err
+
+
+def test_run_with_hep_sends_every_scenarios_sip(lab, tmp_path):
+    """``sipclient run --hep``: each scenario's messages (UDP call, WSS registration) reach
+    the collector in the order and with the addresses of its own capture.pcap."""
+    repo = Path(__file__).resolve().parents[2]
+    with Collector() as c:
+        code, out, err = run(
+            ["run", str(repo / "scenarios/numbers/600-echo.sip.yaml"),
+             str(repo / "scenarios/register/register-wss.sip.yaml"),
+             "--report-dir", str(tmp_path / "rep"), "--hep", f"udp:127.0.0.1:{c.port}"],
+            {"SIPCLIENT_LAB_RUN_DIR": str(lab.run_dir), "SIPCLIENT_HEP_KEY": KEY})
+    assert code == EXIT_OK, out + err
+    got = [decode(p) for p in c.packets()]
+    sip = [g for g in got if g["proto_type"] == 1]
+    folders = sorted(p.parent for p in (tmp_path / "rep").rglob("capture.pcap"))
+    assert len(folders) == 2
+    total = 0
+    for folder in folders:
+        own = read_capture(str(folder / "capture.pcap"))
+        ids = {p.message.call_id for p in own.sip}
+        mine = [(g["src"], g["dst"], g["payload"]) for g in sip if g["correlation_id"] in ids]
+        assert mine == [(p.src, p.dst, p.raw) for p in own.sip], folder.name
+        total += len(mine)
+    assert total == len(sip) > 8
+    assert all(g["auth_key"] == KEY for g in got)
+    for path in (tmp_path / "rep").rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
