@@ -214,6 +214,9 @@ def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan)
     doc = document(outcome.results, outcome, code)
     write_json(plan.report_root / "run.json", doc)
     written = []
+    page = _write_html(plan, doc, args, env)
+    if page is not None:
+        written.append(f"html:  {page}")
     if args.json:
         written.append(f"json:  {write_json(args.json, doc)}")
     if args.junit:
@@ -226,6 +229,22 @@ def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan)
     progress.summary(outcome.results, report_dir=str(plan.report_root),
                      interrupted=outcome.signal_name, extra=written)
     return code
+
+
+def _write_html(plan, doc, args, env) -> Path | None:
+    """report.html beside run.json (sipclient.scenario.html_report); a problem drawing it is
+    a warning, never another exit code."""
+    from sipclient.scenario.html_report import write_report
+
+    settings = {"report folder": str(plan.report_root)}
+    if args.hep:
+        settings["HEP"] = hep_settings(args, env).describe()
+    try:
+        return write_report(plan.report_root, doc, settings=settings)
+    except Exception as exc:  # noqa: BLE001 - the run's verdict stands without the page
+        print(f"sipclient run: report.html not written: {type(exc).__name__}: {exc}",
+              file=env.stderr)
+        return None
 
 
 def _exit_code(outcome) -> int:

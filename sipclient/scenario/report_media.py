@@ -1,0 +1,207 @@
+"""What the HTML report shows of one scenario besides its result: read from the scenario's
+own ``capture.pcap`` (:class:`ScenarioView`).
+
+- the clickable ladder: today's HTML ladder page (:func:`sipclient.pcap.ladder_html.render_html`)
+  of the capture's SIP and RTP streams, embedded by the report as it is;
+- each RTP stream's figures (as ``sipclient pcap summary``) and its jitter (RFC 3550 A.8,
+  per packet) and loss over time (per second of arrival, the sequence gaps before each
+  packet), thinned to at most :data:`MAX_POINTS` points;
+- the audio each agent received, decoded from the capture (G.711, GSM, G.729) into
+  ``received-N.wav`` beside it (8 kHz 16-bit mono, at most :data:`MAX_AUDIO_S` seconds per
+  stream), which the page links: the page itself carries no audio;
+- the DTMF digits received (RFC 4733 events in the capture, and the agents' own count).
+
+A stream is *received* when it goes to one of the agents' RTP addresses (``local_rtp`` of
+the result's media) or carries an SSRC an agent reported as the remote one; every stream of
+a capture the agents wrote either leaves or reaches an agent.
+"""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["MAX_AUDIO_S", "MAX_POINTS", "ScenarioView", "scenario_view"]
+
+MAX_POINTS = 300
+MAX_AUDIO_S = 60.0
+_MAX_CAPTURE = 200 * 1024 * 1024     # a bigger capture is linked, not analysed
+
+
+@dataclass
+class ScenarioView:
+    ladder_html: str | None = None
+    streams: list[dict[str, Any]] = field(default_factory=list)
+    dtmf: list[dict[str, Any]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)       # relative to the scenario folder
+    problem: str | None = None
+
+
+def scenario_view(folder: Path, result: Mapping[str, Any], *, audio: bool = True) -> ScenarioView:
+    """Everything the report shows from ``folder`` (a scenario's report folder); never
+    raises for a missing or broken capture (``problem`` says what went wrong)."""
+    view = ScenarioView()
+    folder = Path(folder)
+    view.files = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    capture_path = folder / "capture.pcap"
+    if not capture_path.is_file() or capture_path.stat().st_size > _MAX_CAPTURE:
+        view.problem = None if not capture_path.is_file() else "capture too big to analyse"
+        return view
+    from sipclient.pcap.ladder import from_capture
+    from sipclient.pcap.ladder_html import render_html
+    from sipclient.pcap.read import CaptureError, read_capture
+
+    try:
+        capture = read_capture(str(capture_path))
+    except (CaptureError, OSError) as exc:
+        view.problem = f"capture.pcap: {exc}"
+        return view
+    try:
+        view.ladder_html = render_html(from_capture(capture), capture.rtp_streams,
+                                       title=str(result.get("name") or folder.name))
+    except Exception as exc:  # noqa: BLE001 - a drawing bug must not lose the report
+        view.problem = f"ladder: {type(exc).__name__}: {exc}"
+    local, remote_ssrcs = _agents_media(result)
+    packets = _stream_packets(capture_path, capture.rtp_streams)
+    for n, stream in enumerate(capture.rtp_streams, 1):
+        received = (f"{stream.dst[0]}:{stream.dst[1]}" in local
+                    or f"0x{stream.ssrc:08X}" in remote_ssrcs)
+        figures = stream.as_dict()
+        figures.pop("dtmf", None)
+        rows = packets.get(n - 1, [])
+        entry: dict[str, Any] = {"index": n, "received": received, "figures": figures,
+                                 "series": _series(rows, stream), "audio": None}
+        if audio and received and rows:
+            name = f"received-{n}.wav"
+            if _write_wav(folder / name, rows, stream):
+                entry["audio"] = name
+        view.streams.append(entry)
+    for ev in capture.dtmf:
+        view.dtmf.append({"digit": ev.digit, "src": f"{ev.src[0]}:{ev.src[1]}",
+                          "dst": f"{ev.dst[0]}:{ev.dst[1]}", "time": ev.start,
+                          "duration_ms": ev.duration_ms,
+                          "received": f"{ev.dst[0]}:{ev.dst[1]}" in local})
+    return view
+
+
+def _agents_media(result: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    local, remote = set(), set()
+    for stats in (result.get("media") or {}).values():
+        if isinstance(stats, Mapping):
+            if stats.get("local_rtp"):
+                local.add(str(stats["local_rtp"]))
+            if stats.get("remote_ssrc"):
+                remote.add(str(stats["remote_ssrc"]).upper().replace("0X", "0x"))
+    return local, remote
+
+
+def _stream_packets(path: Path, streams: list[Any]) -> dict[int, list[tuple]]:
+    """Per stream (index): (arrival time, seq, RTP timestamp, payload type, payload)."""
+    from sipclient.pcap.read import iter_packets
+
+    keys = {(s.src, s.dst, s.ssrc): i for i, s in enumerate(streams)}
+    flows = {(s.src, s.dst) for s in streams}
+    out: dict[int, list[tuple]] = {}
+    for p in iter_packets(str(path)):
+        if p.transport != "udp" or (p.src, p.dst) not in flows or len(p.payload) < 12:
+            continue
+        data = p.payload
+        if data[0] >> 6 != 2 or 72 <= data[1] & 0x7F <= 95:   # not RTP, or RTCP
+            continue
+        ssrc = int.from_bytes(data[8:12], "big")
+        i = keys.get((p.src, p.dst, ssrc))
+        if i is None:
+            continue
+        skip = 12 + 4 * (data[0] & 0x0F)
+        if data[0] & 0x10 and len(data) >= skip + 4:             # header extension
+            skip += 4 + 4 * int.from_bytes(data[skip + 2:skip + 4], "big")
+        payload = data[skip:]
+        if data[0] & 0x20 and payload:                            # padding
+            payload = payload[:-payload[-1]] if payload[-1] <= len(payload) else b""
+        out.setdefault(i, []).append((p.time, int.from_bytes(data[2:4], "big"),
+                                      int.from_bytes(data[4:8], "big"), data[1] & 0x7F,
+                                      payload))
+    return out
+
+
+def _series(rows: list[tuple], stream: Any) -> dict[str, list[float]]:
+    """Jitter (ms, RFC 3550 A.8, media packets only) per packet and loss per second."""
+    media = [r for r in rows if r[3] == stream.payload_type]
+    if not media:
+        return {"t": [], "jitter_ms": [], "loss_t": [], "lost": []}
+    rate = 8000.0
+    t0 = media[0][0]
+    times, jitter = [], []
+    j = 0.0
+    prev = media[0]
+    for r in media[1:]:
+        dts = ((r[2] - prev[2] + 0x80000000) & 0xFFFFFFFF) - 0x80000000   # signed 32 bits
+        d = (r[0] - prev[0]) * rate - dts
+        j += (abs(d) - j) / 16.0
+        times.append(r[0] - t0)
+        jitter.append(j / rate * 1000.0)
+        prev = r
+    step = max(1, len(times) // MAX_POINTS)
+    lost: dict[int, int] = {}
+    highest = None
+    for r in media:
+        seq = r[1]
+        if highest is not None:
+            gap = (seq - highest) & 0xFFFF
+            if 1 < gap < 0x8000:
+                second = int(r[0] - t0)
+                lost[second] = lost.get(second, 0) + gap - 1
+            if gap and gap < 0x8000:
+                highest = seq
+        else:
+            highest = seq
+    seconds = int(media[-1][0] - t0) + 1
+    return {"t": [round(x, 3) for x in times[::step]],
+            "jitter_ms": [round(x, 3) for x in jitter[::step]],
+            "loss_t": list(range(seconds)), "lost": [lost.get(s, 0) for s in range(seconds)]}
+
+
+def _write_wav(path: Path, rows: list[tuple], stream: Any) -> bool:
+    """Decode the stream's media packets in sequence order into ``path``; False when its
+    codec cannot be decoded here."""
+    import numpy as np
+
+    from sipclient.media.codecs import CODECS, CodecUnavailable
+
+    codec = CODECS.get(str(stream.codec).upper())
+    if codec is None:
+        return False
+    media = sorted((r for r in rows if r[3] == stream.payload_type),
+                   key=lambda r: (r[2] - rows[0][2]) & 0xFFFFFFFF)
+    limit = int(MAX_AUDIO_S * codec.clock_rate)
+    try:
+        decoder = codec.decoder()
+    except CodecUnavailable:
+        return False
+    chunks, total = [], 0
+    try:
+        for r in media:
+            try:
+                samples = decoder.decode(r[4])
+            except (ValueError, CodecUnavailable):
+                continue
+            chunks.append(samples)
+            total += len(samples)
+            if total >= limit:
+                break
+    finally:
+        decoder.close()
+    if not chunks:
+        return False
+    pcm = np.clip(np.concatenate(chunks)[:limit], -32768, 32767).astype("<i2")
+    try:
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(codec.clock_rate)
+            out.writeframes(pcm.tobytes())
+    except OSError:
+        return False
+    return True

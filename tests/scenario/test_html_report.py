@@ -1,0 +1,166 @@
+"""report.html (issue 21): the page of a run, in a real browser (Debian's headless Chromium
+driven by Playwright, as tests/pcap/test_ladder_browser.py), and its builder without one.
+
+The lab test runs ``sipclient run scenarios/ -k ...`` (DTMF, GSM and busy scenarios of the
+suite) plus one scenario made to fail, then opens report.html: no console error or warning,
+no request outside the report folder, the status filter and the name search change the
+rows shown, the failure shows expected vs received, the ladder (an iframe) shows a message
+on click, a jitter chart is drawn, an audio element plays the received audio (its WAV loads
+with a duration), the DTMF received are shown, the links point at existing files, and a
+screenshot is taken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sipclient.scenario.html_report import Section, line_chart, render_report
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required"]
+
+FAILING = """name: "busy 603 but we expect an answer (fails on purpose)"
+tags: [busy]
+agents:
+  alice: {account: 1014}
+steps:
+  - call: {from: alice, to: "603", as: c1}
+  - expect: {agent: alice, call: c1, status: 200, timeout: 5}
+"""
+
+
+def _doc(results):
+    return {"target": "lab <x>", "paths": ["scenarios/"], "workers": 1, "duration": 3.2,
+            "started": "2026-01-01T00:00:00.000Z", "version": "0.1.0",
+            "counts": {"total": len(results), "passed": 1, "failed": 1, "deselected": 0},
+            "scenarios": results}
+
+
+def test_page_escapes_everything_and_takes_extra_sections():
+    results = [{"name": "<script>alert(1)</script>", "status": "failed", "duration": 1.0,
+                "path": "a.sip.yaml", "steps": [{"path": "1", "kind": "expect",
+                                                 "title": "expect", "status": "failed",
+                                                 "message": "got </pre><b>", "expected":
+                                                 "200", "received": "SIP/2.0 486 Busy"}],
+                "error": "step 1 failed"},
+               {"name": "ok", "status": "passed", "duration": 0.5, "path": "b.sip.yaml",
+                "steps": []}]
+    chart = line_chart([("calls/s", [0, 1, 2], [3.0, 5.0, 4.0])], title="rate <load>")
+    page = render_report(_doc(results), sections=[Section("Load: rate", chart, id="load")],
+                         settings={"HEP": "udp:127.0.0.1:9060 (capture id 2001)"})
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "got &lt;/pre&gt;&lt;b&gt;" in page and "rate &lt;load&gt;" in page
+    assert page.count('<tr data-status=') == 2
+    assert '<section class="block extra" id="load"><h2>Load: rate</h2><svg class="chart"' in page
+    assert "udp:127.0.0.1:9060 (capture id 2001)" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "no data" in line_chart([], title="empty")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-lab-deps.sh (Debian chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -e '.[dev]'")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.mark.lab
+def test_run_report_in_a_browser(lab, browser, tmp_path):
+    (tmp_path / "fail.sip.yaml").write_text(FAILING)
+    # in a process of its own: Playwright's sync API holds this thread's event loop
+    proc = subprocess.run(
+        [sys.executable, "-m", "sipclient", "run", str(REPO / "scenarios"),
+         str(tmp_path / "fail.sip.yaml"), "-k", "606 or gsm or busy",
+         "--report-dir", str(tmp_path / "rep")], capture_output=True, text=True,
+        env={**os.environ, "SIPCLIENT_LAB_RUN_DIR": str(lab.run_dir)}, cwd=REPO)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = tmp_path / "rep" / "report.html"
+    assert f"html:  {report}" in proc.stdout
+    doc = json.loads((tmp_path / "rep" / "run.json").read_text())
+    n = doc["counts"]["total"]
+    assert n >= 4 and doc["counts"]["failed"] == 1
+    size = report.stat().st_size
+    assert size < 150_000 * n, f"report.html is {size} bytes for {n} scenarios"
+    for password in (a.password for a in lab.accounts()):
+        assert password not in report.read_text()
+
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("request", lambda r: problems.append(f"request: {r.url}")
+            if not r.url.startswith(("file://", "about:", "data:")) else None)
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    rows = page.locator("#results tbody tr")
+    assert rows.count() == n
+
+    def visible() -> list[str]:
+        return [r for r in page.locator("#results tbody tr:visible").all_text_contents()]
+
+    assert len(visible()) == n
+    page.locator('#filters button[data-status="failed"]').click()
+    shown = visible()
+    assert len(shown) == 1 and "fails on purpose" in shown[0]
+    assert page.locator("details.scenario:visible").count() == 1
+    page.locator('#filters button[data-status="all"]').click()
+    page.locator("#search").fill("606")
+    assert [("606" in r) for r in visible()] == [True]
+    page.locator("#search").fill("")
+    assert len(visible()) == n
+
+    failed = page.locator("details.scenario[open]")
+    assert failed.count() == 1
+    assert "200" in failed.locator("pre.expected").text_content()
+    assert "486" in failed.locator("pre.received").text_content()
+
+    dtmf = page.locator("details.scenario", has_text="606")
+    dtmf.locator("summary").click()
+    assert "4711" in dtmf.text_content()
+    frame = dtmf.locator("iframe.ladder")
+    frame.scroll_into_view_if_needed()
+    inner = frame.content_frame
+    inner.locator("g.arrow").first.click()
+    assert inner.locator("#detail-text").text_content().startswith("REGISTER sip:")
+
+    gsm = page.locator("details.scenario", has_text="codec GSM")
+    gsm.locator("summary").click()
+    chart = gsm.locator("svg.chart", has_text="jitter over time").first
+    chart.scroll_into_view_if_needed()
+    assert chart.locator("polyline").count() == 1 and chart.is_visible()
+    audio = gsm.locator("audio")
+    assert audio.count() >= 1
+    src = audio.first.get_attribute("src")
+    assert (tmp_path / "rep" / src).is_file()
+    duration = audio.first.evaluate("""a => new Promise((ok, bad) => {
+        a.addEventListener('loadedmetadata', () => ok(a.duration));
+        a.addEventListener('error', () => bad(String(a.error && a.error.code)));
+        a.preload = 'metadata'; a.load(); })""")
+    assert duration > 0.5
+    for href in gsm.locator("p.files a").evaluate_all("as => as.map(a => a.getAttribute('href'))"):
+        assert (tmp_path / "rep" / href).is_file(), href
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+    assert problems == []
+    page.close()
