@@ -21,12 +21,9 @@ from pathlib import Path
 import pytest
 
 from sipclient.scenario.html_report import Section, line_chart, render_report
+from tests.browser import browser  # noqa: F401 - the fixture
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
 
 FAILING = """name: "busy 603 but we expect an answer (fails on purpose)"
 tags: [busy]
@@ -65,22 +62,6 @@ def test_page_escapes_everything_and_takes_extra_sections():
     assert "udp:127.0.0.1:9060 (capture id 2001)" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "no data" in line_chart([], title="empty")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-lab-deps.sh (Debian chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is missing: pip install -e '.[dev]'")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.mark.lab
