@@ -42,7 +42,7 @@ from .model import Scenario, Step
 from .result import ScenarioResult, StepResult, flow_of, ladder_text, trace_dicts
 from .steps import STEPS, UNRESOLVED
 from .steps._common import DEFAULT_TIMEOUT, text_of
-from .target import ProfileError, Target
+from .target import ProfileError, Target, hep_settings
 from .variables import UnknownVariable, Variables
 
 __all__ = ["SetupFailed", "agent_config", "run_scenario"]
@@ -100,8 +100,9 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
         ctx.run_steps = run_children
         try:
             async with asyncio.timeout(scenario.timeout):
-                if target.hep is not None:
-                    hep = await _open_hep(target.hep)
+                settings = target.hep or _scenario_hep(scenario)
+                if settings is not None:
+                    hep = await _open_hep(settings)
                 await _open_agents(ctx, CaptureTee(writer, hep) if hep else writer)
                 await _run_steps(ctx, scenario.steps, "", on_step)
         except TimeoutError:
@@ -357,6 +358,18 @@ def _webrtc_factory(name: str, fields: dict[str, Any]) -> Any:
         return factory(options)
     except ValueError as exc:
         raise SetupFailed(f"agent {name}: webrtc: {exc}") from None
+
+
+def _scenario_hep(scenario: Scenario) -> Any:
+    """The scenario's own ``hep:`` (the run's ``--hep`` or profile wins over it)."""
+    if scenario.hep is None:
+        return None
+    import os
+
+    try:
+        return hep_settings(scenario.hep, f"{scenario.path}: hep", os.environ, scenario.path)
+    except ProfileError as exc:
+        raise SetupFailed(str(exc)) from None
 
 
 async def _open_hep(settings: Any) -> HepSink:

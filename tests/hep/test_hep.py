@@ -185,3 +185,10 @@ def test_profile_and_run_settings(tmp_path):
     code, _, err = run(["run", str(REPO / "scenarios/numbers/600-echo.sip.yaml"),
                         "--hep", "udp:nope"])
     assert code == EXIT_USAGE and "expected udp:HOST:PORT" in err
+
+
+def test_a_bad_hep_in_a_scenario_is_a_load_error_with_its_line(tmp_path):
+    (tmp_path / "bad.sip.yaml").write_text("name: x\nhep: 9060\nagents:\n  a: {user: '1'}\n"
+                                           "steps:\n  - register: a\n")
+    code, _, err = run(["run", str(tmp_path / "bad.sip.yaml")])
+    assert code == EXIT_USAGE and "bad.sip.yaml:2:" in err and "Traceback" not in err

@@ -95,3 +95,17 @@ def test_run_with_hep_sends_every_scenarios_sip(lab, tmp_path):
     for path in (tmp_path / "rep").rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_a_scenarios_own_hep_setting(lab, tmp_path):
+    with Collector() as c:
+        (tmp_path / "reg.sip.yaml").write_text(
+            f"name: register with HEP of its own\nhep: {{target: 'udp:127.0.0.1:{c.port}', "
+            "capture_id: 12}\nagents:\n  alice: {account: 1016}\nsteps:\n  - register: alice\n")
+        code, out, err = run(["run", str(tmp_path / "reg.sip.yaml"), "--report-dir",
+                              str(tmp_path / "rep")], {"SIPCLIENT_LAB_RUN_DIR": str(lab.run_dir)})
+    assert code == EXIT_OK, out + err
+    got = [decode(p) for p in c.packets()]
+    own = read_capture(str(next((tmp_path / "rep").rglob("capture.pcap"))))
+    assert [g["payload"] for g in got] == [p.raw for p in own.sip]
+    assert {g["capture_id"] for g in got} == {12} and len(got) == 8   # register + unregister
