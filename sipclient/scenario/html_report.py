@@ -80,7 +80,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], *
                    f'class="cn">no data</text></svg>')
         return "".join(out)
     x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
-    y1 = max(max(p[1] for p in pts), 1e-9)
+    y1 = max(p[1] for p in pts)
+    y1 = y1 if y1 > 0 else 1.0
     x1 = x1 if x1 > x0 else x0 + 1
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
 

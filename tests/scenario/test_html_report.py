@@ -16,8 +16,10 @@ import json
 import os
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sipclient.scenario.html_report import Section, line_chart, render_report
@@ -138,6 +140,10 @@ def test_run_report_in_a_browser(lab, browser, tmp_path):
         a.addEventListener('error', () => bad(String(a.error && a.error.code)));
         a.preload = 'metadata'; a.load(); })""")
     assert duration > 0.5
+    with wave.open(str(tmp_path / "rep" / src)) as w:      # the echoed 1000 Hz tone, decoded
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
+    spectrum = np.abs(np.fft.rfft(samples))
+    assert abs(np.argmax(spectrum[1:]) * w.getframerate() / len(samples) - 1000) < 20
     for href in gsm.locator("p.files a").evaluate_all("as => as.map(a => a.getAttribute('href'))"):
         assert (tmp_path / "rep" / href).is_file(), href
     shot = tmp_path / "report.png"
