@@ -3,9 +3,10 @@ own ``capture.pcap`` (:class:`ScenarioView`).
 
 - the clickable ladder: today's HTML ladder page (:func:`sipclient.pcap.ladder_html.render_html`)
   of the capture's SIP and RTP streams, embedded by the report as it is;
-- each RTP stream's figures (as ``sipclient pcap summary``) and its jitter (RFC 3550 A.8,
-  per packet) and loss over time (per second of arrival, the sequence gaps before each
-  packet), thinned to at most :data:`MAX_POINTS` points;
+- each RTP stream's figures (as ``sipclient pcap summary``) and its jitter and loss over
+  time (after each packet, by :class:`sipclient.media.stats.StreamStats`, so they end on
+  the stream's figures; loss summed per second of arrival), thinned to at most
+  :data:`MAX_POINTS` points (the highest jitter always kept);
 - the audio each agent received, decoded from the capture (G.711, GSM, G.729) into
   ``received-N.wav`` beside it (8 kHz 16-bit mono, at most :data:`MAX_AUDIO_S` seconds per
   stream), which the page links: the page itself carries no audio;
@@ -122,44 +123,41 @@ def _stream_packets(path: Path, streams: list[Any]) -> dict[int, list[tuple]]:
             payload = payload[:-payload[-1]] if payload[-1] <= len(payload) else b""
         out.setdefault(i, []).append((p.time, int.from_bytes(data[2:4], "big"),
                                       int.from_bytes(data[4:8], "big"), data[1] & 0x7F,
-                                      payload))
+                                      payload, bool(data[1] & 0x80), len(data)))
     return out
 
 
 def _series(rows: list[tuple], stream: Any) -> dict[str, list[float]]:
-    """Jitter (ms, RFC 3550 A.8, media packets only) per packet and loss per second."""
-    media = [r for r in rows if r[3] == stream.payload_type]
-    if not media:
+    """Jitter (ms) after each packet and packets lost per second of arrival, computed by
+    :class:`sipclient.media.stats.StreamStats` (RFC 3550 A.1, A.8, with Wireshark's
+    handling of timestamp jumps), so the last and highest values are the stream's figures."""
+    from sipclient.media.stats import StreamStats
+
+    if not rows:
         return {"t": [], "jitter_ms": [], "loss_t": [], "lost": []}
-    rate = 8000.0
-    t0 = media[0][0]
+    stats = StreamStats(stream.ssrc)
+    t0 = rows[0][0]
     times, jitter = [], []
-    j = 0.0
-    prev = media[0]
-    for r in media[1:]:
-        dts = ((r[2] - prev[2] + 0x80000000) & 0xFFFFFFFF) - 0x80000000   # signed 32 bits
-        d = (r[0] - prev[0]) * rate - dts
-        j += (abs(d) - j) / 16.0
-        times.append(r[0] - t0)
-        jitter.append(j / rate * 1000.0)
-        prev = r
-    step = max(1, len(times) // MAX_POINTS)
     lost: dict[int, int] = {}
-    highest = None
-    for r in media:
-        seq = r[1]
-        if highest is not None:
-            gap = (seq - highest) & 0xFFFF
-            if 1 < gap < 0x8000:
-                second = int(r[0] - t0)
-                lost[second] = lost.get(second, 0) + gap - 1
-            if gap and gap < 0x8000:
-                highest = seq
-        else:
-            highest = seq
-    seconds = int(media[-1][0] - t0) + 1
-    return {"t": [round(x, 3) for x in times[::step]],
-            "jitter_ms": [round(x, 3) for x in jitter[::step]],
+    before = 0
+    for arrival, seq, ts, pt, payload, marker, size in rows:
+        stats.update(seq, ts, arrival, marker=marker, timed=pt == stream.payload_type,
+                     size=size, payload_size=len(payload), payload_type=pt)
+        times.append(arrival - t0)
+        jitter.append(stats.jitter_ms)
+        now = stats.lost
+        if now > before:
+            second = int(arrival - t0)
+            lost[second] = lost.get(second, 0) + now - before
+        before = max(before, now)
+    step = max(1, -(-len(times) // MAX_POINTS))   # at most MAX_POINTS (+ the peak)
+    keep = list(range(0, len(times), step))
+    peak = max(range(len(jitter)), key=jitter.__getitem__)
+    if peak not in keep:                       # thinning must not hide the highest value
+        keep = sorted(keep + [peak])
+    seconds = int(rows[-1][0] - t0) + 1
+    return {"t": [round(times[k], 3) for k in keep],
+            "jitter_ms": [round(jitter[k], 3) for k in keep],
             "loss_t": list(range(seconds)), "lost": [lost.get(s, 0) for s in range(seconds)]}
 
 
