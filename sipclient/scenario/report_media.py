@@ -2,7 +2,9 @@
 own ``capture.pcap`` (:class:`ScenarioView`).
 
 - the clickable ladder: today's HTML ladder page (:func:`sipclient.pcap.ladder_html.render_html`)
-  of the capture's SIP and RTP streams, embedded by the report as it is;
+  of the agents' messages as ``result.json`` holds them (redacted, the agents named; the
+  capture's SIP only when the result has no trace) and the capture's RTP streams, embedded
+  by the report as it is;
 - each RTP stream's figures (as ``sipclient pcap summary``) and its jitter and loss over
   time (after each packet, by :class:`sipclient.media.stats.StreamStats`, so they end on
   the stream's figures; loss summed per second of arrival), thinned to at most
@@ -22,6 +24,7 @@ from __future__ import annotations
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 __all__ = ["MAX_AUDIO_S", "MAX_POINTS", "ScenarioView", "scenario_view"]
@@ -50,7 +53,7 @@ def scenario_view(folder: Path, result: Mapping[str, Any], *, audio: bool = True
     if not capture_path.is_file() or capture_path.stat().st_size > _MAX_CAPTURE:
         view.problem = None if not capture_path.is_file() else "capture too big to analyse"
         return view
-    from sipclient.pcap.ladder import from_capture
+    from sipclient.pcap.ladder import from_capture, from_trace
     from sipclient.pcap.ladder_html import render_html
     from sipclient.pcap.read import CaptureError, read_capture
 
@@ -60,8 +63,12 @@ def scenario_view(folder: Path, result: Mapping[str, Any], *, audio: bool = True
         view.problem = f"capture.pcap: {exc}"
         return view
     try:
-        view.ladder_html = render_html(from_capture(capture), capture.rtp_streams,
-                                       title=str(result.get("name") or folder.name))
+        names: dict[str, str] = {}
+        traces = _traces(result)
+        messages = from_trace(traces, names) if traces else from_capture(capture)
+        view.ladder_html = render_html(messages, capture.rtp_streams,
+                                       title=str(result.get("name") or folder.name),
+                                       names=names)
     except Exception as exc:  # noqa: BLE001 - a drawing bug must not lose the report
         view.problem = f"ladder: {type(exc).__name__}: {exc}"
     local, remote_ssrcs = _agents_media(result)
@@ -85,6 +92,20 @@ def scenario_view(folder: Path, result: Mapping[str, Any], *, audio: bool = True
                           "duration_ms": ev.duration_ms,
                           "received": f"{ev.dst[0]}:{ev.dst[1]}" in local})
     return view
+
+
+def _traces(result: Mapping[str, Any]) -> dict[str, list[SimpleNamespace]]:
+    """The agents' traces of ``result.json`` (already redacted by the engine: a secret a
+    scenario sent in a header is ``***`` there, not in the page) as trace entries."""
+    out = {}
+    for name, trace in (result.get("agents") or {}).items():
+        if isinstance(trace, list):
+            out[str(name)] = [SimpleNamespace(
+                time=d.get("time") or 0.0, direction=d.get("direction"),
+                transport=d.get("transport") or "", local=d.get("local"), remote=d.get("remote"),
+                data=str(d.get("text") or "").encode("utf-8"), message=None)
+                for d in trace if isinstance(d, Mapping)]
+    return {k: v for k, v in out.items() if v}
 
 
 def _agents_media(result: Mapping[str, Any]) -> tuple[set[str], set[str]]:

@@ -67,3 +67,19 @@ def test_a_broken_capture_is_said_in_words(tmp_path):
     assert view.problem.startswith("capture.pcap: ") and view.ladder_html is None
     assert view.streams == [] and view.files == ["capture.pcap"]
     assert scenario_view(tmp_path / "missing", {}).problem is None
+
+
+def test_the_ladder_comes_from_the_redacted_traces_with_the_agents_named(tmp_path):
+    folder = _folder(tmp_path, "busy.pcap")
+    capture = read_capture(str(folder / "capture.pcap"))
+    trace = []
+    for p in capture.sip:
+        out = p.src == capture.sip[0].src                   # the agent sent the INVITE
+        local, remote = (p.src, p.dst) if out else (p.dst, p.src)
+        trace.append({"time": p.time, "direction": "out" if out else "in", "transport": "udp",
+                      "local": f"{local[0]}:{local[1]}", "remote": f"{remote[0]}:{remote[1]}",
+                      "text": p.raw.decode().replace(p.message.call_id, "***")})
+    view = scenario_view(folder, {"name": "busy", "agents": {"alice": trace}})
+    assert view.ladder_html.count('class="arrow') == len(capture.sip)
+    assert capture.sip[0].message.call_id not in view.ladder_html     # redacted, as result.json
+    assert ">alice<" in view.ladder_html
