@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from sipclient.media.rtcp import (Bye, ReceiverReport, SenderReport, SourceDescription,
                                   is_rtcp, parse_compound)
+from sipclient.pcap.read import looks_like_sip
 from sipclient.proto.errors import ParseError
 
 __all__ = ["HepEncoder", "HepSettings", "HepTarget", "PROTO_RTCP", "PROTO_SIP", "decode",
@@ -41,7 +42,6 @@ MAX_PACKET = 0xFFFF                     # the total length is 16 bits
 _AF = {4: 2, 6: 10}
 _IP_PROTO = {"udp": 17, "tcp": 6, "tls": 6, "ws": 6, "wss": 6, "sctp": 132}
 _STREAM = frozenset({"tcp", "tls", "ws", "wss"})
-_SIP_START = re.compile(rb"SIP/2\.0 [1-6]\d\d |[A-Za-z][A-Za-z0-9.!%*_+`'~-]* [^ \r\n]+ SIP/2\.0\r?\n")
 _CALL_ID = re.compile(rb"\r\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]+)", re.I)
 _MEDIA = re.compile(rb"\nm=[a-z]+ (\d+) ")
 _CONN = re.compile(rb"\nc=IN IP[46] ([^\s/]+)")
@@ -226,7 +226,7 @@ class HepEncoder:
                dst: tuple[str, int], payload: bytes) -> bytes | None:
         kind = transport.lower()
         s = self.settings
-        if kind in _STREAM or (payload[:1].isalpha() and _SIP_START.match(payload)):
+        if kind in _STREAM or looks_like_sip(payload):
             call_id = self._learn(payload)
             self.sent_sip += 1
             return encode(src, dst, time, payload, proto_type=PROTO_SIP, transport=kind,

@@ -129,7 +129,8 @@ border-radius:3px;cursor:pointer}#filters button.on{background:#1f5fa8;color:#ff
 #search{padding:3px 6px;width:260px}details.scenario{background:#fff;margin:8px 16px;
 border:1px solid #ddd;border-radius:4px;padding:6px 10px}details.scenario>summary{
 cursor:pointer;font-weight:600}pre{background:#f6f6f6;padding:6px;overflow:auto;
-max-height:320px;margin:4px 0;white-space:pre-wrap;word-break:break-word}.cmp{display:flex;gap:10px}.cmp>div{flex:1 1 50%;min-width:0}
+max-height:320px;margin:4px 0;white-space:pre-wrap;word-break:break-word}
+.cmp{display:flex;gap:10px}.cmp>div{flex:1 1 50%;min-width:0}
 iframe.ladder{width:100%;height:480px;border:1px solid #ccc;background:#fff}
 svg.chart{background:#fff;border:1px solid #e3e3e3;margin:4px 8px 4px 0}
 svg.chart .axis{stroke:#999;fill:none}svg.chart text{font-size:10px;fill:#555}
@@ -179,7 +180,8 @@ def _settings(doc: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
     c = doc.get("counts") or counts(doc.get("scenarios") or ())
     items = [("target", doc.get("target")), ("paths", " ".join(doc.get("paths") or ())),
              ("-k", doc.get("keyword")), ("workers", doc.get("workers")),
-             ("started", doc.get("started")), ("duration", f"{float(doc.get('duration') or 0):.1f} s"),
+             ("started", doc.get("started")),
+             ("duration", f"{float(doc.get('duration') or 0):.1f} s"),
              ("sipclient", doc.get("version")), ("exit code", doc.get("exit_code")),
              ("interrupted", doc.get("interrupted")), *extra.items()]
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items
@@ -265,11 +267,17 @@ def _text(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
+def _flow_words(flow: Any) -> str:
+    if isinstance(flow, Mapping):  # a flow per call
+        return "; ".join(f"{call}: {_flow_words(sub)}" for call, sub in flow.items())
+    return " ".join(map(str, flow)) if isinstance(flow, list) else str(flow)
+
+
 def _flows(r: Mapping[str, Any]) -> str:
     flows = r.get("flows") or {}
     if not isinstance(flows, Mapping) or not flows:
         return ""
-    rows = "".join(f"<tr><th>{esc(a)}</th><td>{esc(' '.join(map(str, f)) if isinstance(f, list) else json.dumps(f))}</td></tr>"
+    rows = "".join(f"<tr><th>{esc(a)}</th><td>{esc(_flow_words(f))}</td></tr>"
                    for a, f in flows.items())
     return f'<h4>Flows</h4><table class="flows">{rows}</table>'
 
@@ -321,6 +329,11 @@ def _agent_dtmf(r: Mapping[str, Any]) -> str:
                    for k, v in got.items())
 
 
+def _tags(r: Mapping[str, Any]) -> str:
+    tags = r.get("tags") or ()
+    return f" &middot; tags: {esc(', '.join(map(str, tags)))}" if tags else ""
+
+
 def _scenario(i: int, r: Mapping[str, Any], view: Any, root: Path | None) -> str:
     status = str(r.get("status") or "error")
     folder = r.get("report_dir")
@@ -335,8 +348,7 @@ def _scenario(i: int, r: Mapping[str, Any], view: Any, root: Path | None) -> str
     parts = [f'<details class="scenario" id="sc-{i}"{opened}><summary><span class="{esc(status)}">'
              f'{esc(status.upper())}</span> {esc(r.get("name"))} '
              f'<span class="muted">{float(r.get("duration") or 0):.2f} s</span></summary>',
-             f'<p class="muted">{esc(r.get("path"))}'
-             f'{" &middot; tags: " + esc(", ".join(map(str, r.get("tags") or ()))) if r.get("tags") else ""}</p>',
+             f'<p class="muted">{esc(r.get("path"))}{_tags(r)}</p>',
              f'<p class="files">{"".join(links)}</p>', _failure(r), _steps(r), _flows(r)]
     if view is not None:
         if view.problem:
