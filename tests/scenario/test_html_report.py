@@ -1,13 +1,12 @@
 """report.html (issue 21): the page of a run, in a real browser (Debian's headless Chromium
-driven by Playwright, as tests/pcap/test_ladder_browser.py), and its builder without one.
+driven by Playwright), and its builder without one.
 
 The lab test runs ``sipclient run scenarios/ -k ...`` (DTMF, GSM and busy scenarios of the
-suite) plus one scenario made to fail, then opens report.html: no console error or warning,
-no request outside the report folder, the status filter and the name search change the
-rows shown, the failure shows expected vs received, the ladder (an iframe) shows a message
-on click, a jitter chart is drawn, an audio element plays the received audio (its WAV loads
-with a duration), the DTMF received are shown, the links point at existing files, and a
-screenshot is taken.
+suite) plus one scenario made to fail, then opens report.html: the generic checks of
+tests/report_check.py (no console error or warning, no request outside the report folder,
+each status filter and the name search, a chart, an audio element that loads, a ladder that
+shows a message on click, a screenshot), then this run's own: the failure open with expected
+vs received, the DTMF received, the received WAV holding the echoed tone, the links.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import pytest
 
 from sipclient.scenario.html_report import Section, line_chart, render_report
 from tests.browser import browser  # noqa: F401 - the fixture
+from tests.report_check import check_report, open_report, visible_rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,39 +86,20 @@ def test_run_report_in_a_browser(lab, browser, tmp_path):
     for password in (a.password for a in lab.accounts()):
         assert password not in report.read_text()
 
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("request", lambda r: problems.append(f"request: {r.url}")
-            if not r.url.startswith(("file://", "about:", "data:")) else None)
-    page.goto(report.as_uri())
-    page.wait_for_load_state("load")
-    rows = page.locator("#results tbody tr")
-    assert rows.count() == n
-
-    def visible() -> list[str]:
-        return [r for r in page.locator("#results tbody tr:visible").all_text_contents()]
-
-    assert len(visible()) == n
-    page.locator('#filters button[data-status="failed"]').click()
-    shown = visible()
-    assert len(shown) == 1 and "fails on purpose" in shown[0]
-    assert page.locator("details.scenario:visible").count() == 1
-    page.locator('#filters button[data-status="all"]').click()
-    page.locator("#search").fill("606")
-    assert [("606" in r) for r in visible()] == [True]
-    page.locator("#search").fill("")
-    assert len(visible()) == n
-
-    failed = page.locator("details.scenario[open]")
+    page, problems = open_report(browser, report)
+    failed = page.locator("details.scenario[open]")             # failures open, only they
     assert failed.count() == 1
     assert "200" in failed.locator("pre.expected").text_content()
     assert "486" in failed.locator("pre.received").text_content()
+    seen = check_report(page, problems, tmp_path / "report.png")   # the generic checks
+    assert seen["scenarios"] == n and seen["statuses"]["failed"] == 1
+    page.locator('#filters button[data-status="failed"]').click()
+    shown = visible_rows(page)
+    assert len(shown) == 1 and "fails on purpose" in shown[0]
+    page.locator('#filters button[data-status="all"]').click()
 
     dtmf = page.locator("details.scenario", has_text="606")
-    dtmf.locator("summary").click()
+    dtmf.evaluate("d => d.open = true")
     assert "4711" in dtmf.text_content()
     frame = dtmf.locator("iframe.ladder")
     frame.scroll_into_view_if_needed()
@@ -127,7 +108,7 @@ def test_run_report_in_a_browser(lab, browser, tmp_path):
     assert inner.locator("#detail-text").text_content().startswith("REGISTER sip:")
 
     gsm = page.locator("details.scenario", has_text="codec GSM")
-    gsm.locator("summary").click()
+    gsm.evaluate("d => d.open = true")
     chart = gsm.locator("svg.chart", has_text="jitter over time").first
     chart.scroll_into_view_if_needed()
     assert chart.locator("polyline").count() == 1 and chart.is_visible()
@@ -135,19 +116,11 @@ def test_run_report_in_a_browser(lab, browser, tmp_path):
     assert audio.count() >= 1
     src = audio.first.get_attribute("src")
     assert (tmp_path / "rep" / src).is_file()
-    duration = audio.first.evaluate("""a => new Promise((ok, bad) => {
-        a.addEventListener('loadedmetadata', () => ok(a.duration));
-        a.addEventListener('error', () => bad(String(a.error && a.error.code)));
-        a.preload = 'metadata'; a.load(); })""")
-    assert duration > 0.5
     with wave.open(str(tmp_path / "rep" / src)) as w:      # the echoed 1000 Hz tone, decoded
         samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
     spectrum = np.abs(np.fft.rfft(samples))
     assert abs(np.argmax(spectrum[1:]) * w.getframerate() / len(samples) - 1000) < 20
     for href in gsm.locator("p.files a").evaluate_all("as => as.map(a => a.getAttribute('href'))"):
         assert (tmp_path / "rep" / href).is_file(), href
-    shot = tmp_path / "report.png"
-    page.screenshot(path=str(shot), full_page=False)
-    assert shot.stat().st_size > 10_000
     assert problems == []
     page.close()
