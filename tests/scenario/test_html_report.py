@@ -64,6 +64,10 @@ def test_page_escapes_everything_and_takes_extra_sections():
     assert "udp:127.0.0.1:9060 (capture id 2001)" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "no data" in line_chart([], title="empty")
+    # a load run's page: no scenario, its own charts (the load helper's use)
+    load = render_report({"target": "pbx", "duration": 60.0, "scenarios": []},
+                         title="sipclient load", sections=[Section("Latency", chart)])
+    assert "<h2>Latency</h2><svg" in load and "0 scenarios" in load
 
 
 @pytest.mark.lab
