@@ -23,6 +23,7 @@ import dataclasses
 import importlib
 import inspect
 import ipaddress
+import os
 import socket
 import time
 import traceback
@@ -100,7 +101,7 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
         ctx.run_steps = run_children
         try:
             async with asyncio.timeout(scenario.timeout):
-                settings = target.hep or _scenario_hep(scenario)
+                settings = getattr(target, "hep", None) or _scenario_hep(scenario)
                 if settings is not None:
                     hep = await _open_hep(settings)
                 await _open_agents(ctx, CaptureTee(writer, hep) if hep else writer)
@@ -364,8 +365,6 @@ def _scenario_hep(scenario: Scenario) -> Any:
     """The scenario's own ``hep:`` (the run's ``--hep`` or profile wins over it)."""
     if scenario.hep is None:
         return None
-    import os
-
     try:
         return hep_settings(scenario.hep, f"{scenario.path}: hep", os.environ, scenario.path)
     except ProfileError as exc:
