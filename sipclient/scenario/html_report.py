@@ -338,12 +338,15 @@ def _scenario(i: int, r: Mapping[str, Any], view: Any, root: Path | None) -> str
     status = str(r.get("status") or "error")
     folder = r.get("report_dir")
     folder_rel = _rel(folder, root)
-    links = []
+    links, recordings = [], []
     for name in (view.files if view is not None else ()) or ("capture.pcap", "result.json"):
         if name.startswith("received-") and name.endswith(".wav"):
             continue
         href = f"{folder_rel}/{name}" if folder_rel else name
         links.append(f'<a href="{esc(href)}">{esc(name)}</a>')
+        if name.lower().endswith(".wav"):            # an agent's own record: file
+            recordings.append(f'<p>recording {esc(name)}: <audio controls preload="none" '
+                              f'src="{esc(href)}"></audio></p>')
     opened = " open" if status in ("failed", "error", "interrupted") else ""
     parts = [f'<details class="scenario" id="sc-{i}"{opened}><summary><span class="{esc(status)}">'
              f'{esc(status.upper())}</span> {esc(r.get("name"))} '
@@ -358,6 +361,8 @@ def _scenario(i: int, r: Mapping[str, Any], view: Any, root: Path | None) -> str
                          f'title="SIP ladder of {esc(r.get("name"))}" '
                          f'srcdoc="{esc(view.ladder_html)}"></iframe>')
         parts.append(_media(view, folder_rel))
+    if recordings:
+        parts.append("<h4>Recordings</h4>" + "".join(recordings))
     parts.append(_agent_dtmf(r))
     parts.append("</details>")
     return "".join(parts)

@@ -64,6 +64,14 @@ def test_page_escapes_everything_and_takes_extra_sections():
     assert "udp:127.0.0.1:9060 (capture id 2001)" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "no data" in line_chart([], title="empty")
+    # an agent's own recording (record:) is played from its folder
+    from sipclient.scenario.report_media import ScenarioView
+
+    views = {"/r/ok": ScenarioView(files=["capture.pcap", "alice.wav", "received-1.wav"])}
+    results[1]["report_dir"] = "/r/ok"
+    page = render_report(_doc(results), views, root="/r")
+    assert '<audio controls preload="none" src="ok/alice.wav">' in page
+    assert 'href="ok/capture.pcap"' in page and 'href="ok/received-1.wav"' not in page
     # a load run's page: no scenario, its own charts (the load helper's use)
     load = render_report({"target": "pbx", "duration": 60.0, "scenarios": []},
                          title="sipclient load", sections=[Section("Latency", chart)])
