@@ -44,6 +44,7 @@ same before they exit.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import time
@@ -378,9 +379,10 @@ async def run_placed(scenario: Scenario, target: Any, report_dir: Path,
         from .netlab import NetLabUnavailable
 
         try:
+            hep = getattr(target, "hep", None)  # --hep / a profile's: the namespace lab's too
             return await netlab.run(lambda lab_target: run_one(
-                scenario, lab_target, report_dir, on_step=on_step,
-                capture_interface=capture_interface))
+                scenario, lab_target if hep is None else dataclasses.replace(lab_target, hep=hep),
+                report_dir, on_step=on_step, capture_interface=capture_interface))
         except NetLabUnavailable as exc:
             return stub_result(scenario, "error", str(exc))  # nothing ran: no report folder
     return await run_one(scenario, target, report_dir, on_step=on_step,

@@ -200,6 +200,10 @@ def _step_kind_schema(kind: str) -> dict[str, Any]:
     return {"if": {"type": "object"}, "then": _d(f"{kind}_args"), "else": short}
 
 
+_HEP_TARGET = {"type": "string", "pattern": "^(udp|tcp):.+:[0-9]+$",
+               "title": "udp:HOST:PORT or tcp:HOST:PORT"}
+
+
 def build() -> dict[str, Any]:
     """The whole schema, as plain data (JSON-able)."""
     impair_dir = {"type": "object", "additionalProperties": False, "properties": {
@@ -266,6 +270,14 @@ def build() -> dict[str, Any]:
             "agents": {"type": "object", "propertyNames": _d("name"), "minProperties": 1,
                        "additionalProperties": _d("agent")},
             "steps": _d("steps"),
+            "hep": {"title": "HEP3 to Homer: udp:HOST:PORT or tcp:HOST:PORT, or a mapping",
+                    "oneOf": [_HEP_TARGET, {
+                        "type": "object", "additionalProperties": False,
+                        "required": ["target"],
+                        "properties": {"target": _HEP_TARGET,
+                                       "capture_id": {"type": "integer", "minimum": 0,
+                                                      "maximum": 4294967295},
+                                       "auth_key_env": STRING, "auth_key_file": STRING}}]},
         },
         "$defs": defs,
     }
