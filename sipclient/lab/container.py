@@ -92,11 +92,19 @@ def build_inputs(root: Path = _REPO_ROOT) -> list[Path]:
     """The Dockerfile and every file its ``COPY`` lines bring in (directories walked)."""
     dockerfile = root / DOCKERFILE
     try:
-        lines = dockerfile.read_text().replace("\\\n", " ").splitlines()
+        physical = dockerfile.read_text().splitlines()
     except OSError as exc:
         raise LabError(f"cannot read {dockerfile}: {exc}") from None
+    lines: list[tuple[int, str]] = []  # (first line number, the instruction, joined)
+    pending: tuple[int, str] | None = None
+    for number, text in enumerate(physical, 1):
+        start, joined = pending if pending else (number, "")
+        joined += " " + text.rstrip().rstrip("\\")
+        pending = (start, joined) if text.rstrip().endswith("\\") else None
+        if pending is None:
+            lines.append((start, joined))
     files = [dockerfile]
-    for number, line in enumerate(lines, 1):
+    for number, line in lines:
         words = line.split()
         if not words or words[0].upper() != "COPY":
             continue
@@ -259,7 +267,9 @@ class Container:
             return f"container {self.name} is gone"
         if state.get("Running") or state.get("Status") in ("created", "configured"):
             return None
-        return f"container {self.name} exited with status {state.get('ExitCode')}"
+        code = state.get("ExitCode")
+        how = f" (killed by signal {code - 128})" if isinstance(code, int) and code > 128 else ""
+        return f"container {self.name} exited with status {code}{how}"
 
     def logs(self) -> str | None:
         """Its console output (stdout and stderr), or None when there is no container."""

@@ -407,6 +407,17 @@ class Lab:
             return self._try_cli("core show version", 5.0) is not None
         return bool(self.pids())
 
+    def gone(self) -> str | None:
+        """None while the lab this object started (or adopted) runs; else what became of it,
+        in words (a container's exit status). An external lab is never ``gone``."""
+        if self.config.external:
+            return None
+        if self.container is not None:
+            return self.container.died()
+        if self.is_running():
+            return None
+        return f"the lab's Asterisk ({self.run_dir}) is no longer running"
+
     def status(self, probe_ports: bool = True) -> LabStatus:
         pid = self.pid
         running = pid is not None or (self.config.external and self.is_running())
