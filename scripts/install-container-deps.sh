@@ -2,8 +2,9 @@
 # Install and (only where its defaults fail here) configure podman for the containerised lab,
 # on Debian 12 as root, non-interactively. Used by `make container-deps` (and so `make test`).
 #
-#   podman, runc, debootstrap, podman-compose (+ uidmap, slirp4netns, fuse-overlayfs via
-#   podman's own dependencies)                                              <- bookworm
+#   podman, runc, debootstrap                                               <- bookworm
+#   (podman-compose comes from PyPI with the venv's dev extra: Debian's 1.0.3 adds
+#   --network-alias to network_mode: host, which podman refuses)
 #
 # Configuration: ONE drop-in file, /etc/containers/containers.conf.d/50-sipclient.conf,
 # written only when a check below says podman's default does not work on this machine:
@@ -25,7 +26,7 @@ set -euo pipefail
 
 DROPIN_DIR=/etc/containers/containers.conf.d
 DROPIN=$DROPIN_DIR/50-sipclient.conf
-PACKAGES="podman runc debootstrap podman-compose"
+PACKAGES="podman runc debootstrap"
 
 log() { echo "install-container-deps: $*"; }
 

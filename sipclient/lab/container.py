@@ -160,6 +160,8 @@ def ensure_image(engine: str, root: Path = _REPO_ROOT, say: Say = lambda _t: Non
         if _is_podman(engine):
             cmd[2:2] = ["--format", "docker"]  # keeps HEALTHCHECK (OCI images drop it)
         _run_logged(cmd + [str(root)], log, "building the lab image")
+        subprocess.run([engine, "tag", ref, f"{IMAGE_REPO}:latest"], capture_output=True,
+                       timeout=60)  # what docker/compose.yaml runs
         _remove_old_images(engine, ref)
         return ref, time.monotonic() - began
 
@@ -203,7 +205,7 @@ def _remove_old_images(engine: str, keep: str) -> None:
                            "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True,
                           timeout=60)
     for ref in done.stdout.split():
-        if ref != keep and ref.startswith(IMAGE_REPO + ":"):
+        if ref not in (keep, f"{IMAGE_REPO}:latest") and ref.startswith(IMAGE_REPO + ":"):
             subprocess.run([engine, "rmi", ref], capture_output=True, timeout=60)
 
 
@@ -338,7 +340,42 @@ class Container:
             log = self.config.run_dir / "log" / "console.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(text)
-        done = self._cmd("rm", "--force", self.name, timeout=60)
+        done = self._cmd("rm", "--force", "--volumes", self.name, timeout=60)
         if done.returncode != 0 and self.inspect() is not None:
             raise LabError(f"could not remove container {self.name}: {done.stderr.strip()}")
         return True
+
+
+def image_size(engine: str, ref: str) -> int | None:
+    """The image's size in bytes, as the engine reports it."""
+    done = subprocess.run([engine, "image", "inspect", "--format", "{{.Size}}", ref],
+                          capture_output=True, text=True, timeout=60)
+    return int(done.stdout) if done.returncode == 0 and done.stdout.strip().isdigit() else None
+
+
+def _cli(argv: list[str] | None = None) -> int:
+    """``python -m sipclient.lab.container build``: the image, built when missing or stale
+    (``make lab-image``); prints its reference, the build time and its size."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m sipclient.lab.container",
+                                     description="the lab's container image")
+    parser.add_argument("action", choices=("build",))
+    parser.add_argument("--engine", choices=("podman", "docker"))
+    args = parser.parse_args(argv)
+    try:
+        engine = find_engine(args.engine or "")
+        ref, seconds = ensure_image(engine, say=print,
+                                    log=_REPO_ROOT / "reports" / "image-build.log")
+    except LabError as exc:
+        print(f"sipclient lab image: {exc}", file=sys.stderr)
+        return 1
+    size = image_size(engine, ref)
+    done = f"built in {seconds:.0f} s" if seconds is not None else "up to date"
+    print(f"lab image {ref}: {done}, {size / 1e6:.0f} MB" if size else f"{ref}: {done}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_cli())

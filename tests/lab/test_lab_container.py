@@ -201,3 +201,44 @@ def test_a_container_killed_mid_run_fails_clearly_with_reports_and_the_next_run_
     assert "2 passed, 0 failed" in second.stdout
     assert not _exists(lab.container.name)
     assert lab._busy_ports() == []  # noqa: SLF001 - every port of the lab is free again
+
+
+@pytest.mark.lab
+def test_compose_file_runs_the_lab_with_podman_compose_and_its_healthcheck_passes(claimed):
+    """docs/lab.md: ``podman-compose -f docker/compose.yaml up -d`` (the image ``lab up
+    --container`` built), ports moved with SIPCLIENT_LAB_*; ``down -v`` leaves nothing."""
+    from sipclient.lab import probe
+    from sipclient.lab.container import ensure_image, find_engine
+
+    engine = find_engine("podman")
+    ensure_image(engine)  # tags localhost/sipclient-lab:latest, the compose file's image
+    compose = shutil.which("podman-compose", path=str(Path(sys.executable).parent))
+    assert compose, "podman-compose missing: `make venv` installs it (dev extra)"
+    project = f"sipclient-test-{os.getpid()}"
+    env = {**os.environ, **{f"SIPCLIENT_LAB_{n.upper()}": str(getattr(claimed, n))
+                            for n in ("sip_port", "tls_port", "wss_port", "http_port",
+                                      "ami_port")}}
+    base = [compose, "-p", project, "-f", str(REPO / "docker" / "compose.yaml")]
+    name = f"{project}_lab_1"
+    try:
+        up = subprocess.run(base + ["up", "-d"], env=env, capture_output=True, text=True,
+                            timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        c = claimed
+        deadline = time.monotonic() + 60
+        healthy = False
+        while not healthy and time.monotonic() < deadline:  # the HEALTHCHECK, run now
+            healthy = subprocess.run([engine, "healthcheck", "run", name],
+                                     capture_output=True).returncode == 0
+            time.sleep(0.5)
+        assert healthy
+        assert (probe.sip_options_udp("127.0.0.1", c.sip_port) or "").startswith("SIP/2.0 401")
+        assert (probe.sip_options_stream("127.0.0.1", c.tls_port, tls=True) or "").startswith(
+            "SIP/2.0 401")
+        assert " 101 " in (probe.websocket_upgrade("127.0.0.1", c.wss_port, "/ws") or "")
+    finally:
+        down = subprocess.run(base + ["down", "-v"], env=env, capture_output=True, text=True,
+                              timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not _exists(name)
+    assert Lab(claimed)._busy_ports() == []  # noqa: SLF001
