@@ -78,6 +78,24 @@ def test_container_mode_from_the_environment_and_a_bad_engine():
     assert container_name(Path("/a/run/lab")) != container_name(Path("/a/run/lab-2"))
 
 
+def test_install_script_is_idempotent_and_configures_only_what_fails_here():
+    """``make container-deps``: a second run installs nothing and rewrites nothing; the
+    drop-in holds exactly the settings this machine's checks call for."""
+    script = REPO / "scripts" / "install-container-deps.sh"
+    first = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout + first.stderr
+    dropin = Path("/etc/containers/containers.conf.d/50-sipclient.conf")
+    before = dropin.read_text() if dropin.exists() else None
+    again = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "installing" not in again.stdout
+    assert (dropin.read_text() if dropin.exists() else None) == before
+    hybrid = os.popen("stat -fc %T /sys/fs/cgroup").read().strip() != "cgroup2fs"
+    assert (before is not None and 'runtime = "runc"' in before) == hybrid
+    assert (before is not None and 'cgroup_manager = "cgroupfs"' in before) == \
+        (not Path("/run/systemd/system").is_dir())
+
+
 # --- with a container engine ---------------------------------------------------------------------
 
 def _cli(*argv: str, environ: dict[str, str] | None = None) -> tuple[int, str, str]:
