@@ -125,6 +125,7 @@ def claimed(request):
 
 
 @pytest.mark.lab
+@pytest.mark.timeout(900)  # may wait for the image build (make test builds it meanwhile)
 def test_sipp_registers_over_udp_and_tcp_and_calls_600_then_down_leaves_nothing(
         claimed, tmp_path):
     run_dir = str(claimed.run_dir)
@@ -166,6 +167,7 @@ def test_sipp_registers_over_udp_and_tcp_and_calls_600_then_down_leaves_nothing(
 
 
 @pytest.mark.lab
+@pytest.mark.timeout(900)  # may wait for the image build (make test builds it meanwhile)
 def test_a_container_killed_mid_run_fails_clearly_with_reports_and_the_next_run_is_clean(
         claimed, tmp_path):
     scenarios = tmp_path / "scenarios"
@@ -222,6 +224,7 @@ def test_a_container_killed_mid_run_fails_clearly_with_reports_and_the_next_run_
 
 
 @pytest.mark.lab
+@pytest.mark.timeout(900)  # may wait for the image build (make test builds it meanwhile)
 def test_compose_file_runs_the_lab_with_podman_compose_and_its_healthcheck_passes(claimed):
     """docs/lab.md: ``podman-compose -f docker/compose.yaml up -d`` (the image ``lab up
     --container`` built), ports moved with SIPCLIENT_LAB_*; ``down -v`` leaves nothing."""
