@@ -78,6 +78,18 @@ def test_container_mode_from_the_environment_and_a_bad_engine():
     assert container_name(Path("/a/run/lab")) != container_name(Path("/a/run/lab-2"))
 
 
+def test_without_an_engine_lab_up_container_says_what_to_run(tmp_path, monkeypatch):
+    import sipclient.lab.container as container
+
+    monkeypatch.setattr(container.shutil, "which", lambda _name: None)
+    code, out, err = _cli("lab", "up", "--container", "--run-dir", str(tmp_path / "lab"))
+    assert code != EXIT_OK and out == ""
+    assert "no working container engine (podman not found; docker not found)" in err
+    assert "run `make container-deps`" in err and "Traceback" not in err
+    code, _, err = _cli("lab", "up", "--engine", "lxc", "--run-dir", str(tmp_path / "lab"))
+    assert code != EXIT_OK and "invalid choice: 'lxc'" in err
+
+
 def test_install_script_is_idempotent_and_configures_only_what_fails_here():
     """``make container-deps``: a second run installs nothing and rewrites nothing; the
     drop-in holds exactly the settings this machine's checks call for."""
