@@ -152,6 +152,10 @@ def test_sipp_registers_over_udp_and_tcp_and_calls_600_then_down_leaves_nothing(
     code, out, _ = _cli("lab", "status", "--json", "--run-dir", run_dir)
     status = json.loads(out)
     assert code == EXIT_OK and status["healthy"] and status["container"] == lab.container.name
+    assert lab.container.healthcheck()  # the image's HEALTHCHECK, run now
+    code, out, _ = _cli("lab", "up", "--container", "--run-dir", run_dir, *_port_args(claimed))
+    assert code == EXIT_OK and "lab already up" in out  # adopted, not restarted
+    assert Lab.from_run_dir(run_dir).pid == lab.pid
     code, out, _ = _cli("lab", "accounts", "--json", "--run-dir", run_dir)
     acc = {a["extension"]: a for a in json.loads(out)}
     assert acc["1001"]["password"] == LabConfig().password("1001")  # the same seed
