@@ -208,25 +208,24 @@ class Lab:
             self._wait_ready(started + timeout)
             self.boot_seconds = time.monotonic() - started
             return self
-        asterisk = None if self.config.container else self.asterisk
         if self.pids():
             previous = _read_state(self.run_dir) or {}
             if previous.get("config") == self.config.to_dict() and self.status().healthy:
                 self.boot_seconds = 0.0
                 return self
             self.down()
-        if self.container is not None:
-            return self._up_container(timeout, say)
         ctl = self.run_dir / "run" / "asterisk.ctl"
         if len(str(ctl)) > _SUN_PATH_MAX:
             raise LabError(f"run directory path too long for Asterisk's control socket: {ctl}")
+        if self.container is not None:
+            return self._up_container(timeout, say)
+        asterisk = self.asterisk
         self._check_ports_free()
         render(self.config)
         ensure_certificate(self.config)
         for stale in ("asterisk.ctl", "asterisk.pid"):
             (self.run_dir / "run" / stale).unlink(missing_ok=True)
         self._rotate_logs()
-        assert asterisk is not None
         console = open(self.run_dir / "log" / "console.log", "ab")
         try:
             self._proc = subprocess.Popen(
