@@ -20,6 +20,7 @@ Standard library only, like the rest of :mod:`sipclient.lab`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -30,7 +31,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from sipclient.lab.config import _REPO_ROOT, LabConfig
 from sipclient.lab.errors import LabError
@@ -134,11 +135,13 @@ def image_ref(root: Path = _REPO_ROOT) -> str:
     return f"{IMAGE_REPO}:{image_hash(root)}"
 
 
-def _build_lock() -> "object":
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """One image build at a time for this user (test workers, parallel sessions)."""
     path = Path(tempfile.gettempdir()) / f"sipclient-lab-image-{os.getuid()}.lock"
-    handle = open(path, "w")
-    fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle is closed
-    return handle
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle is closed
+        yield
 
 
 def ensure_image(engine: str, root: Path = _REPO_ROOT, say: Say = lambda _t: None,
@@ -148,7 +151,7 @@ def ensure_image(engine: str, root: Path = _REPO_ROOT, say: Say = lambda _t: Non
     ref = image_ref(root)
     if _image_exists(engine, ref):
         return ref, None
-    with _build_lock():  # type: ignore[attr-defined]
+    with _build_lock():
         if _image_exists(engine, ref):  # another process built it while we waited
             return ref, None
         began = time.monotonic()
