@@ -78,6 +78,15 @@ def test_container_mode_from_the_environment_and_a_bad_engine():
     assert container_name(Path("/a/run/lab")) != container_name(Path("/a/run/lab-2"))
 
 
+def test_an_address_of_another_namespace_is_not_local():
+    """``lab down`` of a container lab in a test namespace (WebRTC) runs in the root
+    namespace: its bind address is not here, so its ports are not checked from here."""
+    from sipclient.lab.probe import address_is_local
+
+    assert address_is_local("127.0.0.1")
+    assert not address_is_local("192.0.2.1")  # TEST-NET-1 (RFC 5737): on no interface
+
+
 def test_without_an_engine_lab_up_container_says_what_to_run(tmp_path, monkeypatch):
     import sipclient.lab.container as container
 
