@@ -8,6 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
 .PHONY: all venv lab-deps demo smoke test test-fast fuzz bench lint-imports lab-up lab-down clean
+.PHONY: container-deps lab-image test-container
 
 all: test
 
@@ -37,10 +38,36 @@ lab-deps:
 demo: venv lab-deps  ## the scenario suite on the built-in lab (started and stopped for the run)
 	$(BIN)/sipclient run scenarios/ --junit reports/junit.xml --json reports/results.json
 
-test: venv lab-deps
-	$(BIN)/python -m pytest tests scenarios $(PYTEST_ARGS)
+# The whole suite on the native lab, then the scenario suite and a sample of lab tests on the
+# lab in a container (test-container); both run, either failing fails. The lab image is built
+# (niced, log in reports/lab-image.log) while the native suite runs: a cold build is 2-5 min.
+test: venv lab-deps container-deps
+	@status=0; mkdir -p reports; \
+	nice -n 10 $(MAKE) --no-print-directory lab-image >reports/lab-image.log 2>&1 & image=$$!; \
+	$(BIN)/python -m pytest tests scenarios $(PYTEST_ARGS) || status=$$?; \
+	wait $$image; cat reports/lab-image.log; \
+	$(MAKE) --no-print-directory test-container PYTEST_ARGS='$(PYTEST_ARGS)' || { [ $$status != 0 ] || status=$$?; }; \
+	exit $$status
 
 # --- the rest ---------------------------------------------------------------------------
+
+# podman (+ runc, debootstrap, podman-compose), configured only where its defaults fail here
+container-deps:
+	$(SUDO) bash scripts/install-container-deps.sh
+
+lab-image: venv container-deps  ## build the lab image (when missing or stale) and say its size
+	$(BIN)/python -m sipclient.lab.container build
+
+# The lab in a container (podman): the image is built when missing or stale, each run starts
+# its own container and removes it at the end. CONTAINER_TESTS: the lab tests run on it too.
+CONTAINER_TESTS ?= tests/lab/test_lab_up.py tests/lab/test_lab_sipp.py tests/lab/test_lab_cli.py
+test-container: venv lab-deps container-deps lab-image
+	@status=0; start=$$(date +%s); \
+	SIPCLIENT_LAB_CONTAINER=1 $(BIN)/sipclient run scenarios/ --report-dir reports/container \
+	  --junit reports/container-junit.xml --json reports/container-results.json || status=$$?; \
+	SIPCLIENT_LAB_CONTAINER=1 $(BIN)/python -m pytest -m lab $(CONTAINER_TESTS) $(PYTEST_ARGS) \
+	  || { [ $$status != 0 ] || status=$$?; }; \
+	echo "test-container: exited $$status after $$(( $$(date +%s) - start )) s"; exit $$status
 
 smoke: venv lab-deps  ## six quick checks against the lab (register UDP/TCP/WSS, 600, 602, 603)
 	$(BIN)/sipclient demo

@@ -14,6 +14,10 @@ Then, in the same run, times:
 - tshark: ``tshark -n -r FILE -q -z rtp,streams -z sip,stat`` (the same streams with their
   packets/lost/jitter, and the SIP message statistics), which computes what our summary
   shows;
+- dpkt: a reader built on dpkt (``dpkt.pcap.Reader``, ``Ethernet`` -> ``IP`` -> ``UDP``
+  objects per packet), doing the least a summary needs: SIP counted, each RTP packet's SSRC
+  and sequence number taken (no statistics at all). It is the floor of a dpkt-based
+  summary: the reason the hot path of ``read_capture`` reads headers in place instead;
 
 checks that both found the same RTP streams with the same packet and loss counts, and prints
 packets/s of each and the ratio. ``--profile`` prints our top functions (cProfile).
@@ -183,6 +187,28 @@ def run_ours_inprocess(path: Path, profile: bool) -> float:
     return elapsed
 
 
+def run_dpkt(path: Path) -> tuple[float, dict[int, int], int]:
+    """Seconds, SSRC -> packets, SIP messages, with dpkt's packet objects."""
+    import dpkt
+
+    start = time.perf_counter()
+    streams: dict[int, int] = {}
+    sip_count = 0
+    with open(path, "rb") as fh:
+        for _ts, buf in dpkt.pcap.Reader(fh):
+            ip = dpkt.ethernet.Ethernet(buf).data
+            if not isinstance(ip, dpkt.ip.IP) or not isinstance(ip.data, dpkt.udp.UDP):
+                continue
+            payload = ip.data.data
+            if payload[:8] == b"SIP/2.0 " or payload[:12].split(b" ")[0].isupper() \
+                    and b" SIP/2.0\r\n" in payload[:200]:
+                sip_count += 1
+            elif len(payload) >= 12 and payload[0] & 0xC0 == 0x80 and payload[1] & 0x7F < 72:
+                rtp = dpkt.rtp.RTP(payload)
+                streams[rtp.ssrc] = streams.get(rtp.ssrc, 0) + 1
+    return time.perf_counter() - start, streams, sip_count
+
+
 def run_tshark(path: Path) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(["tshark", "-r", str(path), *TSHARK_ARGS], capture_output=True,
@@ -221,6 +247,7 @@ def main() -> None:
     t_sub, ours = run_ours_subprocess(path)
     t_in = run_ours_inprocess(path, args.profile)
     t_tshark, tshark_out = run_tshark(path)
+    t_dpkt, dpkt_streams, dpkt_sip = run_dpkt(path)
 
     theirs = tshark_streams(tshark_out)
     mine = {int(s["ssrc"], 16): (s["packets"], s["lost"]) for s in ours["rtp"]["streams"]}
@@ -236,16 +263,23 @@ def main() -> None:
     m = re.search(r"Number of SIP messages: (\d+)", tshark_out)
     print(f"SIP messages: ours {ours['sip']['messages']} in {len(ours['sip']['dialogs'])} "
           f"dialogs, tshark {m.group(1) if m else '?'}")
+    same = {k: v[0] for k, v in mine.items()} == dpkt_streams
+    print(f"dpkt reader: {len(dpkt_streams)} RTP streams, packets per SSRC "
+          f"{'identical to ours' if same else 'DIFFER from ours'}; {dpkt_sip} SIP messages")
     print()
     cmd_ours = "python -m sipclient pcap summary FILE --json"
     cmd_tshark = "tshark -r FILE " + " ".join(TSHARK_ARGS)
     rows = [(f"ours, subprocess: {cmd_ours}", t_sub),
             ("ours, in-process: read_capture + summary_dict", t_in),
-            (f"tshark: {cmd_tshark}", t_tshark)]
+            (f"tshark: {cmd_tshark}", t_tshark),
+            ("dpkt, in-process: Reader + Ethernet/IP/UDP/RTP objects, no stats", t_dpkt)]
     for name, secs in rows:
         print(f"{name:<72} {secs:7.2f} s  {n / secs:>10,.0f} packets/s")
     print(f"\nratio (tshark time / ours, subprocess): {t_tshark / t_sub:.2f}x "
           f"({'faster' if t_sub < t_tshark else 'slower'} than tshark)")
+    print(f"ratio (dpkt time / ours, in-process): {t_dpkt / t_in:.2f}x "
+          f"({'faster' if t_in < t_dpkt else 'slower'} than the dpkt reader, which computes "
+          f"no statistics)")
     if args.keep:
         print(f"kept {path}")
     else:

@@ -133,6 +133,9 @@ done
 PACKAGES="asterisk asterisk-modules asterisk-config asterisk-core-sounds-en sip-tester tshark openssl iproute2 procps chromium"
 OPTIONAL="libbcg729-0 libgsm1"
 
+# docker/Dockerfile installs only what Asterisk needs in the image
+PACKAGES=${SIPCLIENT_LAB_PACKAGES:-$PACKAGES}
+OPTIONAL=${SIPCLIENT_LAB_OPTIONAL-$OPTIONAL}
 need_install=0
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_install=1

@@ -35,6 +35,8 @@ nodes whose ``collect()`` yields ``pytest.Item`` nodes.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -73,7 +75,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # here, not only at unconfigure: an xdist worker may be ended as soon as it reported
     # its session finished, and its lab must be stopped by then
-    _session(session.config).close()
+    sip = _session(session.config)
+    sip.close()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):   # the controller (or a plain session)
+        sip.write_html()
 
 
 # ----------------------------------------------------------------------------- the session
@@ -174,6 +179,37 @@ class SipSession:
                 self.config.rootpath / "reports" / f"pytest-{time.strftime('%Y%m%d-%H%M%S')}"
             self._report_root = root.absolute()
         return self._report_root / slug(scenario.path, self.config.rootpath)
+
+    def write_html(self) -> None:
+        """report.html of every scenario in the report folder (their result.json, so
+        scenarios run by xdist workers are in it too, with ``--sip-report-dir``)."""
+        given = self.option("sip_report_dir")
+        root = self._report_root or (Path(given).absolute() if given else None)
+        if root is None or not root.is_dir():
+            return
+        from sipclient.scenario.html_report import write_report
+        from sipclient.scenario.reports import run_document
+
+        results = []
+        for path in sorted(root.glob("*/result.json")):
+            try:
+                results.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+        if not results:
+            return
+        started = min((r.get("started") or time.time()) for r in results)
+        ended = max((r.get("started") or started) + (r.get("duration") or 0) for r in results)
+        target = "the built-in lab" if not self.external else str(
+            self.option("sip_target") or self.option("sip_profile"))
+        doc = run_document(results, started=started, duration=ended - started, target=target,
+                           report_dir=root)
+        try:
+            page = write_report(root, doc, title="sipclient scenarios (pytest)")
+        except Exception as exc:  # noqa: BLE001 - the verdicts stand without the page
+            print(f"sipclient: report.html not written: {type(exc).__name__}: {exc}")
+            return
+        print(f"\nsipclient report: {page}")
 
     def close(self) -> None:
         try:

@@ -172,7 +172,7 @@ class Agent:
             await transport.close()
             raise TransportFailure(f"cannot reach {self.target}: {exc}") from exc
         ident = self.identity
-        if isinstance(cfg.capture, PcapWriter):  # shared with other agents; its owner closes it
+        if hasattr(cfg.capture, "write"):  # a shared sink (pcap, HEP, tee): its owner closes it
             self._pcap = cfg.capture
         elif cfg.capture is not None:
             try:

@@ -121,8 +121,10 @@ class AgentConfig:
     record_trace: bool = True
     #: write every SIP message and every RTP/RTCP packet of the agent to this pcap file
     #: (wall-clock times, flushed per packet, so a failed run leaves a readable file), or
-    #: into a PcapWriter shared by several agents (its owner closes it)
-    capture: str | PcapWriter | None = None
+    #: into a PcapWriter shared by several agents (its owner closes it), or any sink with
+    #: the same ``write(time, transport, src, dst, payload)`` (sipclient.io.hep: HEP3 to
+    #: Homer, or a CaptureTee of both)
+    capture: str | PcapWriter | Any | None = None
     #: seconds to wait before answering a 401/407 challenge (0: at once), to reproduce a
     #: slow phone whose answers arrive after the registrar's nonce went stale (issue 17)
     challenge_delay: float = 0.0

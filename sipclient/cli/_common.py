@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable, TextIO
 from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
                            EXIT_TIMEOUT,
                            EXIT_USAGE, Env, UsageError)
+from sipclient.cli._hep import add_hep_options, hep_settings, with_hep
 from sipclient.cli._trace import TracePrinter, use_color
 
 PASSWORD_ENV = "SIPCLIENT_PASSWORD"
@@ -118,6 +119,7 @@ def add_common_options(p: argparse.ArgumentParser, *, server_required: bool = Tr
     out.add_argument("--capture-interface", metavar="IFACE", help="with root: also capture "
                      "on IFACE with dumpcap while the run lasts, into NAME.iface.pcapng "
                      "beside --pcap NAME.pcap")
+    add_hep_options(out)
     out.add_argument("--color", "--colour", choices=("auto", "always", "never"),
                      default="auto", type=str.lower, help="colour the trace (default: auto, "
                      "only on a terminal)")
@@ -412,6 +414,7 @@ class Session:
         color = use_color(args.color, env.stderr if args.json else env.stdout,
                           env.getenv("NO_COLOR"))
         self.tracer = TracePrinter(trace_stream, color) if args.trace else None
+        self.hep = hep_settings(args, env)  # --hep: HEP3 to Homer (sipclient.cli._hep)
 
     # -------------------------------------------------------------- configuration
 
@@ -548,13 +551,14 @@ class Session:
             if getattr(self.args, "capture_interface", None):
                 live = await asyncio.to_thread(start_beside, self.args.capture_interface,
                                                getattr(self.args, "pcap", None))
-            agent = Agent(cfg, media_factory=self.media_factory)
-            self.agent = agent
-            if self.tracer is not None:
-                self.tracer.clock_offset = time.time() - asyncio.get_running_loop().time()
-                follower = asyncio.get_running_loop().create_task(self._follow_trace())
-            async with agent:
-                await body(self, agent)
+            async with with_hep(self.hep, cfg) as cfg:
+                agent = Agent(cfg, media_factory=self.media_factory)
+                self.agent = agent
+                if self.tracer is not None:
+                    self.tracer.clock_offset = time.time() - asyncio.get_running_loop().time()
+                    follower = asyncio.get_running_loop().create_task(self._follow_trace())
+                async with agent:
+                    await body(self, agent)
         except asyncio.CancelledError:
             if self.signal is None:
                 raise

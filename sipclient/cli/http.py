@@ -6,7 +6,12 @@
     sipclient http report --url ... --since "2026-01-02 00:00:00" (credentials as above)
     sipclient http twin up --login root --senha env:SENHA --token env:TOKEN \\
         --webhook seed000=http://127.0.0.1:9000/seed000/cdr
-    sipclient http receive --port 9000 --count 2 --timeout 60
+    sipclient http receive --port 9000 --count 2 --timeout 60 [--strict]
+    sipclient http insert --campaign 235 --phone 11:90000600 --field cliente=Leandro (creds)
+    sipclient http statusdiscador|deletediscador --campaign 235 (credentials as above)
+    sipclient http statusdetalhado --campaign 235 --idmailing 1435743
+    sipclient http statusoperacoes --since "2026-01-02 00:00:00"
+    sipclient http bloqueioclasse5 --cliente lab --acao BLOQUEAR
 
 Secrets are ``env:NAME`` or ``file:PATH``, never literal values, and never printed.
 Exit codes: 0 ok, 1 the API refused or answered something else than its document says,
@@ -23,6 +28,8 @@ from typing import Any
 from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_TIMEOUT, Env, UsageError
 
 DIALECTS_C2C = ("seed000", "seed001", "seed003")
+DIALER_ACTIONS = ("insert", "statusdiscador", "statusdetalhado", "deletediscador",
+                  "statusoperacoes", "bloqueioclasse5")
 
 
 def register(subparsers: Any) -> None:
@@ -59,6 +66,29 @@ def register(subparsers: Any) -> None:
     active = actions.add_parser("active", help="seed 003 active call of an extension")
     client_opts(active)
     active.add_argument("--ramal", required=True)
+    insert = actions.add_parser("insert", help="seed 001 dialer: add a contact to a campaign")
+    client_opts(insert)
+    insert.add_argument("--campaign", required=True, help="idcampanha")
+    insert.add_argument("--phone", action="append", default=[], metavar="DDD:TEL",
+                        help="a number, DDD apart (up to 5: ddd1/tel1 .. ddd5/tel5)")
+    insert.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
+                        help="idcrm, cliente, cpf, endereco .. conta, gen1 .. gen22")
+    for name, helptext in (("statusdiscador", "seed 001 dialer: the campaign's contacts"),
+                           ("deletediscador", "seed 001 dialer: delete the campaign's contacts"),
+                           ("statusdetalhado", "seed 001 dialer: a CONCLUIDO contact's call")):
+        p = actions.add_parser(name, help=helptext)
+        client_opts(p)
+        p.add_argument("--campaign", required=True, help="idcampanha")
+        if name == "statusdetalhado":
+            p.add_argument("--idmailing", required=True, help="the contact's id")
+    ops = actions.add_parser("statusoperacoes", help="seed 001 operators' login/logout/pauses")
+    client_opts(ops)
+    ops.add_argument("--since", default="", help="datainicial, YYYY-MM-DD hh:mm:ss")
+    block = actions.add_parser("bloqueioclasse5", help="seed 001: block/unblock a tenant")
+    client_opts(block)
+    block.add_argument("--cliente", required=True, help="logincliente (the lab's: lab)")
+    block.add_argument("--acao", required=True, choices=("BLOQUEAR", "DESBLOQUEAR"),
+                       help="classe5acao")
 
     twin = actions.add_parser("twin", help="the lab twin of the APIs (needs `lab up`)")
     twin_actions = twin.add_subparsers(dest="twin_action", metavar="ACTION")
@@ -73,6 +103,12 @@ def register(subparsers: Any) -> None:
     up.add_argument("--webhook", action="append", default=[], metavar="DIALECT=URL[,secret=SPEC]",
                     help="push every finished call to URL in DIALECT (seed000/2/3/4)")
     up.add_argument("--ring-timeout", type=float, default=20.0)
+    up.add_argument("--seed003-port", type=int, default=3030,
+                    help="also serve seed 003 over plain HTTP on this port (its document's "
+                         "3030; 0: any free port; -1: not at all)")
+    up.add_argument("--campaign", action="append", default=[],
+                    metavar="ID,operators=1001+1002[,queue=Q,tries=5,retry=300,ring=30,...]",
+                    help="a dialer campaign (see docs/http.md for every key)")
     up.add_argument("--for", dest="duration", type=float, default=None,
                     help="stop after N seconds (default: until Ctrl-C)")
     up.set_defaults(func=run)
@@ -83,6 +119,11 @@ def register(subparsers: Any) -> None:
     rx.add_argument("--api-key", help="seed 004 ApiKey to require: env:/file:")
     rx.add_argument("--count", type=int, default=0, help="exit after N webhooks")
     rx.add_argument("--timeout", type=float, default=None, help="give up after N seconds")
+    rx.add_argument("--strict", action="store_true",
+                    help="refuse (400) a payload that departs from its document instead of "
+                         "accepting it with warnings")
+    rx.add_argument("--contacts", default="",
+                    help="seed004: comma-separated known numbers (others count as NotFound)")
     rx.set_defaults(func=run)
 
 
@@ -153,6 +194,11 @@ async def _client(args: argparse.Namespace, env: Env) -> int:
         print(json.dumps(seed003.parse_answer(resp.json())), file=env.stdout)
         return EXIT_OK
     url = base + seed001.API_PATH
+    if args.http_action in DIALER_ACTIONS:
+        answer = await _dialer(client, url, args, creds())
+        print(json.dumps(answer, ensure_ascii=False), file=env.stdout)
+        refused = _is_status(answer) and answer[1:2] != ["OK"]
+        return EXIT_FAILURE if refused else EXIT_OK
     if args.http_action == "c2c":
         body = seed001.request("clicktocall", creds(), origem=args.ramal, destino=args.number)
         answer = (await client.post_json(url, body)).json()
@@ -168,6 +214,82 @@ async def _client(args: argparse.Namespace, env: Env) -> int:
         url, seed001.request("statusreport", creds(), datainicial=args.since))).json())
     print(json.dumps(rows, ensure_ascii=False), file=env.stdout)
     return EXIT_OK
+
+
+async def _dialer(client: Any, url: str, args: argparse.Namespace, creds: Any) -> Any:
+    """One of seed 001's dialer, operator or Classe5 actions; the answer, checked."""
+    from sipclient.http.dialects import dialer, operators, seed001
+
+    action = args.http_action
+    params: dict[str, str] = {}
+    if action == "bloqueioclasse5":
+        params = {"logincliente": args.cliente, "classe5acao": args.acao}
+    elif action == "statusoperacoes":
+        params = {"datainicial": args.since}
+    else:
+        params["idcampanha"] = args.campaign
+    if action == "statusdetalhado":
+        params["idmailing"] = args.idmailing
+    if action == "insert":
+        if not args.phone or len(args.phone) > dialer.PHONES:
+            raise UsageError(f"insert: give 1 to {dialer.PHONES} --phone DDD:TEL")
+        for i, phone in enumerate(args.phone, 1):
+            ddd, sep, tel = phone.partition(":")
+            if not sep:
+                raise UsageError(f"--phone {phone!r}: expected DDD:TEL (e.g. 11:41187777)")
+            params[f"ddd{i}"], params[f"tel{i}"] = ddd, tel
+        for item in args.field:
+            name, sep, value = item.partition("=")
+            if not sep or name not in dialer.INSERT_FIELDS or name.startswith(("ddd", "tel")):
+                raise UsageError(f"--field {item!r}: expected NAME=VALUE with NAME one of "
+                                 "idcrm, cliente, cpf, endereco .. conta, gen1 .. gen22")
+            params[name] = value
+        dialer.parse_insert(params)     # a bad field is said here, before sending
+    answer = (await client.post_json(url, seed001.request(action, creds, **params))).json()
+    if action == "statusdiscador" and not _is_status(answer):
+        dialer.validate_statusdiscador(answer)
+    elif action == "statusdetalhado" and not _is_status(answer):
+        dialer.validate_statusdetalhado(answer)
+    elif action == "statusoperacoes" and not _is_status(answer):
+        operators.validate(answer)
+    return answer
+
+
+def _is_status(answer: Any) -> bool:
+    return isinstance(answer, list) and answer[:1] == ["Status"]
+
+
+def _campaign(spec: str) -> Any:
+    """``235,operators=1012+1013,retry=300,...`` -> CampaignRules (UsageError when bad)."""
+    from sipclient.http.dialects.dialer import ANSWER, BUSY, NOANSWER, CampaignRules
+
+    ident, *opts = spec.split(",")
+    kwargs: dict[str, Any] = {}
+    retry: dict[str, float | None] = {}
+    try:
+        for opt in opts:
+            key, _, value = opt.partition("=")
+            if key == "operators":
+                kwargs["operators"] = tuple(v for v in value.split("+") if v)
+            elif key in ("queue", "name"):
+                kwargs[key] = value
+            elif key in ("tries", "lines"):
+                kwargs["max_tries" if key == "tries" else "concurrency"] = int(value)
+            elif key in ("ring", "concluded"):
+                kwargs["ring_timeout" if key == "ring" else "concluded_after"] = float(value)
+            elif key in ("retry", "retry-busy", "retry-answered"):
+                outcome = {"retry": NOANSWER, "retry-busy": BUSY,
+                           "retry-answered": ANSWER}[key]
+                retry[outcome] = None if value == "never" else float(value)
+            elif key == "paused" and not value:
+                kwargs["paused"] = True
+            else:
+                raise UsageError(f"--campaign {spec!r}: unknown key {key!r}")
+        rules = CampaignRules(ident, **kwargs)
+    except ValueError as exc:
+        raise UsageError(f"--campaign {spec!r}: {exc}") from None
+    rules.retry_after.update(retry)
+    return rules
 
 
 def _webhook(spec: str, env: Env) -> Any:
@@ -221,15 +343,27 @@ async def _serve_twin(args: argparse.Namespace, env: Env) -> int:
     except LabError as exc:
         raise UsageError(str(exc)) from None
     config = TwinConfig(credentials=creds, port=args.port, webhooks=hooks,
-                        ring_timeout=args.ring_timeout)
-    async with Twin(lab, config) as twin:
+                        ring_timeout=args.ring_timeout,
+                        campaigns=[_campaign(spec) for spec in args.campaign],
+                        seed003_port=None if args.seed003_port < 0 else args.seed003_port)
+    twin = Twin(lab, config)
+    try:
+        await twin.start()
+    except OSError as exc:      # a port in use: --port or --seed003-port (3030 by default)
+        print(f"sipclient http twin up: {exc} (see --port, --seed003-port)", file=env.stderr)
+        return EXIT_FAILURE
+    try:
         print(json.dumps({"url": twin.url, "ca_file": str(twin.ca_file),
+                          "seed003_url": twin.seed003_url if twin.plain_server else None,
+                          "minicrm_template": twin.minicrm_template,
                           "source": args.source, "webhooks": [h.dialect for h in hooks]}),
               file=env.stdout, flush=True)
         if args.duration is None:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(args.duration)
+    finally:
+        await twin.close()
     return EXIT_OK
 
 
@@ -238,15 +372,20 @@ async def _receive(args: argparse.Namespace, env: Env) -> int:
 
     token = _secret(args.push_token, "--push-token", env).reveal() if args.push_token else None
     key = _secret(args.api_key, "--api-key", env).reveal() if args.api_key else None
-    async with WebhookReceiver(port=args.port, token=token, api_key=key) as rx:
+    contacts = {c.strip() for c in args.contacts.split(",") if c.strip()} or None
+    async with WebhookReceiver(port=args.port, token=token, api_key=key, strict=args.strict,
+                               contacts=contacts) as rx:
         print(json.dumps({"urls": {d: rx.url(d) for d in PATHS}}), file=env.stdout, flush=True)
         loop = asyncio.get_running_loop()
         deadline = None if args.timeout is None else loop.time() + args.timeout
         shown = rejected = 0
         while not args.count or shown < args.count:
             for w in rx.received[shown:]:
-                print(json.dumps({"dialect": w.dialect, "kind": w.kind, "method": w.method,
-                                  "fields": w.fields}, default=str), file=env.stdout, flush=True)
+                print(json.dumps(w.report(), default=str, ensure_ascii=False), file=env.stdout,
+                      flush=True)
+                for warning in w.warnings:
+                    print(f"warning {w.dialect} {w.kind}: {warning}", file=env.stderr,
+                          flush=True)
             shown = len(rx.received)
             for dialect, error in rx.rejected[rejected:]:
                 print(f"rejected {error}", file=env.stderr, flush=True)

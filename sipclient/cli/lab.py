@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
@@ -44,6 +45,13 @@ def register(subparsers: Any) -> None:
     up.add_argument("--sip-extensions", help="e.g. 1001-1020")
     up.add_argument("--webrtc-extensions", help="e.g. 2001-2010")
     up.add_argument("--timeout", type=float, help="seconds to wait for the boot (default 60)")
+    up.add_argument("--container", action="store_true", default=None,
+                    help="run Asterisk in a container built from docker/Dockerfile (built "
+                    "when missing or stale; host networking, the same ports and run "
+                    "directory); or $SIPCLIENT_LAB_CONTAINER=1")
+    up.add_argument("--engine", choices=("podman", "docker"),
+                    help="container engine (default: podman if it works, else docker; "
+                    "implies --container)")
 
     for name, text in (("down", "stop the lab"), ("status", "is the lab up and answering?")):
         common(actions.add_parser(name, help=text))
@@ -76,6 +84,10 @@ def _lab(args: argparse.Namespace, env: Env) -> Any:
             overrides[name] = parse_extensions(getattr(args, name))
     if args.timeout is not None:
         overrides["boot_timeout"] = args.timeout
+    if args.container or args.engine:
+        overrides["container"] = True
+    if args.engine:
+        overrides["engine"] = args.engine
     if "bind" in overrides and "host" not in overrides and overrides["bind"] != "0.0.0.0":
         overrides["host"] = overrides["bind"]
     return Lab(base.replace(**overrides))
@@ -112,15 +124,19 @@ def _endpoint_lines(lab: Any) -> list[str]:
         f"  RTP       {e['rtp']}",
         f"  CA file   {lab.cert_file}",
         f"  run dir   {lab.run_dir}",
-    ]
+    ] + ([f"  container {lab.container.name} ({os.path.basename(lab.container.engine)})"]
+         if lab.container is not None else [])
 
 
 def _up(lab: Any, args: argparse.Namespace, env: Env) -> int:
     already = lab.is_running()
-    lab.up()
+    lab.up(say=lambda text: print(text, file=env.stderr, flush=True))
     if args.json:
         data = lab.status(probe_ports=False).to_dict()
         data["boot_seconds"] = round(lab.boot_seconds or 0.0, 3)
+        if lab.container is not None:
+            data["container"] = lab.container.name
+            data["build_seconds"] = round(lab.container.build_seconds or 0.0, 3)
         _print_json(data, env)
         return EXIT_OK
     if already and not lab.boot_seconds:

@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
-                           EXIT_USAGE, Env)
+                           EXIT_USAGE, Env, UsageError)
+from sipclient.cli._hep import add_hep_options, hep_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "before its agents open until after its cleanup), into "
                         "capture.iface.pcapng beside its capture.pcap; checked before "
                         "anything runs (exit 2 when dumpcap cannot capture there)")
+    add_hep_options(p)
     p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                    type=str.lower, help="colour the verdicts (default: only on a terminal)")
     p.set_defaults(func=run)
@@ -117,8 +119,15 @@ def run(args: argparse.Namespace, env: Env) -> int:
         print(f"sipclient run: no scenario matches -k {args.keyword!r} "
               f"({len(scenarios)} loaded)", file=err)
         return EXIT_USAGE
+    try:
+        hep_settings(args, env)  # --hep: checked here (exit 2), built by each worker
+    except UsageError as exc:
+        print(f"sipclient run: {exc}", file=err)
+        return EXIT_USAGE
+    hep = {"target": args.hep, "capture_id": args.hep_id, "auth_key_env": args.hep_key_env,
+           "auth_key_file": args.hep_key_file} if args.hep else None
     spec = TargetSpec(target=args.target, profile=args.profile, insecure=args.insecure,
-                      environ=env.environ)
+                      environ=env.environ, hep=hep)
     if not spec.is_lab:
         from sipclient.scenario.target import ProfileError
 
@@ -205,6 +214,9 @@ def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan)
     doc = document(outcome.results, outcome, code)
     write_json(plan.report_root / "run.json", doc)
     written = []
+    page = _write_html(plan, doc, args, env)
+    if page is not None:
+        written.append(f"html:  {page}")
     if args.json:
         written.append(f"json:  {write_json(args.json, doc)}")
     if args.junit:
@@ -217,6 +229,22 @@ def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan)
     progress.summary(outcome.results, report_dir=str(plan.report_root),
                      interrupted=outcome.signal_name, extra=written)
     return code
+
+
+def _write_html(plan, doc, args, env) -> Path | None:
+    """report.html beside run.json (sipclient.scenario.html_report); a problem drawing it is
+    a warning, never another exit code."""
+    from sipclient.scenario.html_report import write_report
+
+    settings = {"report folder": str(plan.report_root)}
+    if args.hep:
+        settings["HEP"] = hep_settings(args, env).describe()
+    try:
+        return write_report(plan.report_root, doc, settings=settings)
+    except Exception as exc:  # noqa: BLE001 - the run's verdict stands without the page
+        print(f"sipclient run: report.html not written: {type(exc).__name__}: {exc}",
+              file=env.stderr)
+        return None
 
 
 def _exit_code(outcome) -> int:

@@ -11,9 +11,13 @@ seed003     ``/seed003/events``    ``call.dialing`` / ``call.hangup``
 seed004     ``/Api/CallLog``       MiniCRM CallLog, answered as MiniCRM does
 ==========  =====================  ===========================================
 
-A payload with a missing or malformed field is answered 400 with the error (naming the
-field) and kept in :attr:`rejected`; good ones are queued as :class:`Webhook` for
-:meth:`expect` (``expect webhook`` in scenarios).
+Receivers accept what the vendors actually send (issue 20): the body is read leniently
+(:mod:`sipclient.http.lenient`: the documents' own examples are not JSON) and every way a
+payload departs from its document (a missing ``callid``, ``call_time`` > ``call_duration``,
+``ISODate(...)``...) is a warning kept on the :class:`Webhook`, with its headers and body
+(secrets redacted). ``strict=True`` answers 400 with the same list instead and keeps it in
+:attr:`rejected`. A body that cannot be read at all is always refused. Accepted ones are
+queued for :meth:`expect` (``expect webhook`` in scenarios).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from sipclient.http import lenient
 from sipclient.http.dialects import seed000, seed002, seed003, seed004
 from sipclient.http.errors import FieldError, HttpIntegrationError
 from sipclient.http.server import HttpServer
@@ -40,6 +45,15 @@ class Webhook:
     fields: dict[str, Any]     # the payload as received (one record for seed004)
     method: str
     received: float            # time.monotonic()
+    warnings: list[str] = field(default_factory=list)   # deviations from the document
+    headers: dict[str, str] = field(default_factory=dict)   # secrets redacted
+    body: str = ""             # as received, secrets redacted
+
+    def report(self) -> dict[str, Any]:
+        """What ``http receive`` prints and scenario results keep."""
+        return {"dialect": self.dialect, "kind": self.kind, "method": self.method,
+                "fields": self.fields, "warnings": self.warnings, "headers": self.headers,
+                "body": self.body}
 
 
 class WebhookTimeout(HttpIntegrationError, TimeoutError):
@@ -63,6 +77,8 @@ class WebhookReceiver:
     port: int = 0
     token: str | None = field(default=None, repr=False)     # seed002's header, if checked
     api_key: str | None = field(default=None, repr=False)   # seed004's ApiKey, if checked
+    strict: bool = False       # refuse deviations from the document instead of warning
+    contacts: set[str] | None = None   # seed004: known numbers (others are NotFound)
     received: list[Webhook] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)   # (dialect, error)
 
@@ -70,7 +86,12 @@ class WebhookReceiver:
         self._server = HttpServer(self._handle, host=self.host, port=self.port)
         self._changed = asyncio.Event()
         self._pushes: dict[str, int] = {}
-        self.book = seed004.CallLogBook(api_key=self.api_key)
+        self.book = seed004.CallLogBook(api_key=self.api_key, contacts=self.contacts)
+
+    @property
+    def warned(self) -> list[Webhook]:
+        """The accepted webhooks that departed from their document."""
+        return [w for w in self.received if w.warnings]
 
     async def start(self) -> "WebhookReceiver":
         await self._server.start()
@@ -130,9 +151,34 @@ class WebhookReceiver:
 
     # --- serving ---------------------------------------------------------------------------
 
-    def _accept(self, dialect: str, kind: str, fields_: dict[str, Any], method: str) -> None:
-        self.received.append(Webhook(dialect, kind, fields_, method, time.monotonic()))
+    def _accept(self, dialect: str, kind: str, fields_: dict[str, Any], req: HttpRequest,
+                warnings: list[str] = ()) -> None:  # type: ignore[assignment]
+        self.received.append(Webhook(dialect, kind, fields_, req.method, time.monotonic(),
+                                     list(warnings), self._headers(req), self._body(req)))
         self._changed.set()
+
+    def _secrets(self) -> list[str]:
+        return [s for s in (self.token, self.api_key) if s]
+
+    def _headers(self, req: HttpRequest) -> dict[str, str]:
+        out = {}
+        for name, value in req.headers.items():
+            secret = name in (seed002.TOKEN_HEADER, "authorization", "cookie") \
+                or value in self._secrets()
+            out[name] = "***" if secret else value
+        return out
+
+    def _body(self, req: HttpRequest) -> str:
+        text = req.body.decode("utf-8", errors="replace")
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return seed004.redact_api_key(text)
+
+    def _checked(self, dialect: str, warnings: list[str]) -> HttpResponse | None:
+        """The strict refusal when there are warnings, else None (accept)."""
+        if warnings and self.strict:
+            return self._reject(dialect, f"{dialect} (strict): " + "; ".join(warnings))
+        return None
 
     def _reject(self, dialect: str, error: str, status: int = 400) -> HttpResponse:
         self.rejected.append((dialect, error))
@@ -152,29 +198,46 @@ class WebhookReceiver:
                                 f"(use {' or '.join(allowed)})", 405)
         try:
             if dialect == "seed000":
-                cdr = seed000.validate_cdr(req.form())
-                self._accept(dialect, "cdr", cdr.form(), req.method)
+                form = _form(req)
+                warnings = seed000.cdr_deviations(form)
+                refused = self._checked(dialect, warnings)
+                if refused:
+                    return refused
+                self._accept(dialect, "cdr", dict(form), req, warnings)
                 return text_response("OK")
             if dialect == "seed002":
                 seed002.check_token(req.headers, self.token)
-                body = req.json()
+                body, warnings = lenient.loads(req.body)
                 call_id = body.get("call_id") if isinstance(body, dict) else None
+                if not isinstance(body, dict):
+                    raise FieldError("call_id", "cannot be read: the body is not a JSON object")
                 count = self._pushes.get(str(call_id), 0)
                 phase = seed002.PHASES[min(count, 2)]
-                seed002.validate_push(body, phase=phase)
+                if count == 0 and seed002.looks_final(body):
+                    phase, count = "end", 1     # the start push never came: take it as end
+                warnings += seed002.push_deviations(body, phase=phase)
+                refused = self._checked(dialect, warnings)
+                if refused:
+                    return refused
                 self._pushes[str(call_id)] = count + 1
-                self._accept(dialect, phase, body, req.method)
+                self._accept(dialect, phase, body, req, warnings)
                 return json_response({"status": "ok"})
             if dialect == "seed003":
-                body = seed003.validate_event(req.json())
-                self._accept(dialect, body["event"], body, req.method)
+                body, warnings = lenient.loads(req.body)
+                warnings += seed003.event_deviations(body)
+                if not isinstance(body, dict) or not isinstance(body.get("event"), str):
+                    raise FieldError("event", "cannot be read: " + "; ".join(warnings))
+                refused = self._checked(dialect, warnings)
+                if refused:
+                    return refused
+                self._accept(dialect, body["event"], body, req, warnings)
                 return json_response({"status": "ok"})
-            outcome = self.book.handle(req.body)
+            outcome = self.book.handle(req.body, strict=self.strict)
             for problem in outcome.problems:
-                self.rejected.append((dialect, problem))
+                self.rejected.append((dialect, f"{dialect}: {problem}"))
             for record in outcome.records:
                 record = dict(record, Date=record["Date"].strftime("%Y-%m-%d %H:%M:%S"))
-                self._accept(dialect, "calllog", record, req.method)
+                self._accept(dialect, "calllog", record, req, outcome.warnings)
             self._changed.set()
             return HttpResponse(outcome.status, outcome.body,
                                 {"content-type": "application/json"})
@@ -183,6 +246,16 @@ class WebhookReceiver:
             return self._reject(dialect, f"{dialect}: {exc}", status)
         except WireError as exc:
             return self._reject(dialect, f"{dialect}: {exc}", exc.status)
+
+
+def _form(req: HttpRequest) -> dict[str, Any]:
+    """A CDR as a form post or, leniently, as a JSON object."""
+    if "json" in (req.header("content-type") or ""):
+        body, _ = lenient.loads(req.body)
+        if not isinstance(body, dict):
+            raise FieldError("calldate", "cannot be read: the body is not a JSON object")
+        return body
+    return req.form()
 
 
 def matcher(text: str) -> Callable[[Any], bool]:

@@ -3,8 +3,9 @@
 ``render`` writes the configuration and certificate into the run directory; ``run`` does
 the same and then replaces itself with Asterisk in the foreground (PID 1 in a container, so
 ``docker stop``'s SIGTERM reaches Asterisk). The configuration comes from ``SIPCLIENT_LAB_*``
-variables (see :meth:`sipclient.lab.config.LabConfig.from_env`), so the container and the
-native lab render the same templates the same way. Standard library only.
+variables (see :meth:`sipclient.lab.config.LabConfig.from_env`), or from the ``lab.json``
+named by ``--state`` (``sipclient lab up --container``), so the container and the native lab
+render the same templates the same way. Standard library only.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m sipclient.lab")
     parser.add_argument("action", choices=("render", "run"))
     parser.add_argument("--run-dir", help="default: $SIPCLIENT_LAB_RUN_DIR or run/lab")
+    parser.add_argument("--state", help="render the config saved in this lab.json (what "
+                        "`sipclient lab up --container` passes) instead of SIPCLIENT_LAB_*")
     args = parser.parse_args(argv)
     try:
-        config = LabConfig.from_env(run_dir=args.run_dir)
+        if args.state:
+            config = _from_state(args.state)
+        else:
+            config = LabConfig.from_env(run_dir=args.run_dir)
         render(config)
         ensure_certificate(config)
         for stale in ("asterisk.ctl", "asterisk.pid"):
@@ -45,6 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     # -f foreground, -n no colour: exactly how sipclient.lab.runner starts the native lab
     os.execv(asterisk, [asterisk, "-C", str(config.asterisk_conf), "-f", "-n"])
     return 0  # pragma: no cover - execv does not return
+
+
+def _from_state(path: str) -> LabConfig:
+    import json
+
+    try:
+        with open(path) as handle:
+            return LabConfig.from_dict(json.load(handle)["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LabError(f"{path}: not a lab state file ({exc})") from None
 
 
 if __name__ == "__main__":

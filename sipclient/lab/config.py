@@ -22,6 +22,9 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 #: variables read by :meth:`LabConfig.from_env` (``SIPCLIENT_LAB_<NAME>``)
 ENV_PREFIX = "SIPCLIENT_LAB_"
 
+#: container engines the lab can run in ("" picks the first that works, in this order)
+ENGINES = ("", "podman", "docker")
+
 _PORT_FIELDS = ("sip_port", "tls_port", "wss_port", "http_port", "ami_port")
 
 
@@ -116,6 +119,11 @@ class LabConfig:
     #: the lab runs elsewhere (the container as a CI service): never start or stop it here,
     #: reach it at ``host`` and run CLI commands through AMI
     external: bool = False
+    #: run Asterisk in a container built from docker/Dockerfile (sipclient.lab.container),
+    #: with host networking and this run directory mounted at the same path
+    container: bool = False
+    #: the container engine: "podman", "docker" or "" (the first of them that works)
+    engine: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "run_dir", Path(self.run_dir).expanduser().absolute())
@@ -135,6 +143,8 @@ class LabConfig:
         )
         if set(self.sip_extensions) & set(self.webrtc_extensions):
             raise ValueError("an extension cannot be both SIP and WebRTC")
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown container engine {self.engine!r} (podman or docker)")
 
     # --- derived values ---------------------------------------------------------------------
 
@@ -226,7 +236,8 @@ class LabConfig:
         """Defaults, then ``SIPCLIENT_LAB_*`` variables, then ``overrides`` (None ignored).
 
         Variables: RUN_DIR, BIND, HOST, AMI_BIND, AMI_PERMIT, EXTERNAL (1: the lab runs
-        elsewhere, e.g. the container as a CI service, reached at HOST), SIP_PORT, TLS_PORT, WSS_PORT, HTTP_PORT, AMI_PORT,
+        elsewhere, e.g. the container as a CI service, reached at HOST), CONTAINER (1: start
+        the lab in a container), ENGINE (podman or docker), SIP_PORT, TLS_PORT, WSS_PORT, HTTP_PORT, AMI_PORT,
         RTP_START, RTP_END, NONCE_LIFETIME, REALM, SIP_EXTENSIONS / WEBRTC_EXTENSIONS (``1001-1020`` or a
         comma list), PORT_OFFSET (added to every listening port).
         """
@@ -245,8 +256,11 @@ class LabConfig:
             value = environ.get(ENV_PREFIX + name.upper())
             if value is not None:
                 kwargs[name] = parse_extensions(value)
-        if environ.get(ENV_PREFIX + "EXTERNAL", "") not in ("", "0", "no", "false"):
-            kwargs["external"] = True
+        for name in ("external", "container"):
+            if environ.get(ENV_PREFIX + name.upper(), "") not in ("", "0", "no", "false"):
+                kwargs[name] = True
+        if environ.get(ENV_PREFIX + "ENGINE"):
+            kwargs["engine"] = environ[ENV_PREFIX + "ENGINE"]
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
         if "host" not in kwargs and kwargs.get("bind") not in (None, "0.0.0.0", "", "*"):
             kwargs["host"] = kwargs["bind"]

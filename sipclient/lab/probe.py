@@ -139,6 +139,17 @@ def port_in_use(host: str, port: int, kind: int) -> bool:
     return False
 
 
+def address_is_local(host: str) -> bool:
+    """Does this network namespace have ``host`` (can anything be bound to it)?"""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, 0))
+        except OSError:
+            return False
+    return True
+
+
 def free_udp_port(host: str = "127.0.0.1", *, also: tuple[int, ...] = (),
                   low: int = 20000, high: int = 60000) -> int:
     """An even UDP port free on ``host`` now, with ``port + d`` free too for each ``d`` in

@@ -89,7 +89,8 @@ def render(config: LabConfig, templates: Path | None = None) -> list[Path]:
         + [partial("partial-pjsip-webrtc.tmpl", e) for e in config.webrtc_extensions]
     ).rstrip("\n")
     values["local_extensions"] = "\n".join(
-        f"exten => {e},1,Goto(lab-dial,${{EXTEN}},1)"
+        f"exten => {e},1,Gosub(lab-record,s,1(${{EXTEN}}))\n"
+        f" same => n,Goto(lab-dial,${{EXTEN}},1)"
         for e in config.sip_extensions + config.webrtc_extensions
     )
     etc = run_dir / "etc"

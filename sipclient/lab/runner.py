@@ -23,7 +23,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sipclient.lab import probe
 from sipclient.lab.ami import ami_command
@@ -109,6 +109,8 @@ class LabStatus:
     #: name -> what answered, e.g. ``{"udp": "SIP/2.0 401 Unauthorized", "wss": "HTTP/1.1 101 ..."}``
     checks: dict[str, str | None] = field(default_factory=dict)
     endpoints: dict[str, str] = field(default_factory=dict)
+    #: the container's name (a container lab), else ""
+    container: str = ""
 
     @property
     def healthy(self) -> bool:
@@ -124,6 +126,7 @@ class LabStatus:
             "version": self.version,
             "checks": dict(self.checks),
             "endpoints": dict(self.endpoints),
+            "container": self.container,
         }
 
 
@@ -134,6 +137,7 @@ class Lab:
         self.config = config or LabConfig()
         self._proc: subprocess.Popen[bytes] | None = None
         self._asterisk: str | None = None
+        self._container: Any = None
         self.boot_seconds: float | None = None
 
     @classmethod
@@ -172,24 +176,38 @@ class Lab:
         pids = self.pids()
         return pids[0] if pids else None
 
+    @property
+    def container(self) -> Any:
+        """The :class:`~sipclient.lab.container.Container` of a container lab, else None."""
+        if self.config.container and self._container is None:
+            from sipclient.lab.container import Container
+
+            self._container = Container(self.config)
+        return self._container
+
     def pids(self) -> list[int]:
-        """The Asterisk daemon(s) started from this run directory (remote consoles excluded)."""
+        """The Asterisk daemon(s) started from this run directory (remote consoles excluded);
+        in a container lab, its Asterisk (the container's PID 1) while it runs."""
         if self.config.external:
             return []
+        if self.container is not None:
+            pid = self.container.pid()
+            return [pid] if pid is not None else []
         return [p for p in processes_mentioning(str(self.conf))
                 if not _is_remote_console(_cmdline(p) or [])]
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def up(self, timeout: float | None = None) -> "Lab":
-        """Start Asterisk (or adopt a healthy one already running from this run directory)."""
+    def up(self, timeout: float | None = None, *,
+           say: Callable[[str], None] = lambda _text: None) -> "Lab":
+        """Start Asterisk (or adopt a healthy one already running from this run directory).
+        ``say`` hears about slow steps (building the container image)."""
         timeout = self.config.boot_timeout if timeout is None else timeout
         started = time.monotonic()
         if self.config.external:
             self._wait_ready(started + timeout)
             self.boot_seconds = time.monotonic() - started
             return self
-        asterisk = self.asterisk
         if self.pids():
             previous = _read_state(self.run_dir) or {}
             if previous.get("config") == self.config.to_dict() and self.status().healthy:
@@ -199,15 +217,15 @@ class Lab:
         ctl = self.run_dir / "run" / "asterisk.ctl"
         if len(str(ctl)) > _SUN_PATH_MAX:
             raise LabError(f"run directory path too long for Asterisk's control socket: {ctl}")
+        if self.container is not None:
+            return self._up_container(timeout, say)
+        asterisk = self.asterisk
         self._check_ports_free()
         render(self.config)
         ensure_certificate(self.config)
         for stale in ("asterisk.ctl", "asterisk.pid"):
             (self.run_dir / "run" / stale).unlink(missing_ok=True)
-        for name in ("full", "messages", "console.log"):  # this run's logs only; keep one back
-            log = self.run_dir / "log" / name
-            if log.exists():
-                log.replace(log.with_name(name + ".prev"))
+        self._rotate_logs()
         console = open(self.run_dir / "log" / "console.log", "ab")
         try:
             self._proc = subprocess.Popen(
@@ -227,7 +245,34 @@ class Lab:
         self.boot_seconds = time.monotonic() - started
         return self
 
-    def _check_ports_free(self) -> None:
+    def _rotate_logs(self) -> None:
+        for name in ("full", "messages", "console.log"):  # this run's logs only; keep one back
+            log = self.run_dir / "log" / name
+            if log.exists():
+                log.replace(log.with_name(name + ".prev"))
+
+    def _up_container(self, timeout: float, say: Callable[[str], None]) -> "Lab":
+        """:meth:`up` in a container: a leftover container of this run directory is
+        removed, the image built when stale, the container started and waited for (the
+        boot timeout counts from the container's start, not the build's)."""
+        started = time.monotonic()
+        box = self.container
+        box.remove()
+        self._check_ports_free()
+        self._rotate_logs()
+        _write_state(self.run_dir, {"config": self.config.to_dict(), "container": box.name,
+                                    "engine": box.engine, "started": time.time()})
+        try:
+            box.start(self.run_dir / STATE_FILE, say=say)
+            self._wait_ready(time.monotonic() + timeout, died=box.died)
+        except BaseException:
+            self.down()
+            raise
+        self.boot_seconds = time.monotonic() - started - (box.build_seconds or 0.0)
+        return self
+
+    def _busy_ports(self) -> list[str]:
+        """The lab's listening ports that cannot be bound now, e.g. ``["7048/udp"]``."""
         c = self.config
         checks = [(c.bind, c.sip_port, socket.SOCK_DGRAM, "udp"),
                   (c.bind, c.sip_port, socket.SOCK_STREAM, "tcp"),
@@ -235,20 +280,29 @@ class Lab:
                   (c.bind, c.wss_port, socket.SOCK_STREAM, "tcp"),
                   (c.bind, c.http_port, socket.SOCK_STREAM, "tcp"),
                   (c.ami_bind, c.ami_port, socket.SOCK_STREAM, "tcp")]
-        busy = [f"{port}/{name}" for host, port, kind, name in checks
+        return [f"{port}/{name}" for host, port, kind, name in checks
                 if probe.port_in_use(host, port, kind)]
+
+    def _check_ports_free(self) -> None:
+        c = self.config
+        busy = self._busy_ports()
         if busy:
             raise LabError(
                 f"lab ports in use on {c.bind}: {', '.join(busy)} (another lab running? "
                 "stop it with `sipclient lab down`, or choose other ports)")
 
-    def _wait_ready(self, deadline: float) -> None:
+    def _wait_ready(self, deadline: float,
+                    died: Callable[[], str | None] | None = None) -> None:
         booted = False
         last: dict[str, str | None] = {}
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 raise LabError(f"asterisk exited with status {self._proc.returncode} while "
                                f"starting; see {self.run_dir / 'log'}:\n{self._log_tail()}")
+            why = died() if died is not None else None
+            if why:
+                raise LabError(f"{why} while starting; see {self.run_dir / 'log'}:\n"
+                               f"{self._log_tail()}")
             if not booted:
                 booted = self._try_cli("core waitfullybooted", 5.0) is not None
                 if not booted:
@@ -281,6 +335,9 @@ class Lab:
         """
         if self.config.external:
             return
+        if self.container is not None:
+            self._down_container(timeout)
+            return
         pids = self.pids()
         if self._proc is not None and self._proc.poll() is None and self._proc.pid not in pids:
             pids.append(self._proc.pid)
@@ -309,6 +366,24 @@ class Lab:
         if left:
             raise LabError(f"asterisk still running from {self.run_dir}: pids {left}")
 
+    def _down_container(self, timeout: float) -> None:
+        self.container.remove(timeout=min(timeout, 10.0))
+        state = _read_state(self.run_dir)
+        if state is not None:
+            state.update(pid=None, stopped=time.time())
+            _write_state(self.run_dir, state)
+        if not probe.address_is_local(self.config.bind):
+            return  # a lab in another network namespace: its ports cannot be seen from here
+        deadline = time.monotonic() + 5.0
+        while True:  # host networking: its sockets close with the container
+            busy = self._busy_ports()
+            if not busy or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        if busy:
+            raise LabError(f"the lab container is gone but its ports still listen: "
+                           f"{', '.join(busy)}")
+
     def _wait_gone(self, pids: list[int], seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while True:
@@ -333,11 +408,23 @@ class Lab:
             return self._try_cli("core show version", 5.0) is not None
         return bool(self.pids())
 
+    def gone(self) -> str | None:
+        """None while the lab this object started (or adopted) runs; else what became of it,
+        in words (a container's exit status). An external lab is never ``gone``."""
+        if self.config.external:
+            return None
+        if self.container is not None:
+            return self.container.died()
+        if self.is_running():
+            return None
+        return f"the lab's Asterisk ({self.run_dir}) is no longer running"
+
     def status(self, probe_ports: bool = True) -> LabStatus:
         pid = self.pid
         running = pid is not None or (self.config.external and self.is_running())
         st = LabStatus(running=running, booted=False, pid=pid, run_dir=self.run_dir,
-                       endpoints=self.config.endpoints())
+                       endpoints=self.config.endpoints(),
+                       container=self.container.name if self.container is not None else "")
         if not running:
             return st
         version = self._try_cli("core show version", 5.0)
@@ -353,6 +440,9 @@ class Lab:
         if name not in LOG_NAMES and not (self.run_dir / "log" / name).is_file():
             raise LabError(f"no such lab log: {name} (one of {', '.join(LOG_NAMES)})")
         path = self.run_dir / "log" / (name + ".log" if name == "console" else name)
+        text_now = self.container.logs() if name == "console" and self.container else None
+        if text_now is not None:  # a container lab's console is the container's output
+            path.write_text(text_now)
         try:
             text = path.read_text(errors="replace")
         except FileNotFoundError:
@@ -393,6 +483,8 @@ class Lab:
                                    timeout)
             except LabError:
                 return None
+        if self.container is not None:
+            return self.container.cli(command, timeout)
         try:
             done = subprocess.run(
                 [self.asterisk, "-C", str(self.conf), "-rx", command],

@@ -23,6 +23,7 @@ import dataclasses
 import importlib
 import inspect
 import ipaddress
+import os
 import socket
 import time
 import traceback
@@ -32,6 +33,7 @@ from typing import Any
 
 from sipclient.agent import (Agent, AgentConfig, AgentError, AuthenticationFailed, Secret,
                              SipFailure, SipTimeout, TransportFailure)
+from sipclient.io.hep import CaptureTee, HepSendError, HepSink
 from sipclient.io.target import TargetError, parse_target
 from sipclient.pcap.writer import PcapWriter
 
@@ -41,7 +43,7 @@ from .model import Scenario, Step
 from .result import ScenarioResult, StepResult, flow_of, ladder_text, trace_dicts
 from .steps import STEPS, UNRESOLVED
 from .steps._common import DEFAULT_TIMEOUT, text_of
-from .target import ProfileError, Target
+from .target import ProfileError, Target, hep_settings
 from .variables import UnknownVariable, Variables
 
 __all__ = ["SetupFailed", "agent_config", "run_scenario"]
@@ -82,6 +84,7 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
     result.capture = capture_path
     ctx: RunContext | None = None
     cancelled = False
+    hep = None  # HEP3 to Homer beside the capture (target.hep; sipclient.io.hep)
     try:
         try:
             variables = Variables.from_scenario(scenario, target=target.facts())
@@ -98,7 +101,10 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
         ctx.run_steps = run_children
         try:
             async with asyncio.timeout(scenario.timeout):
-                await _open_agents(ctx, writer)
+                settings = getattr(target, "hep", None) or _scenario_hep(scenario)
+                if settings is not None:
+                    hep = await _open_hep(settings)
+                await _open_agents(ctx, CaptureTee(writer, hep) if hep else writer)
                 await _run_steps(ctx, scenario.steps, "", on_step)
         except TimeoutError:
             message = f"the scenario's timeout ({scenario.timeout:g} s) ran out"
@@ -128,6 +134,8 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
                     await asyncio.wait_for(cleanup(), CLEANUP_MARGIN + 5)
                 except (Exception, asyncio.CancelledError):  # noqa: BLE001 - best effort
                     pass
+        if hep is not None:
+            await hep.close()
         try:
             capture_file.close()
         except OSError:
@@ -200,7 +208,9 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
         limit = args.get("timeout", DEFAULT_TIMEOUT)
         if ctx.deferred:
             await _open_named(ctx, args)
-        await executor(ctx, step, args)
+        shown = await executor(ctx, step, args)
+        if isinstance(shown, str):     # what the step saw, for the report (e.g. a webhook)
+            res.received = shown
         res.status = "passed"
     except StepFailed as exc:
         res.status, res.message = "failed", exc.message
@@ -268,7 +278,7 @@ def _route_address(host: str, port: int) -> str | None:
 
 
 async def agent_config(ctx: RunContext, name: str, f: dict[str, Any],
-                       capture: PcapWriter | str | None) -> AgentConfig:
+                       capture: PcapWriter | CaptureTee | str | None) -> AgentConfig:
     """An agent's settings (``f``: its resolved fields) -> :class:`AgentConfig`."""
     target = ctx.target
     account = None
@@ -357,7 +367,24 @@ def _webrtc_factory(name: str, fields: dict[str, Any]) -> Any:
         raise SetupFailed(f"agent {name}: webrtc: {exc}") from None
 
 
-async def _open_agents(ctx: RunContext, capture: PcapWriter) -> None:
+def _scenario_hep(scenario: Scenario) -> Any:
+    """The scenario's own ``hep:`` (the run's ``--hep`` or profile wins over it)."""
+    if scenario.hep is None:
+        return None
+    try:
+        return hep_settings(scenario.hep, f"{scenario.path}: hep", os.environ, scenario.path)
+    except ProfileError as exc:
+        raise SetupFailed(str(exc)) from None
+
+
+async def _open_hep(settings: Any) -> HepSink:
+    try:
+        return await HepSink.open(settings)
+    except HepSendError as exc:
+        raise SetupFailed(str(exc)) from None
+
+
+async def _open_agents(ctx: RunContext, capture: PcapWriter | CaptureTee) -> None:
     """Build every agent (so a bad one fails before any step) and open them, except an
     agent whose fixed local address and port an earlier agent holds (seed 001's conflict:
     two phones on one source port): it opens when a step first names it."""

@@ -31,6 +31,9 @@ class TargetSpec:
     insecure: bool = False
     #: ``SIPCLIENT_LAB_*`` variables (and the profile's ``password_env``); None: os.environ
     environ: dict[str, str] | None = None
+    #: ``--hep``: ``{target, capture_id, auth_key_env, auth_key_file}`` (a profile's ``hep:``
+    #: form), the key read where the target is built (each worker reads its own)
+    hep: dict[str, Any] | None = None
 
     @property
     def is_lab(self) -> bool:
@@ -48,6 +51,18 @@ class TargetSpec:
 
     def build(self, lab: Any = None) -> Any:
         """The :class:`~sipclient.scenario.target.Target`; ``ProfileError`` when unusable."""
+        import dataclasses
+        import os
+
+        from .target import hep_settings
+
+        target = self._build(lab)
+        if self.hep:
+            environ = os.environ if self.environ is None else self.environ
+            target = dataclasses.replace(target, hep=hep_settings(self.hep, "--hep", environ))
+        return target
+
+    def _build(self, lab: Any = None) -> Any:
         import dataclasses
 
         from .target import Target

@@ -71,6 +71,7 @@ def load_text(text: str, path: Path | str = "<text>", *,
         agents=builder.agents(doc.data.get("agents")),
         steps=steps,
         source_lines=tuple(text.splitlines()),
+        hep=doc.data.get("hep"),
     )
     errors += check(scenario, doc, builder.sources, env)
     if errors:

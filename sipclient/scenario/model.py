@@ -99,6 +99,8 @@ class Scenario:
     agents: dict[str, AgentSpec]
     steps: tuple[Step, ...]
     source_lines: tuple[str, ...]  # the file's text, for showing a failing step's YAML
+    #: ``hep:`` (a target string or a mapping, as a profile's), used when the run gives none
+    hep: Any = None
 
     def lines_of(self, step: Step) -> str:
         """The YAML text of a step (its lines, with their numbers)."""

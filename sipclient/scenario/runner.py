@@ -44,6 +44,7 @@ same before they exit.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import time
@@ -272,7 +273,8 @@ def _run_here(plan: RunPlan, listener: RunListener) -> RunOutcome:
             if handle is not None or not plan.target.is_lab:
                 target = plan.target.build(handle.lab if handle else None)
                 outcome.target = plan.target.describe(handle.lab if handle else None)
-            outcome.signal = asyncio.run(_sequence(plan, target, listener, results, netlab))
+            outcome.signal = asyncio.run(_sequence(plan, target, listener, results, netlab,
+                                                   handle.lab.gone if handle else None))
         finally:
             if netlab is not None and netlab.description:
                 outcome.target = (f"{outcome.target}; WebRTC scenarios: {netlab.description}"
@@ -305,10 +307,11 @@ def _complete(plan: RunPlan, results: Sequence[dict[str, Any] | None],
 
 
 async def _sequence(plan: RunPlan, target: Any, listener: RunListener,
-                    results: list[dict[str, Any] | None], netlab: Any = None) -> int | None:
+                    results: list[dict[str, Any] | None], netlab: Any = None,
+                    lab_gone: Callable[[], str | None] | None = None) -> int | None:
     loop = asyncio.get_running_loop()
     got: list[int] = []
-    task = loop.create_task(_one_by_one(plan, target, listener, results, netlab))
+    task = loop.create_task(_one_by_one(plan, target, listener, results, netlab, lab_gone))
 
     def interrupt(signum: int) -> None:
         if not got:  # a second Ctrl-C must not cut the cleanup short
@@ -378,9 +381,10 @@ async def run_placed(scenario: Scenario, target: Any, report_dir: Path,
         from .netlab import NetLabUnavailable
 
         try:
+            hep = getattr(target, "hep", None)  # --hep / a profile's: the namespace lab's too
             return await netlab.run(lambda lab_target: run_one(
-                scenario, lab_target, report_dir, on_step=on_step,
-                capture_interface=capture_interface))
+                scenario, lab_target if hep is None else dataclasses.replace(lab_target, hep=hep),
+                report_dir, on_step=on_step, capture_interface=capture_interface))
         except NetLabUnavailable as exc:
             return stub_result(scenario, "error", str(exc))  # nothing ran: no report folder
     return await run_one(scenario, target, report_dir, on_step=on_step,
@@ -396,8 +400,18 @@ def _interrupted_result(scenario: Scenario, report_dir: Path) -> dict[str, Any]:
 
 
 async def _one_by_one(plan: RunPlan, target: Any, listener: RunListener,
-                      results: list[dict[str, Any] | None], netlab: Any = None) -> None:
+                      results: list[dict[str, Any] | None], netlab: Any = None,
+                      lab_gone: Callable[[], str | None] | None = None) -> None:
+    """The scenarios in order. ``lab_gone`` (the built-in lab's :meth:`Lab.gone`) is asked
+    after each one that did not pass: once the lab has stopped (a killed container, a
+    crashed Asterisk), the failure says so and the rest are errors without being tried."""
+    stopped: str | None = None
     for index, (scenario, report_dir) in enumerate(zip(plan.scenarios, plan.report_dirs())):
+        if stopped:
+            results[index] = stub_result(scenario, "error", f"not run: the lab stopped: "
+                                         f"{stopped}", report_dir)
+            listener.finished(index, results[index], None)
+            continue
         listener.started(index, scenario, None)
         try:
             results[index] = await run_placed(scenario, target, report_dir, netlab,
@@ -407,4 +421,11 @@ async def _one_by_one(plan: RunPlan, target: Any, listener: RunListener,
             results[index] = _interrupted_result(scenario, report_dir)
             listener.finished(index, results[index], None)
             raise
-        listener.finished(index, results[index], None)
+        result = results[index]
+        if lab_gone is not None and result is not None and result.get("status") != "passed":
+            stopped = await asyncio.to_thread(lab_gone)
+            if stopped:
+                result["error"] = "; ".join(x for x in (
+                    result.get("error"), f"the lab stopped during this scenario: {stopped}") if x)
+                listener.note(f"the lab stopped: {stopped}; the remaining scenarios are not run")
+        listener.finished(index, result, None)

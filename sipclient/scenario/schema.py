@@ -141,7 +141,20 @@ STEPS: dict[str, tuple[str | None, dict[str, Any] | None, dict[str, Any]]] = {
     "http_twin": (None, None, _args({
         "login": STRING, "source": STRING, "ring_timeout": NUMBER, "push_method":
         _enum(["PUT", "POST"]), "webhooks": {"type": "array", "items": _enum(
-            ["seed000", "seed002", "seed003", "seed004"]), "minItems": 1}})),
+            ["seed000", "seed002", "seed003", "seed004"]), "minItems": 1},
+        "campaigns": {"type": "array", "items": {"type": "object", "required": ["id"],
+                                                 "title": "a dialer campaign (issue 20)"}}})),
+    # issue 20 (sipclient/scenario/steps/http_dialer.py, docs/http.md)
+    "dialer_insert": (None, None, _args({
+        "campaign": TEXT, "contact": {"type": "object"}, "as": CALL_NAME,
+        "expect": _enum(["ok", "unknown"])}, ("campaign", "contact"), True)),
+    "expect_dialer": (None, None, _args({
+        "campaign": TEXT, "contact": CALL_NAME, "status": _enum(
+            ["AGUARDANDO", "Dialing", "CONCLUIDO", "Descartado", "EXCEDIDO"]),
+        "tentativas": TEXT, "status_ligacao": STRING, "numero": TEXT, "ddd": TEXT,
+        "cliente": STRING}, ("contact",), True)),
+    "dialer_pause": (None, None, _args({"campaign": TEXT, "paused": BOOL},
+                                       ("campaign",))),
     "click_to_call": (None, None, _args({
         "dialect": _enum(["seed000", "seed001", "seed003"]), "ramal": TEXT, "number": TEXT,
         "key": STRING, "as": CALL_NAME, "expect": _enum(["ok", "refused"])},
@@ -159,8 +172,8 @@ STEPS: dict[str, tuple[str | None, dict[str, Any] | None, dict[str, Any]]] = {
                                   "contains": STRING, "not_contains": STRING}}}, (), True)),
     "expect_webhook": (None, None, _args({
         "dialect": _enum(["seed000", "seed002", "seed003", "seed004"]), "kind": STRING,
-        "call": CALL, "fields": {"type": "object", "title": "field: matcher (or a list)"}},
-        ("dialect",), True)),
+        "call": CALL, "fields": {"type": "object", "title": "field: matcher (or a list)"},
+        "strict": BOOL}, ("dialect",), True)),
     "expect_recording": (None, None, _args({
         "call": CALL, "shape": _enum(["seed000", "seed001", "seed002"]), "tone": NUMBER,
         "tolerance": NUMBER}, ("call",), True)),
@@ -195,6 +208,10 @@ def _step_kind_schema(kind: str) -> dict[str, Any]:
     if main is None:
         return _d(f"{kind}_args")
     return {"if": {"type": "object"}, "then": _d(f"{kind}_args"), "else": short}
+
+
+_HEP_TARGET = {"type": "string", "pattern": "^(udp|tcp):.+:[0-9]+$",
+               "title": "udp:HOST:PORT or tcp:HOST:PORT"}
 
 
 def build() -> dict[str, Any]:
@@ -265,6 +282,14 @@ def build() -> dict[str, Any]:
             "agents": {"type": "object", "propertyNames": _d("name"), "minProperties": 1,
                        "additionalProperties": _d("agent")},
             "steps": _d("steps"),
+            "hep": {"title": "HEP3 to Homer: udp:HOST:PORT or tcp:HOST:PORT, or a mapping",
+                    "oneOf": [_HEP_TARGET, {
+                        "type": "object", "additionalProperties": False,
+                        "required": ["target"],
+                        "properties": {"target": _HEP_TARGET,
+                                       "capture_id": {"type": "integer", "minimum": 0,
+                                                      "maximum": 4294967295},
+                                       "auth_key_env": STRING, "auth_key_file": STRING}}]},
         },
         "$defs": defs,
     }

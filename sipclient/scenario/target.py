@@ -29,7 +29,8 @@ from sipclient.io.target import TargetError, parse_target
 __all__ = ["Account", "ProfileError", "Target", "TRANSPORTS"]
 
 TRANSPORTS = ("udp", "tcp", "tls", "ws", "wss")
-_PROFILE_KEYS = {"target", "domain", "transports", "insecure", "ca_file", "accounts"}
+_PROFILE_KEYS = {"target", "domain", "transports", "insecure", "ca_file", "accounts", "hep"}
+_HEP_KEYS = {"target", "capture_id", "auth_key_env", "auth_key_file"}
 _ACCOUNT_KEYS = {"password", "password_file", "password_env", "user", "auth_user", "domain"}
 
 
@@ -61,6 +62,8 @@ class Target:
     ca_file: str | None = None
     accounts: dict[str, Account] = field(default_factory=dict)
     name: str = "target"
+    #: HEP3 to Homer for every agent (:class:`sipclient.pcap.hep.HepSettings`), or None
+    hep: Any = None
 
     # ------------------------------------------------------------------ construction
 
@@ -152,9 +155,12 @@ class Target:
         for ext, spec in accounts_data.items():
             ext = str(ext)
             accounts[ext] = _account(where, path, ext, spec or {}, env, domain)
+        hep = None
+        if data.get("hep") is not None:
+            hep = hep_settings(data["hep"], f"profile {where}: hep", env, path)
         return cls(host=main.host, domain=domain, port=main.port, servers=servers,
                    insecure=bool(data.get("insecure", False)) if insecure is None else insecure,
-                   ca_file=ca_file, accounts=accounts, name=str(path))
+                   ca_file=ca_file, accounts=accounts, name=str(path), hep=hep)
 
     # ------------------------------------------------------------------ use
 
@@ -188,6 +194,41 @@ class Target:
                 out[f"{name}_port"] = parse_target(self.servers[name]).port
         out.update(self.servers)
         return out
+
+
+def hep_settings(value: Any, where: str, environ: Any, base: Path | None = None) -> Any:
+    """``udp:HOST:PORT`` or ``{target, capture_id, auth_key_env, auth_key_file}`` (a
+    profile's ``hep:``, ``sipclient run --hep``) -> :class:`~sipclient.pcap.hep.HepSettings`;
+    the key from the environment or a file (relative to the profile ``base``), never in the
+    profile itself. :class:`ProfileError` naming ``where``."""
+    from sipclient.pcap.hep import DEFAULT_CAPTURE_ID, HepError, HepSettings
+
+    spec = {"target": value} if isinstance(value, str) else value
+    if not isinstance(spec, dict) or not spec.get("target"):
+        raise ProfileError(f"{where}: expected udp:HOST:PORT or a mapping with target: "
+                           "(and capture_id, auth_key_env or auth_key_file)")
+    _known_keys_only(spec, _HEP_KEYS, where)
+    key = None
+    if spec.get("auth_key_file"):
+        key_path = _relative(base, str(spec["auth_key_file"])) if base else \
+            Path(str(spec["auth_key_file"])).expanduser()
+        try:
+            key = key_path.read_text(encoding="utf-8").splitlines()[0].strip() or None
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            raise ProfileError(f"{where}.auth_key_file: cannot read {key_path}: "
+                               f"{getattr(exc, 'strerror', None) or 'empty'}") from None
+    elif spec.get("auth_key_env"):
+        key = environ.get(str(spec["auth_key_env"]))
+        if key is None:
+            raise ProfileError(f"{where}.auth_key_env: {spec['auth_key_env']} is not set")
+    else:
+        key = environ.get("SIPCLIENT_HEP_KEY")
+    capture_id = spec.get("capture_id")
+    try:
+        return HepSettings(str(spec["target"]),
+                           DEFAULT_CAPTURE_ID if capture_id is None else int(capture_id), key)
+    except (HepError, ValueError) as exc:
+        raise ProfileError(f"{where}: {exc}") from None
 
 
 def _derive(servers: dict[str, str], t: Any) -> None:

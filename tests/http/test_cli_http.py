@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -29,6 +30,9 @@ def _wait_line(stream: io.StringIO, seconds: float = 20.0) -> dict:
     raise AssertionError("the command printed nothing")
 
 
+EXAMPLES = Path(__file__).parent / "seed_examples"
+
+
 def test_secrets_only_from_env_or_file() -> None:
     err = io.StringIO()
     rc = main(["http", "status", "--url", "https://127.0.0.1:9", "--senha", SENHA,
@@ -42,7 +46,7 @@ def test_receive_prints_each_webhook() -> None:
     out, err = io.StringIO(), io.StringIO()
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(main(
-        ["http", "receive", "--count", "1", "--timeout", "20"], Env(out, err, {}))))
+        ["http", "receive", "--count", "1", "--timeout", "20", "--strict"], Env(out, err, {}))))
     thread.start()
     urls = _wait_line(out)["urls"]
     form = seed000.cdr_from_record(record()).form()
@@ -52,7 +56,33 @@ def test_receive_prints_each_webhook() -> None:
     assert (bad.status, ok.status, result) == (400, 200, [0])
     line = json.loads(out.getvalue().splitlines()[1])
     assert line["dialect"] == "seed000" and line["fields"]["callid"] == "crm-42"
-    assert "rejected seed000: field 'billsec' must be an integer" in err.getvalue()
+    assert line["warnings"] == [] and "callid=crm-42" in line["body"]
+    assert line["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert "rejected seed000 (strict): field 'billsec' must be an integer" in err.getvalue()
+
+
+def test_receive_shows_warnings_headers_and_body_with_secrets_redacted() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(main(
+        ["http", "receive", "--count", "1", "--timeout", "20", "--push-token", "env:P"],
+        Env(out, err, {"P": "push-secret-9"}))))
+    thread.start()
+    urls = _wait_line(out)["urls"]
+    body = (EXAMPLES / "seed002_body.txt").read_bytes()
+    ok = run(HttpClient().request("PUT", urls["seed002"], body,
+                                  {"Content-Type": "application/json",
+                                   "token": "push-secret-9"}))
+    thread.join(25)
+    assert (ok.status, result) == (200, [0])
+    line = json.loads(out.getvalue().splitlines()[1])
+    assert line["headers"]["token"] == "***"
+    assert line["body"] == body.decode()
+    assert "ISODate(...) is MongoDB notation, not JSON (1x)" in line["warnings"]
+    assert "warning seed002 end: field 'call_time' (11) exceeds call_duration (3)" \
+        in err.getvalue()
+    assert "warning seed002 end: ISODate(...)" in err.getvalue()
+    assert "push-secret-9" not in out.getvalue() + err.getvalue()
 
 
 @pytest.mark.lab
@@ -60,7 +90,7 @@ def test_twin_up_then_status_and_refusal(lab) -> None:
     out, err = io.StringIO(), io.StringIO()
     thread = threading.Thread(target=lambda: main(
         ["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0", "--senha", "env:S",
-         "--token", "env:T", "--for", "8"], Env(out, err, ENVIRON)))
+         "--token", "env:T", "--for", "8", "--seed003-port", "0"], Env(out, err, ENVIRON)))
     thread.start()
     info = _wait_line(out)
     common = ["--url", info["url"], "--ca-file", info["ca_file"], "--senha", "env:S"]
@@ -78,3 +108,62 @@ def test_twin_up_then_status_and_refusal(lab) -> None:
                                                  bad_err))
     for secret in SECRETS:
         assert secret not in everything
+
+
+@pytest.mark.lab
+def test_dialer_commands_against_the_twin(lab) -> None:
+    """insert / statusdiscador / statusdetalhado / deletediscador / statusoperacoes /
+    bloqueioclasse5 from the command line, on a paused campaign (nothing is dialled)."""
+    out, err = io.StringIO(), io.StringIO()
+    thread = threading.Thread(target=lambda: main(
+        ["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0", "--senha", "env:S",
+         "--token", "env:T", "--for", "8", "--campaign", "235,operators=1001,paused",
+         "--seed003-port", "-1"],
+        Env(out, err, ENVIRON)))
+    thread.start()
+    info = _wait_line(out)
+    common = ["--url", info["url"], "--ca-file", info["ca_file"], "--senha", "env:S",
+              "--token", "env:T"]
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        o, e = io.StringIO(), io.StringIO()
+        rc = main(["http", *args, *common], Env(o, e, ENVIRON))
+        return rc, o.getvalue(), e.getvalue()
+    inserted = cli("insert", "--campaign", "235", "--phone", "11:90000600", "--field",
+                   "cliente=Leandro", "--field", "gen15=gen15")
+    unknown = cli("insert", "--campaign", "999", "--phone", "11:90000600")
+    bad = cli("insert", "--campaign", "235", "--phone", "011:90000600")
+    rows = cli("statusdiscador", "--campaign", "235")
+    detail = cli("statusdetalhado", "--campaign", "235", "--idmailing",
+                 json.loads(rows[1])[0]["id"] if rows[0] == 0 else "1")
+    ops = cli("statusoperacoes")
+    tenant = cli("bloqueioclasse5", "--cliente", "teste", "--acao", "BLOQUEAR")
+    deleted = cli("deletediscador", "--campaign", "235")
+    thread.join(15)
+    assert inserted[:2] == (0, '["Status", "OK"]\n')
+    assert unknown[:2] == (1, '["Status", "ID CAMPANHA NAO CADASTRADO"]\n')
+    assert bad[0] == 1 and "field 'ddd1' must have 2 digits" in bad[2]
+    [row] = json.loads(rows[1])
+    assert (row["cliente"], row["status"], row["gen15"], row["ddd"], row["numero"]) == (
+        "Leandro", "AGUARDANDO", "gen15", "11", "90000600")
+    assert detail[:2] == (0, "[]\n")
+    assert ops[0] == 0 and json.loads(ops[1]) == []
+    assert tenant[:2] == (1, '["Status", "Login Cliente Invalido"]\n')
+    assert deleted[:2] == (0, '["Total Deletados", "1"]\n')
+
+
+@pytest.mark.lab
+def test_twin_up_says_which_port_is_taken(lab) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        out, err = io.StringIO(), io.StringIO()
+        rc = main(["http", "twin", "up", "--run-dir", str(lab.run_dir), "--port", "0",
+                   "--senha", "env:S", "--token", "env:T", "--for", "1", "--seed003-port",
+                   str(port)], Env(out, err, ENVIRON))
+    assert rc == 1 and out.getvalue() == ""
+    assert f"cannot listen on 127.0.0.1:{port}" in err.getvalue()
+    assert "--seed003-port" in err.getvalue()

@@ -92,7 +92,7 @@ def test_seed001_request_matches_the_document_and_hides_secrets() -> None:
         assert seed001.check_access(seed001.parse_request(body | {part: value}), CREDS,
                                     "10.0.0.5") == part
     with pytest.raises(FieldError, match="'acao' must be one of"):
-        seed001.parse_request(body | {"acao": "insert"})
+        seed001.parse_request(body | {"acao": "apagar"})
     with pytest.raises(FieldError, match="'token' is missing"):
         seed001.parse_request({k: v for k, v in body.items() if k != "token"})
     with pytest.raises(FieldError) as err:
@@ -214,22 +214,32 @@ def test_seed004_book_counts_and_errors() -> None:
     good = {"Date": "2016-03-02 16:00:12", "Number": "0620123456", "CallType": 2,
             "Duration": 132, "ReferenceId": "r1"}
     out = book.handle(b'{"ApiKey":"k","UserExtension":"001","Data":[]}')
-    assert (out.status, out.body) == (200, b'{"Skipped":0, "Processed":0, "Exists":0}')
+    assert (out.status, out.body) == (
+        200, b'{"Skipped":0, "Processed":0, "Exists":0, "Missing":0, "NotFound":0}')
     import json
 
     def send(data, **top):
         return book.handle(json.dumps({"ApiKey": "k", "UserExtension": "001", "Data": data}
                                       | top).encode())
-    assert send(good).summary == {"Skipped": 0, "Processed": 1, "Exists": 0}
+    zero = {"Missing": 0, "NotFound": 0}
+    assert send(good).summary == {"Skipped": 0, "Processed": 1, "Exists": 0} | zero
     assert send([good, good | {"ReferenceId": "r2"}]).summary == {
-        "Skipped": 0, "Processed": 1, "Exists": 1}
+        "Skipped": 0, "Processed": 1, "Exists": 1} | zero
     bad = send([good | {"CallType": 5}, good | {"Date": "yesterday"}])
-    assert bad.summary == {"Skipped": 2, "Processed": 0, "Exists": 0}
+    assert bad.summary == {"Skipped": 2, "Processed": 0, "Exists": 0} | zero
     assert "'CallType' must be 0, 1 or 2" in bad.problems[0]
     assert "Data[1]: field 'Date'" in bad.problems[1]
     assert book.handle(b"{nope").status == 400
     assert send(good, ApiKey="wrong").status == 401
     assert b"Invalid ApiKey" in send(good, ApiKey="wrong").body
     assert send(good, UserExtension="").body == b'{"Error": "UserExtension is missing"}'
+    # Missing (a record without a field) and NotFound (a number that is not a contact)
+    book.contacts = {"0620123456"}
+    counted = send([{k: v for k, v in good.items() if k != "Number"},
+                    good | {"Number": "0799", "ReferenceId": "r9"},
+                    good | {"ReferenceId": "r10"}])
+    assert counted.summary == {"Skipped": 2, "Processed": 1, "Exists": 0, "Missing": 1,
+                               "NotFound": 1}
+    assert "Data[1]: Number 0799 not found" in counted.problems
     missing_data = book.handle(b'{"ApiKey":"k","UserExtension":"001"}')
     assert (missing_data.status, missing_data.body) == (400, b'{"Error": "Data is missing"}')

@@ -46,7 +46,9 @@ def test_minicrm_answers_the_seed_examples_exactly(index: int) -> None:
             return resp, rx.received, rx.rejected
     resp, received, rejected = run(main())
     assert resp.status == 200
-    assert resp.text == expected                     # byte for byte, as the seed prints it
+    # the example's three counters byte for byte as the seed prints them, then the two its
+    # text describes (Missing: a record without a field; NotFound: an unknown number)
+    assert resp.text == expected[:-1] + f', "Missing":{index}, "NotFound":0}}'
     if index == 1:
         assert [w.fields["Date"] for w in received] == ["2016-03-02 16:00:12"]
         assert len(rejected) == 1 and "Data[0]: field 'Number' is missing" in rejected[0][1]
@@ -56,30 +58,34 @@ def test_seed000_cdr_checked_field_by_field() -> None:
     good = seed000.cdr_from_record(record()).form()
 
     async def main():
-        async with WebhookReceiver() as rx:
+        async with WebhookReceiver(strict=True) as rx, WebhookReceiver() as lenient:
             client = HttpClient()
             ok = await client.post_form(rx.url("seed000"), good)
             bad = await client.post_form(rx.url("seed000"), good | {"disposition": "ANSWERED"})
-            missing = await client.post_form(rx.url("seed000"),
-                                             {k: v for k, v in good.items() if k != "callid"})
+            no_callid = {k: v for k, v in good.items() if k != "callid"}
+            missing = await client.post_form(rx.url("seed000"), no_callid)
             got = await rx.expect("seed000", "cdr", callid="crm-42", billsec=29, timeout=1)
             with pytest.raises(WebhookTimeout) as miss:
                 await rx.expect("seed000", "cdr", callid="other", timeout=0.2)
-            return ok, bad, missing, got, str(miss.value)
-    ok, bad, missing, got, miss = run(main())
+            taken = await client.post_form(lenient.url("seed000"), no_callid)
+            return ok, bad, missing, got, str(miss.value), taken, lenient.received
+    ok, bad, missing, got, miss, taken, received = run(main())
     assert (ok.status, ok.text) == (200, "OK")
     assert bad.status == 400 and "field 'disposition' must be one of" in bad.text
     assert missing.status == 400 and "field 'callid' is missing" in missing.text
-    assert got.fields["disposition"] == "ANSWER"
+    assert got.fields["disposition"] == "ANSWER" and got.warnings == []
     assert "no seed000 webhook cdr with callid='other' within 0.2 s" in miss
-    assert "rejected: seed000: field 'disposition'" in miss
+    assert "rejected: seed000 (strict): field 'disposition'" in miss
+    # without --strict the vendor's CDR without callid is taken, the deviation noted
+    assert (taken.status, taken.text) == (200, "OK")
+    assert received[0].warnings == ["field 'callid' is missing"]
 
 
 def test_seed002_two_pushes_and_a_transfer_with_the_token() -> None:
     rec = record()
 
     async def main():
-        async with WebhookReceiver(token="LKAGSDK") as rx:
+        async with WebhookReceiver(token="LKAGSDK", strict=True) as rx:
             client = HttpClient()
             url = rx.url("seed002")
             hdr = {"token": "LKAGSDK"}
@@ -105,7 +111,7 @@ def test_seed003_events() -> None:
     rec = record()
 
     async def main():
-        async with WebhookReceiver() as rx:
+        async with WebhookReceiver(strict=True) as rx:
             client = HttpClient()
             await client.post_json(rx.url("seed003"), seed003.event("call.dialing", rec, "c", 1))
             await client.post_json(rx.url("seed003"), seed003.event("call.hangup", rec, "c", 2))

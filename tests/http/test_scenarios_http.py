@@ -4,6 +4,7 @@ pass under `sipclient run scenarios/http`), and a failing one that must say why.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,18 @@ def _run(lab, scenario, report: Path):
 
 
 @pytest.mark.parametrize("name", ["c2c-seed003-answered", "c2c-cancel", "statusramais-ivr",
-                                  "refusals", "minicrm-seed-example"])
+                                  "refusals", "minicrm-seed-example", "dialer-campaign"])
 def test_http_scenarios_pass(lab, tmp_path: Path, name: str) -> None:
     scenario = load_scenario(SCENARIOS / f"{name}.sip.yaml")
     result = _run(lab, scenario, tmp_path / "report")
     assert result.status == "passed", result.error
+    shown_steps = [s for s in result.steps if s.kind == "expect_webhook"]
+    source = (SCENARIOS / f"{name}.sip.yaml").read_text()
+    assert bool(shown_steps) == ("expect_webhook" in source)
+    for step in shown_steps:        # each webhook as received, in the report (issue 20)
+        shown = json.loads(step.received)
+        assert shown["warnings"] == [] and shown["body"] and shown["headers"]
+        assert "token" not in shown["headers"] or shown["headers"]["token"] == "***"
 
 
 def test_a_wrong_webhook_expectation_fails_in_words(lab, tmp_path: Path) -> None:

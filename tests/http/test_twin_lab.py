@@ -14,14 +14,14 @@ import pytest
 
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed000, seed001, seed003
+from sipclient.http.dialects import seed000, seed001, seed003, seed004
 from sipclient.http.receivers import WebhookReceiver
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
 from sipclient.media.audio import dominant_frequency
 from sipclient.media.codecs.gsm import GsmDecoder
 
 from .util import (API_KEY, PUSH_TOKEN, SECRETS, agent_config, assert_lab_idle, credentials,
-                   run)
+                   run, twin_and_two_agents)
 
 pytestmark = pytest.mark.lab
 
@@ -100,6 +100,11 @@ def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
             assert hangup.fields["data"]["disposition"] == "ANSWERED"
             log = await rx.expect("seed004", "calllog", ReferenceId=rec.uniqueid)
             assert abs(log.fields["Duration"] - talk) <= 1.0
+            # MiniCRM downloads it through the twin's recording URL template
+            minicrm = await client.request("GET", seed004.recording_url(
+                twin.minicrm_template, log.fields["ReferenceId"]))
+            assert minicrm.status == 200 and wav_tone(minicrm.body) == pytest.approx(1000,
+                                                                                    abs=15)
 
             # the recording, at each documented URL shape, holds the agent's tone
             wav = await client.request("GET", twin.url + seed000.record_path(cdr["userfield"]))
@@ -130,6 +135,7 @@ def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
                 unknown = await client.request("GET", twin.url + seed003.status_path("nope"))
                 assert unknown.status == 404 and unknown.json()["apiStatus"] == "NOT_FOUND"
             assert not rx.rejected, rx.rejected
+            assert not rx.warned, [w.warnings for w in rx.warned]
         out = capsys.readouterr()
         for secret in SECRETS:
             assert secret not in out.out + out.err
@@ -178,6 +184,7 @@ def test_unanswered_busy_and_cancel(lab) -> None:
                                          data=lambda d, rec=rec: d["callId"] == rec.id)
                 assert hangup.fields["data"]["disposition"] == disposition
             assert not rx.rejected, rx.rejected
+            assert not rx.warned, [w.warnings for w in rx.warned]
     run(main())
     assert_lab_idle(lab)
 
@@ -186,11 +193,7 @@ def test_statusramais_during_an_ivr_call(lab) -> None:
     """1019 calls the IVR 608 + 1020, types its "CPF"; 1020 answers: statusramais shows both
     In use, 1019 SAIDA and 1020 ENTRADA, JSON1 = the digits; seed 003's active call too."""
     async def main() -> None:
-        async with Twin(lab, TwinConfig(credentials=credentials())) as twin, \
-                Agent(agent_config(lab, "1019", play="tone:1000")) as caller, \
-                Agent(agent_config(lab, "1020")) as callee:
-            assert (await caller.register()).ok and (await callee.register()).ok
-            client = HttpClient(ca_file=str(twin.ca_file))
+        async with twin_and_two_agents(lab, "1019", "1020") as (twin, caller, callee, client):
             call = await caller.call("6081020")
             final = await call.wait_final(timeout=10)
             assert final.status == 200
@@ -304,5 +307,6 @@ def test_transfer_gives_seed002_a_third_push(lab) -> None:
             assert transfer.fields["call_transfer_id"] not in ("", rec.uniqueid)
             assert transfer.fields["call_status"] == "ANSWER"
             assert not rx.rejected, rx.rejected
+            assert not rx.warned, [w.warnings for w in rx.warned]
     run(main())
     assert_lab_idle(lab)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Coroutine, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Coroutine, TypeVar
 
 from sipclient.agent import AgentConfig, Secret
 from sipclient.http.dialects.seed001 import Credentials
@@ -43,3 +44,19 @@ def assert_lab_idle(lab: Any, timeout: float = 10.0) -> None:
     while lab.channels() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert lab.channels() == []
+
+
+@asynccontextmanager
+async def twin_and_two_agents(lab: Any, caller: str, callee: str
+                              ) -> AsyncIterator[tuple[Any, Any, Any, Any]]:
+    """A twin, a registered caller playing a 1000 Hz tone, a registered callee, and an HTTP
+    client trusting the twin: ``(twin, caller, callee, client)``."""
+    from sipclient.agent import Agent
+    from sipclient.http.client import HttpClient
+    from sipclient.http.twin import Twin, TwinConfig
+
+    async with Twin(lab, TwinConfig(credentials=credentials())) as twin, \
+            Agent(agent_config(lab, caller, play="tone:1000")) as a, \
+            Agent(agent_config(lab, callee)) as b:
+        assert (await a.register()).ok and (await b.register()).ok
+        yield twin, a, b, HttpClient(ca_file=str(twin.ca_file))

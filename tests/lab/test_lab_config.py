@@ -32,7 +32,8 @@ def test_render_fills_every_placeholder_and_keeps_asterisk_variables(tmp_path):
     assert f"password = {config.password('1002')}" in files["pjsip.conf"]
     assert re.search(r"\[2001\]\(lab-webrtc\)", files["pjsip.conf"])
     assert "noload => chan_sip.so" in files["modules.conf"]
-    assert "exten => 1002,1,Goto(lab-dial,${EXTEN},1)" in files["extensions.conf"]
+    assert "exten => 1002,1,Gosub(lab-record,s,1(${EXTEN}))\n same => n,Goto(lab-dial,${EXTEN},1)" \
+        in files["extensions.conf"]
     assert "Dial(PJSIP/${EXTEN}" in files["extensions.conf"]
 
 

@@ -7,7 +7,6 @@ missing Chromium or playwright fails these tests, it never skips them.
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -17,10 +16,8 @@ import pytest
 
 from sipclient.pcap.ladder import LadderMessage
 from sipclient.pcap.ladder_html import render_html
+from tests.browser import browser  # noqa: F401 - the fixture
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MESSAGES = Path(__file__).resolve().parent.parent / "data" / "messages"
 PUBLIC = Path("/work/shared/captures-public")
 
@@ -113,23 +110,6 @@ def painted(png: tuple, box: dict, colour: tuple[int, int, int], slack: int = 16
                                     for i in range(3)):
                 return True
     return False
-
-
-# -- the browser ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-lab-deps.sh (Debian chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is missing: pip install -e '.[dev]'")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 # every arrow's head and shaft: page coordinates (as the full-page screenshot) and colours

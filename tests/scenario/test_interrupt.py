@@ -60,6 +60,8 @@ def test_ctrl_c_unregisters_writes_reports_and_exits_130(lab, tmp_path):
     assert case.find("error").get("type") == "interrupted"
     run = json.loads((tmp_path / "rep" / "run.json").read_text())
     assert run["interrupted"] == "SIGINT" and run["exit_code"] == 130
+    page = (tmp_path / "rep" / "report.html").read_text()   # the page too (issue 21)
+    assert 'data-status="interrupted"' in page and "report.html not written" not in err
     assert "(interrupted by SIGINT)" in out
     assert lab.is_running()  # not ours: left running
 

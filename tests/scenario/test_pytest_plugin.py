@@ -64,6 +64,10 @@ def test_scenarios_and_fixtures_run_as_tests(pytester, lab, monkeypatch):
     assert "Traceback" not in out and "engine.py" not in out
     assert lab.account(1005).password not in out
     assert lab.is_running() and lab.contacts("1003") == [] and lab.contacts("1005") == []
+    # report.html of the session, in its report folder (issue 21)
+    page = next((pytester.path / "reports").glob("pytest-*/report.html")).read_text()
+    assert page.count("<tr data-status=") == 2 and 'data-status="failed"' in page
+    assert "register 1003 over UDP" in page and lab.account(1005).password not in page
 
 
 @pytest.mark.lab
@@ -105,6 +109,8 @@ def test_each_xdist_worker_starts_and_stops_its_own_lab(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
                                            f"--sip-report-dir={reports}")
     result.assert_outcomes(passed=2)
+    page = (reports / "report.html").read_text()   # by the controller, of both workers' results
+    assert page.count('<tr data-status="passed"') == 2
     servers = set()
     for path in reports.glob("*/result.json"):
         data = json.loads(path.read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from sipclient.http.errors import FieldError
 
@@ -107,3 +107,14 @@ def human(fmt: str) -> str:
 
 def fmt_datetime(moment: datetime) -> str:
     return moment.strftime(DATETIME_FORMAT)
+
+
+def collect(*checks: Callable[[], object]) -> list[str]:
+    """Run every check; the message of each one that fails (a lenient reading's warnings)."""
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except FieldError as exc:
+            problems.append(str(exc))
+    return problems

@@ -124,6 +124,28 @@ def cdr_from_record(rec: CallRecord) -> Cdr:
                rec.disposition, rec.userfield, rec.key)
 
 
+def cdr_deviations(form: Mapping[str, Any]) -> list[str]:
+    """Every way a received CDR departs from the document (empty: it follows it)."""
+    def amounts() -> None:
+        duration, billsec = f.integer(form, "duration"), f.integer(form, "billsec")
+        assert duration is not None and billsec is not None
+        if billsec > duration:
+            raise FieldError("billsec", f"({billsec}) exceeds duration ({duration})")
+        if form.get("disposition") in DISPOSITIONS and form["disposition"] != "ANSWER" \
+                and billsec:
+            raise FieldError("billsec", f"must be 0 for disposition {form['disposition']}, "
+                             f"got {billsec}")
+
+    def userfield() -> None:
+        if f.text(form, "userfield"):
+            parse_userfield(form["userfield"])
+
+    return f.collect(lambda: f.timestamp(form, "calldate"), lambda: f.digits(form, "src"),
+                     lambda: f.digits(form, "dst"), amounts,
+                     lambda: f.one_of(form, "disposition", DISPOSITIONS), userfield,
+                     lambda: f.text(form, "callid", empty=False))
+
+
 def validate_cdr(form: Mapping[str, Any]) -> Cdr:
     """Check a received CDR POST field by field (all eight are required)."""
     calldate = f.timestamp(form, "calldate")

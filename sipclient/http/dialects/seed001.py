@@ -9,7 +9,9 @@ the four parts failed, never the values).
 
 Actions implemented: ``clicktocall`` (origem, destino), ``statusramais`` (rows with the twelve
 documented fields), ``statusreport`` (finished calls from ``datainicial``, at most 500),
-``statusoperacoes`` (operator logins/pauses: the lab has no call centre, so an empty list).
+``statusoperacoes`` (operators' login/logout/pause rows, :mod:`.operators`), the dialer's
+``insert``, ``statusdiscador``, ``statusdetalhado``, ``deletediscador`` (:mod:`.dialer`) and
+``bloqueioclasse5`` (``logincliente``, ``classe5acao`` BLOQUEAR/DESBLOQUEAR).
 Recordings: ``GET /gravador28/<GRAVACAO>.gsm`` (the twin also serves ``.wav``).
 """
 
@@ -25,8 +27,11 @@ from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError, HttpError
 
 API_PATH = "/api.php"
+DIALER_PATH = "/discador.php"     # the click-to-call example's path (with a Bearer header)
+API_PATHS = (API_PATH, DIALER_PATH)
 RECORD_PREFIX = "/gravador28/"
-ACTIONS = ("clicktocall", "statusramais", "statusreport", "statusoperacoes")
+ACTIONS = ("clicktocall", "statusramais", "statusreport", "statusoperacoes", "insert",
+           "statusdiscador", "statusdetalhado", "deletediscador", "bloqueioclasse5")
 PROTOCOL_ERROR = ["Status", "Erro de Protocolo"]
 LOGIN_INVALID = ["Status", "Login/Senha Invalido"]
 STATUSRAMAIS_FIELDS = ("Ramal", "Status", "Direcao", "Duracao", "StatusCanal", "Callerid",
@@ -85,6 +90,30 @@ def parse_request(obj: Any) -> ApiRequest:
     senha, token = (_secret_field(obj, name) for name in ("senha", "token"))
     params = {k: v for k, v in obj.items() if k not in ("acao", "login", "senha", "token")}
     return ApiRequest(acao, login, senha, token, params)
+
+
+def with_bearer(obj: Any, authorization: str | None) -> Any:
+    """The click-to-call example sends ``Authorization: Bearer {"acao":..,"token":..}`` and a
+    body without the token: fill the body's missing login/senha/token from the Bearer value
+    (a JSON object like the body, or the token itself)."""
+    if not isinstance(obj, dict) or not authorization:
+        return obj
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return obj
+    try:
+        import json
+
+        bearer = json.loads(value)
+    except ValueError:
+        bearer = {"token": value.strip()}
+    if not isinstance(bearer, dict):
+        bearer = {"token": value.strip()}
+    merged = dict(obj)
+    for name in ("login", "senha", "token"):
+        if name not in merged and isinstance(bearer.get(name), str):
+            merged[name] = bearer[name]
+    return merged
 
 
 def _secret_field(obj: dict[str, Any], name: str) -> str:

@@ -78,6 +78,38 @@ def payload(rec: CallRecord, phase: str, *, central_id: str, base_url: str = "",
     }
 
 
+def push_deviations(body: Any, *, phase: str | None = None) -> list[str]:
+    """Every way a push departs from the document (empty: it follows it)."""
+    if not isinstance(body, dict):
+        return ["field 'central_id' cannot be read: the body is not a JSON object"]
+    checks: list[Any] = [lambda n=n: f.require(body, n) for n in FIELDS]
+    checks += [lambda n=n: n not in body or f.text(body, n) for n in STRING_FIELDS]
+    checks += [lambda n=n: n not in body or f.number(body, n) for n in NUMBER_FIELDS]
+    checks += [lambda: "central_id" not in body or f.text(body, "central_id", empty=False),
+               lambda: "call_id" not in body or f.text(body, "call_id", empty=False),
+               lambda: "call_date" not in body or f.timestamp(body, "call_date"),
+               lambda: "call_type" not in body or f.one_of(body, "call_type", CALL_TYPES)]
+
+    def times() -> None:
+        for name in ("call_time", "call_duration", "call_time_waiting"):
+            if isinstance(body.get(name), (int, float)) and body[name] < 0:
+                raise FieldError(name, f"must not be negative, got {body[name]}")
+
+    def final() -> None:
+        if isinstance(body.get("call_time"), (int, float)) \
+                and isinstance(body.get("call_duration"), (int, float)) \
+                and body["call_time"] > body["call_duration"]:
+            raise FieldError("call_time", f"({body['call_time']}) exceeds call_duration "
+                             f"({body['call_duration']})")
+    checks.append(times)
+    if phase in ("end", "transfer"):
+        checks += [lambda: "call_status" not in body
+                   or f.one_of(body, "call_status", DISPOSITIONS), final]
+    if phase == "transfer":
+        checks.append(lambda: f.text(body, "call_transfer_id", empty=False))
+    return f.collect(*checks)
+
+
 def validate_push(body: Any, *, phase: str | None = None) -> dict[str, Any]:
     """Check one push field by field; ``phase`` adds the end/transfer rules."""
     if not isinstance(body, dict):
@@ -103,6 +135,12 @@ def validate_push(body: Any, *, phase: str | None = None) -> dict[str, Any]:
     if phase == "transfer":
         f.text(body, "call_transfer_id", empty=False)
     return body
+
+
+def looks_final(body: dict[str, Any]) -> bool:
+    """A push with times, a status or an audio URL carries the end of a call."""
+    return any(body.get(n) not in (None, "", 0) for n in
+               ("call_duration", "call_time", "call_status", "call_url_audio"))
 
 
 def check_token(headers: Mapping[str, str], expected: str | None) -> None:

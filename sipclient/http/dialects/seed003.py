@@ -112,6 +112,29 @@ def event(kind: str, rec: CallRecord, client_id: str, created_ms: int) -> dict[s
                      else hangup_disposition(rec.disposition or "")}}
 
 
+def event_deviations(obj: Any) -> list[str]:
+    """Every way an event departs from the document (empty: it follows it)."""
+    try:
+        validate_event(obj)
+    except FieldError as first:
+        if not isinstance(obj, dict) or not isinstance(obj.get("data"), dict):
+            return [str(first)]
+    else:
+        return []
+    data, where = obj["data"], "data"
+    checks: list[Any] = [lambda: f.one_of(obj, "event", EVENTS),
+                         lambda: f.text(obj, "clientId", empty=False),
+                         lambda: f.integer(data, "created", where, strict=True)]
+    checks += [lambda n=n: f.text(data, n, where, empty=False) for n in ("from", "to", "callId")]
+    checks += [lambda n=n: f.require(data, n, where)
+               for n in ("error", "serverMessage", "disposition")]
+    if obj.get("event") == "call.hangup":
+        checks.append(lambda: f.one_of(data, "disposition", HANGUP_DISPOSITIONS, where))
+    elif data.get("disposition") is not None:
+        checks.append(lambda: f.one_of(data, "disposition", (None,), where))
+    return f.collect(*checks)
+
+
 def validate_event(obj: Any) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise FieldError("event", "cannot be read: the body is not a JSON object")

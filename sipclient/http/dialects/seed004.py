@@ -5,9 +5,13 @@ each ``{"Number", "Duration", "CallType" (0 outgoing, 1 incoming, 2 missed), "Da
 ``YYYY-MM-DD hh:mm:ss``), "ReferenceId" (optional)}``. Numbers may come as strings (the
 document's examples send ``"2"`` and ``"132"``).
 
-Answer: 200 with ``{"Skipped":n, "Processed":n, "Exists":n}`` (the document's spacing):
-a record with a missing or malformed field is Skipped, one whose ReferenceId is already
-known (stored earlier, or earlier in the same request) Exists, the others are Processed.
+Answer: 200 with ``{"Skipped":n, "Processed":n, "Exists":n, "Missing":n, "NotFound":n}``
+(the examples' three counters in the document's spacing, then the two its text describes):
+a record with a missing or malformed field is Skipped (Missing counts those with a missing
+field), one whose Number is not a known contact (when the book has ``contacts``) is NotFound
+and Skipped, one whose ReferenceId is already known (stored earlier, or earlier in the same
+request) Exists, the others are Processed. The body is read leniently (the document's
+examples use typographic quotes): each liberty is a warning, and ``strict`` refuses them.
 A request MiniCRM cannot take at all gets a 4xx with a description: not JSON (400), no or
 wrong ApiKey (401), no UserExtension or Data (400).
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +30,8 @@ from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError
 
 PATH = "/Api/CallLog"
+#: the recording URL template's placeholder, as the document spells it (and the right one)
+REFERENCE_PLACEHOLDER = "{%RefereceId%}"
 CALL_TYPES = (0, 1, 2)
 OUTGOING, INCOMING, MISSED = CALL_TYPES
 
@@ -59,9 +66,20 @@ def validate_record(item: Any, where: str = "Data") -> dict[str, Any]:
             "ReferenceId": reference}
 
 
-def summary_body(skipped: int, processed: int, exists: int) -> bytes:
-    """The answer exactly as the document prints it: ``{"Skipped":0, "Processed":1, ...}``."""
-    return json.dumps({"Skipped": skipped, "Processed": processed, "Exists": exists},
+def recording_url(template: str, reference_id: str) -> str:
+    """MiniCRM's download URL of a recorded call: the template with its ReferenceId."""
+    from urllib.parse import quote
+
+    ref = quote(reference_id, safe="")
+    return template.replace(REFERENCE_PLACEHOLDER, ref).replace("{%ReferenceId%}", ref)
+
+
+def summary_body(skipped: int, processed: int, exists: int, missing: int = 0,
+                 not_found: int = 0) -> bytes:
+    """The answer as the document prints it: ``{"Skipped":0, "Processed":1, "Exists":0``,
+    then ``"Missing"`` and ``"NotFound"``."""
+    return json.dumps({"Skipped": skipped, "Processed": processed, "Exists": exists,
+                       "Missing": missing, "NotFound": not_found},
                       separators=(", ", ":")).encode()
 
 
@@ -71,6 +89,7 @@ class CallLogOutcome:
     body: bytes
     records: list[dict[str, Any]] = field(default_factory=list)   # processed ones
     problems: list[str] = field(default_factory=list)             # why each skip
+    warnings: list[str] = field(default_factory=list)             # the body's liberties
 
     @property
     def summary(self) -> dict[str, int] | None:
@@ -84,12 +103,20 @@ class CallLogBook:
     api_key: str | None = field(default=None, repr=False)
     references: set[str] = field(default_factory=set)
     stored: list[dict[str, Any]] = field(default_factory=list)
+    contacts: set[str] | None = None     # known numbers; None: every number is known
 
-    def handle(self, body: bytes) -> CallLogOutcome:
+    def handle(self, body: bytes, strict: bool = False) -> CallLogOutcome:
+        from sipclient.http.lenient import loads
+        from sipclient.http.wire import WireError
+
         try:
-            obj = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            obj, warnings = loads(body)
+        except WireError as exc:
             return _error(400, f"Invalid JSON: {exc}")
+        if warnings and strict:
+            out = _error(400, "Invalid JSON (strict): " + "; ".join(warnings))
+            out.warnings = warnings
+            return out
         if not isinstance(obj, dict):
             return _error(400, "Invalid request: the body must be a JSON object")
         key = obj.get("ApiKey")
@@ -107,15 +134,21 @@ class CallLogBook:
         items = [data] if isinstance(data, dict) else data
         if not isinstance(items, list):
             return _error(400, "Data must be an object or a list of objects")
-        skipped = processed = exists = 0
-        outcome = CallLogOutcome(200, b"")
+        skipped = processed = exists = missing = not_found = 0
+        outcome = CallLogOutcome(200, b"", warnings=warnings)
         for index, item in enumerate(items):
             where = "Data" if isinstance(data, dict) else f"Data[{index}]"
             try:
                 record = validate_record(item, where)
             except FieldError as exc:
                 skipped += 1
+                missing += "is missing" in str(exc)
                 outcome.problems.append(str(exc))
+                continue
+            if self.contacts is not None and record["Number"] not in self.contacts:
+                skipped += 1
+                not_found += 1
+                outcome.problems.append(f"{where}: Number {record['Number']} not found")
                 continue
             ref = record["ReferenceId"]
             if ref and ref in self.references:
@@ -127,8 +160,16 @@ class CallLogBook:
             self.stored.append(record)
             outcome.records.append(record)
             processed += 1
-        outcome.body = summary_body(skipped, processed, exists)
+        outcome.body = summary_body(skipped, processed, exists, missing, not_found)
         return outcome
+
+
+_API_KEY = re.compile(r'(ApiKey["“”„″]?\s*:\s*["“”„″])[^"“”„″]*(["“”„″])')
+
+
+def redact_api_key(text: str) -> str:
+    """A request body as text with its ApiKey value replaced by ``***``."""
+    return _API_KEY.sub(r"\1***\2", text)
 
 
 def _error(status: int, text: str) -> CallLogOutcome:

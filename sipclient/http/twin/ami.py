@@ -67,7 +67,8 @@ class AmiClient:
         except (OSError, asyncio.TimeoutError) as exc:
             raise AmiError(f"AMI at {host}:{port} unreachable: {exc}") from None
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
-        reply = await self.action("Login", Username=user, Secret=secret, Events="call,user,system")
+        reply = await self.action("Login", Username=user, Secret=secret,
+                                  Events="call,user,system,agent")
         if reply.get("Response") != "Success":
             await self.close()
             raise AmiError(f"AMI login refused for user {user}")

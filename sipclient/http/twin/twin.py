@@ -25,10 +25,14 @@ from typing import Any
 
 from sipclient.http.client import HttpClient
 from sipclient.http.dialects import seed000, seed001, seed002, seed003, seed004
+from sipclient.http.dialects.dialer import CampaignRules
+from sipclient.http.dialects.operators import OperatorLog
 from sipclient.http.dialects.record import CallRecord
 from sipclient.http.errors import FieldError, HttpError
 from sipclient.http.server import HttpServer
 from sipclient.http.twin.ami import AmiClient, AmiError, Message
+from sipclient.http.twin.dialer import Dialer
+from sipclient.http.twin.recordings import serve_recording
 from sipclient.http.wire import HttpRequest, HttpResponse, json_response, text_response
 
 log = logging.getLogger("sipclient.http.twin")
@@ -65,6 +69,9 @@ class TwinConfig:
     webhooks: list[WebhookTarget] = field(default_factory=list)
     webhook_insecure: bool = False
     run_dir: Path | None = None      # certificate; default <lab run dir>/twin
+    campaigns: list[CampaignRules] = field(default_factory=list)   # the dialer's campaigns
+    classe5_login: str = "lab"       # bloqueioclasse5's logincliente of the lab's tenant
+    seed003_port: int | None = None  # also serve seed 003 over plain HTTP here (3030; 0: any)
 
 
 @dataclass
@@ -74,6 +81,8 @@ class _Call:
     channel: str = ""
     transfer_id: str = ""        # seed 002's call_transfer_id once the call was transferred
     transfer_pushed: bool = False
+    origin_status: str = ""      # DialStatus of the originate's own dial (BUSY, NOANSWER...)
+    undecided: bool = False      # the originate failed with reason 0: wait for its DialEnd
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -86,13 +95,16 @@ class Twin:
         self.calls: dict[str, _Call] = {}
         self._by_uniqueid: dict[str, str] = {}
         self._serial = itertools.count(1)
+        self._ids = itertools.count(1)
         self.server: HttpServer | None = None
+        self.plain_server: HttpServer | None = None     # seed 003 on :3030, plain HTTP
         self.refusals: list[str] = []     # which check failed, for logs/tests (no values)
         self.deliveries: list[tuple[str, str, int | str]] = []   # (dialect, kind, status)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._origin_status: dict[str, str] = {}
-        self._undecided: dict[str, _Call] = {}
         self._last_delivery: dict[str, asyncio.Task[Any]] = {}
+        self.dialer = Dialer(self, config.campaigns)
+        self.blocked = False             # bloqueioclasse5
+        self.operators = OperatorLog()   # statusoperacoes, from app_queue's AMI events
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -104,6 +116,19 @@ class Twin:
     def url(self) -> str:
         assert self.server is not None
         return self.server.url()
+
+    @property
+    def seed003_url(self) -> str:
+        """seed 003's plain-HTTP base (``http://host:3030``), when ``seed003_port`` is set."""
+        assert self.plain_server is not None, "seed003_port is not set"
+        return self.plain_server.url()
+
+    @property
+    def minicrm_template(self) -> str:
+        """The recording URL template MiniCRM is given (seed 004), for the twin's CallLogs'
+        ReferenceId: ``https://host:port/record?Rec={%RefereceId%}`` (the document's
+        spelling)."""
+        return self.url + "/record?Rec=" + seed004.REFERENCE_PLACEHOLDER
 
     @property
     def monitor_dir(self) -> Path:
@@ -121,17 +146,32 @@ class Twin:
         await self.ami.connect(lab.probe_host if not lab.external else lab.host, lab.ami_port,
                                lab.ami_user, lab.ami_secret)
         self.ami.subscribe(self._on_event)
-        self.server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
-                                 ssl_context=ctx, plain_handler=self._plain)
-        await self.server.start()
-        self.config.port = self.server.port
+        self.ami.subscribe(self.dialer.on_event)
+        self.ami.subscribe(lambda msg: self.operators.on_event(msg, datetime.now()))
+        try:
+            server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
+                                ssl_context=ctx, plain_handler=self._plain)
+            self.server = await server.start()
+            self.config.port = self.server.port
+            if self.config.seed003_port is not None:
+                plain = HttpServer(self._plain, host=self.config.host,
+                                   port=self.config.seed003_port)
+                self.plain_server = await plain.start()
+                self.config.seed003_port = self.plain_server.port
+        except BaseException:
+            await self.close()         # a port in use: nothing left open
+            raise
+        self.dialer.start()
         return self
 
     async def close(self) -> None:
+        await self.dialer.close()
         for task in list(self._tasks):
             await asyncio.gather(task, return_exceptions=True)
         if self.server:
             await self.server.close()
+        if self.plain_server:
+            await self.plain_server.close()
         await self.ami.close()
 
     async def __aenter__(self) -> "Twin":
@@ -171,12 +211,16 @@ class Twin:
                          customer_code=self.config.customer_code)
         call = _Call(rec)
         self.calls[call_id] = call
-        self._origin_status.pop(extension, None)
+        # The extension's channel gets our own uniqueid (Originate ChannelId): every event of
+        # that call, failed or not, names it, so two calls to one extension never mix, and
+        # GRAVACAO carries the same id as IDCHAMADA (the channel's linkedid).
+        uniqueid = self._channel_id(now)
+        self._by_uniqueid[uniqueid] = call_id
+        gravacao = seed001.make_gravacao(now, number, extension, uniqueid)
         stamp = int(now.timestamp())
-        gravacao = seed001.make_gravacao(now, number, extension, f"{stamp}.{serial}")
         userfield = seed000.make_userfield(now, self.config.customer_code + extension,
                                            extension, number, f"{stamp}{serial:03d}")
-        call.record = replace(rec, recording=gravacao, userfield=userfield)
+        call.record = replace(rec, recording=gravacao, userfield=userfield, uniqueid=uniqueid)
         self._push_start(call.record)
         call.action_id = f"c2c-{call_id}"
         try:
@@ -195,6 +239,7 @@ class Twin:
             "Originate", action_id=call.action_id, Channel=f"PJSIP/{extension}",
             Context="twin-c2c", Exten=number, Priority=1,
             Timeout=int(self.config.ring_timeout * 1000), Async="true",
+            ChannelId=call.record.uniqueid,
             CallerID=f'"Click2Call {number}" <{number}>',
             Variable=[f"TWIN_ID={call.record.id}", f"TWIN_REC={gravacao}.wav",
                       f"TWIN_GRAVACAO={gravacao}"])
@@ -215,13 +260,12 @@ class Twin:
                 # Reason 5 is busy; a 486 from the phone gives reason 0 on Asterisk 16, and
                 # the DialEnd of the originate's own dial (BUSY) comes before or after it
                 reason = msg.get("Reason", "")
-                ext = call.record.extension
-                status = self._origin_status.pop(ext, "")
+                status = call.origin_status
                 if reason == "5" or status == "BUSY":
                     self._finish(call, "BUSY")
                 elif reason == "0" and not status:
-                    self._undecided[ext] = call
-                    asyncio.get_running_loop().call_later(2.0, self._settle, ext)
+                    call.undecided = True
+                    asyncio.get_running_loop().call_later(2.0, self._settle, call)
                 else:
                     self._finish(call, "NO ANSWER")
         elif event == "UserEvent" and msg.get("UserEvent") == "TwinAnswered":
@@ -234,13 +278,12 @@ class Twin:
                                       uniqueid=call.record.uniqueid or uniqueid)
                 call.channel = call.channel or msg.get("Channel", "")
         elif event == "DialEnd" and "Channel" not in msg:   # an Originate's own dial
-            ext = _ext_of({"Channel": msg.get("DestChannel", "")})
-            undecided = self._undecided.pop(ext, None)
-            if undecided is not None:
-                self._finish(undecided, "BUSY" if msg.get("DialStatus") == "BUSY"
-                             else "NO ANSWER")
-            elif ext:
-                self._origin_status[ext] = msg.get("DialStatus", "")
+            call = self.calls.get(self._by_uniqueid.get(msg.get("DestUniqueid", ""), ""))
+            if call is None:
+                return
+            call.origin_status = msg.get("DialStatus", "")
+            if call.undecided:
+                self._finish(call, "BUSY" if call.origin_status == "BUSY" else "NO ANSWER")
         elif event == "DialEnd":
             call = self.calls.get(self._by_uniqueid.get(msg.get("Uniqueid", ""), ""))
             if call and msg.get("DialStatus") == "ANSWER" and call.record.connected is None:
@@ -264,10 +307,13 @@ class Twin:
                 side = msg.get("Side", "") or "interno"
                 self._finish(call, disposition, hangup_side=side)
 
-    def _settle(self, ext: str) -> None:
-        call = self._undecided.pop(ext, None)
-        if call is not None:
-            self._finish(call, "NO ANSWER")
+    def _settle(self, call: _Call) -> None:
+        self._finish(call, "NO ANSWER")
+
+    def _channel_id(self, now: datetime) -> str:
+        """A uniqueid of Asterisk's shape (``<epoch>.<n>``) that Asterisk's own counter (from
+        0 at each start) does not reach: ``n`` starts at 900000."""
+        return f"{int(now.timestamp())}.{900000 + next(self._ids)}"
 
     def _finish(self, call: _Call, disposition: str, **changes: Any) -> None:
         if call.ended.is_set():
@@ -351,11 +397,19 @@ class Twin:
     # --- HTTP ------------------------------------------------------------------------------
 
     async def _plain(self, req: HttpRequest) -> HttpResponse:
-        return json_response(seed001.PROTOCOL_ERROR)
+        """Plain HTTP: seed 003's API (documented on http://DOMAIN:3030), seed 001's "Erro de
+        Protocolo" on seed 001's paths, 404 elsewhere."""
+        routed = seed003.route(req.path)
+        if routed:
+            return await self._api003(req, *routed)
+        if req.path in seed001.API_PATHS:
+            return json_response(seed001.PROTOCOL_ERROR)
+        return text_response(f"not found over plain HTTP: {req.path} (seed 003's /api/... "
+                             "only; the rest is HTTPS)\n", 404)
 
     async def _handle(self, req: HttpRequest) -> HttpResponse:
         path = req.path
-        if path == seed001.API_PATH:
+        if path in seed001.API_PATHS:
             return await self._api001(req)
         if path == seed000.CALL_PATH:
             return await self._call000(req)
@@ -371,7 +425,8 @@ class Twin:
         if req.method != "POST":
             return json_response(["Status", "Use POST"], 405)
         try:
-            api = seed001.parse_request(req.json())
+            api = seed001.parse_request(seed001.with_bearer(req.json(),
+                                                            req.header("authorization")))
         except (FieldError, ValueError) as exc:
             return json_response(["Status", f"Requisicao Invalida: {exc}"], 400)
         failed = seed001.check_access(api, self.config.credentials, req.peer[0])
@@ -391,9 +446,24 @@ class Twin:
                 since = seed001.parse_datainicial(api.params, datetime.now())
                 return json_response(seed001.report([c.record for c in self.calls.values()],
                                                     since))
-            return json_response([])  # statusoperacoes: the lab has no call-centre operators
+            if api.acao == "bloqueioclasse5":
+                return json_response(await self.classe5(api.params))
+            if api.acao in ("insert", "statusdiscador", "statusdetalhado", "deletediscador"):
+                return json_response(self.dialer.answer(api.acao, api.params, datetime.now()))
+            since = seed001.parse_datainicial(api.params, datetime.now())
+            return json_response(self.operators.since(since))   # statusoperacoes
         except FieldError as exc:
             return json_response(["Status", f"Parametro Invalido: {exc}"])
+
+    async def classe5(self, params: dict[str, Any]) -> list[str]:
+        from sipclient.http.twin import classe5
+
+        login, action = classe5.parse(params)
+        if login != self.config.classe5_login:
+            return classe5.UNKNOWN_TENANT
+        await classe5.apply(self.ami, Path(self.lab.run_dir) / "etc", action == "BLOQUEAR")
+        self.blocked = action == "BLOQUEAR"
+        return classe5.OK
 
     async def _call000(self, req: HttpRequest) -> HttpResponse:
         # The document: every request is answered 200, whatever its parameters.
@@ -486,48 +556,8 @@ class Twin:
         return self.monitor_dir / f"{rec.recording}.wav"
 
     async def _recording(self, req: HttpRequest) -> HttpResponse:
-        path = req.path
-        rec: CallRecord | None = None
-        want_gsm = False
-        records = [c.record for c in self.calls.values()]
-        if path.startswith(seed001.RECORD_PREFIX):
-            name = path[len(seed001.RECORD_PREFIX):]
-            stem, _, ext = name.rpartition(".")
-            want_gsm = ext == "gsm"
-            rec = next((r for r in records if r.recording == stem and ext in ("gsm", "wav")),
-                       None)
-            if rec is None and ext in ("gsm", "wav") and ".." not in stem:
-                file = self.monitor_dir / f"{stem}.wav"   # IVR calls recorded by the dialplan
-                if file.is_file():
-                    return _audio(file, want_gsm)
-        elif path.startswith(seed000.RECORD_PREFIX):
-            userfield = path[len(seed000.RECORD_PREFIX):]
-            rec = next((r for r in records if r.userfield == userfield), None)
-        elif path.startswith("/webphone-"):
-            rec = next((r for r in records
-                        if seed002.audio_path(r, self.config.central_id) == path), None)
-        else:
-            ref = req.query.get("Rec", "")
-            rec = next((r for r in records if r.uniqueid and r.uniqueid == ref), None)
-        if rec is None or rec.ended is None or rec.connected is None:
-            return text_response("no such recording\n", 404)
-        file = self.recording_file(rec)
-        if not file.is_file():
-            return text_response("recording not written\n", 404)
-        return _audio(file, want_gsm)
-
-
-def _audio(file: Path, gsm: bool) -> HttpResponse:
-    if not gsm:
-        return HttpResponse(200, file.read_bytes(), {"content-type": "audio/wav"})
-    from sipclient.media.audio import read_wav
-    from sipclient.media.codecs.gsm import GsmEncoder
-
-    samples = read_wav(file)
-    usable = len(samples) - len(samples) % 160
-    encoder = GsmEncoder()
-    frames = b"".join(encoder.encode(samples[i:i + 160]) for i in range(0, usable, 160))
-    return HttpResponse(200, frames, {"content-type": "audio/x-gsm"})
+        return serve_recording(req, [c.record for c in self.calls.values()],
+                               self.monitor_dir, self.config.central_id)
 
 
 def _ext_of(chan: Message) -> str:

@@ -19,7 +19,7 @@ from . import calls, control, expect, flow, media, raw, registration
 
 __all__ = ["STEPS", "UNRESOLVED", "Executor"]
 
-Executor = Callable[[Any, Any, dict[str, Any]], Awaitable[None]]
+Executor = Callable[[Any, Any, dict[str, Any]], Awaitable[Any]]  # a str result is shown
 
 STEPS: dict[str, Executor] = {
     "register": registration.register,
@@ -53,4 +53,5 @@ UNRESOLVED: set[str] = {"parallel", "repeat"}
 from . import capture  # noqa: E402,F401 - validate_capture
 from . import http  # noqa: E402,F401 - http_twin, click_to_call, expect_webhook... (issue 9)
 from . import lifecycle  # noqa: E402,F401 - close, reopen
+from . import http_dialer  # noqa: E402,F401 - dialer_insert, expect_dialer... (issue 20)
 from . import diagnose  # noqa: E402,F401 - diagnose (issue 17)

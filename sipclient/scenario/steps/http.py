@@ -16,7 +16,9 @@ it pushes every dialect to. Then:
   body, or MiniCRM's ApiKey with ``to: receiver``);
 - ``expect_webhook: {dialect: seed000, kind: cdr, call: c2c, fields: {disposition: ANSWER,
   billsec: [">=2", "<=4"]}, timeout: 20}`` (a field matcher is a value, ``~regex``,
-  ``>=n``/``<=n``/``>n``/``<n``, or a list of them that must all hold);
+  ``>=n``/``<=n``/``>n``/``<n``, or a list of them that must all hold; ``strict: true``
+  fails on a webhook that departs from its document); the step's result keeps the webhook's
+  fields, warnings, headers and body (secrets redacted);
 - ``expect_recording: {call: c2c, shape: seed000, tone: 1000}`` (seed000, seed001 (.gsm),
   seed002: the documented URL shapes).
 
@@ -96,8 +98,11 @@ async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     hooks = [WebhookTarget(d, receiver.url(d),
                            Secret(push) if d == "seed002" else Secret(key) if d == "seed004"
                            else None, method if d == "seed002" else "POST") for d in wanted]
+    from .http_dialer import campaign_rules
+
     config = TwinConfig(credentials=creds, webhooks=hooks,
-                        ring_timeout=float(args.get("ring_timeout", 20)))
+                        ring_timeout=float(args.get("ring_timeout", 20)),
+                        campaigns=[campaign_rules(c) for c in args.get("campaigns") or []])
     try:
         twin = await Twin(lab, config).start()
     except (OSError, HttpIntegrationError, LabError) as exc:
@@ -157,7 +162,7 @@ def _field_ok(value: Any, want: Any) -> bool:
         return False
 
 
-async def expect_webhook(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+async def expect_webhook(ctx: RunContext, step: Step, args: dict[str, Any]) -> str:
     state = _state(ctx)
     dialect = str(args["dialect"])
     kind = args.get("kind")
@@ -188,13 +193,19 @@ async def expect_webhook(ctx: RunContext, step: Step, args: dict[str, Any]) -> N
         else:
             matchers[name] = lambda v, w=want: _field_ok(v, w)
     try:
-        await state.receiver.expect(dialect, kind, timeout=timeout, **matchers)
+        got = await state.receiver.expect(dialect, kind, timeout=timeout, **matchers)
     except WebhookTimeout as exc:
         want = ", ".join(f"{k}: {v}" for k, v in wanted.items())
         raise StepFailed(f"expect_webhook: no {dialect} {kind or 'webhook'}"
                          f"{' with ' + want if want else ''} within {timeout:g} s",
                          expected=f"{dialect} {kind or ''} {want}".strip(),
                          received=ctx.redact(str(exc))) from None
+    shown = ctx.redact(json.dumps(got.report(), default=str, ensure_ascii=False))
+    if args.get("strict") and got.warnings:
+        raise StepFailed(f"expect_webhook: the {dialect} {got.kind} departs from its "
+                         f"document: {'; '.join(got.warnings)}", expected="no deviation",
+                         received=shown)
+    return shown
 
 
 async def expect_recording(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
