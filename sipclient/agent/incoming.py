@@ -52,8 +52,11 @@ class IncomingCall(DialogSession):
         if self.final is not None:
             raise AgentError(f"incoming call {self.call_id} already answered "
                              f"{self.final.status}")
-        headers = [("Contact", f"<{self.agent.contact_uri}>"),
-                   ("Allow", self.agent.ALLOW)] if dialog else []
+        headers = []
+        if dialog:  # 12.1.1: the request's Record-Route lines, in order, in the 18x and 2xx
+            headers = [("Record-Route", v)
+                       for v in self.request.headers.get_lines("Record-Route")]
+            headers += [("Contact", f"<{self.agent.contact_uri}>"), ("Allow", self.agent.ALLOW)]
         try:
             resp = self.agent.respond(self.event, status, to_tag=self.to_tag, headers=headers,
                                       body=body,
