@@ -133,7 +133,7 @@ class IncomingCall(DialogSession):
                                                            self.agent.config.user_agent)])
         self._end("no ACK within 64*T1: local BYE")
         try:
-            await self.agent.send_authenticated(bye)
+            await self.agent.send_authenticated(bye, addr=self.agent.next_hop(self.dialog))
         except AgentError as exc:
             log.info("%s: the BYE after the missing ACK: %s", self, exc)
 
