@@ -247,6 +247,22 @@ class KamailioLab:
                 out.append(m.group(1))
         return out
 
+    def registrations(self, user: str | None = None) -> list[str]:
+        """Log lines of the REGISTERs Kamailio saved (for ``user`` or all), oldest first:
+        ``registered 1002 expires 3600 from udp:127.0.0.1:40000``."""
+        pattern = re.compile(r"registered (\S+) expires .*")
+        return [m.group(0) for m in pattern.finditer(self.log_text())
+                if user is None or m.group(1) == user]
+
+    def wait_registered(self, user: str, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``user`` has been registered ``count`` times (LabError otherwise)."""
+        deadline = time.monotonic() + timeout
+        while len(self.registrations(user)) < count:
+            if time.monotonic() > deadline:
+                raise LabError(f"kamailio saw no REGISTER of {user} in {timeout} s:\n"
+                               + self.log_tail())
+            time.sleep(0.05)
+
     def rejected(self) -> list[str]:
         """Lines of the in-dialog requests refused because they carried no Route."""
         return [line for line in self.log_text().splitlines() if "rejected in-dialog" in line]
