@@ -31,7 +31,8 @@ from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
 from sipclient.io.impair import ImpairedTransport
 from sipclient.io.target import Target, parse_target
 from sipclient.io.transport import (WILDCARDS, LocalIdentity, TlsOptions, TransportError,
-                                    concrete_address, open_for_target, open_transport)
+                                    concrete_address, format_host, open_for_target,
+                                    open_transport)
 from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceived,
                                   TransactionTimeout)
@@ -98,7 +99,7 @@ class Agent:
 
     @property
     def domain(self) -> str:
-        return self.config.domain or self.target.host
+        return self.config.domain or format_host(self.target.host)
 
     @property
     def aor(self) -> str:
@@ -189,7 +190,7 @@ class Agent:
             self._pcap = PcapWriter(self._pcap_file)
         if self._pcap is not None:
             self._wall_offset = time.time() - asyncio.get_running_loop().time()
-        core = CoreConfig(host=ident.sent_by_host, port=ident.sent_by_port,
+        core = CoreConfig(host=format_host(ident.sent_by_host), port=ident.sent_by_port,
                           transport=ident.via_transport, timers=cfg.timers or CoreConfig().timers,
                           rng=self.ids.rng)
         self.endpoint = Endpoint(core, on_request=self._on_request, on_ack=self._on_ack,
