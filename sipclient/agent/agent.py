@@ -420,6 +420,9 @@ class Agent:
     def _on_request(self, event: RequestReceived) -> None:
         req = event.request
         method = req.method
+        if req.version.upper() != "SIP/2.0":  # 8.2 / RFC 4475 3.1.2.16
+            self.respond(event, 505)
+            return
         if method == "CANCEL":
             session = self.sessions.get(req.call_id)
             if isinstance(session, IncomingCall) and event.cancels == session.key:
