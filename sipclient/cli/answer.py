@@ -65,6 +65,10 @@ async def _answer(s: Session, agent: Any) -> None:
     calls: list[dict[str, Any]] = []
     r.extra["calls"] = calls
     r.extra["media"] = []  # every answered call's streams, each with its call_id
+    if not getattr(a, "webrtc", False):
+        # numpy and the codec libraries load now, not with the first call: that took 200 to
+        # 800 ms, long enough for a proxy to retransmit the first INVITE
+        from sipclient.agent import media  # noqa: F401
     if not a.no_register:
         reg = await bounded(s, agent.register())
         r.final(reg)
@@ -124,15 +128,23 @@ async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         finally:
             dtmf.cancel()
         await incoming.media.close()  # plays out what is buffered, RTCP BYE; the stats stay
-        s.result.extra["media"] += [{"call_id": incoming.call_id, **m}
-                                    for m in media_report(incoming)]
+        _report_media(s, incoming)
         record["ended_by"] = "local" if "local" in str(reason) else "remote"
         s.say(f"call from {who}: ended ({reason})")
     except asyncio.CancelledError:
+        if record.get("result") == "answered" and "ended_by" not in record:
+            # interrupted (Ctrl-C, SIGTERM) during the call: the agent's cleanup hangs up
+            _report_media(s, incoming)
+            record["ended_by"] = "local"
         raise
     except Exception as exc:  # noqa: BLE001 - one bad call must not end the others
         record.update(result="failed", error=str(exc) or type(exc).__name__)
         s.say(f"call from {who}: failed: {record['error']}")
+
+
+def _report_media(s: Session, incoming: Any) -> None:
+    s.result.extra["media"] += [{"call_id": incoming.call_id, **m}
+                                for m in media_report(incoming)]
 
 
 def _caller(incoming: Any) -> str | None:
