@@ -52,6 +52,15 @@ def pjua(lab, tmp_path):
     assert not lab.contacts(PJ_EXT), "pjsua2 did not unregister at libDestroy"
 
 
+def pj_version() -> str:
+    try:
+        import pjsua2
+
+        return "PJSIP " + pjsua2.Endpoint.instance().libVersion().full
+    except Exception:  # noqa: BLE001 - the version is informative only
+        return "PJSIP (pjsua2)"
+
+
 def stub_media(agent: Agent) -> StubMedia:
     """SDP offer/answer on a real RTP port that discards what arrives: signalling is what
     is checked here (and the default media may need audio libraries)."""
@@ -67,7 +76,11 @@ def our_config(lab, **kw) -> AgentConfig:
 
 
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
-def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str) -> None:
+def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
+    cell = matrix.cell("pjsua2", "us -> peer", "udp", "PCMU/PCMA", version=pj_version(),
+                       via="Asterisk lab")
+    cell.checked(note=f"hang-up by {hangup_by}; signalling only (stub media)")
+
     async def main() -> None:
         async with Agent(our_config(lab), media_factory=stub_media) as agent:
             call = await agent.call(PJ_EXT)
@@ -97,7 +110,11 @@ def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str) -> None:
 
 
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
-def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str) -> None:
+def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
+    cell = matrix.cell("pjsua2", "peer -> us", "udp", "PCMU/PCMA", version=pj_version(),
+                       via="Asterisk lab")
+    cell.checked(note=f"hang-up by {hangup_by}; signalling only (stub media)")
+
     async def main() -> None:
         async with Agent(our_config(lab), media_factory=stub_media) as agent:
             reg = await agent.register()
