@@ -83,6 +83,8 @@ PEER_NOTES = {
                 "checks are between our two agents calling through it.",
     "sipp": "sipp's scenarios here carry no audio (signalling only; sipp's RTP echo/play "
             "is not used).",
+    "pjsua2": "pjsua2 runs with its null audio device (tests/interop/pj.py): signalling "
+              "only.",
 }
 
 
@@ -123,9 +125,11 @@ def render(results: dict) -> str:
         "",
         "## Not in the matrix yet",
         "",
-        "- Browser peers (Chromium with SIP.js and JsSIP in a network namespace): not done;",
-        "  the WebRTC tests (`tests/webrtc`) cover Chromium against the Asterisk lab only.",
-        "- WS/WSS listening for `answer --no-register` (calls from a browser straight to us).",
+        "- Browsers calling us straight (no Asterisk): needs WS/WSS listening for `answer",
+        "  --no-register` and our WebRTC media on that leg; the browser cells go through the",
+        "  Asterisk lab's WebRTC bridge.",
+        "- baresip and pjsua2 over TLS; IPv6 peers (our IPv6 is checked against Asterisk on",
+        "  ::1, tests/lab/test_lab_ipv6.py).",
         "",
     ]
     return "\n".join(lines)

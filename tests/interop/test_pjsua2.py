@@ -78,8 +78,8 @@ def our_config(lab, **kw) -> AgentConfig:
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
 def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
     cell = matrix.cell("pjsua2", "us -> peer", "udp", "PCMU/PCMA", version=pj_version(),
-                       via="Asterisk lab")
-    cell.checked(note=f"hang-up by {hangup_by}; signalling only (stub media)")
+                       via=f"Asterisk lab; hang-up by {hangup_by}")
+    cell.checked(note="signalling only (stub media, pjsua2 null audio)")
 
     async def main() -> None:
         async with Agent(our_config(lab), media_factory=stub_media) as agent:
@@ -112,8 +112,8 @@ def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
 def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
     cell = matrix.cell("pjsua2", "peer -> us", "udp", "PCMU/PCMA", version=pj_version(),
-                       via="Asterisk lab")
-    cell.checked(note=f"hang-up by {hangup_by}; signalling only (stub media)")
+                       via=f"Asterisk lab; hang-up by {hangup_by}")
+    cell.checked(note="signalling only (stub media, pjsua2 null audio)")
 
     async def main() -> None:
         async with Agent(our_config(lab), media_factory=stub_media) as agent:
