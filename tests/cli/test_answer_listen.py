@@ -1,5 +1,5 @@
-"""``sipclient answer --no-register`` listens where callers send (issue #13): on UDP, TCP
-and TLS at the --server address, and the requests of the dialog (BYE) go to the caller, not
+"""``sipclient answer --no-register`` listens where callers send (issue #13): on UDP, TCP,
+TLS, WS and WSS at the --server address, and the requests of the dialog (BYE) go to the caller, not
 to the listening address itself."""
 
 from __future__ import annotations
@@ -42,14 +42,15 @@ def _answer_in_thread(argv: list[str], port: int, transport: str) -> tuple[threa
     return thread, result
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls", "ws", "wss"])
 @pytest.mark.parametrize("hangup_by", ["caller", "callee"])
 def test_answer_no_register_listens_on_the_server_address(transport: str, hangup_by: str,
                                                           tmp_path) -> None:
     port = free_udp_port()
-    argv = ["answer", "--no-register", "-s", f"{transport}:127.0.0.1:{port}", "--user", "1002",
-            "--count", "1", "--json"]
-    if transport == "tls":
+    where = (f"{transport}://127.0.0.1:{port}/ws" if transport.startswith("ws")
+             else f"{transport}:127.0.0.1:{port}")
+    argv = ["answer", "--no-register", "-s", where, "--user", "1002", "--count", "1", "--json"]
+    if transport in ("tls", "wss"):
         config = LabConfig(run_dir=tmp_path)
         ensure_certificate(config)
         argv += ["--tls-cert", str(config.cert_file), "--tls-key", str(config.key_file)]
@@ -58,8 +59,7 @@ def test_answer_no_register_listens_on_the_server_address(transport: str, hangup
     thread, answered = _answer_in_thread(argv, port, transport)
 
     async def caller() -> list[str]:
-        cfg = AgentConfig(user="1001", server=f"{transport}:127.0.0.1:{port}",
-                          insecure=transport == "tls")
+        cfg = AgentConfig(user="1001", server=where, insecure=transport in ("tls", "wss"))
         async with Agent(cfg, media_factory=stub_media) as agent:
             call = await agent.call(f"sip:1002@127.0.0.1:{port};transport={transport}")
             assert (await call.wait_final(timeout=5)).status == 200
