@@ -36,9 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c = p.add_argument_group("answering")
     c.add_argument("--no-register", action="store_true",
                    help="do not register: listen for calls at --local-address/--local-port, "
-                        "default the --server address (UDP, TCP or TLS)")
-    c.add_argument("--tls-cert", metavar="PEM", help="--no-register over TLS: our certificate")
-    c.add_argument("--tls-key", metavar="PEM", help="--no-register over TLS: its private key")
+                        "default the --server address (UDP, TCP, TLS, ws://, wss://)")
+    c.add_argument("--tls-cert", metavar="PEM",
+                   help="--no-register over TLS or WSS: our certificate")
+    c.add_argument("--tls-key", metavar="PEM",
+                   help="--no-register over TLS or WSS: its private key")
     c.add_argument("--answer-after", type=seconds, default=0.0, metavar="S",
                    help="ring S seconds before answering (default 0)")
     c.add_argument("--busy", action="store_true", help="reject every call with 486 Busy Here")
