@@ -12,7 +12,9 @@ ACKs the 200s, answers each BYE with 200. Prints, for the answering process:
   64*T1 + 1 s);
 * file descriptors and resident memory before the first INVITE, at the peak, and once every
   dialog has ended and left (64*T1 later: the agent keeps an ended call for late
-  retransmissions, like timer L).
+  retransmissions, like timer L); with ``--rounds R`` the same after each round (CPython
+  keeps freed memory for reuse, so RSS stays near its first peak: growth from round to
+  round is what a leak would show).
 
 Exit status 0 when every dialog ended within 64*T1 + 1 s and the descriptors are back to
 their level before (+2), 1 otherwise.
@@ -68,6 +70,8 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=200.0, help="INVITEs per second")
     ap.add_argument("--t1", type=float, default=0.5)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the N calls; memory after each round shows any growth")
     args = ap.parse_args()
     limit = 64 * args.t1
     port = free_udp_port()
@@ -130,21 +134,24 @@ def main() -> int:
             time.sleep(0.05)
         time.sleep(0.5)
         fds0, rss0 = fds(proc.pid), rss_kb(proc.pid)
-        start = time.monotonic()
-        for n in range(args.calls):
-            call_id = f"unacked-{n}-{uuid.uuid4().hex[:8]}"
-            data = invite(port, mine, call_id)
-            sock.sendto(data, ("127.0.0.1", port))
-            now = time.monotonic()
-            pending[call_id] = [data, now + args.t1, args.t1, now]
-            pump(start + (n + 1) / args.rate)
-        sent = time.monotonic() - start
-        pump(time.monotonic() + limit + 2)
-        while len(bye_at) < len(first_200) and time.monotonic() < start + sent + 3 * limit:
-            pump(time.monotonic() + 1)
-        fds_ended, rss_ended = fds(proc.pid), rss_kb(proc.pid)
-        pump(time.monotonic() + limit + 2)  # ended calls leave the agent after 64*T1
-        fds1, rss1 = fds(proc.pid), rss_kb(proc.pid)
+        after_rounds: list[tuple[int, int]] = []
+        for rnd in range(args.rounds):
+            start = time.monotonic()
+            for n in range(args.calls):
+                call_id = f"unacked-{rnd}-{n}-{uuid.uuid4().hex[:8]}"
+                data = invite(port, mine, call_id)
+                sock.sendto(data, ("127.0.0.1", port))
+                now = time.monotonic()
+                pending[call_id] = [data, now + args.t1, args.t1, now]
+                pump(start + (n + 1) / args.rate)
+            sent = time.monotonic() - start
+            pump(time.monotonic() + limit + 2)
+            while len(bye_at) < len(first_200) and time.monotonic() < start + sent + 3 * limit:
+                pump(time.monotonic() + 1)
+            fds_ended, rss_ended = fds(proc.pid), rss_kb(proc.pid)
+            pump(time.monotonic() + limit + 2)  # ended calls leave the agent after 64*T1
+            fds1, rss1 = fds(proc.pid), rss_kb(proc.pid)
+            after_rounds.append((fds1, rss1))
     finally:
         proc.terminate()
         try:
@@ -154,7 +161,7 @@ def main() -> int:
         out.close()
     took = [bye_at[c] - first_200[c] for c in first_200 if c in bye_at]
     within = sum(1 for t in took if t <= limit + 1)
-    print(f"{args.calls} INVITEs in {sent:.1f} s, T1 {args.t1} s (64*T1 = {limit:g} s), "
+    print(f"{args.rounds} x {args.calls} INVITEs ({sent:.1f} s each), T1 {args.t1} s (64*T1 = {limit:g} s), "
           f"{retransmissions} INVITE retransmissions (timer A)")
     print(f"answered (200): {len(first_200)}; ended with BYE: {len(bye_at)}; "
           f"within 64*T1 + 1 s: {within}; slowest {max(took, default=0):.2f} s, "
@@ -163,7 +170,10 @@ def main() -> int:
           f"after 64*T1 more {fds1}")
     print(f"resident memory: before {rss0 / 1024:.1f} MiB, peak {peak_rss / 1024:.1f} MiB, "
           f"all ended {rss_ended / 1024:.1f} MiB, after {rss1 / 1024:.1f} MiB")
-    ok = within == len(first_200) == args.calls and fds1 <= fds0 + 2
+    if args.rounds > 1:
+        print("after each round: " + ", ".join(f"{f} fds / {r / 1024:.1f} MiB"
+                                               for f, r in after_rounds))
+    ok = within == len(first_200) == args.calls * args.rounds and fds1 <= fds0 + 2
     return 0 if ok else 1
 
 

@@ -57,6 +57,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     out = media_config(args)
+    # every message is kept only when shown (--trace) or reported (--json "flow"): an
+    # answering process runs for long, and its trace would grow with every call
+    out["record_trace"] = bool(args.json or args.trace)
     if args.no_register:  # no registrar, no outbound proxy: callers come straight to us
         out.update(listen=True, cert_file=args.tls_cert, key_file=args.tls_key)
     return out
