@@ -61,3 +61,9 @@ def kamailio_open(tmp_path_factory):
     """The same, challenging REGISTER only (for peers such as sipp that send no
     credentials in their INVITE)."""
     yield from _kamailio(tmp_path_factory, "kamailio-open", auth_invite=False)
+
+
+@pytest.fixture(scope="module")
+def kamailio6(tmp_path_factory):
+    """The same on IPv6: listening on [::1]."""
+    yield from _kamailio(tmp_path_factory, "kamailio6", bind="::1")

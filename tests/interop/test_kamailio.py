@@ -37,16 +37,23 @@ def agent_config(lab: KamailioLab, user: str, transport: str, **kw) -> AgentConf
                        **kw)
 
 
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 @pytest.mark.parametrize("hangup_by", ["caller", "callee"])
-def test_two_agents_call_through_kamailio(kamailio: KamailioLab, transport: str,
-                                          hangup_by: str, matrix) -> None:
-    cell = matrix.cell("Kamailio", "us -> us", transport, "PCMU", version=kamailio_version(),
+def test_two_agents_call_through_kamailio(request, transport: str, hangup_by: str,
+                                          family: str, matrix) -> None:
+    kamailio: KamailioLab = request.getfixturevalue("kamailio6" if family == "ipv6"
+                                                    else "kamailio")
+    local = "::1" if family == "ipv6" else "127.0.0.1"
+    cell = matrix.cell("Kamailio", "us -> us", f"{transport} ({family})", "PCMU",
+                       version=kamailio_version(),
                        via=f"Kamailio (registrar, record-route); hang-up by {hangup_by}")
 
     async def main() -> None:
-        caller_cfg = agent_config(kamailio, "1001", transport, play="tone:1000")
-        callee_cfg = agent_config(kamailio, "1002", transport, play="tone:600")
+        caller_cfg = agent_config(kamailio, "1001", transport, play="tone:1000",
+                                  local_address=local)
+        callee_cfg = agent_config(kamailio, "1002", transport, play="tone:600",
+                                  local_address=local)
         async with Agent(callee_cfg) as callee, Agent(caller_cfg) as caller:
             assert (await callee.register()).ok and (await caller.register()).ok
             callee.auto_answer = 0.1
