@@ -83,10 +83,9 @@ PEER_NOTES = {
                 "checks are between our two agents calling through it.",
     "sipp": "sipp's scenarios here carry no audio (signalling only; sipp's RTP echo/play "
             "is not used).",
-    "pjsua2": "pjsua2 runs with its null audio device (tests/interop/pj.py); audio is "
-              "checked when we call it (its WAV player and recorder). pjsua2 calling us with "
-              "audio is not in the matrix: its player's audio stops after ~30 packets in "
-              "this harness (not yet understood).",
+    "pjsua2": "pjsua2 runs with its null audio device (tests/interop/pj.py): the "
+              "hang-up cells check signalling only; the audio cells connect a WAV player "
+              "and a WAV recorder to the call.",
 }
 
 

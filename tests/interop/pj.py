@@ -239,6 +239,7 @@ class PjUA:
         cfg.uaConfig.userAgent = "pjsua2-interop"
         cfg.medConfig.threadCnt = 0
         cfg.medConfig.hasIoqueue = False
+        cfg.medConfig.noVad = True  # VAD held back the WAV player's audio on calls it made
         cfg.logConfig.consoleLevel = 0
         cfg.logConfig.msgLogging = True
         if self.log_file:

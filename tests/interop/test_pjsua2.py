@@ -149,9 +149,7 @@ def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
     run(main())
 
 
-# pjsua2 calling us: its WAV player's audio does not reach us (about 30 packets, then
-# silence) in this harness, not yet understood; that cell is not in the matrix.
-@pytest.mark.parametrize("direction", ["us -> peer"])
+@pytest.mark.parametrize("direction", ["us -> peer", "peer -> us"])
 def test_audio_both_ways_with_pjsua2(lab, pjua: PjUA, direction: str, matrix,
                                      tmp_path) -> None:
     """pjsua2 plays a 1500 Hz WAV into the call and records what it hears; we play 1000 Hz
