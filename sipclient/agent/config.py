@@ -128,6 +128,13 @@ class AgentConfig:
     #: seconds to wait before answering a 401/407 challenge (0: at once), to reproduce a
     #: slow phone whose answers arrive after the registrar's nonce went stale (issue 17)
     challenge_delay: float = 0.0
+    #: no registrar, no outbound proxy: listen at ``local_address``/``local_port`` (default
+    #: the ``server``'s address) on its transport (UDP, TCP, TLS, WS, WSS) and take calls
+    #: there; the requests of a dialog go to its next hop (route set, else the remote target)
+    listen: bool = False
+    #: TLS/WSS listener: our certificate and key (PEM)
+    cert_file: str | None = None
+    key_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.password is not None and not isinstance(self.password, Secret):
