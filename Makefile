@@ -27,7 +27,8 @@ venv: $(BIN)/.installed
 
 # Asterisk 16 (bullseye), sipp, tshark and codec libraries; skipped when all are present.
 lab-deps:
-	@if command -v asterisk >/dev/null && command -v sipp >/dev/null && command -v tshark >/dev/null && command -v chromium >/dev/null; then \
+	@if command -v asterisk >/dev/null && command -v sipp >/dev/null && command -v tshark >/dev/null && command -v chromium >/dev/null \
+	   && command -v kamailio >/dev/null && command -v baresip >/dev/null && command -v npm >/dev/null; then \
 	  echo "lab packages present: $$(asterisk -V)"; \
 	else \
 	  $(SUDO) bash scripts/install-lab-deps.sh; \

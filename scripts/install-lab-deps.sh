@@ -215,13 +215,18 @@ fi
 log "done in $(( $(date +%s) - start )) s"
 
 # --- 6. interop peers (issue #13): Kamailio, baresip; node + npm for the browser peers ------
-INTEROP_PACKAGES="kamailio baresip nodejs npm"
+# SIPCLIENT_INTEROP_PACKAGES="" skips them (the lab image needs none)
+INTEROP_PACKAGES=${SIPCLIENT_INTEROP_PACKAGES-"kamailio baresip nodejs npm"}
 missing=""
 for p in $INTEROP_PACKAGES; do
+  # node and npm may come from another packaging of Node.js (whose nodejs provides npm):
+  # a working command is enough, and asking apt for Debian's npm there would conflict
+  case "$p" in nodejs) command -v node >/dev/null && continue ;; npm) command -v npm >/dev/null && continue ;; esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   log "installing interop peers:$missing"
+  apt-get update -qq
   [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; rm_policy=1; }
   apt-get install -y -q --no-install-recommends $missing
   [ "${rm_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d
