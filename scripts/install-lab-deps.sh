@@ -210,3 +210,21 @@ if [ -n "$others" ]; then
   log "note: installed versions also only in bullseye (not in the pin list, so not installed by this script: the same version was once in bookworm too):$others"
 fi
 log "done in $(( $(date +%s) - start )) s"
+
+# --- 6. interop peers (issue #13): Kamailio (registrar + record-routing proxy) and baresip --
+INTEROP_PACKAGES="kamailio baresip"
+missing=""
+for p in $INTEROP_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  log "installing interop peers:$missing"
+  [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; rm_policy=1; }
+  apt-get install -y -q --no-install-recommends $missing
+  [ "${rm_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  systemctl disable --now kamailio.service >/dev/null 2>&1 || true
+fi
+log "kamailio: $( (kamailio -v 2>/dev/null || echo missing) | head -1)"
+log "baresip: $(dpkg-query -W -f='${Version}' baresip 2>/dev/null || echo missing)"

@@ -31,15 +31,18 @@ from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
 from sipclient.io.impair import ImpairedTransport
 from sipclient.io.target import Target, parse_target
 from sipclient.io.transport import (WILDCARDS, LocalIdentity, TlsOptions, TransportError,
-                                    concrete_address, open_for_target)
+                                    concrete_address, format_host, open_for_target,
+                                    open_transport)
 from sipclient.pcap.writer import PcapWriter
-from sipclient.proto.core import AckReceived, CoreConfig, Event, RequestReceived
+from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceived,
+                                  TransactionTimeout)
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
 from sipclient.proto.transaction import build_response
 from sipclient.proto.uac import authenticate
+from sipclient.proto.uri import SipUri
 
 from .call import Call, DialogSession
 from .config import AgentConfig
@@ -96,7 +99,7 @@ class Agent:
 
     @property
     def domain(self) -> str:
-        return self.config.domain or self.target.host
+        return self.config.domain or format_host(self.target.host)
 
     @property
     def aor(self) -> str:
@@ -156,9 +159,12 @@ class Agent:
             local = (host, cfg.local_port)
         early: list[Any] = []
         try:
-            transport, addr = await open_for_target(
-                self.target, on_event=early.append, local=local,
-                tls=tls if self.target.secure else None)
+            if cfg.listen:
+                transport, addr = await self._open_listener(early.append)
+            else:
+                transport, addr = await open_for_target(
+                    self.target, on_event=early.append, local=local,
+                    tls=tls if self.target.secure else None)
         except (TransportError, OSError) as exc:
             raise TransportFailure(f"cannot open {self.target}: {exc}") from exc
         if cfg.impairment is not None:
@@ -167,7 +173,7 @@ class Agent:
                                           incoming=imp.incoming, seed=imp.seed)
         self.server_addr = addr
         try:
-            self.identity = await transport.identity(addr)
+            self.identity = await transport.identity(None if cfg.listen else addr)
         except (TransportError, OSError) as exc:
             await transport.close()
             raise TransportFailure(f"cannot reach {self.target}: {exc}") from exc
@@ -184,7 +190,7 @@ class Agent:
             self._pcap = PcapWriter(self._pcap_file)
         if self._pcap is not None:
             self._wall_offset = time.time() - asyncio.get_running_loop().time()
-        core = CoreConfig(host=ident.sent_by_host, port=ident.sent_by_port,
+        core = CoreConfig(host=format_host(ident.sent_by_host), port=ident.sent_by_port,
                           transport=ident.via_transport, timers=cfg.timers or CoreConfig().timers,
                           rng=self.ids.rng)
         self.endpoint = Endpoint(core, on_request=self._on_request, on_ack=self._on_ack,
@@ -195,6 +201,38 @@ class Agent:
         for event in early:
             self.endpoint.on_transport_event(event)
         return self
+
+    async def _open_listener(self, on_event: Callable[[Any], None]) -> tuple[Any, Any]:
+        """``config.listen``: a transport bound to (and, for TCP/TLS, accepting on) the
+        local address/port, default the server's address."""
+        cfg, target = self.config, self.target
+        name = target.transport
+        if name not in ("udp", "tcp", "tls"):
+            raise TransportError(f"listening on {name} is not supported (udp, tcp, tls)")
+        host = cfg.local_address if cfg.local_address and cfg.local_port else target.host
+        port = cfg.local_port or target.port or (5061 if name == "tls" else 5060)
+        host = host.strip("[]")
+        options: dict[str, Any] = {"local": (host, port)}
+        if name != "udp":
+            options["listen"] = True
+        if name == "tls":
+            if not (cfg.cert_file and cfg.key_file):
+                raise TransportError("listening on TLS needs a certificate and key "
+                                     "(--tls-cert, --tls-key)")
+            options["tls"] = TlsOptions(cert_file=cfg.cert_file, key_file=cfg.key_file,
+                                        insecure=cfg.insecure, ca_file=cfg.ca_file)
+        transport = await open_transport(name, on_event=on_event, **options)
+        return transport, transport.local_address
+
+    def next_hop(self, dialog: Any) -> tuple[str, int]:
+        """Where a request of ``dialog`` goes: the server (our outbound proxy, 8.1.2), or,
+        when listening without one, the dialog's next hop (route set, else remote target;
+        12.2.1.1), an IP literal with its port or the transport's default."""
+        if not self.config.listen:
+            return self.server_addr
+        uri = SipUri.parse(dialog.next_hop)
+        default = 5061 if uri.scheme == "sips" or self.target.transport == "tls" else 5060
+        return (uri.host.strip("[]"), uri.port or default)
 
     async def __aenter__(self) -> Agent:
         return await self.open()
@@ -270,8 +308,10 @@ class Agent:
     async def send_authenticated(
             self, request: Request, *, on_handle: Callable[[ClientTransaction], None] | None = None,
             on_provisional: Callable[[Response], None] | None = None,
-            timeout: float | None = None) -> tuple[Response, Request]:
-        """Send ``request``; answer one 401/407 per realm with credentials (22.2).
+            timeout: float | None = None, addr: tuple[str, int] | None = None
+            ) -> tuple[Response, Request]:
+        """Send ``request`` (to the server, or ``addr``); answer one 401/407 per realm with
+        credentials (22.2).
 
         Returns the final response and the request as last sent (CSeq and Via included).
         Raises AuthenticationFailed, SipTimeout, TransportFailure.
@@ -280,7 +320,7 @@ class Agent:
         req = request
         for _ in range(4):
             try:
-                handle = endpoint.send_request(req, self.server_addr)
+                handle = endpoint.send_request(req, addr or self.server_addr)
             except (TransportError, OSError) as exc:
                 raise TransportFailure(str(exc)) from exc
             if on_handle is not None:
@@ -417,6 +457,12 @@ class Agent:
             session.on_ack(event)
 
     def _on_other(self, event: Event) -> None:
+        if isinstance(event, TransactionTimeout) and event.timer == "2xx":
+            # 13.3.1.4: our 2xx was never ACKed within 64*T1: the call ends with a BYE
+            for session in list(self.sessions.values()):
+                if isinstance(session, IncomingCall) and session.key == event.key:
+                    self.spawn(session.on_no_ack())
+                    return
         log.debug("%s: %s", self, event)
 
     def _on_wire(self, direction: str, data: bytes, local: tuple[str, int],

@@ -107,7 +107,8 @@ class DialogSession:
         req = self.dialog.create_request(
             method, body=body, content_type=content_type,
             headers=[("User-Agent", self.agent.config.user_agent), *headers])
-        resp, sent = await self.agent.send_authenticated(req)
+        resp, sent = await self.agent.send_authenticated(req,
+                                                         addr=self.agent.next_hop(self.dialog))
         if self.dialog.local_seq is not None and sent.cseq.seq > self.dialog.local_seq:
             self.dialog.local_seq = sent.cseq.seq
         self.dialog.receive_response(resp)
@@ -129,7 +130,7 @@ class DialogSession:
         resp, sent = await self.in_dialog("INVITE", body=offer, content_type="application/sdp")
         if 200 <= resp.status < 300 and self.dialog is not None:
             self.agent._require_open().send_ack(self.dialog.create_ack(sent),
-                                                self.agent.server_addr)
+                                                self.agent.next_hop(self.dialog))
             if resp.body:
                 self.media.accept(resp.body)
         elif resp.status >= 300:
@@ -363,7 +364,7 @@ class Call(DialogSession):
     def _answered(self, resp: Response, sent: Request) -> None:
         self.dialog = Dialog.from_uac(sent, resp, ids=self.agent.ids)
         ack = self.dialog.create_ack(sent)
-        self.agent._require_open().send_ack(ack, self.agent.server_addr)
+        self.agent._require_open().send_ack(ack, self.agent.next_hop(self.dialog))
         if resp.body:
             self.media.accept(resp.body)
         self.state = "confirmed"

@@ -123,6 +123,13 @@ class AgentConfig:
     #: (wall-clock times, flushed per packet, so a failed run leaves a readable file), or
     #: into a PcapWriter shared by several agents (its owner closes it)
     capture: str | PcapWriter | None = None
+    #: no registrar, no outbound proxy: listen at ``local_address``/``local_port`` (default
+    #: the ``server``'s address) on its transport (UDP, TCP, TLS) and take calls there; the
+    #: requests of a dialog go to its next hop (route set, else the remote target)
+    listen: bool = False
+    #: TLS listener: our certificate and key (PEM)
+    cert_file: str | None = None
+    key_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.password is not None and not isinstance(self.password, Secret):

@@ -35,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_webrtc_option(p)
     c = p.add_argument_group("answering")
     c.add_argument("--no-register", action="store_true",
-                   help="do not register (callers send straight to --local-address/port)")
+                   help="do not register: listen for calls at --local-address/--local-port, "
+                        "default the --server address (UDP, TCP or TLS)")
+    c.add_argument("--tls-cert", metavar="PEM", help="--no-register over TLS: our certificate")
+    c.add_argument("--tls-key", metavar="PEM", help="--no-register over TLS: its private key")
     c.add_argument("--answer-after", type=seconds, default=0.0, metavar="S",
                    help="ring S seconds before answering (default 0)")
     c.add_argument("--busy", action="store_true", help="reject every call with 486 Busy Here")
@@ -47,7 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    return run_session("answer", args, env, _answer, config_from=media_config)
+    return run_session("answer", args, env, _answer, config_from=_config)
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    out = media_config(args)
+    if args.no_register:  # no registrar, no outbound proxy: callers come straight to us
+        out.update(listen=True, cert_file=args.tls_cert, key_file=args.tls_key)
+    return out
 
 
 async def _answer(s: Session, agent: Any) -> None:

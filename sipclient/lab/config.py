@@ -153,6 +153,11 @@ class LabConfig:
         return "127.0.0.1" if self.bind in ("0.0.0.0", "", "*") else self.bind
 
     @property
+    def uri_host(self) -> str:
+        """``host`` as written in a URI: an IPv6 address in brackets."""
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
     def asterisk_conf(self) -> Path:
         return self.run_dir / "etc" / "asterisk.conf"
 
@@ -165,8 +170,8 @@ class LabConfig:
         return self.run_dir / "tls" / "lab.key"
 
     def endpoints(self) -> dict[str, str]:
-        """Transport name -> address clients use."""
-        h = self.host
+        """Transport name -> address clients use (an IPv6 host in brackets)."""
+        h = f"[{self.host}]" if ":" in self.host else self.host
         return {
             "udp": f"sip:{h}:{self.sip_port};transport=udp",
             "tcp": f"sip:{h}:{self.sip_port};transport=tcp",
@@ -182,10 +187,12 @@ class LabConfig:
         out = []
         for ext in self.sip_extensions:
             transports = {k: ends[k] for k in ("udp", "tcp", "tls")}
-            out.append(Account(ext, self.password(ext), self.realm, False, transports, self.host))
+            out.append(Account(ext, self.password(ext), self.realm, False, transports,
+                               self.uri_host))
         for ext in self.webrtc_extensions:
             transports = {k: ends[k] for k in ("wss", "ws")}
-            out.append(Account(ext, self.password(ext), self.realm, True, transports, self.host))
+            out.append(Account(ext, self.password(ext), self.realm, True, transports,
+                               self.uri_host))
         return out
 
     # --- variants ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ def _options(host: str, port: int, transport: str, local: tuple[str, int]) -> by
     branch = "z9hG4bK-labprobe-" + uuid.uuid4().hex[:16]
     tag = uuid.uuid4().hex[:10]
     lhost, lport = local
+    host, lhost = (f"[{h}]" if ":" in h else h for h in (host, lhost))
     return (
         f"OPTIONS sip:{host}:{port};transport={transport.lower()} SIP/2.0\r\n"
         f"Via: SIP/2.0/{transport.upper()} {lhost}:{lport};branch={branch};rport\r\n"

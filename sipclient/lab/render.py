@@ -47,6 +47,9 @@ def template_values(config: LabConfig, mod_dir: str = MOD_DIR, data_dir: str = D
         "data_dir": data_dir,
         "system_name": config.system_name,
         "bind": config.bind,
+        # an address with its port in pjsip.conf/http.conf: IPv6 in brackets ([::1]:7048)
+        "bind_host": f"[{config.bind}]" if ":" in config.bind else config.bind,
+        "rtp_ipv6": "yes" if ":" in config.bind else "no",
         "host": config.host,
         "sip_port": config.sip_port,
         "tls_port": config.tls_port,

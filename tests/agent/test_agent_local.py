@@ -13,7 +13,7 @@ from sipclient.proto.dialog import Dialog
 from sipclient.proto.message import Request
 
 from .fake_pbx import FakePbx
-from .util import run
+from .util import invite_agent, run
 
 PW = "correct-horse-42"
 USERS = {"1001": PW, "1002": "other-pass-77"}
@@ -203,15 +203,7 @@ def test_hold_unhold_info_refer_options() -> None:
 
 async def _invite_agent(pbx: FakePbx, agent: Agent) -> tuple[Request, object]:
     """The PBX calls the agent; returns the INVITE as sent and its client handle."""
-    contact = agent.contact_uri
-    req = Request("INVITE", contact, headers=[
-        ("From", f"<sip:1002@{pbx.host}>;tag=caller1"), ("To", f"<{contact}>"),
-        ("Call-ID", "incoming-1@pbx"), ("CSeq", "1 INVITE"),
-        ("Contact", f"<sip:1002@{pbx.host}:{pbx.port}>"), ("Content-Type", "application/sdp")],
-        body=b"v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
-             b"m=audio 4000 RTP/AVP 8 0\r\na=sendrecv\r\n")
-    handle = pbx.endpoint.send_request(req, agent.endpoint.transport.local_address)
-    return handle.request, handle
+    return await invite_agent(pbx, agent)
 
 
 def test_incoming_call_auto_answer_and_remote_bye() -> None:

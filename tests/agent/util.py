@@ -14,3 +14,21 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
     async def bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
     return asyncio.run(bounded())
+
+
+async def invite_agent(pbx: Any, agent: Any, *, call_id: str = "incoming-1@pbx",
+                       headers: list[tuple[str, str]] = ()) -> tuple[Any, Any]:
+    """The fake PBX calls ``agent`` (``headers`` first, e.g. Record-Route); returns the
+    INVITE as sent and its client handle."""
+    from sipclient.proto.message import Request
+
+    contact = agent.contact_uri
+    req = Request("INVITE", contact, headers=[
+        *headers,
+        ("From", f"<sip:1002@{pbx.host}>;tag=caller1"), ("To", f"<{contact}>"),
+        ("Call-ID", call_id), ("CSeq", "1 INVITE"),
+        ("Contact", f"<sip:1002@{pbx.host}:{pbx.port}>"), ("Content-Type", "application/sdp")],
+        body=b"v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+             b"m=audio 4000 RTP/AVP 8 0\r\na=sendrecv\r\n")
+    handle = pbx.endpoint.send_request(req, agent.endpoint.transport.local_address)
+    return handle.request, handle
