@@ -116,6 +116,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--refresh", action="store_true",
                    help="keep each registration and refresh it until the run ends "
                         "(unregistered at the end)")
+    r.add_argument("--lab-accounts", action="store_true",
+                   help="each user's password is its password in the built-in lab (the lab's "
+                        "seed; the Kamailio lab is given the same)")
     _common(r)
     r.set_defaults(func=run)
     s = sub.add_parser("run", help="a scenario file as the load instance")
@@ -149,7 +152,8 @@ def build_spec(args: argparse.Namespace, env: Env) -> Any:
         duration=args.duration, hold=args.hold, media=args.media, user=args.user,
         password=read_password(args, env), users=users,
         expires=getattr(args, "expires", 3600), refresh=getattr(args, "refresh", False),
-        local_addresses=local, timeout=args.timeout)
+        local_addresses=local, timeout=args.timeout,
+        variables={"lab_accounts": "1"} if getattr(args, "lab_accounts", False) else {})
 
 
 def thresholds(args: argparse.Namespace) -> Any:

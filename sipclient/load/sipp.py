@@ -86,12 +86,15 @@ class SippResult:
 
 
 def sipp_uac(target_host: str, target_port: int, *, calls: int, concurrency: int,
-             rate: float = 100000.0, local: str = "127.0.0.1",
-             timeout: float = 120.0) -> SippResult:
-    """``sipp -sn uac`` with ``-m calls -l concurrency -r rate``; calls/s = successful calls
-    over the wall time from its start to its end (the way ours is measured)."""
-    cmd = [sipp_binary(), "-sn", "uac", f"{target_host}:{target_port}", "-i", local,
-           "-p", "0", "-r", str(int(rate)), "-m", str(calls), "-l", str(concurrency),
+             rate: float = 100000.0, local: str = "127.0.0.1", timeout: float = 120.0,
+             scenario: str | Path | None = None, inf: str | Path | None = None) -> SippResult:
+    """``sipp -sn uac`` (or ``-sf scenario``, with ``-inf`` an injection file) with
+    ``-m calls -l concurrency -r rate``; calls/s = successful calls over its wall time."""
+    how = ["-sf", str(scenario)] if scenario else ["-sn", "uac"]
+    if inf:
+        how += ["-inf", str(inf)]
+    cmd = [sipp_binary(), *how, f"{target_host}:{target_port}", "-i", local,
+           "-p", str(free_udp_port(local)), "-mp", str(free_udp_port(local, also=(2,))), "-r", str(int(rate)), "-m", str(calls), "-l", str(concurrency),
            "-nostdin", "-buff_size", "4194304", "-max_recv_loops", "10000"]
     t0 = time.monotonic()
     out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)

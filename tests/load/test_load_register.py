@@ -1,0 +1,53 @@
+"""`sipclient load register` against the Kamailio lab registrar (sipclient.lab.kamailio):
+each user's digest, every binding saved, and removed again at the end."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from sipclient.cli import Env, main
+from sipclient.lab.config import LabConfig
+from sipclient.lab.kamailio import KamailioLab
+from sipclient.lab.probe import free_udp_port
+
+
+@pytest.fixture
+def kamailio(tmp_path):
+    cfg = LabConfig()
+    accounts = {str(u): cfg.password(str(u)) for u in range(1001, 1041)}
+    with KamailioLab(tmp_path / "kam", free_udp_port(), accounts) as lab:
+        yield lab
+
+
+def load(argv: list[str]) -> tuple[int, dict]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["load", *argv], Env(stdout=out, stderr=err, environ={}))
+    assert out.getvalue(), err.getvalue()
+    return status, json.loads(out.getvalue())
+
+
+def test_forty_users_register_with_their_own_digest_and_unregister(kamailio):
+    status, r = load(["register", kamailio.server("udp"), "--users", "1001-1040",
+                      "--lab-accounts", "--calls", "40", "--rate", "max",
+                      "--concurrency", "10", "--processes", "2", "--json", "-q"])
+    assert status == 0
+    assert (r["attempted"], r["completed"], r["failed"]) == (40, 40, 0)
+    assert r["by_status"] == {"200": 40}
+    assert r["register_ms"]["count"] == 40 and r["register_ms"]["p99"] > 0
+    saved = kamailio.registrations()
+    assert {line.split()[1] for line in saved if "expires 3600" in line} == \
+        {str(u) for u in range(1001, 1041)}
+    # at the end each binding was removed (Expires: 0), so the registrar is as before
+    assert {line.split()[1] for line in saved if "expires 0 " in line} == \
+        {str(u) for u in range(1001, 1041)}
+
+
+def test_a_wrong_password_is_a_4xx_failure_by_status(kamailio):
+    status, r = load(["register", kamailio.server("udp"), "--users", "1001-1003",
+                      "--password", "wrong", "--calls", "3", "--rate", "max", "--json", "-q"])
+    assert status == 1
+    assert r["failed"] == 3 and r["by_reason"] == {"4xx": 3}
+    assert set(r["by_status"]) <= {"401", "403"}
