@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import signal
 from typing import Any
@@ -172,19 +173,20 @@ def thresholds(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.lab.errors import LabError
     from sipclient.load.media import MediaUnavailable
     from sipclient.load.runner import WorkerFailed, auto_processes
 
     spec = build_spec(args, env)
     limits = thresholds(args)
     processes = auto_processes() if args.processes == "auto" else int(args.processes)
-    if spec.kind == "register" and processes > len(spec.users):
+    if spec.kind in ("register", "run") and spec.users and processes > len(spec.users):
         processes = max(1, len(spec.users))
     stdout = _Redacting(env.stdout, spec.password)
     stderr = _Redacting(env.stderr, spec.password)
     try:
         merged, caught = asyncio.run(_main(spec, processes, args, stderr))
-    except (ValueError, LookupError, OSError, WorkerFailed, MediaUnavailable) as exc:
+    except (ValueError, LookupError, OSError, WorkerFailed, MediaUnavailable, LabError) as exc:
         print(f"sipclient load {spec.kind}: {exc}", file=stderr)
         return 2
     return _finish(spec, processes, merged, caught, limits, args, stdout, stderr)
@@ -195,9 +197,13 @@ async def _main(spec: Any, processes: int, args: argparse.Namespace,
     from sipclient.load.display import LiveDisplay
     from sipclient.load.runner import run as run_all
 
+    lab = None
     if spec.kind == "run":
         from sipclient.load.scenario import prepare
-        spec = await prepare(spec)
+        if args.report:
+            spec = dataclasses.replace(spec, variables={**spec.variables,
+                                                        "report_dir": args.report})
+        spec, lab = await prepare(spec)
     stopping = asyncio.Event()
     caught: list[int] = []
     loop = asyncio.get_running_loop()
@@ -207,15 +213,22 @@ async def _main(spec: Any, processes: int, args: argparse.Namespace,
             caught.append(sig)
         stopping.set()
 
+    handled = []
     for sig in SIGNAL_EXITS:
-        loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            handled.append(sig)
+        except (RuntimeError, ValueError):  # not the main thread: the caller stops us
+            pass
     title = f"sipclient load {spec.kind} -> {spec.target or spec.scenario}"
     try:
         with LiveDisplay(stderr, title=title, asked=spec.rate, enabled=not args.quiet) as live:
             merged = await run_all(spec, processes, stopping, live.update)
     finally:
-        for sig in SIGNAL_EXITS:
+        for sig in handled:
             loop.remove_signal_handler(sig)
+        if lab is not None:
+            await asyncio.to_thread(lab.close)
     return merged, (caught[0] if caught else None)
 
 

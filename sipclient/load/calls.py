@@ -103,6 +103,14 @@ class CallDriver:
         self.calls: dict[str, _Live] = {}
         self.media = MediaPlan(spec)
         self.digest: DigestClient | None = None
+        #: ``on_transaction(i, method, ms, status, failure)`` per INVITE and BYE (Locust)
+        self.on_transaction: Any = None
+
+    def _report(self, i: int, method: str, t0: float, status: int | None,
+                failure: str | None = None) -> None:
+        if self.on_transaction is not None:
+            ms = (asyncio.get_running_loop().time() - t0) * 1000.0
+            self.on_transaction(i, method, ms, status, failure)
 
     async def open(self) -> None:
         self.endpoint, self.server, self.local = await open_udp_endpoint(
@@ -153,8 +161,10 @@ class CallDriver:
                 try:
                     resp = await tx.response(self.spec.timeout)
                 except TransactionFailed as exc:
+                    self._report(i, "INVITE", t0, None, exc.reason)
                     return ("timeout" if exc.timer else "transport", exc.reason)
                 except asyncio.TimeoutError:
+                    self._report(i, "INVITE", t0, None, "timeout")
                     return ("timeout", f"no response to INVITE in {self.spec.timeout:g} s")
                 status = resp.status
                 if status < 200:
@@ -171,7 +181,9 @@ class CallDriver:
                         continue
                 stats.status(status)
                 if status >= 300:
+                    self._report(i, "INVITE", t0, status, f"INVITE answered {status}")
                     return (reason_for_status(status), f"INVITE answered {status}")
+                self._report(i, "INVITE", t0, status)
                 break
             stats.latency("setup_ms", (loop.time() - t0) * 1000.0, time.time())
             tx.close()
@@ -190,24 +202,27 @@ class CallDriver:
                 w.cancel()
             if live.remote_bye.is_set():
                 return None
-            return await self._bye(dialog)
+            return await self._bye(i, dialog)
         except TransportError as exc:
             return ("transport", str(exc))
         finally:
             self.calls.pop(call_id, None)
             stats.media.extend(media.close())
 
-    async def _bye(self, dialog: Dialog) -> tuple[str, str] | None:
+    async def _bye(self, i: int, dialog: Dialog) -> tuple[str, str] | None:
         assert self.endpoint is not None
         bye = dialog.create_request("BYE")
+        t0 = asyncio.get_running_loop().time()
         tx = self.endpoint.send_request(bye, self.server)
         challenged = False
         while True:
             try:
                 resp = await tx.final_response(timeout=self.spec.timeout)
             except TransactionFailed as exc:
+                self._report(i, "BYE", t0, None, exc.reason)
                 return ("timeout" if exc.timer else "transport", f"BYE: {exc.reason}")
             except asyncio.TimeoutError:
+                self._report(i, "BYE", t0, None, "timeout")
                 return ("timeout", "no response to BYE")
             if resp.status in (401, 407) and not challenged and self.digest is not None:
                 retry = authenticate(tx.request, resp, self.digest, self.ids)
@@ -216,7 +231,9 @@ class CallDriver:
                     tx = self.endpoint.send_request(retry, self.server)
                     continue
             if resp.status >= 300 and resp.status != 481:
+                self._report(i, "BYE", t0, resp.status, f"BYE answered {resp.status}")
                 return (reason_for_status(resp.status), f"BYE answered {resp.status}")
+            self._report(i, "BYE", t0, resp.status)
             return None
 
     # ------------------------------------------------------------------ the far end

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
 
 from sipclient.io.endpoint import Endpoint, TransactionFailed
 from sipclient.io.target import parse_target
@@ -62,6 +63,8 @@ class RegisterDriver:
         self.ids = IdGenerator(random.Random())
         self.endpoint: Endpoint | None = None
         self.users: list[_User] = []
+        #: ``on_transaction(i, method, ms, status, failure)`` per registration (Locust)
+        self.on_transaction: Any = None
 
     async def open(self) -> None:
         self.endpoint, self.server, self.local = await open_udp_endpoint(
@@ -99,6 +102,9 @@ class RegisterDriver:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         outcome, status, granted = await self._register(user, self.spec.expires)
+        if self.on_transaction is not None:
+            self.on_transaction(i, "REGISTER", (loop.time() - t0) * 1000.0, status,
+                                outcome[1] if outcome else None)
         if status is not None:
             stats.status(status)
         if outcome is not None:

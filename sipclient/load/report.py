@@ -79,6 +79,7 @@ def human_summary(r: dict[str, Any]) -> str:
         f"  setup      {ms('setup_ms')}",
         f"  pdd        {ms('pdd_ms')}",
         f"  register   {ms('register_ms')}",
+        f"  instance   {ms('instance_ms')}",
         f"  by status  {_pairs(r['by_status'])}",
     ]
     if r.get("by_reason"):

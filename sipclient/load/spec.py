@@ -72,7 +72,7 @@ class LoadSpec:
             rate=None if self.rate is None else self.rate / count,
             concurrency=max(1, part(self.concurrency)),
             calls=None if self.calls is None else part(self.calls),
-            users=self.users[index::count] if self.kind == "register" else self.users,
+            users=self.users[index::count] if self.kind in ("register", "run") else self.users,
             local_addresses=(self.local_addresses[index % len(self.local_addresses)],)
             if self.local_addresses else (),
             process_index=index, processes=count)

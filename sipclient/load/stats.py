@@ -1,8 +1,9 @@
 """What a load run counts, per process, and how the processes' counts are merged (pure).
 
 Latencies go into HDR histograms (PyPI ``hdrhistogram``, microseconds, 3 significant
-digits, 1 us .. 1 h): call setup (INVITE to 200), post-dial delay (INVITE to the first 18x)
-and the REGISTER round trip (first REGISTER to its final 2xx, challenge included). A
+digits, 1 us .. 1 h): call setup (INVITE to 200), post-dial delay (INVITE to the first 18x),
+the REGISTER round trip (first REGISTER to its final 2xx, challenge included) and, for
+scenarios, each instance's duration. A
 process's :meth:`LoadStats.snapshot` is plain JSON (histograms base64-encoded), so the
 parent merges what its worker processes print with :func:`merge`, and :func:`summary` turns
 the merged counts into the object ``--json`` prints.
@@ -25,7 +26,7 @@ __all__ = ["LoadStats", "merge", "summary", "reason_for_status", "HISTOGRAMS",
            "PERCENTILES"]
 
 #: the latency histograms a run keeps, by their JSON key
-HISTOGRAMS = ("setup_ms", "pdd_ms", "register_ms")
+HISTOGRAMS = ("setup_ms", "pdd_ms", "register_ms", "instance_ms")
 #: the percentiles reported for each (p99.9 is written ``p99_9`` in JSON)
 PERCENTILES = ((50.0, "p50"), (90.0, "p90"), (99.0, "p99"), (99.9, "p99_9"))
 _HIGHEST_US = 3_600_000_000
@@ -88,13 +89,14 @@ class LoadStats:
             self.first_start = now
         self._row(now).started += 1
 
-    def status(self, status: int) -> None:
-        """A final status of the instance's main transaction (INVITE or REGISTER)."""
+    def status(self, status: int | str) -> None:
+        """A final status of the instance's main transaction (INVITE or REGISTER), or a
+        scenario's verdict (``passed``, ``failed``...)."""
         self.by_status[str(status)] += 1
 
     def latency(self, name: str, ms: float, now: float) -> None:
         _record(self.histograms[name], ms)
-        if name in ("setup_ms", "register_ms"):
+        if name in ("setup_ms", "register_ms", "instance_ms"):
             _record(self._row(now).setup, ms)
 
     def ended(self, now: float, reason: str | None = None, detail: str = "") -> None:
