@@ -123,6 +123,11 @@ class CallDriver:
             self.digest = DigestClient(self.spec.user or self.user, self.spec.password)
         await self.media.open(self.local[0])
 
+    @property
+    def retransmissions(self) -> int:
+        """Requests this process's SIP core sent again (timer A/E)."""
+        return self.endpoint.core.retransmissions if self.endpoint is not None else 0
+
     async def close(self) -> None:
         await self.media.close()
         if self.endpoint is not None:

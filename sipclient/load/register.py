@@ -77,6 +77,11 @@ class RegisterDriver:
             digest = DigestClient(name, password) if password is not None else None
             self.users.append(_User(name, self.ids.call_id(self.local[0]), digest))
 
+    @property
+    def retransmissions(self) -> int:
+        """Requests this process's SIP core sent again (timer A/E)."""
+        return self.endpoint.core.retransmissions if self.endpoint is not None else 0
+
     async def close(self) -> None:
         """Remove every binding this process made, then close the socket."""
         bound = [u for u in self.users if u.registered]

@@ -70,6 +70,7 @@ async def run_here(spec: LoadSpec, stopping: asyncio.Event,
     finally:
         if ticker is not None:
             ticker.cancel()
+        stats.retransmissions = getattr(driver, "retransmissions", 0)
         await driver.close()
     if on_live is not None:
         on_live(stats.live())

@@ -188,6 +188,8 @@ class SipCore:
         self._pending_2xx: dict[ServerKey, _Pending2xx] = {}
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, Addr]] = []
+        #: requests and responses our transactions sent again (timers A, E, G; load reports)
+        self.retransmissions = 0
         # Indexes, so that no operation scans every transaction (kept in step with the
         # dicts above by _start_client, _receive_request, _forget and the 2xx jobs):
         # - a deadline heap with lazy invalidation: entries (deadline, seq, slot) where slot
@@ -532,6 +534,7 @@ class SipCore:
         for eff in effects:
             if isinstance(eff, Transmit):
                 self._out.append((eff.data, eff.addr))
+                self.retransmissions += eff.retransmission
             elif isinstance(eff, Deliver):
                 self._deliver(tx, eff.message, cancels)
             elif isinstance(eff, TimedOut):
