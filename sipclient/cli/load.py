@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import json
 import signal
+import time
 from typing import Any
 
 from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Env,
@@ -130,6 +131,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="an account range for ${user} (default: the scenario's accounts)")
     _common(s)
     s.set_defaults(func=run)
+    k = sub.add_parser("registrar", help="a fast registrar for load tests: Kamailio in memory "
+                       "with the lab's accounts, until Ctrl-C")
+    k.add_argument("--users", default="1001-1020", metavar="RANGE",
+                   help="accounts, with their lab passwords (default 1001-1020)")
+    k.add_argument("--bind", default="127.0.0.1", help="address (default 127.0.0.1)")
+    k.add_argument("--port", type=int, default=0, metavar="PORT",
+                   help="SIP UDP+TCP port (default: a free one)")
+    k.add_argument("--run-dir", default="run/kamailio", metavar="DIR",
+                   help="config and log (default run/kamailio)")
+    k.add_argument("--no-auth-invite", action="store_true",
+                   help="relay INVITEs without asking for credentials")
+    k.set_defaults(func=registrar)
+
+
+# ----------------------------------------------------------------------------- registrar
+
+def registrar(args: argparse.Namespace, env: Env) -> int:
+    """Kamailio (sipclient.lab.kamailio) in the foreground: prints its target, runs until
+    SIGINT/SIGTERM, then stops it (exit 130/143)."""
+    from sipclient.lab.errors import LabError
+    from sipclient.lab.kamailio import KamailioLab
+    from sipclient.lab.probe import free_udp_port
+    from sipclient.load.register import lab_password
+    from sipclient.load.spec import parse_number_range
+
+    try:
+        users = parse_number_range(args.users, "--users")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    port = args.port or free_udp_port(args.bind)
+    lab = KamailioLab(args.run_dir, port, {u: lab_password(u) for u in users},
+                      bind=args.bind, auth_invite=not args.no_auth_invite)
+    got: list[int] = []
+    previous = {sig: signal.signal(sig, lambda s, _f: got.append(s)) for sig in SIGNAL_EXITS}
+    try:
+        try:
+            lab.up()
+        except LabError as exc:
+            print(f"sipclient load registrar: {exc}", file=env.stderr)
+            return EXIT_FAILURE
+        print(f"kamailio registrar on {lab.server('udp')} (and tcp) with {len(users)} "
+              f"accounts {users[0]}-{users[-1]} (lab passwords); log {lab.log_path}; "
+              "Ctrl-C stops it", file=env.stdout, flush=True)
+        while not got and lab.running:  # a signal or Kamailio's own exit ends the wait
+            time.sleep(0.2)
+    finally:
+        lab.down()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not got:
+        print(f"kamailio exited:\n{lab.log_tail()}", file=env.stderr)
+        return EXIT_FAILURE
+    return SIGNAL_EXITS[got[0]]
 
 
 # ----------------------------------------------------------------------------- run

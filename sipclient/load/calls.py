@@ -44,6 +44,8 @@ from sipclient.proto.uac import authenticate
 
 __all__ = ["CallDriver", "open_udp_endpoint", "request_uri_for", "SOCKET_BUFFER"]
 
+#: timer B / F with the default T1 (RFC 3261 17.1.1.2): every transaction ends by then
+SIP_TIMEOUT = 32.0
 #: socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max)
 SOCKET_BUFFER = 4 * 1024 * 1024
 
@@ -102,6 +104,9 @@ class CallDriver:
         self.ids = IdGenerator(random.Random())
         self.calls: dict[str, _Live] = {}
         self.media = MediaPlan(spec)
+        #: a response wait bounded by asyncio only when --timeout is shorter than SIP's own
+        #: bound (timer B/F = 64*T1 = 32 s): wait_for costs a task per wait otherwise
+        self._wait = spec.timeout if spec.timeout < SIP_TIMEOUT else None
         self.digest: DigestClient | None = None
         #: ``on_transaction(i, method, ms, status, failure)`` per INVITE and BYE (Locust)
         self.on_transaction: Any = None
@@ -164,7 +169,7 @@ class CallDriver:
             challenged = False
             while True:
                 try:
-                    resp = await tx.response(self.spec.timeout)
+                    resp = await tx.response(self._wait)
                 except TransactionFailed as exc:
                     self._report(i, "INVITE", t0, None, exc.reason)
                     return ("timeout" if exc.timer else "transport", exc.reason)
@@ -222,7 +227,7 @@ class CallDriver:
         challenged = False
         while True:
             try:
-                resp = await tx.final_response(timeout=self.spec.timeout)
+                resp = await tx.final_response(timeout=self._wait)
             except TransactionFailed as exc:
                 self._report(i, "BYE", t0, None, exc.reason)
                 return ("timeout" if exc.timer else "transport", f"BYE: {exc.reason}")

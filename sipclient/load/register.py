@@ -24,7 +24,7 @@ from typing import Any
 
 from sipclient.io.endpoint import Endpoint, TransactionFailed
 from sipclient.io.target import parse_target
-from sipclient.load.calls import open_udp_endpoint
+from sipclient.load.calls import SIP_TIMEOUT, open_udp_endpoint
 from sipclient.load.spec import LoadSpec
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.core import RequestReceived
@@ -149,7 +149,8 @@ class RegisterDriver:
             challenged = False
             while True:
                 try:
-                    resp = await tx.final_response(timeout=self.spec.timeout)
+                    resp = await tx.final_response(
+                        timeout=self.spec.timeout if self.spec.timeout < SIP_TIMEOUT else None)
                 except TransactionFailed as exc:
                     return ("timeout" if exc.timer else "transport", exc.reason), None, None
                 except asyncio.TimeoutError:

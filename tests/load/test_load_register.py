@@ -51,3 +51,23 @@ def test_a_wrong_password_is_a_4xx_failure_by_status(kamailio):
     assert status == 1
     assert r["failed"] == 3 and r["by_reason"] == {"4xx": 3}
     assert set(r["by_status"]) <= {"401", "403"}
+
+
+def test_load_registrar_command_serves_the_lab_accounts_until_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sipclient", "load", "registrar", "--users",
+                             "1001-1003", "--run-dir", str(tmp_path / "kam")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        target = line.split(" on ")[1].split()[0]
+        status, r = load(["register", target, "--users", "1001-1003", "--lab-accounts",
+                          "--calls", "3", "--rate", "max", "--json", "-q"])
+        assert status == 0 and r["by_status"] == {"200": 3}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 143
+    assert "registered 1003 expires 3600" in (tmp_path / "kam" / "kamailio.log").read_text()
