@@ -40,7 +40,7 @@ async def prepare(spec: LoadSpec) -> tuple[LoadSpec, Any]:
     from sipclient.scenario.model import ScenarioErrors
 
     try:
-        load_scenario(str(spec.scenario))
+        load_scenario(str(spec.scenario), instance=True)
     except ScenarioErrors as exc:
         raise ValueError(str(exc)) from None
     except OSError as exc:
@@ -67,7 +67,7 @@ class ScenarioDriver:
         from sipclient.scenario.loader import load_scenario
         from sipclient.scenario.target import Target
 
-        self.scenario = load_scenario(str(self.spec.scenario))
+        self.scenario = load_scenario(str(self.spec.scenario), instance=True)
         run_dir = self.spec.variables.get(LAB_RUN_DIR)
         if run_dir:
             from sipclient.lab import Lab
@@ -113,7 +113,8 @@ class ScenarioDriver:
                 scenario = dataclasses.replace(scenario, agents=agents)
             loop = asyncio.get_running_loop()
             t0 = loop.time()
-            result = await run_scenario(scenario, self.target, self.report_root / str(i))
+            result = await run_scenario(scenario, self.target, self.report_root / str(i),
+                                        instance=i)
             stats.latency("instance_ms", (loop.time() - t0) * 1000.0, time.time())
             if self.on_transaction is not None:
                 self.on_transaction(i, "SCENARIO", (loop.time() - t0) * 1000.0, None,

@@ -80,3 +80,15 @@ def test_thresholds_name_what_broke():
     assert "no media" in broken[2]
     assert check({"kind": "call", "attempted": 5, "failed": 1, "setup_ms": {}},
                  Thresholds()) != []  # default: no failure allowed
+
+
+def test_instance_number_is_defined_only_for_load_instances(tmp_path):
+    from sipclient.scenario.loader import load_scenario
+    from sipclient.scenario.model import ScenarioErrors
+
+    f = tmp_path / "i.sip.yaml"
+    f.write_text("name: per instance\nagents:\n  a: {account: 1001, display_name: 'load ${i}'}\n"
+                 "steps:\n  - register: a\n")
+    with pytest.raises(ScenarioErrors, match="only defined inside repeat"):
+        load_scenario(f)
+    assert load_scenario(f, instance=True).agents["a"].fields["display_name"] == "load ${i}"
