@@ -10,10 +10,14 @@ the same number of calls and the same cap on calls in flight, as fast as they ca
 - sipp: ``sipp -sn uac -r 100000 -l C -m N``; calls/s = its successful calls over its wall
   time.
 
+With ``--rate R`` both are asked for R calls/s instead (``--rate R`` / ``-r R``): the ratio
+then says whether we sustain a rate sipp sustains, rather than who is faster.
+
 Prints both and the ratio ours/sipp (target >= 1.0 with 0 failed on both sides). Bounded: a
 side that has not finished in ``--timeout`` seconds is stopped.
 
-Run: ``python bench/load_vs_sipp.py [--calls 4000] [--concurrency 50] [--processes auto]``
+Run: ``python bench/load_vs_sipp.py [--calls 4000] [--concurrency 50] [--processes auto]
+[--rate R]``
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from sipclient.load.sipp import SippUas, sipp_uac  # noqa: E402
 
 
 def ours(target: str, calls: int, concurrency: int, processes: str,
-         timeout: float) -> tuple[dict, float]:
-    cmd = [sys.executable, "-m", "sipclient", "load", "call", target, "600", "--rate", "max",
+         timeout: float, rate: float | None) -> tuple[dict, float]:
+    cmd = [sys.executable, "-m", "sipclient", "load", "call", target, "600", "--rate",
+           "max" if rate is None else str(rate),
            "--concurrency", str(concurrency), "--calls", str(calls), "--processes",
            processes, "--timeout", "8", "--json", "-q", "--max-failed", "100%"]
     t0 = time.monotonic()
@@ -50,11 +55,12 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--processes", default="auto")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--rate", type=float, default=None, help="ask both for R calls/s")
     a = ap.parse_args()
     with SippUas() as uas:
-        r, wall = ours(uas.target, a.calls, a.concurrency, a.processes, a.timeout)
+        r, wall = ours(uas.target, a.calls, a.concurrency, a.processes, a.timeout, a.rate)
         s = sipp_uac(uas.host, uas.port, calls=a.calls, concurrency=a.concurrency,
-                     timeout=a.timeout)
+                     timeout=a.timeout, **({"rate": a.rate} if a.rate else {}))
     ratio = r["calls_per_second"] / s.calls_per_second if s.calls_per_second else 0.0
     print(f"{'client':34} {'completed':>9} {'failed':>7} {'seconds':>8} {'calls/s':>9}")
     print(f"{'sipclient load (' + str(r['processes']) + ' processes)':34} "
@@ -66,7 +72,8 @@ def main() -> int:
           f"{s.calls_per_second:>9.1f}")
     print(f"setup ms (ours): p50 {r['setup_ms']['p50']} p99 {r['setup_ms']['p99']} "
           f"max {r['setup_ms']['max']}; failures {r['by_reason'] or 'none'}")
-    print(f"ratio ours/sipp calls/s: {ratio:.2f} (target >= 1.0, 0 failed)")
+    asked = f"both asked for {a.rate:g} calls/s" if a.rate else "as fast as each can"
+    print(f"ratio ours/sipp calls/s: {ratio:.2f} ({asked}; target >= 1.0, 0 failed)")
     return 0 if ratio >= 1.0 and r["failed"] == 0 and s.failed == 0 else 1
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from typing import Any
 
@@ -29,8 +28,8 @@ from sipclient.io.endpoint import Endpoint, TransactionFailed
 from sipclient.io.resolve import resolve
 from sipclient.io.target import parse_target
 from sipclient.io.transport import TransportError, concrete_address
-from sipclient.io.udp import UdpTransport
 from sipclient.load.media import MediaPlan
+from sipclient.load.udp import BatchUdpTransport
 from sipclient.load.spec import LoadSpec
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.core import CoreConfig, RequestReceived
@@ -42,12 +41,10 @@ from sipclient.proto.message import Request
 from sipclient.proto.transaction import build_response
 from sipclient.proto.uac import authenticate
 
-__all__ = ["CallDriver", "open_udp_endpoint", "request_uri_for", "SOCKET_BUFFER"]
+__all__ = ["CallDriver", "open_udp_endpoint", "request_uri_for", "SIP_TIMEOUT"]
 
 #: timer B / F with the default T1 (RFC 3261 17.1.1.2): every transaction ends by then
 SIP_TIMEOUT = 32.0
-#: socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max)
-SOCKET_BUFFER = 4 * 1024 * 1024
 
 
 async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
@@ -71,11 +68,7 @@ async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
         if endpoint is not None:
             endpoint.on_transport_event(event)
 
-    transport = await UdpTransport.bind((local_ip, 0), on_event=on_event)
-    sock = transport._dgram.get_extra_info("socket") if transport._dgram else None
-    if sock is not None:  # bursts of thousands of responses must not overflow the queue
-        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+    transport = await BatchUdpTransport.bind((local_ip, 0), on_event=on_event)
     local = concrete_address(transport.local_address, server)
     endpoint = Endpoint(CoreConfig(host=local[0], port=local[1], transport="UDP", rng=ids.rng),
                         on_request=on_request)
