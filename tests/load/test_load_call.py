@@ -96,3 +96,14 @@ def test_sigterm_hangs_up_writes_the_report_and_exits_143(sipp_uas, tmp_path):
     assert r["interrupted"] == "SIGTERM"
     assert r["attempted"] >= 5 and r["completed"] == r["attempted"] and r["failed"] == 0
     assert json.loads((report / "summary.json").read_text())["attempted"] == r["attempted"]
+
+
+def test_each_process_calls_from_its_own_local_address(sipp_uas, tmp_path):
+    status, out, err = load(["call", sipp_uas.target, "600", "--rate", "50", "--calls", "10",
+                             "--processes", "2", "--local-address", "127.0.0.2-127.0.0.3",
+                             "--json", "-q"])
+    assert status == 0, err + out
+    assert json.loads(out)["completed"] == 10
+    status, _, err = load(["call", sipp_uas.target, "600", "--calls", "1", "-q",
+                           "--local-address", "192.0.2.1"])  # not an address of ours
+    assert status == 2 and "192.0.2.1" in err and "Traceback" not in err
