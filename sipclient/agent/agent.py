@@ -38,7 +38,7 @@ from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
-from sipclient.proto.transaction import build_response
+from sipclient.proto.builders import build_response
 from sipclient.proto.uac import authenticate
 
 from .call import Call, DialogSession

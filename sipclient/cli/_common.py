@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TextIO
 
+from sipclient.io.loop import run as run_loop
 from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
                            EXIT_TIMEOUT,
                            EXIT_USAGE, Env, UsageError)
@@ -513,7 +514,7 @@ class Session:
             **config: Any) -> int:
         """Build the agent config, run ``body(session, agent)``, report; the exit code."""
         cfg = self.config(**config)
-        return asyncio.run(self._main(body, cfg))
+        return run_loop(self._main(body, cfg))
 
     async def _main(self, body: Callable[["Session", Any], Awaitable[None]], cfg: Any) -> int:
         loop = asyncio.get_running_loop()
