@@ -64,7 +64,7 @@ class Agent:
     def __init__(self, config: AgentConfig, *, media_factory: MediaFactory | None = None
                  ) -> None:
         self.config = config
-        self.trace = Trace()
+        self.trace = Trace(limit=config.trace_limit)
         self.ids = IdGenerator(random.Random(config.seed) if config.seed is not None else None)
         password = config.password.reveal() if config.password is not None else None
         self.digest = (DigestClient(config.digest_user, password)

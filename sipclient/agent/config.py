@@ -119,6 +119,9 @@ class AgentConfig:
     #: record every message in ``agent.trace`` (False: no trace kept, e.g. for benchmarks;
     #: ``RegisterResult.flow`` is then empty)
     record_trace: bool = True
+    #: how many messages ``agent.trace`` keeps (the newest; positions stay absolute, see
+    #: sipclient.agent.trace); None: no bound. Everything is in ``capture`` when one is set
+    trace_limit: int | None = 20_000
     #: write every SIP message and every RTP/RTCP packet of the agent to this pcap file
     #: (wall-clock times, flushed per packet, so a failed run leaves a readable file), or
     #: into a PcapWriter shared by several agents (its owner closes it)

@@ -464,9 +464,13 @@ class Session:
             self.tracer.print_new(getattr(self.agent, "trace", ()))
 
     async def _follow_trace(self) -> None:
+        """Print each message as the agent records it (woken by the trace, no polling)."""
         while True:
             self.trace_now()
-            await asyncio.sleep(0.05)
+            trace = getattr(self.agent, "trace", None)
+            if trace is None or not hasattr(trace, "changed"):
+                return
+            await trace.changed()
 
     def call_id_of(self, method: str) -> str | None:
         """The Call-ID of the last ``method`` request this agent sent."""
