@@ -59,13 +59,15 @@ def sipp_argv(scenario: str, port: int, *extra: str) -> list[str]:
 
 
 class SippUas:
-    """``sipp -sn uas`` in the background for the whole run (killed at the end)."""
+    """``sipp -sn uas`` in the background for the whole run (killed at the end); ``extra``
+    arguments are appended (``-rtp_echo`` for bench/simultaneous_calls.py)."""
 
-    def __init__(self, workdir: Path, lifetime: float) -> None:
+    def __init__(self, workdir: Path, lifetime: float, *extra: str) -> None:
         self.port = free_udp_port()
         self.workdir = workdir
         self.argv = sipp_argv("uas", self.port, "-timeout", f"{int(lifetime)}s",
-                              "-trace_err", "-error_file", str(workdir / "uas_errors.log"))
+                              "-trace_err", "-error_file", str(workdir / "uas_errors.log"),
+                              *extra)
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> SippUas:

@@ -341,10 +341,17 @@ class Agent:
         self._require_open()
         return await self.registration.unregister()
 
-    async def call(self, target: str, *, headers: list[tuple[str, str]] = ()) -> Call:
-        """INVITE ``target`` (a number, or a URI) with an SDP offer; returns once sent."""
+    async def call(self, target: str, *, headers: list[tuple[str, str]] = (),
+                   media_level: str | None = None) -> Call:
+        """INVITE ``target`` (a number, or a URI) with an SDP offer; returns once sent.
+        ``media_level`` ("full", "packets", "none") overrides ``config.media_level`` for
+        this call (with the default media factory)."""
         self._require_open()
-        call = Call(self, self.request_uri(target), self.media_factory(self), headers=headers)
+        if media_level is None or self.media_factory is not real_media:
+            media = self.media_factory(self)
+        else:
+            media = real_media(self, media_level)
+        call = Call(self, self.request_uri(target), media, headers=headers)
         self.sessions[call.call_id] = call
         await call.start()
         return call
@@ -470,17 +477,21 @@ def _stub_media(agent: Agent) -> MediaSession:
 stub_media = _stub_media
 
 
-def real_media(agent: Agent) -> MediaSession:
+def real_media(agent: Agent, level: str | None = None) -> MediaSession:
     """The default: real RTP, codecs and DTMF (:class:`sipclient.agent.media.RealMedia`)
-    playing ``config.play`` and recording to ``config.record``."""
-    from .media import RealMedia  # numpy and the codec libraries load with the first call
+    playing ``config.play`` and recording to ``config.record``, at ``level`` (default
+    ``config.media_level``: see :data:`sipclient.agent.media.MEDIA_LEVELS`)."""
+    from .media import make_media  # numpy and the codec libraries load with the first call
 
     cfg = agent.config
+    level = level or cfg.media_level
+    if level == "none":
+        return make_media("none", agent.local_ip, cfg.codecs)
     record = cfg.record
     agent.media_count = getattr(agent, "media_count", 0) + 1
     if record and agent.media_count > 1:  # one file per call: out.wav, out-2.wav, ...
         stem, dot, ext = record.rpartition(".")
         record = f"{stem}-{agent.media_count}.{ext}" if dot else f"{record}-{agent.media_count}"
     tap = agent.capture if cfg.capture is not None else None
-    return RealMedia(agent.local_ip, cfg.codecs, play=cfg.play, record=record,
-                     port_range=cfg.rtp_ports, tap=tap)
+    return make_media(level, agent.local_ip, cfg.codecs, play=cfg.play, record=record,
+                      port_range=cfg.rtp_ports, tap=tap)
