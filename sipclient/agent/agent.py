@@ -46,7 +46,7 @@ from .config import AgentConfig
 from .errors import AgentError, AuthenticationFailed, SipTimeout, TransportFailure
 from .incoming import IncomingCall
 from .registration import RegisterResult, Registration
-from .sdp_stub import MediaSession, StubMedia
+from .media_session import MediaSession
 from .trace import Trace, TraceEntry
 
 __all__ = ["Agent"]
@@ -468,13 +468,10 @@ class Agent:
                 log.warning("%s: closing the capture: %s", self, exc)
 
 
-def _stub_media(agent: Agent) -> MediaSession:
-    """SDP only, RTP discarded (:class:`StubMedia`): ``Agent(cfg, media_factory=stub_media)``
-    for benchmarks that need no audio."""
-    return StubMedia(agent.local_ip, agent.config.codecs)
-
-
-stub_media = _stub_media
+def stub_media(agent: Agent) -> MediaSession:
+    """SDP only, no RTP socket (media level "none"): ``Agent(cfg, media_factory=stub_media)``
+    for benchmarks and tests that need no audio."""
+    return real_media(agent, "none")
 
 
 def real_media(agent: Agent, level: str | None = None) -> MediaSession:

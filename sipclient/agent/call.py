@@ -27,7 +27,7 @@ from sipclient.proto.message import Request, Response
 from sipclient.proto.timers import TimerConfig
 
 from .errors import AgentError, SipFailure, SipTimeout
-from .sdp_stub import MediaSession
+from .media_session import MediaSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent

@@ -1,6 +1,6 @@
 """The real media session of a call: SDP offer/answer (RFC 3264) and one RTP audio stream.
 
-:class:`RealMedia` is the agent's default :class:`~sipclient.agent.sdp_stub.MediaSession`:
+:class:`RealMedia` is the agent's default :class:`~sipclient.agent.media_session.MediaSession`:
 
 * the SDP side is :class:`sipclient.media.sdp_session.SdpSession` (our ``o=`` line and its
   version, the pending offer, hold/resume, early media: a 200 repeating the 183's answer,
@@ -13,8 +13,9 @@
 * :meth:`stats` gives one dict per stream: codec, RTP addresses, packets sent/received,
   lost, jitter, MOS (E-model), the dominant frequency received, the DTMF digits received.
 
-The agent uses the stub (:class:`~sipclient.agent.sdp_stub.StubMedia`) only when told to
-(``Agent(cfg, media_factory=stub_media)``: the calls-per-second benchmark).
+The media level (``AgentConfig(media_level=...)``, per call ``agent.call(...,
+media_level=...)``) picks the session: :func:`make_media` gives :class:`RealMedia` for
+"full" and "packets" and :class:`SdpOnlyMedia` (no RTP socket) for "none".
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sipclient.proto.errors import LocalProtocolError, ParseError
 
 from .config import MEDIA_LEVELS
 from .errors import AgentError
-from .sdp_stub import RemoteSdp, parse_sdp
+from .media_session import RemoteSdp, remote_summary
 
 __all__ = ["AudioAnalyser", "MEDIA_LEVELS", "RealMedia", "SdpOnlyMedia", "make_media",
            "make_source"]
@@ -234,10 +235,11 @@ class RealMedia:
 
     @property
     def remote(self) -> RemoteSdp | None:
-        """The last remote SDP in the stub's summary (address, port, payloads, direction)."""
+        """The last remote SDP, summarised (address, port, payloads, direction) from the
+        description the SDP session already parsed."""
         if self.sdp is None or self.sdp.remote is None:
             return None
-        return parse_sdp(str(self.sdp.remote))
+        return remote_summary(self.sdp.remote)
 
     async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
         """Send ``digits`` as RFC 4733 events (in-band tones when the remote has no

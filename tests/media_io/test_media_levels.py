@@ -74,6 +74,9 @@ def test_none_level_binds_nothing_and_still_negotiates() -> None:
         media.accept(answer)
         assert media.stream is not None and media.stream.codec.name.upper() == "PCMA"
         assert media.stats() == [] and media.port == 9
+        # the remote summary comes from the SDP the session parsed (no second parser)
+        assert (media.remote.codec, media.remote.port, media.remote.direction) == (
+            "PCMA", 9, "sendrecv")
         await media.close()
     run(main())
 
