@@ -4,11 +4,16 @@
 
 * **bind** an even port in the range (the lab's 10000-20000) and the odd one above it for
   RTCP (RFC 3550 11), trying another pair when one is taken (Asterisk's RTP uses the range);
-* **send** one packet per ptime on absolute deadlines (``t0 + n * ptime``, ``call_at``: no
-  drift; set 0.5 ms early as the selector rounds timeouts up to whole ms); the send-time
-  error of each packet is kept in :attr:`send_late`. Frame n has RTP timestamp ``ts0 + n *
-  samples``: a stalled loop looks like loss, never like a slow clock. Symmetric RTP: packets
-  go to the address of the remote SDP, from the port we announced (RFC 4961);
+* **send** one packet per ptime on absolute deadlines given by the process's one
+  :class:`~sipclient.io.media_clock.MediaClock` (no timer per packet: the clock sends every
+  stream due in a slot in one pass, then runs the analysis); the send-time error of each
+  packet is kept in :attr:`send_late`. Frame n has RTP timestamp ``ts0 + n * samples``: a
+  stalled loop looks like loss, never like a slow clock. Symmetric RTP: packets go to the
+  address of the remote SDP, from the port we announced (RFC 4961);
+* **levels** (``level=``): ``"full"`` decodes, jitter-buffers and analyses what arrives (the
+  sink) and encodes what it plays; ``"packets"`` sends payloads encoded once (one second of
+  the source, looped, as SIPp's rtp_stream) and only counts what arrives (RFC 3550 loss,
+  jitter, sequence; RFC 4733 events), no decode;
 * **receive**: every packet feeds the RFC 3550 statistics (per SSRC, per period: a hold
   starts a new one); audio goes through the jitter buffer (one per SSRC), is decoded on the
   playout tick (any codec of the answer, RFC 3264 7) and handed to ``sink(samples, now)``
@@ -37,13 +42,17 @@ from typing import Any
 
 import numpy as np
 
+from sipclient.io.media_clock import MediaClock
 from sipclient.media import audio, codecs, dtmf, jitter, ports, rtcp
 from sipclient.media.rtp import RtpPacket, RtpSender
 from sipclient.media.stats import ReceiveStatistics, StreamStats
 from sipclient.media.stats import receive_totals as stats_totals
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
-__all__ = ["RtpSession", "StreamParams", "Tap"]
+__all__ = ["LEVELS", "RtpSession", "StreamParams", "Tap"]
+
+#: what a session does with media: see the module docstring ("none" has no session at all)
+LEVELS = ("full", "packets", "none")
 
 #: ``tap(direction "in"|"out", local, remote, data, when)``: see the module docstring
 Tap = Callable[[str, tuple[str, int], tuple[str, int], bytes, float], None]
@@ -109,13 +118,16 @@ class RtpSession:
     DTMF_GAP_MS = 100  # ... and is followed by this much audio
     JB_DELAY = 0.06  # seconds of jitter buffer (fixed)
     JB_STUCK = 10  # packets held by the jitter buffer beyond which it is restarted
-    EARLY = 0.0005  # timers fire up to 1 ms late (epoll's ms resolution): aim this early
+    EARLY = MediaClock.EARLY  # the clock aims this early (epoll's ms resolution)
 
     def __init__(self, address: str, *, port_range: tuple[int, int] = (10000, 20000),
                  source: audio.Source | None = None,
                  sink: Callable[[np.ndarray, float], None] | None = None,
                  rng: random.Random | None = None, cname: str | None = None,
-                 tap: Tap | None = None) -> None:
+                 tap: Tap | None = None, level: str = "full") -> None:
+        if level not in ("full", "packets"):
+            raise ValueError(f"RTP session level {level!r}: full or packets")
+        self.level = level
         self.address = address
         self.tap = tap
         self.port_range = port_range
@@ -136,7 +148,9 @@ class RtpSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
-        self._tick_handle: asyncio.TimerHandle | None = None
+        self._clock: MediaClock | None = None
+        self._paced = False
+        self._payloads: list[bytes] = []  # level "packets": the source, encoded once
         self._rtcp_handle: asyncio.TimerHandle | None = None
         self._jb: jitter.JitterBuffer | None = None
         self._jb_ssrc: int | None = None
@@ -149,7 +163,8 @@ class RtpSession:
         self._dtmf_plan: dict[int, list[dtmf.DtmfPacket]] = {}  # tick -> event packets
         self._dtmf_busy_until = 0  # tick at which the next digit may start
         self._inband_tone: np.ndarray | None = None
-        self._t0, self._n, self._ts0 = 0.0, 0, self.sender.timestamp
+        self._n, self._ts0 = 0, self.sender.timestamp
+        self._anchor = (0.0, 0)  # (deadline, frame number) of the last frame sent
         self._sent_since_report = False
         self._stopped = False
 
@@ -210,20 +225,33 @@ class RtpSession:
         self.encoder = codecs.by_name(params.codec).encoder()
         self.sender.payload_type = params.payload_type
         self.sender.samples_per_packet = params.samples
+        if self.level == "packets":  # one second of the source, encoded once, looped
+            frames = max(1, 1000 // params.ptime_ms)
+            self._payloads = [self.encoder.encode(self.source.read(params.samples))
+                              for _ in range(frames)]
         self._new_jitter_buffer()
-        if self._tick_handle is not None and old is not None:  # re-anchor the pacing
+        if self._paced and old is not None:  # re-anchor the pacing on the new ptime
             self._ts0 = (self._ts0 + self._n * old.samples) & 0xFFFFFFFF
-            self._t0, self._n = self._now(), 0
+            self._n = 0
             self._dtmf_plan.clear()
             self._dtmf_busy_until = 0
+            assert self._clock is not None
+            self._clock.add(self)
+
+    @property
+    def ptime(self) -> float:
+        """Seconds between packets (what the media clock paces by)."""
+        return (self.params.ptime_ms if self.params is not None else 20) / 1000
 
     def start(self) -> None:
         """Start pacing packets, the playout and RTCP (idempotent; needs :meth:`configure`)."""
-        if self._tick_handle is not None or self._stopped or self.params is None:
+        if self._paced or self._stopped or self.params is None:
             return
         loop = self._loop = asyncio.get_running_loop()
-        self._t0, self._n = loop.time(), 0
-        self._tick_handle = loop.call_at(self._t0, self._tick)
+        self._n = 0
+        self._clock = MediaClock.of(loop)
+        self._clock.add(self)
+        self._paced = True
         self._rtcp_handle = loop.call_later(self._rtcp_delay(), self._send_rtcp)
 
     def send_dtmf(self, digits: str, mode: str = "rfc4733") -> asyncio.Future[None]:
@@ -243,8 +271,10 @@ class RtpSession:
         if self._stopped:
             return
         self._stopped = True
-        for handle in [h for h in (self._tick_handle, self._rtcp_handle) if h is not None]:
-            handle.cancel()
+        if self._clock is not None:
+            self._clock.remove(self)
+        if self._rtcp_handle is not None:
+            self._rtcp_handle.cancel()
         if self._jb is not None and self._loop is not None:
             self._play_out(self._now(), drain=True)
         self.digits_rfc4733 += [d.digit for d in self._dtmf_rx.flush() if d.digit]
@@ -263,22 +293,21 @@ class RtpSession:
 
     # ------------------------------------------------------------------ sending
 
-    def _tick(self) -> None:
-        """One ptime: send a packet, play out a frame, schedule the next absolute deadline."""
+    def send_due(self, now: float, deadline: float) -> None:
+        """The media clock: frame ``_n`` is due at ``deadline``; send it."""
         p = self.params
-        assert self._loop is not None and p is not None
-        ptime, now = p.ptime_ms / 1000, self._now()
-        behind = int((now - (self._t0 + self._n * ptime)) // ptime)
-        if behind > 2:  # the loop stalled: skip those frames (the receiver sees loss)
-            self._n += behind
+        if p is None:
+            return
         if p.send and p.remote is not None and self._rtp is not None:
-            self.send_late.append(now - (self._t0 + self._n * ptime))
+            self.send_late.append(now - deadline)
             self._send_frame(p, (self._ts0 + self._n * p.samples) & 0xFFFFFFFF)
-        if self._jb is not None:  # on hold too: what still arrives is played out
-            self._play_out(now)
+        self._anchor = (deadline, self._n)
         self._n += 1
-        self._tick_handle = self._loop.call_at(self._t0 + self._n * ptime - self.EARLY,
-                                               self._tick)
+
+    def after_send(self, now: float) -> None:
+        """The media clock, once every due packet is out: play out (decode) what arrived."""
+        if self._jb is not None and self.level == "full":  # on hold too
+            self._play_out(now)
 
     def _send_frame(self, p: StreamParams, timestamp: int) -> None:
         if self._dtmf_queue and self._n >= self._dtmf_busy_until:
@@ -289,6 +318,11 @@ class RtpSession:
                 self.sender.timestamp = event.timestamp
                 self._send(self.sender.packet(event.payload, payload_type=p.dtmf_pt,
                                               marker=event.marker, advance=False))
+            return
+        if self._payloads and self._inband_tone is None:  # level "packets"
+            self.sender.timestamp = timestamp
+            self._send(self.sender.packet(self._payloads[self._n % len(self._payloads)],
+                                          advance=False))
             return
         samples = self.source.read(p.samples)
         if self._inband_tone is not None:
@@ -364,6 +398,8 @@ class RtpSession:
                 self.digits_rfc4733 += [d.digit for d in done if d.digit]
             except (ParseError, ValueError):
                 self.bad_packets += 1
+        elif self.level == "packets":
+            return  # counted above: no jitter buffer, no decode
         elif pkt.payload_type in self.decoders and self._jb is not None:
             if pkt.ssrc != self._jb_ssrc or len(self._jb) > self.JB_STUCK:
                 # a new source (transfer, re-INVITE), or a timestamp jump off the frame grid
@@ -418,7 +454,8 @@ class RtpSession:
         now = self._now()
         blocks = tuple(self.stats.report_blocks(now))
         if self._sent_since_report:
-            rtp_now = (self._ts0 + int((now - self._t0) * p.clock_rate)) & 0xFFFFFFFF
+            at, n = self._anchor  # the RTP clock runs with the frames' deadlines
+            rtp_now = (self._ts0 + n * p.samples + int((now - at) * p.clock_rate)) & 0xFFFFFFFF
             ntp = rtcp.ntp_from_unix(now)  # the loop clock: only differences matter (LSR)
             report: Any = rtcp.SenderReport(self.ssrc, ntp, rtp_now, self.sender.packets_sent,
                                             self.sender.octets_sent, blocks)

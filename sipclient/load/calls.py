@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 from typing import Any
 
@@ -28,8 +29,8 @@ from sipclient.io.endpoint import Endpoint, TransactionFailed
 from sipclient.io.resolve import resolve
 from sipclient.io.target import parse_target
 from sipclient.io.transport import TransportError, concrete_address
+from sipclient.io.udp import UdpTransport
 from sipclient.load.media import MediaPlan
-from sipclient.load.udp import BatchUdpTransport
 from sipclient.load.spec import LoadSpec
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.core import CoreConfig, RequestReceived
@@ -43,6 +44,8 @@ from sipclient.proto.uac import authenticate
 
 __all__ = ["CallDriver", "open_udp_endpoint", "request_uri_for", "SIP_TIMEOUT"]
 
+#: socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max)
+SOCKET_BUFFER = 4 * 1024 * 1024
 #: timer B / F with the default T1 (RFC 3261 17.1.1.2): every transaction ends by then
 SIP_TIMEOUT = 32.0
 
@@ -68,7 +71,11 @@ async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
         if endpoint is not None:
             endpoint.on_transport_event(event)
 
-    transport = await BatchUdpTransport.bind((local_ip, 0), on_event=on_event)
+    transport = await UdpTransport.bind((local_ip, 0), on_event=on_event)
+    sock = getattr(transport, "_sock", None)  # bursts of responses must not overflow it
+    if sock is not None:
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
     local = concrete_address(transport.local_address, server)
     endpoint = Endpoint(CoreConfig(host=local[0], port=local[1], transport="UDP", rng=ids.rng),
                         on_request=on_request)

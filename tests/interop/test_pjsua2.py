@@ -17,7 +17,7 @@ import asyncio
 import pytest
 
 from sipclient.agent import Agent, AgentConfig, Secret
-from sipclient.agent.sdp_stub import StubMedia
+from sipclient.agent import StubMedia
 
 from ..agent.util import run
 from .pj import PjUA, until
