@@ -227,6 +227,7 @@ def thresholds(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
+    from sipclient.io.loop import run as run_loop
     from sipclient.lab.errors import LabError
     from sipclient.load.media import MediaUnavailable
     from sipclient.load.runner import WorkerFailed, auto_processes
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     stdout = _Redacting(env.stdout, spec.password)
     stderr = _Redacting(env.stderr, spec.password)
     try:
-        merged, caught = asyncio.run(_main(spec, processes, args, stderr))
+        merged, caught = run_loop(_main(spec, processes, args, stderr))
     except (ValueError, LookupError, OSError, WorkerFailed, MediaUnavailable, LabError) as exc:
         print(f"sipclient load {spec.kind}: {exc}", file=stderr)
         return 2

@@ -37,4 +37,6 @@ async def _main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(_main()))
+    from sipclient.io.loop import run as run_loop
+
+    sys.exit(run_loop(_main()))  # uvloop when installed (SIPCLIENT_LOOP=asyncio: not)
