@@ -13,8 +13,9 @@ or F as ``timeout``; a send error as ``transport``. A BYE from the far end durin
 is answered 200 and ends the call as completed. Requests for dialogs we do not know are
 answered 481.
 
-Media is a seam: :mod:`sipclient.load.media` gives each call its offer and, for
-``--media packets``, its RTP stream; ``none`` sends a static offer and binds nothing.
+Media: :mod:`sipclient.load.media` gives each call its offer and, for ``--media packets`` or
+``full``, its RTP stream (the agent's media session at that level); ``none`` sends a static
+offer and binds nothing.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ class CallDriver:
             return ("transport", str(exc))
         finally:
             self.calls.pop(call_id, None)
-            stats.media.extend(media.close())
+            stats.media.extend(await media.close())
 
     async def _bye(self, i: int, dialog: Dialog) -> tuple[str, str] | None:
         assert self.endpoint is not None

@@ -22,3 +22,10 @@ def sipp_uas_ringing():
     """A UAS that sends 180, waits 30 ms, then 200 (tests/load/uas_delay.xml)."""
     with SippUas(scenario=HERE / "uas_delay.xml") as uas:
         yield uas
+
+
+@pytest.fixture
+def sipp_uas_echo():
+    """``sipp -sn uas -rtp_echo``: the RTP each call sends comes back."""
+    with SippUas(extra=("-rtp_echo",)) as uas:
+        yield uas

@@ -107,3 +107,24 @@ def test_each_process_calls_from_its_own_local_address(sipp_uas, tmp_path):
     status, _, err = load(["call", sipp_uas.target, "600", "--calls", "1", "-q",
                            "--local-address", "192.0.2.1"])  # not an address of ours
     assert status == 2 and "192.0.2.1" in err and "Traceback" not in err
+
+
+def test_media_full_hears_its_tone_back_from_sipp_rtp_echo(sipp_uas_echo):
+    status, out, err = load(["call", sipp_uas_echo.target, "600", "--rate", "10", "--calls",
+                             "5", "--hold", "2", "--media", "full", "--json", "-q",
+                             "--max-loss", "5%"])
+    assert status == 0, err + out
+    m = json.loads(out)["media"]
+    assert m["streams"] == 5 and m["tone_heard"] == 5
+    assert m["packets_sent"] >= 5 * 80 and m["packets_received"] >= 5 * 80
+    assert m["send_error_p99_ms_max"] is not None
+
+
+def test_media_packets_counts_without_decoding(sipp_uas_echo):
+    status, out, err = load(["call", sipp_uas_echo.target, "600", "--rate", "10", "--calls",
+                             "3", "--hold", "1", "--media", "packets", "--json", "-q",
+                             "--max-loss", "5%"])
+    assert status == 0, err + out
+    m = json.loads(out)["media"]
+    assert m["streams"] == 3 and m["packets_received"] > 0
+    assert m["tone_heard"] == 0  # packets level does not decode
