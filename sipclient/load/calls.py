@@ -259,8 +259,8 @@ class CallDriver:
         elif req.method in ("OPTIONS", "NOTIFY", "INFO", "UPDATE") or (
                 req.method == "INVITE" and live is not None):
             status = 200
-        else:
-            status = 481 if req.method != "CANCEL" else 481
+        else:  # a request for a dialog (or transaction) we do not have (12.2.2)
+            status = 481
         headers = [("Contact", f"<sip:{self.user}@{self.local[0]}:{self.local[1]}>")] \
             if req.method == "INVITE" else []
         resp = build_response(req, status, "OK" if status == 200 else
