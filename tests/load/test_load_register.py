@@ -78,3 +78,17 @@ def test_load_registrar_command_serves_the_lab_accounts_until_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 143
     assert "registered 1003 expires 3600" in (tmp_path / "kam" / "kamailio.log").read_text()
+
+
+def test_refresh_keeps_each_binding_until_the_end(tmp_path):
+    cfg = LabConfig()
+    accounts = {u: cfg.password(u) for u in ("1001", "1002")}
+    with KamailioLab(tmp_path / "kam", free_udp_port(), accounts, min_expires=2) as lab:
+        status, r = load(["register", lab.server("udp"), "--users", "1001-1002",
+                          "--lab-accounts", "--calls", "2", "--rate", "max", "--expires", "2",
+                          "--refresh", "--timeout", "3.5", "--json", "-q"])
+        assert status == 0 and r["completed"] == 2
+        # registered, refreshed every second (half the expiry) while the run lasted
+        assert r["register_ms"]["count"] >= 6
+        for user in accounts:
+            assert len([x for x in lab.registrations(user) if "expires 2 " in x]) >= 3
