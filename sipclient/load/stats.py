@@ -1,7 +1,8 @@
 """What a load run counts, per process, and how the processes' counts are merged (pure).
 
 Latencies go into HDR histograms (PyPI ``hdrhistogram``, microseconds, 3 significant
-digits, 1 us .. 1 h): call setup (INVITE to 200), post-dial delay (INVITE to the first 18x),
+digits, 1 us .. 1 h; measured with ``time.perf_counter``, not the event loop's clock, which
+uvloop keeps in whole milliseconds): call setup (INVITE to 200), post-dial delay (INVITE to the first 18x),
 the REGISTER round trip (first REGISTER to its final 2xx, challenge included) and, for
 scenarios, each instance's duration. A
 process's :meth:`LoadStats.snapshot` is plain JSON (histograms base64-encoded), so the
