@@ -204,12 +204,13 @@ class CallDriver:
             ep.send_ack(dialog.create_ack(tx.request), self.server)
             media.answered(resp.body)
             # the hold: until --hold passes, the run is stopped, or the far end hangs up
-            waits = [asyncio.ensure_future(ending.wait()),
-                     asyncio.ensure_future(live.remote_bye.wait())]
-            await asyncio.wait(waits, timeout=self.spec.hold,
-                               return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
+            if self.spec.hold > 0 and not ending.is_set():
+                waits = [asyncio.ensure_future(ending.wait()),
+                         asyncio.ensure_future(live.remote_bye.wait())]
+                await asyncio.wait(waits, timeout=self.spec.hold,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                for w in waits:
+                    w.cancel()
             if live.remote_bye.is_set():
                 return None
             return await self._bye(i, dialog)

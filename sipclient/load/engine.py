@@ -61,9 +61,9 @@ async def run_load(spec: LoadSpec, driver: Driver, stats: LoadStats,
     async def one(i: int) -> None:
         stats.started(time.time())
         try:
-            outcome = await asyncio.wait_for(driver.instance(i, stats, ending),
-                                             spec.hold + 2 * spec.timeout + 5)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(spec.hold + 2 * spec.timeout + 5):  # no extra task
+                outcome = await driver.instance(i, stats, ending)
+        except TimeoutError:
             outcome = ("timeout", "instance took longer than hold + 2 x --timeout")
         except asyncio.CancelledError:
             outcome = ("timeout", "still running when the run ended")
