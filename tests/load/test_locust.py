@@ -79,3 +79,24 @@ def test_importing_sipclient_does_not_import_gevent():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_registrations_are_locust_requests_and_unregistered_at_the_end(tmp_path):
+    from sipclient.lab.config import LabConfig
+    from sipclient.lab.kamailio import KamailioLab
+
+    cfg = LabConfig()
+    accounts = {str(u): cfg.password(str(u)) for u in range(1001, 1005)}
+    with KamailioLab(tmp_path / "kam", free_udp_port(), accounts) as lab:
+        done = subprocess.run(
+            [locust_binary(), "-f", str(HERE / "locustfile_register.py"), "--headless",
+             "-u", "2", "-r", "2", "-t", "4s", "--host", lab.server("udp"),
+             "--csv", str(tmp_path / "reg"), "--loglevel", "WARNING"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        rows = {(r["Type"], r["Name"]): r
+                for r in csv.DictReader((tmp_path / "reg_stats.csv").open())}
+        row = rows[("REGISTER", lab.server("udp"))]
+        assert int(row["Request Count"]) > 0 and int(row["Failure Count"]) == 0
+        # when Locust quit, the engine removed the bindings it had made
+        assert any("expires 0 " in line for line in lab.registrations())
