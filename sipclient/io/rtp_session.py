@@ -43,6 +43,9 @@ Tap = Callable[[str, tuple[str, int], tuple[str, int], bytes, float], None]
 
 LEVELS = STREAM_LEVELS
 
+#: RTP datagrams read per readiness of the socket (bounded: other work gets its turn)
+READ_BATCH = 32
+
 log = logging.getLogger(__name__)
 
 
@@ -87,7 +90,7 @@ class RtpSession(RtpStream):
         self.port_range = port_range
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtp_sock: socket.socket | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._clock: MediaClock | None = None
         self._paced = False
@@ -98,7 +101,7 @@ class RtpSession(RtpStream):
 
     async def bind(self) -> int:
         """Bind an even RTP port and the odd RTCP port above it; returns the RTP port."""
-        if self._rtp is not None:
+        if self._rtp_sock is not None:
             return self.port
         loop = self._loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
@@ -121,8 +124,8 @@ class RtpSession(RtpStream):
                 if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                     continue
                 raise
-            self._rtp, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self._on_rtp), sock=socks[0])
+            self._rtp_sock = socks[0]  # read directly: every readiness drains a batch
+            loop.add_reader(socks[0].fileno(), self._read_rtp)
             self._rtcp, _ = await loop.create_datagram_endpoint(
                 lambda: _Udp(self._on_rtcp), sock=socks[1])
             self.port = port
@@ -180,8 +183,12 @@ class RtpSession(RtpStream):
             self.rtcp_report(self._now(), bye=True)
         for done in [q[2] for q in self._dtmf_queue if q[2] and not q[2].done()]:
             done.cancel()
-        for transport in [t for t in (self._rtp, self._rtcp) if t is not None]:
-            transport.close()
+        if self._rtcp is not None:
+            self._rtcp.close()
+        if self._rtp_sock is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(self._rtp_sock.fileno())
+            self._rtp_sock.close()
         if self.port:
             _allocator(self.port_range).release(self.port)
 
@@ -193,11 +200,11 @@ class RtpSession(RtpStream):
 
     def transmit(self, data: bytes, addr: tuple[str, int], now: float, rtcp: bool = False
                  ) -> None:
-        sock = self._rtcp if rtcp else self._rtp
+        sock = self._rtcp if rtcp else self._rtp_sock
         if sock is None:
             return
         try:
-            sock.sendto(data, addr)
+            sock.sendto(data, addr)  # a full socket buffer drops the packet, as UDP does
         except OSError as exc:
             log.debug("RTP%s send: %s", "C" if rtcp else "", exc)
         if self.tap is not None:
@@ -211,6 +218,20 @@ class RtpSession(RtpStream):
         except Exception:  # noqa: BLE001 - a broken capture must not stop the media
             log.warning("RTP tap failed, capture of this session stopped", exc_info=True)
             self.tap = None
+
+    def _read_rtp(self) -> None:
+        sock = self._rtp_sock
+        for _ in range(READ_BATCH):
+            if sock is None or self._stopped:
+                return
+            try:
+                data, addr = sock.recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP port unreachable and friends
+                log.debug("RTP socket: %s", exc)
+                return
+            self._on_rtp(data, addr)
 
     def _on_rtp(self, data: bytes, addr: Any) -> None:
         if self._loop is None:

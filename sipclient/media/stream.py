@@ -37,7 +37,7 @@ import numpy as np
 from sipclient.proto.errors import ParseError
 
 from . import audio, codecs, dtmf, jitter, rtcp
-from .rtp import RtpPacket, RtpSender
+from .rtp import RTP_HEADER, RtpPacket, RtpSender
 from .stats import ReceiveStatistics, StreamStats
 from .stats import receive_totals as stats_totals
 
@@ -211,10 +211,11 @@ class RtpStream:
                 self._send(now, self.sender.packet(event.payload, payload_type=p.dtmf_pt,
                                               marker=event.marker, advance=False))
             return
-        if self._payloads and self._inband_tone is None:  # level "packets"
-            self.sender.timestamp = timestamp
-            self._send(now, self.sender.packet(self._payloads[self._n % len(self._payloads)],
-                                          advance=False))
+        if self._payloads and self._inband_tone is None:  # level "packets": no packet object
+            data = self.sender.packet_bytes(self._payloads[self._n % len(self._payloads)],
+                                            timestamp)
+            self.transmit(data, p.remote, now)  # type: ignore[arg-type]
+            self._sent_since_report = True
             return
         samples = self.source.read(p.samples)
         if self._inband_tone is not None:
@@ -253,6 +254,18 @@ class RtpStream:
         p = self.params
         if p is None:
             return
+        if self.level == "packets" and len(data) >= 12 and data[0] == 0x80:
+            # the common packet (version 2, no padding, extension or CSRC): the header is
+            # all the counting needs; anything else takes the full parse below
+            _, b1, seq, ts, ssrc = RTP_HEADER.unpack_from(data)
+            pt = b1 & 0x7F
+            if p.dtmf_pt is None or pt != p.dtmf_pt:
+                stream = self.stats.streams.get(ssrc)
+                if stream is None:
+                    stream = self.stats.streams[ssrc] = StreamStats(ssrc, p.clock_rate)
+                stream.update(seq, ts, now, marker=bool(b1 & 0x80), size=len(data),
+                              payload_size=len(data) - 12, payload_type=pt)
+                return
         try:
             pkt = RtpPacket.parse(data)
         except (ParseError, ValueError):

@@ -142,3 +142,17 @@ def test_new_ssrc_and_off_grid_timestamps_keep_playing() -> None:
     assert s.jb_resets >= 2
     assert near(s.sink.dominant_hz(since=t - 0.4), 1000, 0.01)
     assert s.receive_totals()["packets"] == 90
+
+
+def test_packet_bytes_is_the_packet_the_object_path_builds() -> None:
+    import random
+
+    from sipclient.media.rtp import RtpSender
+
+    fast = RtpSender(0, 160, rng=random.Random(4))
+    slow = RtpSender(0, 160, rng=random.Random(4))
+    for _ in range(3):
+        ts = slow.timestamp
+        assert fast.packet_bytes(b"\xff" * 160, ts) == bytes(slow.packet(b"\xff" * 160))
+    assert (fast.sequence_number, fast.packets_sent, fast.octets_sent) == (
+        slow.sequence_number, slow.packets_sent, slow.octets_sent)
