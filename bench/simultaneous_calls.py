@@ -52,7 +52,7 @@ neither ours nor the peer's, over the window; 100 = one core). Loopback UDP only
 delay or loss.
 
 Run: ``python bench/simultaneous_calls.py [--peer asterisk|process|sipp]
-[--level full|packets] [--series 5,10,20,40]
+[--level full|packets] [--series 5,10,20,40] [--keep-going]
 [--hold 8] [--warmup 1] [--budget 240] [--profile FILE]``
 (``--profile``: cProfile of the whole run into FILE, top entries printed).
 """
@@ -254,7 +254,7 @@ async def run_series(args: argparse.Namespace, configs: list[AgentConfig], uri: 
                 break
             steps.append(step)
             print("  " + step.row(), flush=True)
-            if not step.ok:
+            if not step.ok and not args.keep_going:
                 break
     finally:
         await asyncio.gather(*(a.close() for a in agents), return_exceptions=True)
@@ -378,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agents", type=int, default=4, help="agents sharing the calls (default 4)")
     p.add_argument("--budget", type=float, default=240.0, help="whole run bound, s (default 240)")
     p.add_argument("--profile", metavar="FILE", help="cProfile the series into FILE")
+    p.add_argument("--keep-going", action="store_true",
+                   help="go on after a failed step (CPU per call at every N of the series)")
     p.add_argument("--serve-peer", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_peer:
@@ -428,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     for step in steps:
         print(step.row())
     passed = [s.n for s in steps if s.ok]
+    if args.keep_going:  # "sustains" is the largest N below the first failure
+        first_fail = next((s.n for s in steps if not s.ok), None)
+        passed = [n for n in passed if first_fail is None or n < first_fail]
     print("\ncolumns: up = answered calls; p50/p99/max = |send-time error| over every packet "
           "of every stream in the window; loss% = received loss; tone = streams hearing "
           f"{TONE:g} Hz back; cpu% = our process over the window (100 = one core); peer% = "

@@ -307,14 +307,14 @@ class Endpoint:
         if self._closed:
             return
         deadline = self.core.get_timer()  # cheap (a deadline heap): not after each message
-        if deadline == self._timer_at:
-            return
+        if deadline == self._timer_at or deadline is None:
+            return  # an armed timer with nothing due is harmless: it finds nothing to do
         if self._timer is not None:
+            if self._timer_at is not None and self._timer_at <= deadline:
+                return  # it fires first and re-arms: no cancelled handle left in the heap
             self._timer.cancel()
-            self._timer = None
         self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

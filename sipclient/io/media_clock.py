@@ -131,12 +131,15 @@ class MediaClock:
         self._timer = self.loop.call_at(self.epoch + slot * self.SLOT - self.EARLY, self._tick)
 
     def _tick(self) -> None:
+        fired = self._timer_slot
         self._timer = self._timer_slot = None
         self.ticks += 1
         now = self.loop.time()
-        # (+1e-6 slot: the float error of epoch + slot * SLOT must not make a slot look
-        # not yet due at the very time its timer fires)
+        # the slot the timer was armed for is due even when the loop fires it a little
+        # early (uvloop rounds timers to whole ms): never spin on a timer that finds nothing
         due_slot = int((now + self.EARLY - self.epoch) / self.SLOT + 1e-6)
+        if fired is not None and fired > due_slot:
+            due_slot = fired
         heap, slots, precise = self._heap, self._slots, self.precise
         analyse: list[Any] = []
         while heap and heap[0] <= due_slot:

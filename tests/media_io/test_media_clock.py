@@ -121,3 +121,13 @@ def test_removed_streams_stop_and_a_readded_stream_gets_a_new_phase() -> None:
     clock.add(Stream([], "c", ptime=0.03))  # another ptime on the same grid
     loop.run_until(100.5)
     assert len(clock) == 2
+
+
+def test_a_timer_fired_early_still_sends_its_slot_instead_of_spinning() -> None:
+    loop = FakeLoop()
+    loop.lag = -0.0009  # uvloop rounds timers to whole ms: they may fire early
+    clock = MediaClock(loop)
+    s = Stream([], "s")
+    clock.add(s)
+    loop.run_until(100.2)
+    assert len(s.sent) == 10 and clock.ticks == 10  # one pass per packet, no empty passes
