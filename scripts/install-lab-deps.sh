@@ -211,8 +211,8 @@ if [ -n "$others" ]; then
 fi
 log "done in $(( $(date +%s) - start )) s"
 
-# --- 6. interop peers (issue #13): Kamailio (registrar + record-routing proxy) and baresip --
-INTEROP_PACKAGES="kamailio baresip"
+# --- 6. interop peers (issue #13): Kamailio, baresip; node + npm for the browser peers ------
+INTEROP_PACKAGES="kamailio baresip nodejs npm"
 missing=""
 for p in $INTEROP_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

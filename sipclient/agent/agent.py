@@ -207,30 +207,45 @@ class Agent:
         local address/port, default the server's address."""
         cfg, target = self.config, self.target
         name = target.transport
-        if name not in ("udp", "tcp", "tls"):
-            raise TransportError(f"listening on {name} is not supported (udp, tcp, tls)")
+        if name not in ("udp", "tcp", "tls", "ws", "wss"):
+            raise TransportError(f"listening on {name} is not supported")
         host = cfg.local_address if cfg.local_address and cfg.local_port else target.host
-        port = cfg.local_port or target.port or (5061 if name == "tls" else 5060)
-        host = host.strip("[]")
-        options: dict[str, Any] = {"local": (host, port)}
+        port = cfg.local_port or target.port or {"tls": 5061, "ws": 80, "wss": 443}.get(name,
+                                                                                     5060)
+        local = (host.strip("[]"), port)
+        tls = None
+        if name in ("tls", "wss"):
+            if not (cfg.cert_file and cfg.key_file):
+                raise TransportError(f"listening on {name.upper()} needs a certificate and "
+                                     "key (--tls-cert, --tls-key)")
+            tls = TlsOptions(cert_file=cfg.cert_file, key_file=cfg.key_file,
+                             insecure=cfg.insecure, ca_file=cfg.ca_file)
+        if name in ("ws", "wss"):
+            from sipclient.io.ws_server import WsListener
+
+            listener = await WsListener.create(on_event=on_event, local=local,
+                                               path=target.path or "/", tls=tls)
+            return listener, listener.local_address
+        options: dict[str, Any] = {"local": local}
         if name != "udp":
             options["listen"] = True
-        if name == "tls":
-            if not (cfg.cert_file and cfg.key_file):
-                raise TransportError("listening on TLS needs a certificate and key "
-                                     "(--tls-cert, --tls-key)")
-            options["tls"] = TlsOptions(cert_file=cfg.cert_file, key_file=cfg.key_file,
-                                        insecure=cfg.insecure, ca_file=cfg.ca_file)
+        if tls is not None:
+            options["tls"] = tls
         transport = await open_transport(name, on_event=on_event, **options)
         return transport, transport.local_address
 
-    def next_hop(self, dialog: Any) -> tuple[str, int]:
+    def next_hop(self, dialog: Any, source: tuple[str, int] | None = None
+                 ) -> tuple[str, int]:
         """Where a request of ``dialog`` goes: the server (our outbound proxy, 8.1.2), or,
         when listening without one, the dialog's next hop (route set, else remote target;
-        12.2.1.1), an IP literal with its port or the transport's default."""
+        12.2.1.1), an IP literal with its port or the transport's default; a WebSocket
+        client's ``.invalid`` Contact means ``source``, the connection its INVITE came on
+        (RFC 7118 5)."""
         if not self.config.listen:
             return self.server_addr
         uri = SipUri.parse(dialog.next_hop)
+        if source is not None and uri.host.lower().endswith(".invalid"):
+            return source
         default = 5061 if uri.scheme == "sips" or self.target.transport == "tls" else 5060
         return (uri.host.strip("[]"), uri.port or default)
 
@@ -427,6 +442,9 @@ class Agent:
     def _on_request(self, event: RequestReceived) -> None:
         req = event.request
         method = req.method
+        if req.version.upper() != "SIP/2.0":  # 8.2 / RFC 4475 3.1.2.16
+            self.respond(event, 505)
+            return
         if method == "CANCEL":
             session = self.sessions.get(req.call_id)
             if isinstance(session, IncomingCall) and event.cancels == session.key:

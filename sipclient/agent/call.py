@@ -50,6 +50,8 @@ class DialogSession:
         self.call_id = call_id
         self.media = media
         self.dialog: Dialog | None = None
+        #: where the dialog's first request came from (an incoming call), else None
+        self.source_addr: tuple[str, int] | None = None
         self.state = "new"
         self.on_hold = False
         self.end_reason: str | None = None
@@ -107,8 +109,8 @@ class DialogSession:
         req = self.dialog.create_request(
             method, body=body, content_type=content_type,
             headers=[("User-Agent", self.agent.config.user_agent), *headers])
-        resp, sent = await self.agent.send_authenticated(req,
-                                                         addr=self.agent.next_hop(self.dialog))
+        hop = self.agent.next_hop(self.dialog, self.source_addr)
+        resp, sent = await self.agent.send_authenticated(req, addr=hop)
         if self.dialog.local_seq is not None and sent.cseq.seq > self.dialog.local_seq:
             self.dialog.local_seq = sent.cseq.seq
         self.dialog.receive_response(resp)
@@ -130,7 +132,8 @@ class DialogSession:
         resp, sent = await self.in_dialog("INVITE", body=offer, content_type="application/sdp")
         if 200 <= resp.status < 300 and self.dialog is not None:
             self.agent._require_open().send_ack(self.dialog.create_ack(sent),
-                                                self.agent.next_hop(self.dialog))
+                                                self.agent.next_hop(self.dialog,
+                                                                    self.source_addr))
             if resp.body:
                 self.media.accept(resp.body)
         elif resp.status >= 300:

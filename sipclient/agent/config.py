@@ -135,10 +135,10 @@ class AgentConfig:
     #: into a PcapWriter shared by several agents (its owner closes it)
     capture: str | PcapWriter | None = None
     #: no registrar, no outbound proxy: listen at ``local_address``/``local_port`` (default
-    #: the ``server``'s address) on its transport (UDP, TCP, TLS) and take calls there; the
-    #: requests of a dialog go to its next hop (route set, else the remote target)
+    #: the ``server``'s address) on its transport (UDP, TCP, TLS, WS, WSS) and take calls
+    #: there; the requests of a dialog go to its next hop (route set, else the remote target)
     listen: bool = False
-    #: TLS listener: our certificate and key (PEM)
+    #: TLS/WSS listener: our certificate and key (PEM)
     cert_file: str | None = None
     key_file: str | None = None
 

@@ -37,6 +37,7 @@ class IncomingCall(DialogSession):
         self.event = event
         self.request: Request = event.request
         self.key = event.key
+        self.source_addr = event.addr
         self.to_tag = agent.ids.tag()
         self.state = "incoming"
         self.acked = asyncio.Event()
@@ -133,7 +134,8 @@ class IncomingCall(DialogSession):
                                                            self.agent.config.user_agent)])
         self._end("no ACK within 64*T1: local BYE")
         try:
-            await self.agent.send_authenticated(bye, addr=self.agent.next_hop(self.dialog))
+            await self.agent.send_authenticated(bye, addr=self.agent.next_hop(self.dialog,
+                                                                        self.source_addr))
         except AgentError as exc:
             log.info("%s: the BYE after the missing ACK: %s", self, exc)
 

@@ -276,7 +276,8 @@ class RealMedia:
             "direction": self.stream.direction if self.stream else None,
             "packets_sent": r.sender.packets_sent,
             **receive_report(t),
-            "mos": round(self._mos(p, 100 * loss), 2),
+            # no packet received: nothing to rate (not the E-model's best case)
+            "mos": round(self._mos(p, 100 * loss), 2) if t["packets"] else None,
             "dominant_hz": self.analyser.dominant_hz(),
             "dtmf_received": self.dtmf_received,
             "send_late_p99_ms": round(late, 3) if late is not None else None,

@@ -253,7 +253,8 @@ def media_report(call: Any) -> list[dict[str, Any]]:
     if stats is None:
         return []
     keys = ("codec", "local_rtp", "remote_rtp", "packets_sent", "packets_received", "lost",
-            "jitter_ms", "mos", "dominant_hz", "dtmf_received")
+            "jitter_ms", "mean_jitter_ms", "max_jitter_ms", "remote_ssrc", "mos",
+            "dominant_hz", "dtmf_received")
     webrtc_keys = ("ice_ms", "dtls_ms", "gather_ms", "first_rtp_ms", "dtls_role", "error")
     return [{**{k: s.get(k) for k in keys}, **{k: s[k] for k in webrtc_keys if k in s}}
             for s in stats()]
@@ -472,11 +473,12 @@ class Session:
                 return
             await trace.changed()
 
-    def call_id_of(self, method: str) -> str | None:
-        """The Call-ID of the last ``method`` request this agent sent."""
+    def call_id_of(self, method: str | None) -> str | None:
+        """The Call-ID of the last ``method`` request (None: of any) this agent sent."""
         for entry in reversed(list(getattr(self.agent, "trace", ()))):
             message = getattr(entry, "message", None)
-            if entry.direction == "out" and getattr(message, "method", None) == method:
+            sent = getattr(message, "method", None)
+            if entry.direction == "out" and sent is not None and method in (None, sent):
                 return entry.call_id
         return None
 
@@ -567,6 +569,8 @@ class Session:
             response = getattr(exc, "response", None)
             if response is not None and self.result.status is None:
                 self.result.final(response)
+            if self.result.call_id is None:  # the failed request's, for the JSON report
+                self.result.call_id = self.call_id_of(None)
             self.result.fail(describe_error(exc, self), exit_for_error(exc))
         except LiveCaptureError as exc:
             self.result.fail(str(exc), EXIT_USAGE)

@@ -36,9 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c = p.add_argument_group("answering")
     c.add_argument("--no-register", action="store_true",
                    help="do not register: listen for calls at --local-address/--local-port, "
-                        "default the --server address (UDP, TCP or TLS)")
-    c.add_argument("--tls-cert", metavar="PEM", help="--no-register over TLS: our certificate")
-    c.add_argument("--tls-key", metavar="PEM", help="--no-register over TLS: its private key")
+                        "default the --server address (UDP, TCP, TLS, ws://, wss://)")
+    c.add_argument("--tls-cert", metavar="PEM",
+                   help="--no-register over TLS or WSS: our certificate")
+    c.add_argument("--tls-key", metavar="PEM",
+                   help="--no-register over TLS or WSS: its private key")
     c.add_argument("--answer-after", type=seconds, default=0.0, metavar="S",
                    help="ring S seconds before answering (default 0)")
     c.add_argument("--busy", action="store_true", help="reject every call with 486 Busy Here")
@@ -55,6 +57,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     out = media_config(args)
+    # every message is kept only when shown (--trace) or reported (--json "flow"): an
+    # answering process runs for long, and its trace would grow with every call
+    out["record_trace"] = bool(args.json or args.trace)
     if args.no_register:  # no registrar, no outbound proxy: callers come straight to us
         out.update(listen=True, cert_file=args.tls_cert, key_file=args.tls_key)
     return out
@@ -65,6 +70,10 @@ async def _answer(s: Session, agent: Any) -> None:
     calls: list[dict[str, Any]] = []
     r.extra["calls"] = calls
     r.extra["media"] = []  # every answered call's streams, each with its call_id
+    if not getattr(a, "webrtc", False):
+        # numpy and the codec libraries load now, not with the first call: that took 200 to
+        # 800 ms, long enough for a proxy to retransmit the first INVITE
+        from sipclient.agent import media  # noqa: F401
     if not a.no_register:
         reg = await bounded(s, agent.register())
         r.final(reg)
@@ -124,15 +133,23 @@ async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         finally:
             dtmf.cancel()
         await incoming.media.close()  # plays out what is buffered, RTCP BYE; the stats stay
-        s.result.extra["media"] += [{"call_id": incoming.call_id, **m}
-                                    for m in media_report(incoming)]
+        _report_media(s, incoming)
         record["ended_by"] = "local" if "local" in str(reason) else "remote"
         s.say(f"call from {who}: ended ({reason})")
     except asyncio.CancelledError:
+        if record.get("result") == "answered" and "ended_by" not in record:
+            # interrupted (Ctrl-C, SIGTERM) during the call: the agent's cleanup hangs up
+            _report_media(s, incoming)
+            record["ended_by"] = "local"
         raise
     except Exception as exc:  # noqa: BLE001 - one bad call must not end the others
         record.update(result="failed", error=str(exc) or type(exc).__name__)
         s.say(f"call from {who}: failed: {record['error']}")
+
+
+def _report_media(s: Session, incoming: Any) -> None:
+    s.result.extra["media"] += [{"call_id": incoming.call_id, **m}
+                                for m in media_report(incoming)]
 
 
 def _caller(incoming: Any) -> str | None:

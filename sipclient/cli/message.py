@@ -66,6 +66,10 @@ def check_bytes(data: bytes) -> dict[str, Any]:
         result["headers"] = [[_printable(n), _printable(v)] for n, v in msg.headers]
         result["body_length"] = len(msg.body)
         msg.check_views()
+        if msg.version.upper() != "SIP/2.0":  # RFC 4475 3.1.2.16: a UAS answers 505
+            raise ParseError(f"unsupported SIP version {msg.version!r} (only SIP/2.0; a UAS "
+                             "answers 505 Version Not Supported)", offset=_version_offset(
+                                 data, msg.version), status_hint=505)
     except ParseError as exc:
         result["error"] = {"reason": exc.reason, "header": exc.header, "offset": exc.offset,
                            "status_hint": exc.status_hint}
@@ -86,6 +90,12 @@ def check_bytes(data: bytes) -> dict[str, Any]:
         notes.append(f"ignored {len(extra)} bytes of trailing whitespace after the body")
     result["ok"] = True
     return result
+
+
+def _version_offset(data: bytes, version: str) -> int | None:
+    line = data.lstrip(b"\r\n").split(b"\r\n", 1)[0]
+    at = line.find(version.encode("utf-8", "surrogateescape"))
+    return None if at < 0 else at + len(data) - len(data.lstrip(b"\r\n"))
 
 
 def _describe_error(name: str, error: dict[str, Any]) -> str:

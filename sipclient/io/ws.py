@@ -56,7 +56,7 @@ from sipclient.io.transport import (
 from sipclient.proto.errors import ParseError
 from sipclient.proto.framer import frame_websocket_message
 
-__all__ = ["WsTransport", "SUBPROTOCOL", "KEEPALIVE_FRAME"]
+__all__ = ["WsTransport", "SUBPROTOCOL", "KEEPALIVE_FRAME", "deliver_frame", "frame_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,8 @@ class WsTransport(Transport):
         """Send ``data`` as one frame (text if UTF-8, else binary); ``addr`` is ignored."""
         if self._closed or self._ws is None:
             raise TransportError(f"{self!r} is closed")
-        payload: str | bytes
         try:
-            payload = bytes(data).decode("utf-8")
-        except UnicodeDecodeError:
-            payload = bytes(data)
-        try:
-            await self._ws.send(payload)
+            await self._ws.send(frame_payload(data))
         except ConnectionClosed as exc:
             raise TransportError(f"WebSocket {self.url} is closed: {exc}") from exc
 
@@ -211,23 +206,8 @@ class WsTransport(Transport):
             self.emit(ConnectionLost(self._remote, self, reason, error))
 
     def _handle_frame(self, frame: str | bytes) -> None:
-        raw = frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
-        try:
-            msg = frame_websocket_message(raw)
-        except ParseError as exc:
-            self.emit_error(raw, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - a framer bug is garbage, not a dead reader
-            log.exception("%r: framer crashed", self)
-            self.emit_error(raw, ParseError(f"framer crashed: {exc!r}"))
-            return
-        if msg is None:  # whitespace-only keep-alive frame (RFC 7118 sec. 6, Asterisk)
+        if not deliver_frame(self, frame, self._remote):
             self.keepalives_received += 1
-            return
-        self.emit_parsed(raw, self._remote, lambda _raw: msg)
-
-    def emit_error(self, raw: bytes, exc: ParseError) -> None:
-        self.emit(Received(None, exc, raw, self._remote, self))
 
     async def _keepalive_loop(self, interval: float) -> None:
         while not self._closed:
@@ -256,6 +236,34 @@ class WsTransport(Transport):
                 await self._keepalive
             except asyncio.CancelledError:
                 pass
+
+
+def frame_payload(data: bytes) -> str | bytes:
+    """A SIP message as one frame: text when it is valid UTF-8 (RFC 7118 5.1), else binary."""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(data)
+
+
+def deliver_frame(transport: Transport, frame: str | bytes, remote: Address) -> bool:
+    """Emit the SIP message one frame carries (or the ParseError it raised) from ``remote``;
+    False for a whitespace-only keep-alive frame (RFC 7118 6, Asterisk)."""
+    raw = frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
+    try:
+        msg = frame_websocket_message(raw)
+    except ParseError as exc:
+        transport.emit(Received(None, exc, raw, remote, transport))
+        return True
+    except Exception as exc:  # noqa: BLE001 - a framer bug is garbage, not a dead reader
+        log.exception("%r: framer crashed", transport)
+        transport.emit(Received(None, ParseError(f"framer crashed: {exc!r}"), raw, remote,
+                                transport))
+        return True
+    if msg is None:
+        return False
+    transport.emit_parsed(raw, remote, lambda _raw: msg)
+    return True
 
 
 def _closed_reason(exc: ConnectionClosed) -> str:

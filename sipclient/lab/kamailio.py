@@ -1,5 +1,6 @@
 """A Kamailio lab: digest registrar and record-routing proxy, started from a run directory.
 
+    lab = KamailioLab(run_dir)    # a free port, the Asterisk lab's accounts, realm "asterisk"
     lab = KamailioLab(run_dir, sip_port, accounts, realm)   # accounts: {"1001": "password"}
     lab.up()            # renders docker/kamailio/kamailio.cfg.tmpl, starts, waits for OPTIONS
     ...                 # register to udp:127.0.0.1:<sip_port> or tcp:..., call each other
@@ -23,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -64,6 +66,14 @@ def lab_accounts(config: LabConfig | None = None) -> dict[str, str]:
     return {ext: config.password(ext) for ext in config.sip_extensions}
 
 
+def _free_port(host: str) -> int:
+    for _ in range(50):
+        port = probe.free_udp_port(host)
+        if not probe.port_in_use(host, port, socket.SOCK_STREAM):
+            return port
+    raise LabError(f"kamailio lab: no port free on both UDP and TCP on {host}")
+
+
 def _module_dir() -> str:
     for d in _MODULE_DIRS:
         if os.path.isfile(os.path.join(d, "tm.so")):
@@ -80,16 +90,18 @@ def _quote(text: str, what: str) -> str:
 class KamailioLab:
     """One Kamailio from ``run_dir`` (see the module docstring)."""
 
-    def __init__(self, run_dir: str | os.PathLike[str], sip_port: int,
-                 accounts: Mapping[str, str], realm: str = "asterisk", *,
+    def __init__(self, run_dir: str | os.PathLike[str], sip_port: int = 0,
+                 accounts: Mapping[str, str] | None = None, realm: str = "asterisk", *,
                  bind: str = "127.0.0.1", auth_invite: bool = True,
                  min_expires: int = 30, max_expires: int = 3600,
                  boot_timeout: float = 15.0) -> None:
         self.run_dir = Path(run_dir).absolute()
-        self.sip_port = int(sip_port)
+        self.bind = bind.strip("[]")
+        #: 0: a port free now on UDP and TCP (chosen here, so ``server()`` works before up())
+        self.sip_port = int(sip_port) or _free_port(self.bind)
+        accounts = lab_accounts() if accounts is None else accounts
         self.accounts = {_quote(str(u), "user"): str(p) for u, p in accounts.items()}
         self.realm = _quote(realm, "realm")
-        self.bind = bind.strip("[]")
         self.auth_invite = auth_invite
         self.min_expires = min_expires
         self.max_expires = max_expires
@@ -173,8 +185,8 @@ class KamailioLab:
                            + "\n".join((check.stderr or check.stdout).splitlines()[-15:]))
         for kind in ("udp", "tcp"):
             if probe.port_in_use(self.bind, self.sip_port,
-                                 probe.socket.SOCK_DGRAM if kind == "udp"
-                                 else probe.socket.SOCK_STREAM):
+                                 socket.SOCK_DGRAM if kind == "udp"
+                                 else socket.SOCK_STREAM):
                 raise LabError(f"kamailio lab: {kind} port {self.hostport} is in use")
         self._log_file = open(self.log_path, "ab")
         self._proc = subprocess.Popen(

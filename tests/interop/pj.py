@@ -75,6 +75,8 @@ class PjCall:
         self.states: list[str] = []
         self.last_status: int | None = None
         self.remote_uri: str | None = None
+        #: the WAV file this call's audio was recorded to (``ua.record``), else None
+        self.recording: str | None = None
 
     def __repr__(self) -> str:
         return f"<PjCall {self.states} last={self.last_status}>"
@@ -112,9 +114,31 @@ class _Call(pj.Call):
         self.record.states.append(_STATES.get(info.state, str(info.state)))
         self.record.last_status = info.lastStatusCode
         self.record.remote_uri = info.remoteUri
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._media = []  # the recorder closes its WAV file (header written)
 
-    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802 - null audio: nothing to connect
-        pass
+    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+        """With ``ua.play``/``ua.record``: a WAV player into the call, the call into a WAV
+        recorder (the null sound device stays unused)."""
+        ua = self.record.ua
+        if not (ua.play or ua.record) or getattr(self, "_media", None):
+            return
+        try:
+            audio = self.getAudioMedia(-1)
+        except pj.Error:
+            return
+        self._media = []
+        if ua.play:
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(str(ua.play))
+            player.startTransmit(audio)
+            self._media.append(player)
+        if ua.record:
+            self.record.recording = str(ua.record) + f"-{len(ua._calls)}.wav"
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(self.record.recording)
+            audio.startTransmit(recorder)
+            self._media.append(recorder)
 
 
 class _Account(pj.Account):
@@ -157,6 +181,9 @@ class PjUA:
         self.incoming: list[PjCall] = []
         self.outgoing: list[PjCall] = []
         self.answer_with: int | None = 200
+        #: a WAV file each call plays, and a path prefix each call records to (None: off)
+        self.play: str | os.PathLike | None = None
+        self.record: str | os.PathLike | None = None
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future]] = (
             queue.SimpleQueue())
         self._stop = threading.Event()

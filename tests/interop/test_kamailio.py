@@ -11,12 +11,12 @@ routes by Route, and answers 404 to one without. Every call must end cleanly on 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 
 import pytest
 
 from sipclient.agent import Agent, AgentConfig, Secret
-from sipclient.lab.kamailio import KamailioLab, lab_accounts
-from sipclient.lab.probe import free_udp_port
+from sipclient.lab.kamailio import KamailioLab, find_kamailio, lab_accounts
 
 from ..agent.util import run
 
@@ -27,15 +27,9 @@ def near(value, target: float, share: float) -> bool:
     return value is not None and abs(value - target) <= target * share
 
 
-@pytest.fixture(scope="module")
-def kamailio(tmp_path_factory):
-    lab = KamailioLab(tmp_path_factory.mktemp("kamailio"), free_udp_port(), ACCOUNTS)
-    lab.up()
-    try:
-        yield lab
-    finally:
-        lab.down()
-    assert not lab.running
+def kamailio_version() -> str:
+    out = subprocess.run([find_kamailio(), "-v"], capture_output=True, text=True).stdout
+    return out.splitlines()[0].replace("version: ", "") if out else "kamailio"
 
 
 def agent_config(lab: KamailioLab, user: str, transport: str, **kw) -> AgentConfig:
@@ -43,13 +37,23 @@ def agent_config(lab: KamailioLab, user: str, transport: str, **kw) -> AgentConf
                        **kw)
 
 
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 @pytest.mark.parametrize("hangup_by", ["caller", "callee"])
-def test_two_agents_call_through_kamailio(kamailio: KamailioLab, transport: str,
-                                          hangup_by: str) -> None:
+def test_two_agents_call_through_kamailio(request, transport: str, hangup_by: str,
+                                          family: str, matrix) -> None:
+    kamailio: KamailioLab = request.getfixturevalue("kamailio6" if family == "ipv6"
+                                                    else "kamailio")
+    local = "::1" if family == "ipv6" else "127.0.0.1"
+    cell = matrix.cell("Kamailio", "us -> us", f"{transport} ({family})", "PCMU",
+                       version=kamailio_version(),
+                       via=f"Kamailio (registrar, record-route); hang-up by {hangup_by}")
+
     async def main() -> None:
-        caller_cfg = agent_config(kamailio, "1001", transport, play="tone:1000")
-        callee_cfg = agent_config(kamailio, "1002", transport, play="tone:600")
+        caller_cfg = agent_config(kamailio, "1001", transport, play="tone:1000",
+                                  local_address=local)
+        callee_cfg = agent_config(kamailio, "1002", transport, play="tone:600",
+                                  local_address=local)
         async with Agent(callee_cfg) as callee, Agent(caller_cfg) as caller:
             assert (await callee.register()).ok and (await caller.register()).ok
             callee.auto_answer = 0.1
@@ -78,3 +82,4 @@ def test_two_agents_call_through_kamailio(kamailio: KamailioLab, transport: str,
         # one 200 for the INVITE on the callee: no retransmissions for want of an ACK
         assert flows[1].count("200") <= 3, flows
     run(main(), timeout=30)
+    cell.checked(audio="both ways", note="ACK and BYE routed by Kamailio")

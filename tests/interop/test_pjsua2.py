@@ -13,6 +13,8 @@ threads of its own) registers extension 1014 at the lab's Asterisk; our Agent is
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +22,7 @@ from sipclient.agent import Agent, AgentConfig, Secret
 from sipclient.agent import StubMedia
 
 from ..agent.util import run
-from .pj import PjUA, until
+from .pj import PjCall, PjUA, until
 
 pytestmark = pytest.mark.lab
 
@@ -52,6 +54,15 @@ def pjua(lab, tmp_path):
     assert not lab.contacts(PJ_EXT), "pjsua2 did not unregister at libDestroy"
 
 
+def pj_version() -> str:
+    try:
+        import pjsua2
+
+        return "PJSIP " + pjsua2.Endpoint.instance().libVersion().full
+    except Exception:  # noqa: BLE001 - the version is informative only
+        return "PJSIP (pjsua2)"
+
+
 def stub_media(agent: Agent) -> StubMedia:
     """SDP offer/answer on a real RTP port that discards what arrives: signalling is what
     is checked here (and the default media may need audio libraries)."""
@@ -67,7 +78,11 @@ def our_config(lab, **kw) -> AgentConfig:
 
 
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
-def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str) -> None:
+def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
+    cell = matrix.cell("pjsua2", "us -> peer", "udp", "PCMU/PCMA", version=pj_version(),
+                       via=f"Asterisk lab; hang-up by {hangup_by}")
+    cell.checked(note="signalling only (stub media, pjsua2 null audio)")
+
     async def main() -> None:
         async with Agent(our_config(lab), media_factory=stub_media) as agent:
             call = await agent.call(PJ_EXT)
@@ -97,7 +112,11 @@ def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str) -> None:
 
 
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
-def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str) -> None:
+def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
+    cell = matrix.cell("pjsua2", "peer -> us", "udp", "PCMU/PCMA", version=pj_version(),
+                       via=f"Asterisk lab; hang-up by {hangup_by}")
+    cell.checked(note="signalling only (stub media, pjsua2 null audio)")
+
     async def main() -> None:
         async with Agent(our_config(lab), media_factory=stub_media) as agent:
             reg = await agent.register()
@@ -128,3 +147,54 @@ def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str) -> None:
                 s.is_ended for s in agent.sessions.values()), 2, "ended sessions")
         assert agent.flow()[-4:] == ["REGISTER", "401", "REGISTER", "200"]  # un-REGISTER
     run(main())
+
+
+# pjsua2 calling us: its WAV player's audio does not reach us (about 30 packets, then
+# silence) in this harness, not yet understood; that cell is not in the matrix.
+@pytest.mark.parametrize("direction", ["us -> peer"])
+def test_audio_both_ways_with_pjsua2(lab, pjua: PjUA, direction: str, matrix,
+                                     tmp_path) -> None:
+    """pjsua2 plays a 1500 Hz WAV into the call and records what it hears; we play 1000 Hz
+    (G.711 through Asterisk): each side hears the other's tone."""
+    from sipclient.media.audio import dominant_frequency, read_wav, tone, write_wav
+
+    cell = matrix.cell("pjsua2", direction, "udp", "PCMU", version=pj_version(),
+                       via="Asterisk lab; audio")
+    wav = tmp_path / "tone1500.wav"
+    write_wav(wav, tone(1500, duration=20.0))
+    pjua.play, pjua.record = wav, tmp_path / "pjsua2-heard"
+
+    async def main() -> tuple[float | None, PjCall]:
+        async with Agent(our_config(lab, play="tone:1000")) as agent:
+            if direction == "us -> peer":
+                call = await agent.call(PJ_EXT)
+                assert (await call.wait_final(timeout=10)).status == 200
+                theirs = await pjua.next_incoming(timeout=5)
+            else:
+                assert (await agent.register()).ok
+                agent.auto_answer = 0.1
+                theirs = await pjua.call(f"sip:{OUR_EXT}@{lab.config.probe_host}:"
+                                         f"{lab.config.sip_port}")
+                call = await agent.next_incoming(timeout=10)
+                await asyncio.wait_for(call.acked.wait(), 5)
+            await theirs.wait_state("CONFIRMED", timeout=10)
+            await asyncio.sleep(2.0)
+            heard = call.media.dominant_hz()
+            await call.hangup()
+            await theirs.wait_state("DISCONNECTED", timeout=5)
+            return heard, theirs
+
+    heard, theirs = run(main())
+    assert heard is not None and abs(heard - 1500) <= 30, heard
+    assert theirs.recording, "pjsua2 recorded nothing"
+    for _ in range(40):  # the recorder's WAV header is written when pjsua2 closes it
+        try:
+            samples = read_wav(Path(theirs.recording))
+            break
+        except Exception:  # noqa: BLE001 - not closed yet
+            time.sleep(0.05)
+    else:
+        raise AssertionError(f"pjsua2's recording {theirs.recording} stayed unreadable")
+    recorded = dominant_frequency(samples)
+    assert abs(recorded - 1000) <= 20, (recorded, pjua.log_tail())
+    cell.checked(audio="both ways (ours: tone analysis; theirs: its WAV recording)")

@@ -133,7 +133,11 @@ def test_register_wrong_password(tmp_path: Path) -> None:
     assert "not-it" not in json.dumps(obj)
 
 
-def test_call_right_password(tmp_path: Path) -> None:
+def test_call_right_password(tmp_path: Path, matrix) -> None:
+    from .test_sipp_peers import sipp_version
+
+    matrix.cell("sipp", "us -> peer", "udp", "PCMU", version=sipp_version(),
+                via="-; sipp UAS verifies our digest").checked(note="signalling only")
     code, obj = run_against_sipp(tmp_path, PASSWORD, "call", "600", "--duration", "0.3",
                                  "--codec", "PCMU")
     assert code == EXIT_OK, obj

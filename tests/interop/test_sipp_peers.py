@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -25,6 +26,12 @@ from .test_sipp_auth import sipp_binary
 TEMPLATE = Path(__file__).with_name("sipp") / "uac_record_route.xml"
 HOST = "127.0.0.1"
 ACCOUNTS = lab_accounts()
+
+
+def sipp_version() -> str:
+    out = subprocess.run([sipp_binary(), "-v"], capture_output=True, text=True).stdout
+    found = re.search(r"SIPp v[^ ,]*", out)
+    return found.group(0).rstrip(".") if found else "sipp"
 
 
 def render_scenario(tmp_path: Path, *, record_route: bool) -> Path:
@@ -84,7 +91,11 @@ def wait_listening(port: int, transport: str) -> None:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_sipp_uac_with_record_route_against_answer(tmp_path: Path, transport: str) -> None:
+def test_sipp_uac_with_record_route_against_answer(tmp_path: Path, transport: str,
+                                                   matrix) -> None:
+    matrix.cell("sipp", "peer -> us", transport, "PCMU", version=sipp_version(),
+                via="-; INVITE with 2 Record-Route").checked(
+        note="sipp checks Record-Route in our 180/200; signalling only")
     port = free_udp_port()
     answer = Answerer(["answer", "--no-register", "-s", f"{transport}:{HOST}:{port}",
                        "--user", "1002"])
@@ -98,21 +109,13 @@ def test_sipp_uac_with_record_route_against_answer(tmp_path: Path, transport: st
     assert obj["calls"][0]["result"] == "answered" and obj["calls"][0]["ended_by"] == "remote"
 
 
-@pytest.fixture(scope="module")
-def kamailio(tmp_path_factory):
-    # sipp does not authenticate its INVITE: this proxy challenges REGISTER only
-    lab = KamailioLab(tmp_path_factory.mktemp("kamailio-sipp"), free_udp_port(), ACCOUNTS,
-                      auth_invite=False)
-    lab.up()
-    try:
-        yield lab
-    finally:
-        lab.down()
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_sipp_uac_through_kamailio_to_answer(tmp_path: Path, kamailio: KamailioLab,
-                                             transport: str) -> None:
+def test_sipp_uac_through_kamailio_to_answer(tmp_path: Path, kamailio_open: KamailioLab,
+                                             transport: str, matrix) -> None:
+    kamailio = kamailio_open
+    matrix.cell("sipp", "peer -> us", transport, "PCMU", version=sipp_version(),
+                via="Kamailio (record-route)").checked(
+        note="ACK and BYE routed by Kamailio; signalling only")
     answer = Answerer(["answer", "-s", kamailio.server(transport), "--user", "1002",
                        "--password", ACCOUNTS["1002"]])
     kamailio.wait_registered("1002", count=len(kamailio.registrations("1002")) + 1)

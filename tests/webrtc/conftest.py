@@ -16,14 +16,14 @@ from typing import Any, Iterator
 import pytest
 
 
-@pytest.fixture(scope="session")
-def wnet() -> Iterator[Any]:  # sipclient.lab.netns.TestNet
+def netns_pair(tag: str) -> Iterator[Any]:
+    """Made and destroyed around the yield (a generator for fixtures, also tests/interop)."""
     from sipclient.lab.netns import NetnsError, TestNet, available
 
     reason = available()
     if reason:
         pytest.fail(f"WebRTC tests need a test network namespace: {reason}", pytrace=False)
-    net = TestNet(tag="wt")
+    net = TestNet(tag=tag)
     try:
         net.create()
     except NetnsError as exc:
@@ -34,25 +34,35 @@ def wnet() -> Iterator[Any]:  # sipclient.lab.netns.TestNet
         net.destroy()
 
 
-@pytest.fixture(scope="session")
-def wlab(wnet) -> Iterator[Any]:  # sipclient.lab.Lab, with .net
+def lab_in_net(net: Any, name: str, extra_offset: int) -> Iterator[Any]:
+    """An Asterisk lab started inside ``net``'s pbx namespace, bound to its veth address."""
     from sipclient.lab import Lab, LabError
     from sipclient.lab.testing import RunDirClaim, test_lab_config
 
-    config = test_lab_config("webrtc", extra_offset=300)
+    config = test_lab_config(name, extra_offset=extra_offset)
     claim = RunDirClaim(config.run_dir)
-    config = config.replace(run_dir=claim.path, bind=wnet.pbx_ip, host=wnet.pbx_ip)
+    config = config.replace(run_dir=claim.path, bind=net.pbx_ip, host=net.pbx_ip)
     lab = Lab(config)
     try:
         try:
-            wnet.run(lab.up, where="pbx")
+            net.run(lab.up, where="pbx")
         except LabError as exc:
-            pytest.fail(f"the Asterisk lab did not start in {wnet.pbx_ns}: {exc}",
+            pytest.fail(f"the Asterisk lab did not start in {net.pbx_ns}: {exc}",
                         pytrace=False)
-        lab.net = wnet  # type: ignore[attr-defined]
+        lab.net = net  # type: ignore[attr-defined]
         try:
             yield lab
         finally:
             lab.down()
     finally:
         claim.release()
+
+
+@pytest.fixture(scope="session")
+def wnet() -> Iterator[Any]:  # sipclient.lab.netns.TestNet
+    yield from netns_pair("wt")
+
+
+@pytest.fixture(scope="session")
+def wlab(wnet) -> Iterator[Any]:  # sipclient.lab.Lab, with .net
+    yield from lab_in_net(wnet, "webrtc", 300)
