@@ -13,7 +13,14 @@ NOT in our process (that would halve what we measure):
 - ``--peer process``: a second Python process of ours (this script with ``--serve-peer``)
   with one agent that auto-answers every call and sends its own 1000 Hz tone back (what
   comes back is the same kind of stream an echo gives). Use it when Asterisk is the
-  bottleneck.
+  bottleneck;
+- ``--peer sipp``: ``sipp -sn uas -rtp_echo``, a peer that costs us nothing (C, one
+  process): it answers every call and echoes our RTP back.
+
+``--level full|packets`` is the media level of our calls (``AgentConfig(media_level=...)``):
+``full`` decodes, jitter-buffers and analyses what comes back (the tone check), ``packets``
+sends pre-encoded payloads and only counts what comes back (RFC 3550 loss, jitter,
+sequence), as SIPp's rtp_stream does (its tone column stays 0).
 
 For each N of the series (``--series 2,4,6,...``: fine steps where the knee was found) the
 calls are set up (INVITE, 401, INVITE with credentials, 200, ACK), allowed ``--warmup``
@@ -33,8 +40,8 @@ In the window we collect:
 - the process's CPU (``time.process_time``) over the window, in total and per call, and the
   peer's CPU (Asterisk's or our peer process's, from /proc).
 
-The run stops at the first N where p99 >= 2 ms or a call fails (not answered, or streams
-missing); it prints a table and "sustains N calls with p99 < 2 ms" (the largest N that
+The run stops at the first N where p99 >= 2 ms, a packet is lost or a call fails (not
+answered, or streams missing); it prints a table and "sustains N calls with p99 < 2 ms" (the largest N that
 passed). The whole run is bounded (``--budget`` seconds, default 240) and stops by itself.
 
 Machine caveats: the numbers belong to the machine they were taken on. On the 2-core
@@ -44,7 +51,8 @@ busy neighbour shows up directly in the p99 (the ``others%`` column: machine CPU
 neither ours nor the peer's, over the window; 100 = one core). Loopback UDP only; no network
 delay or loss.
 
-Run: ``python bench/simultaneous_calls.py [--peer asterisk|process] [--series 5,10,20,40]
+Run: ``python bench/simultaneous_calls.py [--peer asterisk|process|sipp]
+[--level full|packets] [--series 5,10,20,40] [--keep-going]
 [--hold 8] [--warmup 1] [--budget 240] [--profile FILE]``
 (``--profile``: cProfile of the whole run into FILE, top entries printed).
 """
@@ -59,7 +67,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +75,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sipclient.agent import Agent, AgentConfig  # noqa: E402
+from sipclient.io.loop import run as run_loop  # noqa: E402
 
 HOST = "127.0.0.1"
 PTIME = 0.020
@@ -102,7 +111,8 @@ class Step:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.answered == self.n and self.p99_ms < P99_LIMIT_MS
+        return (self.failed == 0 and self.answered == self.n and self.p99_ms < P99_LIMIT_MS
+                and self.lost == 0)
 
     def row(self) -> str:
         loss = 100 * self.lost / (self.received + self.lost) if self.received + self.lost else 0.0
@@ -244,7 +254,7 @@ async def run_series(args: argparse.Namespace, configs: list[AgentConfig], uri: 
                 break
             steps.append(step)
             print("  " + step.row(), flush=True)
-            if not step.ok:
+            if not step.ok and not args.keep_going:
                 break
     finally:
         await asyncio.gather(*(a.close() for a in agents), return_exceptions=True)
@@ -314,6 +324,28 @@ def process_peer(args: argparse.Namespace, stack: list) -> Peer:
     return configs, f"sip:echo@{HOST}:{port}", [proc.pid], desc
 
 
+def sipp_peer(args: argparse.Namespace, stack: list) -> Peer:
+    import shutil
+    import tempfile
+
+    from calls_per_second import SippUas
+
+    if shutil.which("sipp") is None:
+        raise SystemExit("sipp not found: run `make lab-deps` (Debian package sip-tester)")
+    workdir = Path(tempfile.mkdtemp(prefix="sipclient-simcalls-"))
+    uas = SippUas(workdir, args.budget + 30, "-rtp_echo")
+    uas.__enter__()
+    stack.append(lambda: (uas.__exit__(None, None, None),
+                          shutil.rmtree(workdir, ignore_errors=True)))
+    assert uas.proc is not None
+    configs = [AgentConfig(user=f"bench{i}", server=f"udp:{HOST}:{uas.port}", local_address=HOST,
+                           codecs=("PCMU",), play=f"tone:{TONE:g}", rtp_ports=OUR_RTP,
+                           record_trace=False, cleanup_timeout=3.0, media_level=args.level)
+               for i in range(args.agents)]
+    desc = f"sipp -sn uas -rtp_echo (pid {uas.proc.pid}), media level {args.level}"
+    return configs, f"sip:service@{HOST}:{uas.port}", [uas.proc.pid], desc
+
+
 async def serve_peer() -> None:
     """The ``--serve-peer`` process: one agent auto-answering every call with real media."""
     config = AgentConfig(user="echo", server=f"udp:{HOST}:9", local_address=HOST,
@@ -337,13 +369,17 @@ async def serve_peer() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--peer", choices=("asterisk", "process"), default="asterisk")
+    p.add_argument("--peer", choices=("asterisk", "process", "sipp"), default="asterisk")
+    p.add_argument("--level", choices=("full", "packets"), default="full",
+                   help="media level of our calls (default full)")
     p.add_argument("--series", default=DEFAULT_SERIES, help=f"N values (default {DEFAULT_SERIES})")
     p.add_argument("--hold", type=float, default=8.0, help="measurement window, s (default 8)")
     p.add_argument("--warmup", type=float, default=1.0, help="settle after setup, s (default 1)")
     p.add_argument("--agents", type=int, default=4, help="agents sharing the calls (default 4)")
     p.add_argument("--budget", type=float, default=240.0, help="whole run bound, s (default 240)")
     p.add_argument("--profile", metavar="FILE", help="cProfile the series into FILE")
+    p.add_argument("--keep-going", action="store_true",
+                   help="go on after a failed step (CPU per call at every N of the series)")
     p.add_argument("--serve-peer", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_peer:
@@ -358,10 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     cleanup: list = []
     steps: list[Step] = []
     try:
-        setup = asterisk_peer if args.peer == "asterisk" else process_peer
+        setup = {"asterisk": asterisk_peer, "process": process_peer,
+                 "sipp": sipp_peer}[args.peer]
         configs, uri, peer_pids, desc = setup(args, cleanup)
+        configs = [replace(c, media_level=args.level) for c in configs]
         print(f"peer: {desc}; {os.cpu_count()} CPUs; hold {args.hold:g} s after "
-              f"{args.warmup:g} s warm-up; PCMU 20 ms, real media (tone {TONE:g} Hz)", flush=True)
+              f"{args.warmup:g} s warm-up; PCMU 20 ms, media level {args.level} "
+              f"(tone {TONE:g} Hz)", flush=True)
         print("  " + HEADER, flush=True)
         coro = run_series(args, configs, uri, peer_pids, deadline)
         if args.profile:
@@ -369,11 +408,11 @@ def main(argv: list[str] | None = None) -> int:
             import pstats
 
             prof = cProfile.Profile()
-            steps = prof.runcall(asyncio.run, coro)
+            steps = prof.runcall(run_loop, coro)
             prof.dump_stats(args.profile)
             pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
         else:
-            steps = asyncio.run(coro)
+            steps = run_loop(coro)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:
@@ -391,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     for step in steps:
         print(step.row())
     passed = [s.n for s in steps if s.ok]
+    if args.keep_going:  # "sustains" is the largest N below the first failure
+        first_fail = next((s.n for s in steps if not s.ok), None)
+        passed = [n for n in passed if first_fail is None or n < first_fail]
     print("\ncolumns: up = answered calls; p50/p99/max = |send-time error| over every packet "
           "of every stream in the window; loss% = received loss; tone = streams hearing "
           f"{TONE:g} Hz back; cpu% = our process over the window (100 = one core); peer% = "

@@ -19,9 +19,14 @@ with the message "asterisk not found: run `make lab-deps`", never a skip.
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import pytest
+
+# The suite runs on asyncio's standard loop; `SIPCLIENT_LOOP=uvloop make test` runs what goes
+# through sipclient.io.loop.run (the CLI, the scenario runner) on uvloop instead.
+os.environ.setdefault("SIPCLIENT_LOOP", "asyncio")
 
 # Scenario files under tests/ are fixtures of the scenario tests (some broken on purpose),
 # not tests of this suite: the sipclient pytest plugin must not collect them here.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from sipclient.agent import Agent
-    from sipclient.agent.sdp_stub import MediaSession
+    from sipclient.agent.media_session import MediaSession
 
 __all__ = ["media_factory", "WebRtcOptions", "OPTION_KEYS"]
 

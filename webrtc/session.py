@@ -1,4 +1,4 @@
-"""One call's WebRTC media: a :class:`~sipclient.agent.sdp_stub.MediaSession` over aiortc.
+"""One call's WebRTC media: a :class:`~sipclient.agent.media_session.MediaSession` over aiortc.
 
 The agent's media protocol is synchronous for SDP (``offer()``, ``answer()``, ``accept()``
 return at once), so :class:`WebRtcMedia` uses aiortc's ORTC-level objects rather than

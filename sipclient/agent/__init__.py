@@ -15,7 +15,7 @@ from .errors import (AgentError, AuthenticationFailed, SipFailure, SipTimeout,
                      TransportFailure)
 from .incoming import IncomingCall
 from .registration import RegisterResult
-from .sdp_stub import MediaSession, StubMedia
+from .media_session import MediaSession
 from .trace import Trace, TraceEntry
 
 __all__ = [
@@ -23,3 +23,11 @@ __all__ = [
     "ImpairmentSettings", "IncomingCall", "MediaSession", "RegisterResult", "Secret",
     "SipFailure", "SipTimeout", "StubMedia", "Trace", "TraceEntry", "TransportFailure",
 ]
+
+
+def __getattr__(name: str):  # StubMedia: the media level "none" (numpy loads on first use)
+    if name == "StubMedia":
+        from .media import SdpOnlyMedia
+
+        return SdpOnlyMedia
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

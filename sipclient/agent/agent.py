@@ -40,7 +40,7 @@ from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
-from sipclient.proto.transaction import build_response
+from sipclient.proto.builders import build_response
 from sipclient.proto.uac import authenticate
 from sipclient.proto.uri import SipUri
 
@@ -49,7 +49,7 @@ from .config import AgentConfig
 from .errors import AgentError, AuthenticationFailed, SipTimeout, TransportFailure
 from .incoming import IncomingCall
 from .registration import RegisterResult, Registration
-from .sdp_stub import MediaSession, StubMedia
+from .media_session import MediaSession
 from .trace import Trace, TraceEntry
 
 __all__ = ["Agent"]
@@ -67,7 +67,7 @@ class Agent:
     def __init__(self, config: AgentConfig, *, media_factory: MediaFactory | None = None
                  ) -> None:
         self.config = config
-        self.trace = Trace()
+        self.trace = Trace(limit=config.trace_limit)
         self.ids = IdGenerator(random.Random(config.seed) if config.seed is not None else None)
         password = config.password.reveal() if config.password is not None else None
         self.digest = (DigestClient(config.digest_user, password)
@@ -398,10 +398,17 @@ class Agent:
         self._require_open()
         return await self.registration.unregister()
 
-    async def call(self, target: str, *, headers: list[tuple[str, str]] = ()) -> Call:
-        """INVITE ``target`` (a number, or a URI) with an SDP offer; returns once sent."""
+    async def call(self, target: str, *, headers: list[tuple[str, str]] = (),
+                   media_level: str | None = None) -> Call:
+        """INVITE ``target`` (a number, or a URI) with an SDP offer; returns once sent.
+        ``media_level`` ("full", "packets", "none") overrides ``config.media_level`` for
+        this call (with the default media factory)."""
         self._require_open()
-        call = Call(self, self.request_uri(target), self.media_factory(self), headers=headers)
+        if media_level is None or self.media_factory is not real_media:
+            media = self.media_factory(self)
+        else:
+            media = real_media(self, media_level)
+        call = Call(self, self.request_uri(target), media, headers=headers)
         self.sessions[call.call_id] = call
         await call.start()
         return call
@@ -527,26 +534,27 @@ class Agent:
                 log.warning("%s: closing the capture: %s", self, exc)
 
 
-def _stub_media(agent: Agent) -> MediaSession:
-    """SDP only, RTP discarded (:class:`StubMedia`): ``Agent(cfg, media_factory=stub_media)``
-    for benchmarks that need no audio."""
-    return StubMedia(agent.local_ip, agent.config.codecs)
+def stub_media(agent: Agent) -> MediaSession:
+    """SDP only, no RTP socket (media level "none"): ``Agent(cfg, media_factory=stub_media)``
+    for benchmarks and tests that need no audio."""
+    return real_media(agent, "none")
 
 
-stub_media = _stub_media
-
-
-def real_media(agent: Agent) -> MediaSession:
+def real_media(agent: Agent, level: str | None = None) -> MediaSession:
     """The default: real RTP, codecs and DTMF (:class:`sipclient.agent.media.RealMedia`)
-    playing ``config.play`` and recording to ``config.record``."""
-    from .media import RealMedia  # numpy and the codec libraries load with the first call
+    playing ``config.play`` and recording to ``config.record``, at ``level`` (default
+    ``config.media_level``: see :data:`sipclient.agent.media.MEDIA_LEVELS`)."""
+    from .media import make_media  # numpy and the codec libraries load with the first call
 
     cfg = agent.config
+    level = level or cfg.media_level
+    if level == "none":
+        return make_media("none", agent.local_ip, cfg.codecs)
     record = cfg.record
     agent.media_count = getattr(agent, "media_count", 0) + 1
     if record and agent.media_count > 1:  # one file per call: out.wav, out-2.wav, ...
         stem, dot, ext = record.rpartition(".")
         record = f"{stem}-{agent.media_count}.{ext}" if dot else f"{record}-{agent.media_count}"
     tap = agent.capture if cfg.capture is not None else None
-    return RealMedia(agent.local_ip, cfg.codecs, play=cfg.play, record=record,
-                     port_range=cfg.rtp_ports, tap=tap)
+    return make_media(level, agent.local_ip, cfg.codecs, play=cfg.play, record=record,
+                      port_range=cfg.rtp_ports, tap=tap)

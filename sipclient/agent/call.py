@@ -27,7 +27,7 @@ from sipclient.proto.message import Request, Response
 from sipclient.proto.timers import TimerConfig
 
 from .errors import AgentError, SipFailure, SipTimeout
-from .sdp_stub import MediaSession
+from .media_session import MediaSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent
@@ -302,9 +302,8 @@ class Call(DialogSession):
         await self.media.start()
         self.state = "calling"
         self._task = self.agent.spawn(self._run())
-        waiter = asyncio.ensure_future(self._sent.wait())
-        await asyncio.wait({self._task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
+        self._task.add_done_callback(lambda _: self._sent.set())  # no waiter task per call
+        await self._sent.wait()
         if not self._sent.is_set() and self._final.done() and self._final.exception():
             raise self._final.exception()  # type: ignore[misc]
 

@@ -14,7 +14,10 @@ from sipclient.io.impair import Impairment
 from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.timers import TimerConfig
 
-__all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS"]
+__all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS", "MEDIA_LEVELS"]
+
+#: AgentConfig.media_level values (sipclient.agent.media.make_media builds each)
+MEDIA_LEVELS = ("full", "packets", "none")
 
 # G.729 is opt-in (``codecs=("G729", ...)``): Asterisk has no G.729 transcoder, so when it is
 # offered by default the PBX may lock a call to G.729 and then fail to play tones into it.
@@ -119,6 +122,14 @@ class AgentConfig:
     #: record every message in ``agent.trace`` (False: no trace kept, e.g. for benchmarks;
     #: ``RegisterResult.flow`` is then empty)
     record_trace: bool = True
+    #: how many messages ``agent.trace`` keeps (the newest; positions stay absolute, see
+    #: sipclient.agent.trace); None: no bound. Everything is in ``capture`` when one is set
+    trace_limit: int | None = 20_000
+    #: what each call does with media: "full" (decode, jitter buffer, tone/DTMF analysis,
+    #: MOS, recording), "packets" (pre-encoded payloads sent, what arrives only counted:
+    #: RFC 3550 loss, jitter, sequence), "none" (SDP only, no RTP socket); per call:
+    #: ``agent.call(target, media_level=...)``
+    media_level: str = "full"
     #: write every SIP message and every RTP/RTCP packet of the agent to this pcap file
     #: (wall-clock times, flushed per packet, so a failed run leaves a readable file), or
     #: into a PcapWriter shared by several agents (its owner closes it), or any sink with
@@ -141,6 +152,11 @@ class AgentConfig:
             object.__setattr__(self, "password", Secret(self.password))
         object.__setattr__(self, "impairment", ImpairmentSettings.coerce(self.impairment))
         object.__setattr__(self, "codecs", tuple(self.codecs))
+        if self.media_level not in MEDIA_LEVELS:
+            raise ValueError(f"media_level {self.media_level!r}: one of "
+                             f"{', '.join(MEDIA_LEVELS)}")
+        if self.trace_limit is not None and self.trace_limit < 1:
+            raise ValueError(f"trace_limit must be at least 1 (or None), not {self.trace_limit}")
 
     @property
     def digest_user(self) -> str:

@@ -19,7 +19,7 @@ from sipclient.proto.message import Request, Response
 
 from .call import DialogSession
 from .errors import AgentError
-from .sdp_stub import MediaSession
+from .media_session import MediaSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent

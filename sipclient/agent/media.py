@@ -1,6 +1,6 @@
 """The real media session of a call: SDP offer/answer (RFC 3264) and one RTP audio stream.
 
-:class:`RealMedia` is the agent's default :class:`~sipclient.agent.sdp_stub.MediaSession`:
+:class:`RealMedia` is the agent's default :class:`~sipclient.agent.media_session.MediaSession`:
 
 * the SDP side is :class:`sipclient.media.sdp_session.SdpSession` (our ``o=`` line and its
   version, the pending offer, hold/resume, early media: a 200 repeating the 183's answer,
@@ -13,8 +13,9 @@
 * :meth:`stats` gives one dict per stream: codec, RTP addresses, packets sent/received,
   lost, jitter, MOS (E-model), the dominant frequency received, the DTMF digits received.
 
-The agent uses the stub (:class:`~sipclient.agent.sdp_stub.StubMedia`) only when told to
-(``Agent(cfg, media_factory=stub_media)``: the calls-per-second benchmark).
+The media level (``AgentConfig(media_level=...)``, per call ``agent.call(...,
+media_level=...)``) picks the session: :func:`make_media` gives :class:`RealMedia` for
+"full" and "packets" and :class:`SdpOnlyMedia` (no RTP socket) for "none".
 """
 
 from __future__ import annotations
@@ -34,10 +35,17 @@ from sipclient.media.sdp_session import SdpSession
 from sipclient.media.stats import loss_fraction, receive_report
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
+from .config import MEDIA_LEVELS
 from .errors import AgentError
-from .sdp_stub import RemoteSdp, parse_sdp
+from .media_session import RemoteSdp, remote_summary
 
-__all__ = ["AudioAnalyser", "RealMedia", "make_source"]
+__all__ = ["AudioAnalyser", "MEDIA_LEVELS", "RealMedia", "SdpOnlyMedia", "make_media",
+           "make_source"]
+
+# MEDIA_LEVELS (``AgentConfig(media_level=...)``, ``agent.call(..., media_level=...)``):
+# "full" decodes and analyses what arrives (tones, DTMF, MOS, the recording), "packets"
+# sends pre-encoded payloads and only counts what arrives (RFC 3550 loss, jitter, sequence),
+# "none" negotiates SDP and binds no RTP socket at all
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +110,8 @@ class RealMedia:
     def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "G729", "GSM"),
                  *, play: str | None = None, record: str | None = None,
                  port_range: tuple[int, int] = (10000, 20000), ptime: int = 20,
-                 rng: random.Random | None = None, tap: Tap | None = None) -> None:
+                 rng: random.Random | None = None, tap: Tap | None = None,
+                 level: str = "full") -> None:
         names = tuple(n.upper() for n in codec_names)
         for name in names:
             try:
@@ -117,9 +126,10 @@ class RealMedia:
         self.record = record
         self.ptime = ptime
         self.rng = rng or random.Random()
+        self.level = level
         self.analyser = AudioAnalyser()
         self.rtp = RtpSession(address, port_range=port_range, source=make_source(play),
-                              sink=self.analyser, rng=self.rng, tap=tap)
+                              sink=self.analyser, rng=self.rng, tap=tap, level=level)
         self.sdp: SdpSession | None = None
         self.negotiation: Negotiation | None = None
         self._recorder: audio.WavRecorder | None = None
@@ -225,10 +235,11 @@ class RealMedia:
 
     @property
     def remote(self) -> RemoteSdp | None:
-        """The last remote SDP in the stub's summary (address, port, payloads, direction)."""
+        """The last remote SDP, summarised (address, port, payloads, direction) from the
+        description the SDP session already parsed."""
         if self.sdp is None or self.sdp.remote is None:
             return None
-        return parse_sdp(str(self.sdp.remote))
+        return remote_summary(self.sdp.remote)
 
     async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
         """Send ``digits`` as RFC 4733 events (in-band tones when the remote has no
@@ -296,3 +307,70 @@ def _params(stream: NegotiatedStream) -> StreamParams:
                         send=stream.sends, receive=stream.receives,
                         receive_codecs=tuple((c.payload_type, c.name.upper())
                                              for c in stream.codecs))
+
+
+class SdpOnlyMedia(RealMedia):
+    """Media level "none": the same offer/answer as :class:`RealMedia` (codecs, hold,
+    early media), no RTP socket and no packet: the SDP announces the discard port 9. For
+    signalling load, where one process holds thousands of calls."""
+
+    DISCARD_PORT = 9
+
+    def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "GSM"),
+                 *, ptime: int = 20, rng: random.Random | None = None, **_: Any) -> None:
+        names = tuple(n.upper() for n in codec_names)
+        if not names:
+            raise ValueError("no codec to offer")
+        self.address = address
+        self.codecs = names
+        self.ptime = ptime
+        self.level = "none"
+        self.rng = rng or random.Random()
+        self.sdp = None
+        self.negotiation = None
+        self.info_digits = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<SdpOnlyMedia {self.address} {','.join(self.codecs)}>"
+
+    async def start(self) -> None:
+        if self.sdp is None:
+            config = MediaConfig(self.address, self.DISCARD_PORT,
+                                 codecs=(*self.codecs, "telephone-event"), ptime=self.ptime)
+            self.sdp = SdpSession(config, session_id=self.rng.randrange(1, 1 << 31))
+
+    def _apply(self, negotiation: Negotiation) -> None:
+        self.negotiation = negotiation
+
+    @property
+    def port(self) -> int:
+        return self.DISCARD_PORT
+
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+        raise AgentError("media level 'none' sends no RTP: no DTMF but SIP INFO "
+                         "(call.send_dtmf(digits, 'info'))")
+
+    @property
+    def dtmf_received(self) -> str:
+        return "".join(self.info_digits)
+
+    def dominant_hz(self, since: float | None = None) -> float | None:
+        return None
+
+    def stats(self) -> list[dict[str, Any]]:
+        return []
+
+    async def close(self) -> None:
+        self._closed = True
+
+
+def make_media(level: str, address: str, codec_names: Sequence[str], **options: Any
+               ) -> RealMedia:
+    """The media session of one call at ``level`` (:data:`MEDIA_LEVELS`)."""
+    if level == "none":
+        return SdpOnlyMedia(address, codec_names, **options)
+    if level not in MEDIA_LEVELS:
+        raise ValueError(f"media level {level!r}: one of {', '.join(MEDIA_LEVELS)}")
+    return RealMedia(address, codec_names, level=level, **options)
+

@@ -55,13 +55,40 @@ class Registration:
         self.call_id = agent.ids.call_id()
         self.from_tag = agent.ids.tag()
         self.cseq = agent.ids.rng.getrandbits(15) + 1
-        self.registered = False
+        self._registered = False
+        self._registered_waiters: list[asyncio.Future[None]] = []
         self.expires: int | None = None
         self.expires_at: float | None = None
         self.last: RegisterResult | None = None
         self.refreshes = 0
         self._refresh: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def registered(self) -> bool:
+        return self._registered
+
+    @registered.setter
+    def registered(self, value: bool) -> None:
+        self._registered = value
+        if value and self._registered_waiters:
+            waiters, self._registered_waiters = self._registered_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait_registered(self, timeout: float | None = None) -> bool:
+        """Wait until a REGISTER of this agent succeeded (now or later), at most ``timeout``
+        seconds; False when it did not."""
+        if self._registered:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._registered_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def _build(self, expires: int) -> Request:
         a = self.agent

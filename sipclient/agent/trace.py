@@ -5,15 +5,33 @@ impairment decides to drop or delay them); incoming ones when they reach the age
 impairment). Retransmissions are recorded as they happen on the wire, so a flow over a
 lossy UDP path shows the repeated REGISTER. Passwords never appear: the only trace of a
 password is the digest response hash, which is not a secret.
+
+The trace is an event stream with a bounded memory (:class:`Trace`): every ``append``
+wakes what waits on it (``await trace.changed()``, :meth:`Trace.wait_for`) and calls its
+subscribers, so the scenario steps, ``Endpoint`` users and the CLI's follower wait on
+messages instead of polling. It keeps the last ``limit`` entries
+(``AgentConfig(trace_limit=...)``); positions are absolute (``len(trace)`` counts every
+message ever recorded, ``trace[start:]`` is what arrived since ``start``), so a cursor stays
+valid when old entries leave the ring. The full record of a long run is the capture
+(``AgentConfig(capture=...)``), written to disk as it happens.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import overload
 
 from sipclient.proto.message import Request, Response
 
-__all__ = ["Trace", "TraceEntry", "label"]
+__all__ = ["DEFAULT_TRACE_LIMIT", "Trace", "TraceEntry", "label"]
+
+#: entries an agent's trace keeps by default: far more than any scenario exchanges, bounded
+#: for an agent that lives for hours (the capture keeps everything on disk)
+DEFAULT_TRACE_LIMIT = 20_000
 
 Address = tuple[str, int]
 
@@ -64,8 +82,111 @@ class TraceEntry:
                 f"{arrow} {self.remote[0]}:{self.remote[1]} {what}{cseq}")
 
 
-class Trace(list[TraceEntry]):
-    """A list of :class:`TraceEntry` with :meth:`flow`."""
+class Trace(Sequence[TraceEntry]):
+    """The last ``limit`` :class:`TraceEntry` objects, with absolute positions, waiters and
+    subscribers (see the module docstring), and :meth:`flow`."""
+
+    def __init__(self, entries: Iterable[TraceEntry] = (), *,
+                 limit: int | None = DEFAULT_TRACE_LIMIT) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"trace_limit must be at least 1 (or None), not {limit}")
+        self.limit = limit
+        self._entries: deque[TraceEntry] = deque(maxlen=limit)
+        self._base = 0  # absolute position of _entries[0]
+        self._waiters: list[asyncio.Future[None]] = []
+        self._subscribers: list[Callable[[TraceEntry], None]] = []
+        for entry in entries:
+            self.append(entry)
+
+    # -- the stream
+    def append(self, entry: TraceEntry) -> None:
+        entries = self._entries
+        if len(entries) == self.limit:
+            self._base += 1
+        entries.append(entry)
+        for callback in self._subscribers:
+            callback(entry)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def subscribe(self, callback: Callable[[TraceEntry], None]) -> Callable[[], None]:
+        """Call ``callback(entry)`` for every new entry; returns the unsubscribe function."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+        return unsubscribe
+
+    async def changed(self, timeout: float | None = None) -> bool:
+        """Wait for the next entry; False when ``timeout`` seconds passed without one."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_for(self, predicate: Callable[[TraceEntry], bool], start: int = 0,
+                       timeout: float | None = None) -> int | None:
+        """The position of the first entry at or after ``start`` that ``predicate``
+        accepts, waiting up to ``timeout`` seconds for it to arrive; None when none did."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        index = max(start, self._base)
+        while True:
+            for entry in self[index:]:
+                if predicate(entry):
+                    return index
+                index += 1
+            index = max(index, self._base)
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return None
+            await self.changed(left)
+
+    # -- a sequence with absolute positions
+    @property
+    def dropped(self) -> int:
+        """How many of the oldest entries left the ring (``limit`` reached)."""
+        return self._base
+
+    def __len__(self) -> int:
+        return self._base + len(self._entries)
+
+    def __iter__(self) -> Iterator[TraceEntry]:
+        return iter(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> TraceEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[TraceEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> TraceEntry | list[TraceEntry]:
+        total = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(total)
+            start, stop = max(start - self._base, 0), max(stop - self._base, 0)
+            return list(islice(self._entries, start, stop, step))
+        if index < 0:
+            index += total
+        if not 0 <= index < total:
+            raise IndexError("trace index out of range")
+        if index < self._base:
+            raise IndexError(f"trace entry {index} left the ring (trace_limit {self.limit})")
+        return self._entries[index - self._base]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Trace, list)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<Trace {len(self._entries)} entries, {self._base} dropped>"
 
     def flow(self, call_id: str | None = None) -> list[str]:
         """Requests by method, responses by status code: ``["REGISTER", "401", ...]``;

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TextIO
 
+from sipclient.io.loop import run as run_loop
 from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
                            EXIT_TIMEOUT,
                            EXIT_USAGE, Env, UsageError)
@@ -467,9 +468,13 @@ class Session:
             self.tracer.print_new(getattr(self.agent, "trace", ()))
 
     async def _follow_trace(self) -> None:
+        """Print each message as the agent records it (woken by the trace, no polling)."""
         while True:
             self.trace_now()
-            await asyncio.sleep(0.05)
+            trace = getattr(self.agent, "trace", None)
+            if trace is None or not hasattr(trace, "changed"):
+                return
+            await trace.changed()
 
     def call_id_of(self, method: str | None) -> str | None:
         """The Call-ID of the last ``method`` request (None: of any) this agent sent."""
@@ -518,7 +523,7 @@ class Session:
             **config: Any) -> int:
         """Build the agent config, run ``body(session, agent)``, report; the exit code."""
         cfg = self.config(**config)
-        return asyncio.run(self._main(body, cfg))
+        return run_loop(self._main(body, cfg))
 
     async def _main(self, body: Callable[["Session", Any], Awaitable[None]], cfg: Any) -> int:
         loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ bytes, where the digest response is a hash.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, Iterable, TextIO
 
 __all__ = ["TracePrinter", "use_color"]
@@ -64,7 +65,8 @@ class TracePrinter:
         self.clock_offset = clock_offset
 
     def print_new(self, entries: Iterable[Any]) -> None:
-        entries = list(entries)
+        if not isinstance(entries, Sequence):  # a Trace slices by absolute position
+            entries = list(entries)
         for entry in entries[self.printed:]:
             self.stream.write(self.format(entry))
         self.printed = max(self.printed, len(entries))

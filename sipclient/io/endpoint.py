@@ -3,11 +3,17 @@
 Shaped like aioquic's asyncio ``QuicConnectionProtocol``: everything the core needs comes in
 through three doors and everything it produces goes out through two::
 
-    transport event  -> core.receive_message / receive_datagram(now=loop.time())
+    UDP bytes        -> core.receive_datagram(bytes, addr, now=loop.time())  (raw_sink)
+    a framed message -> core.receive_message (TCP/TLS/WS framers cut and parse it)
     user call        -> core.send_request / send_response / send_ack / send_cancel
     loop.call_at     -> core.handle_timer(now)            (armed from core.get_timer())
-    core.datagrams_to_send()  -> transport.send (one writer task keeps the order)
+    core.messages_to_send()   -> transport.send_nowait, or one writer task that keeps the
+                                 order when the transport has only a coroutine ``send``
     core.next_event()         -> futures of waiting callers, or the application's callbacks
+
+Only the core parses what a UDP transport receives, once; the trace (``on_wire``) gets the
+message the core parsed and, for what is sent, the message the core serialised, never a
+second parse of either.
 
 The endpoint hands events to the application without interpreting them (RFC 3261 8, 12 and
 13 live in :mod:`sipclient.agent`):
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +40,7 @@ from sipclient.io.transport import Address, ConnectionLost, Received, Transport,
 from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceived,
                                   ResponseReceived, SipCore, TransactionTimeout)
 from sipclient.proto.core import TransportError as CoreTransportError
-from sipclient.proto.message import Request, Response, parse_message
-from sipclient.proto.errors import ParseError
+from sipclient.proto.message import Request, Response
 from sipclient.proto.transaction import ClientKey, ServerKey
 
 __all__ = ["ClientTransaction", "Endpoint", "TransactionFailed", "WireCallback"]
@@ -65,16 +71,27 @@ class ClientTransaction:
         self.request = request
         self.addr = addr
         self.final: Response | None = None
-        self._queue: asyncio.Queue[Response | TransactionFailed] = asyncio.Queue()
+        # a deque and one waiter future: an asyncio.Queue per transaction costs more
+        self._items: deque[Response | TransactionFailed] = deque()
+        self._waiter: asyncio.Future[None] | None = None
 
     def _put(self, item: Response | TransactionFailed) -> None:
-        self._queue.put_nowait(item)
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def response(self, timeout: float | None = None) -> Response:
         """The next response (provisional or final); raises :class:`TransactionFailed`
         when the transaction timed out or the transport failed, TimeoutError after
         ``timeout`` seconds of silence."""
-        item = await asyncio.wait_for(self._queue.get(), timeout)
+        if not self._items:
+            waiter = self._waiter = self.endpoint._loop.create_future()
+            try:
+                await (waiter if timeout is None else asyncio.wait_for(waiter, timeout))
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
         if isinstance(item, TransactionFailed):
             raise item
         if item.status >= 200 and self.final is None:
@@ -121,7 +138,12 @@ class Endpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._arm_pending = False
-        self._outbox: asyncio.Queue[tuple[bytes, Address] | None] = asyncio.Queue()
+        self._outbox: asyncio.Queue[tuple[bytes, Address, Request | Response | None] | None]
+        self._outbox = asyncio.Queue()
+        self._queued = 0  # items put in the outbox and not yet handed to the transport
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._send_now: Callable[[bytes, Address], None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -131,6 +153,11 @@ class Endpoint:
         """Use ``transport`` (its ``on_event`` is pointed at this endpoint)."""
         self.transport = transport
         transport.on_event = self.on_transport_event
+        # a datagram transport that can hand over raw bytes and send without a coroutine
+        # (UdpTransport) is driven directly: no parse there, no writer task in between
+        self._send_now = getattr(transport, "send_nowait", None)
+        if hasattr(transport, "raw_sink"):
+            transport.raw_sink = self.datagram_received
         if self._writer is None:
             self._writer = self._loop.create_task(self._write_loop(), name="sip-endpoint-writer")
 
@@ -198,8 +225,19 @@ class Endpoint:
         now = self.now()
         if event.message is not None:
             self.core.receive_message(event.message, event.addr, now, event.transport.name)
-        elif self.transport is not None and not self.transport.reliable:
-            self.core.receive_datagram(event.raw, event.addr, now, event.transport.name)
+        elif (self.transport is not None and not self.transport.reliable
+              and event.error is not None):  # garbage on a datagram: 400 or drop, no re-parse
+            self.core.receive_unparsable(event.raw, event.addr, event.error)
+        self._pump()
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        """Raw bytes from a datagram transport (its ``raw_sink``): the core parses them."""
+        if self._closed:
+            return
+        message = self.core.receive_datagram(data, addr, self._loop.time(),
+                                             self.core.config.transport)
+        if self.on_wire is not None:
+            self._wire("in", data, addr, message)
         self._pump()
 
     # ------------------------------------------------------------------ the pump
@@ -208,13 +246,34 @@ class Endpoint:
         """Flush datagrams, dispatch events, re-arm the timer."""
         if self._closed:
             return
-        for data, addr in self.core.datagrams_to_send(self.now()):
-            self._outbox.put_nowait((data, addr))
+        out = self.core.messages_to_send(self._loop.time())
+        if out:
+            if self._send_now is not None and self._queued == 0:
+                for data, addr, message in out:
+                    self._send_direct(data, addr, message)
+            else:
+                for item in out:
+                    self._enqueue(item)
         while (event := self.core.next_event()) is not None:
             self._dispatch(event)
         if not self._arm_pending:  # once per loop iteration, however many pumps ran in it
             self._arm_pending = True
             self._loop.call_soon(self._arm_timer)
+
+    def _send_direct(self, data: bytes, addr: Address,
+                     message: Request | Response | None) -> None:
+        if self.on_wire is not None:
+            self._wire("out", data, addr, message)
+        try:
+            self._send_now(data, addr)  # type: ignore[misc]
+        except (TransportError, OSError) as exc:
+            log.warning("send to %s failed: %s", addr, exc)
+            self._loop.call_soon(self._fail_towards, addr, str(exc))
+
+    def _enqueue(self, item: tuple[bytes, Address, Request | Response | None]) -> None:
+        self._queued += 1
+        self._drained.clear()
+        self._outbox.put_nowait(item)
 
     def _dispatch(self, event: Event) -> None:
         try:
@@ -248,14 +307,14 @@ class Endpoint:
         if self._closed:
             return
         deadline = self.core.get_timer()  # cheap (a deadline heap): not after each message
-        if deadline == self._timer_at:
-            return
+        if deadline == self._timer_at or deadline is None:
+            return  # an armed timer with nothing due is harmless: it finds nothing to do
         if self._timer is not None:
+            if self._timer_at is not None and self._timer_at <= deadline:
+                return  # it fires first and re-arms: no cancelled handle left in the heap
             self._timer.cancel()
-            self._timer = None
         self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -270,18 +329,23 @@ class Endpoint:
             item = await self._outbox.get()
             if item is None:
                 return
-            data, addr = item
-            if self.transport is None:
-                continue
-            if self.on_wire is not None:  # parsed again for the trace only
-                self._wire("out", data, addr, _parse_quietly(data))
+            data, addr, message = item
             try:
-                await self.transport.send(data, addr)
-            except (TransportError, OSError) as exc:
-                log.warning("send to %s failed: %s", addr, exc)
-                self._fail_towards(addr, str(exc))
-            except Exception:  # noqa: BLE001 - keep writing whatever happens
-                log.exception("send to %s crashed", addr)
+                if self.transport is None:
+                    continue
+                if self.on_wire is not None:
+                    self._wire("out", data, addr, message)
+                try:
+                    await self.transport.send(data, addr)
+                except (TransportError, OSError) as exc:
+                    log.warning("send to %s failed: %s", addr, exc)
+                    self._fail_towards(addr, str(exc))
+                except Exception:  # noqa: BLE001 - keep writing whatever happens
+                    log.exception("send to %s crashed", addr)
+            finally:
+                self._queued -= 1
+                if self._queued == 0:
+                    self._drained.set()
 
     def _fail_towards(self, addr: Address, reason: str) -> None:
         """Report a transport failure to every client transaction sending to ``addr``."""
@@ -310,11 +374,14 @@ class Endpoint:
     # ------------------------------------------------------------------ closing
 
     async def drain(self, timeout: float = 1.0) -> None:
-        """Wait until everything queued so far was handed to the transport."""
-        deadline = self.now() + timeout
-        while not self._outbox.empty() and self.now() < deadline:
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0)  # let the writer finish the item it took
+        """Wait (at most ``timeout`` s) until everything queued so far was handed to the
+        transport: an event the writer sets, no polling."""
+        if self._queued == 0:
+            return
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except TimeoutError:
+            log.debug("endpoint: %d messages still queued after %s s", self._queued, timeout)
 
     async def close(self) -> None:
         """Stop timers and the writer, close the transport."""
@@ -336,9 +403,3 @@ class Endpoint:
         if self.transport is not None:
             await self.transport.close()
 
-
-def _parse_quietly(data: bytes) -> Request | Response | None:
-    try:
-        return parse_message(data)
-    except ParseError:
-        return None

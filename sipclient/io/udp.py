@@ -14,6 +14,12 @@ conflict one after the other on 127.0.0.x addresses.
 Every datagram goes through ``sipclient.proto.message.parse_message``; garbage is emitted as
 ``Received(error=ParseError)``, never raised. Whitespace-only datagrams (CRLF keep-alives
 that many phones send over UDP) are counted in ``keepalives_received`` and otherwise ignored.
+
+The socket is read directly (``loop.add_reader``): every readiness drains up to
+:data:`READ_BATCH` datagrams, where asyncio's datagram transport reads one per loop turn, and
+:meth:`UdpTransport.send_nowait` writes at once (a full socket buffer queues the rest until
+it is writable again). A driver that parses itself (the endpoint: only the core parses) sets
+:attr:`UdpTransport.raw_sink` and receives ``(bytes, address)`` without any parse here.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import asyncio
 import errno
 import logging
 import socket
-from typing import Any
+from collections import deque
+from collections.abc import Callable
 
 from sipclient.io.transport import (
     Address,
@@ -43,20 +50,8 @@ MAX_DATAGRAM_V4 = 65507  # 65535 - 20 (IPv4 header) - 8 (UDP header)
 MAX_DATAGRAM_V6 = 65527  # 65535 - 8: the IPv6 payload length does not count its header
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, owner: UdpTransport) -> None:
-        self.owner = owner
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.owner._datagram_received(data, normalize_address(addr))
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable and friends: UDP has no connection to lose; log only.
-        log.debug("udp %s: %s", self.owner, exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.owner._closed_future.done():
-            self.owner._closed_future.set_result(None)
+#: datagrams read per readiness of the socket (bounded: other work gets its turn)
+READ_BATCH = 64
 
 
 class UdpTransport(Transport):
@@ -67,9 +62,14 @@ class UdpTransport(Transport):
 
     def __init__(self, on_event: EventCallback) -> None:
         super().__init__(on_event)
-        self._dgram: asyncio.DatagramTransport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._sock: socket.socket | None = None
         self._local: Address = ("0.0.0.0", 0)
-        self._closed_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._limit = MAX_DATAGRAM_V4
+        self._backlog: deque[tuple[bytes, tuple[str, int]]] = deque()
+        #: when set, ``raw_sink(data, addr)`` gets every datagram unparsed instead of a
+        #: :class:`Received` event (keep-alives are still counted and dropped here)
+        self.raw_sink: Callable[[bytes, Address], None] | None = None
         self.keepalives_received = 0
         self.datagrams_sent = 0
         self.datagrams_received = 0
@@ -96,10 +96,10 @@ class UdpTransport(Transport):
             raise TransportError(
                 f"cannot bind UDP {format_hostport(host, port)}: {exc.strerror}"
             ) from exc
-        loop = asyncio.get_running_loop()
-        dgram, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=sock)
-        self._dgram = dgram
+        self._sock = sock
         self._local = normalize_address(sock.getsockname())
+        self._limit = MAX_DATAGRAM_V6 if family == socket.AF_INET6 else MAX_DATAGRAM_V4
+        self._loop.add_reader(sock.fileno(), self._read_ready)
         return self
 
     @property
@@ -108,24 +108,73 @@ class UdpTransport(Transport):
 
     async def send(self, data: bytes, addr: Address) -> None:
         """Send ``data`` as one datagram to ``addr`` (bytes exactly as given)."""
-        if self._closed or self._dgram is None:
+        self.send_nowait(data, addr)
+
+    def send_nowait(self, data: bytes, addr: Address) -> None:
+        """:meth:`send` without a coroutine: written now, or queued behind a full buffer."""
+        if self._closed or self._sock is None:
             raise TransportError(f"{self!r} is closed")
-        limit = MAX_DATAGRAM_V6 if ":" in self._local[0] else MAX_DATAGRAM_V4
-        if len(data) > limit:
-            # asyncio would only log EMSGSIZE; say it (RFC 3261 sec. 18.1.1: use TCP instead)
+        if len(data) > self._limit:
+            # the kernel would only say EMSGSIZE; say it (RFC 3261 sec. 18.1.1: use TCP)
             raise TransportError(
-                f"a {len(data)}-byte message does not fit in one UDP datagram (max {limit}); "
-                "send it over TCP"
+                f"a {len(data)}-byte message does not fit in one UDP datagram "
+                f"(max {self._limit}); send it over TCP"
             )
-        self._dgram.sendto(bytes(data), (addr[0], int(addr[1])))
+        dest = (addr[0], int(addr[1]))
         self.datagrams_sent += 1
+        if self._backlog:
+            self._backlog.append((bytes(data), dest))
+            return
+        try:
+            self._sock.sendto(data, dest)
+        except (BlockingIOError, InterruptedError):
+            self._backlog.append((bytes(data), dest))
+            self._loop.add_writer(self._sock.fileno(), self._write_ready)
+        except OSError as exc:  # ICMP errors, unroutable: UDP has no connection to lose
+            log.debug("udp %s: send to %s: %s", self, dest, exc)
+
+    def _write_ready(self) -> None:
+        sock, backlog = self._sock, self._backlog
+        while backlog and sock is not None:
+            data, dest = backlog[0]
+            try:
+                sock.sendto(data, dest)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("udp %s: send to %s: %s", self, dest, exc)
+            backlog.popleft()
+        if sock is not None:
+            self._loop.remove_writer(sock.fileno())
+
+    def _read_ready(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        recvfrom = sock.recvfrom
+        for _ in range(READ_BATCH):
+            try:
+                data, addr = recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP port unreachable and friends: log only
+                log.debug("udp %s: %s", self, exc)
+                return
+            if self._closed:
+                return
+            self._datagram_received(data, (addr[0], addr[1]))
 
     def _datagram_received(self, data: bytes, addr: Address) -> None:
-        if self._closed:
-            return
         self.datagrams_received += 1
         if not data.strip(b" \t\r\n"):
             self.keepalives_received += 1
+            return
+        sink = self.raw_sink
+        if sink is not None:
+            try:
+                sink(data, addr)
+            except Exception:  # noqa: BLE001 - a consumer bug must not kill the reader
+                log.exception("udp: raw_sink failed for %d bytes from %s", len(data), addr)
             return
         self.emit_parsed(data, addr, parse_message)
 
@@ -133,9 +182,13 @@ class UdpTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        if self._dgram is not None:
-            self._dgram.close()
-            await self._closed_future
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            self._loop.remove_reader(sock.fileno())
+            if self._backlog:
+                self._loop.remove_writer(sock.fileno())
+                self._backlog.clear()
+            sock.close()
 
 
 async def open_udp(*, on_event: EventCallback, local: Address = ("0.0.0.0", 0)) -> UdpTransport:

@@ -20,6 +20,7 @@ __all__ = ["RTP_VERSION", "RtpExtension", "RtpPacket", "RtpSender", "seq_delta",
 
 RTP_VERSION = 2
 _HEADER = struct.Struct("!BBHII")
+RTP_HEADER = _HEADER  #: the fixed 12-byte header (RFC 3550 5.1) as a struct
 
 
 def seq_delta(a: int, b: int) -> int:
@@ -172,3 +173,15 @@ class RtpSender:
         self.packets_sent += 1
         self.octets_sent += len(payload)
         return pkt
+
+    def packet_bytes(self, payload: bytes, timestamp: int) -> bytes:
+        """The next packet already as bytes, stamped ``timestamp`` (the common case: no
+        marker override, no CSRC, no extension), without building an :class:`RtpPacket`."""
+        b1 = self.payload_type | (0x80 if self._talkspurt else 0)
+        self._talkspurt = False
+        data = _HEADER.pack(0x80, b1, self.sequence_number, timestamp, self.ssrc) + payload
+        self.sequence_number = (self.sequence_number + 1) & 0xFFFF
+        self.timestamp = timestamp
+        self.packets_sent += 1
+        self.octets_sent += len(payload)
+        return data

@@ -41,12 +41,12 @@ from .errors import LocalProtocolError, ParseError
 from .fields import Via
 from .headers import _key, split_list
 from .ids import IdGenerator, RandomSource
-from .message import Request, Response, parse_message
+from .message import Message, Request, Response, parse_message
 from .timers import TimerConfig
+from .builders import build_cancel, build_response, replace_top_via
 from .transaction import (ClientKey, ClientTransaction, Deliver, Kind, ServerKey,
                           ServerTransaction, State, TimedOut, Transaction, TransactionKey,
-                          Transmit, TransportFailed, build_cancel, build_response,
-                          cancel_target_key, replace_top_via, server_key)
+                          Transmit, TransportFailed, cancel_target_key, server_key)
 
 Addr = tuple[str, int]
 
@@ -166,6 +166,7 @@ class _Pending2xx:
     interval: float
     next: float | None
     give_up: float
+    message: Response | None = None
 
 
 _REQUEST_LINE = re.compile(r"([A-Za-z0-9.!%*_+`'~\-]+) (\S+) (SIP/\S+)\Z")
@@ -184,10 +185,15 @@ class SipCore:
         self._server_info: dict[ServerKey, tuple[Addr, str]] = {}
         self._merge_index: dict[tuple, ServerKey] = {}
         self._pending_cancels: dict[ClientKey, Request] = {}
-        self._uac_2xx: dict[ClientKey, dict[str | None, tuple[bytes, Addr] | None]] = {}
+        self._uac_2xx: dict[ClientKey, dict[str | None, tuple[bytes, Addr, Request] | None]] = {}
         self._pending_2xx: dict[ServerKey, _Pending2xx] = {}
         self._events: deque[Event] = deque()
-        self._out: list[tuple[bytes, Addr]] = []
+        # what to send: (bytes, destination, the message they serialise or None)
+        self._out: list[tuple[bytes, Addr, Message | None]] = []
+        #: requests and responses our transactions sent again (timers A, E, G; load reports)
+        self.retransmissions = 0
+        # "SIP/2.0/UDP host:port;branch=" per transport: the Via the core adds, rendered once
+        self._via_prefix: dict[str, str] = {}
         # Indexes, so that no operation scans every transaction (kept in step with the
         # dicts above by _start_client, _receive_request, _forget and the 2xx jobs):
         # - a deadline heap with lazy invalidation: entries (deadline, seq, slot) where slot
@@ -215,6 +221,13 @@ class SipCore:
         return self._events.popleft() if self._events else None
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr]]:
+        out, self._out = self._out, []
+        return [(data, addr) for data, addr, _ in out]
+
+    def messages_to_send(self, now: float) -> list[tuple[bytes, Addr, Message | None]]:
+        """Like :meth:`datagrams_to_send`, with the message each datagram serialises (None
+        for bytes the core rendered itself, a 400 for garbage): what a driver records in its
+        trace without parsing its own output again."""
         out, self._out = self._out, []
         return out
 
@@ -263,7 +276,7 @@ class SipCore:
             if job is None:
                 continue
             while job.next is not None and job.next <= now and job.next < job.give_up:
-                self._out.append((job.data, job.addr))
+                self._out.append((job.data, job.addr, job.message))
                 job.interval = min(2 * job.interval, self.timers.t2)
                 job.next += job.interval
             if job.give_up <= now:
@@ -299,12 +312,12 @@ class SipCore:
             raise LocalProtocolError(f"send_ack() wants an ACK, not {ack.method}")
         ack = self._prepare(ack, (transport or self.config.transport).upper())
         data = bytes(ack)
-        self._out.append((data, addr))
+        self._out.append((data, addr, ack))
         if not self._invites:
             return
         keys = self._invites.get((ack.call_id, ack.cseq.seq))
         for key in list(keys or ()):
-            self._uac_2xx.setdefault(key, {})[ack.to.tag] = (data, addr)
+            self._uac_2xx.setdefault(key, {})[ack.to.tag] = (data, addr, ack)
 
     def send_cancel(self, invite_key: ClientKey, now: float) -> ClientKey | None:
         """CANCEL a pending INVITE (9.1); returns the CANCEL's transaction key.
@@ -356,16 +369,27 @@ class SipCore:
     # ------------------------------------------------------------------ receiving
 
     def receive_datagram(self, data: bytes, addr: Addr, now: float,
-                         transport: str = "udp") -> None:
-        """One UDP datagram (or any whole message) from ``addr`` (18.1.2, 18.2.1)."""
+                         transport: str = "udp") -> Message | None:
+        """One UDP datagram (or any whole message) from ``addr`` (18.1.2, 18.2.1).
+
+        The only place received bytes are parsed: returns the message (for the driver's
+        trace and capture), or None for garbage (answered 400 or dropped) and keep-alives.
+        """
         if not data.strip(b"\r\n"):
-            return  # keep-alive (RFC 5626 4.4.1)
+            return None  # keep-alive (RFC 5626 4.4.1)
         try:
             msg = parse_message(data)
         except ParseError as exc:
             self._reject(data, addr, exc)
-            return
+            return None
         self.receive_message(msg, addr, now, transport)
+        return msg
+
+    def receive_unparsable(self, data: bytes, addr: Addr, error: ParseError) -> None:
+        """Bytes a transport already failed to parse (``error``): answered 400 when the
+        request line and a Via can be read (as :meth:`receive_datagram` does), else dropped."""
+        if data.strip(b"\r\n"):
+            self._reject(data, addr, error)
 
     def receive_message(self, msg: Request | Response, addr: Addr, now: float,
                         transport: str = "udp") -> None:
@@ -492,20 +516,23 @@ class SipCore:
     def _prepare(self, request: Request, transport: str) -> Request:
         """Copy of ``request`` with a top Via (with a branch) and Max-Forwards (8.1.1)."""
         request = request.copy()
-        try:
-            vias = request.via
-        except ParseError as exc:
-            raise LocalProtocolError(f"bad Via in outgoing request: {exc}") from None
-        if not vias:
-            params: dict[str, str | None] = {"branch": self.ids.branch()}
-            if self.config.rport:
-                params["rport"] = None
-            via = Via(transport, self.config.host, self.config.port, params)
-            request.headers.insert(0, "Via", str(via))
-        elif not vias[0].branch:
-            replace_top_via(request, vias[0].with_param("branch", self.ids.branch()))
-        if "Max-Forwards" not in request.headers:
-            request.headers.add("Max-Forwards", "70")
+        headers = request.headers
+        if "Via" not in headers:  # the common case: one string, no Via parsed
+            prefix = self._via_prefix.get(transport)
+            if prefix is None:
+                prefix = self._via_prefix[transport] = (
+                    f"{Via(transport, self.config.host, self.config.port)};branch=")
+            via = prefix + self.ids.branch()
+            headers.insert(0, "Via", via + ";rport" if self.config.rport else via)
+        else:
+            try:
+                vias = request.via
+            except ParseError as exc:
+                raise LocalProtocolError(f"bad Via in outgoing request: {exc}") from None
+            if not vias[0].branch:
+                replace_top_via(request, vias[0].with_param("branch", self.ids.branch()))
+        if "Max-Forwards" not in headers:
+            headers.add("Max-Forwards", "70")
         return request
 
     def _start_client(self, request: Request, addr: Addr, now: float,
@@ -531,7 +558,8 @@ class SipCore:
         """Turn a transaction's effects into datagrams and events."""
         for eff in effects:
             if isinstance(eff, Transmit):
-                self._out.append((eff.data, eff.addr))
+                self._out.append((eff.data, eff.addr, eff.message))
+                self.retransmissions += eff.retransmission
             elif isinstance(eff, Deliver):
                 self._deliver(tx, eff.message, cancels)
             elif isinstance(eff, TimedOut):
@@ -629,7 +657,8 @@ class SipCore:
         t1 = self.timers.t1
         job = _Pending2xx(
             tx.key, tx.request.call_id, tx.request.cseq.seq, sent.data, sent.addr,
-            interval=t1, next=None if tx.reliable else now + t1, give_up=now + 64 * t1)
+            interval=t1, next=None if tx.reliable else now + t1, give_up=now + 64 * t1,
+            message=sent.message)
         self._pending_2xx[tx.key] = job
         self._order[("2xx", tx.key)] = self._next_seq()
         self._2xx_by_seq.setdefault((job.call_id, job.seq), {})[tx.key] = None
@@ -678,7 +707,7 @@ class SipCore:
         out.append(("Warning", f'399 {self.config.host} "{text}"'))
         response = Response(status, headers=out)
         rport = True if "rport" in via.params else None
-        self._out.append((bytes(response), self._response_addr(via, addr, rport)))
+        self._out.append((bytes(response), self._response_addr(via, addr, rport), response))
         self._events.append(RequestRejected(status, str(exc), addr, None, exc))
 
 

@@ -170,12 +170,18 @@ def split_list(value: str) -> list[str]:
     return out
 
 
+_BAD_NAME = re.compile(r"[:\r\n \t]|\Z").search  # matches at 0 only for "" or a bad char
+_CRLF = re.compile(r"[\r\n]").search
+
+
 def _check(name: object, value: object) -> None:
-    if not isinstance(name, str) or not isinstance(value, str):
-        raise LocalProtocolError(f"header name and value must be str, got {name!r}: {value!r}")
-    if not name or any(c in name for c in ":\r\n \t"):
+    if type(name) is not str or type(value) is not str:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise LocalProtocolError(
+                f"header name and value must be str, got {name!r}: {value!r}")
+    if _BAD_NAME(name).start() != len(name) or not name:  # one scan, no generator
         raise LocalProtocolError(f"invalid header name {name!r}")
-    if "\r" in value or "\n" in value:
+    if _CRLF(value) is not None:
         raise LocalProtocolError(f"header {name} value contains CR or LF: {value!r}")
 
 

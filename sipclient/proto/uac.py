@@ -23,7 +23,7 @@ from .digest import (Credentials, DigestClient, choose_challenge, header_name_fo
 from .errors import LocalProtocolError, ParseError
 from .ids import IdGenerator
 from .message import Request, Response
-from .transaction import replace_top_via
+from .builders import replace_top_via
 
 __all__ = ["authenticate"]
 

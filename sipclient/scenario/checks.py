@@ -28,10 +28,11 @@ LineOf = Callable[[PathKey], int]
 
 
 def check(scenario: Scenario, doc: Document, sources: Mapping[str, PathKey],
-          env: Mapping[str, str]) -> list[ScenarioError]:
+          env: Mapping[str, str], *, instance: bool = False) -> list[ScenarioError]:
     """The semantic errors of ``scenario`` (lines from ``doc``; ``sources`` maps a step's
-    ``path`` to where its item is in the data)."""
-    return _Checker(scenario, doc, sources, env).run()
+    ``path`` to where its item is in the data). ``instance``: the file runs as a load
+    instance (``sipclient load run``), where ``${i}`` is the instance number everywhere."""
+    return _Checker(scenario, doc, sources, env, instance).run()
 
 
 class _Scope:
@@ -63,8 +64,9 @@ def _is_ref(value: Any) -> bool:
 
 class _Checker:
     def __init__(self, scenario: Scenario, doc: Document, sources: Mapping[str, PathKey],
-                 env: Mapping[str, str]) -> None:
+                 env: Mapping[str, str], instance: bool = False) -> None:
         self.scenario, self.doc, self.sources, self.env = scenario, doc, sources, env
+        self.instance = instance
         self.base = scenario.path.parent
         self.errors: list[ScenarioError] = []
         self.agents = list(scenario.agents)
@@ -77,7 +79,7 @@ class _Checker:
         self.errors.append(ScenarioError(self.scenario.path, line, message))
 
     def run(self) -> list[ScenarioError]:
-        scope = _Scope(set(), set(), facts=False)
+        scope = _Scope(set(), set(), loop=1 if self.instance else 0, facts=False)
         self.check_vars(scope)
         self.check_agents(scope)
         scope.facts = True

@@ -59,12 +59,15 @@ class SetupFailed(Exception):
 
 
 async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Path, *,
-                       on_step: OnStep | None = None) -> ScenarioResult:
+                       on_step: OnStep | None = None,
+                       instance: int | None = None) -> ScenarioResult:
     """Run ``scenario`` against ``target``; reports go into ``report_dir`` (created).
 
     Returns the :class:`ScenarioResult` (also written as ``result.json``, with
     ``ladder.txt`` and ``capture.pcap`` beside it). ``on_step(step_result)`` (a function or
     a coroutine function) is called as each step ends, skipped ones included.
+    ``instance``: the number of this run as a load instance (``sipclient load run``), the
+    value of ``${i}`` outside ``repeat`` (load it with ``load_scenario(instance=True)``).
 
     Cancellation (Ctrl-C in the runner arrives as ``CancelledError``): the running step and
     the scenario become ``interrupted``, ``on_step`` is called for it, agents hang up and
@@ -88,6 +91,8 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
     try:
         try:
             variables = Variables.from_scenario(scenario, target=target.facts())
+            if instance is not None:  # a load instance: ${i} is its number (load run)
+                variables = variables.with_index(instance)
         except (UnknownVariable, OSError) as exc:
             raise SetupFailed(f"vars: {exc}") from None
         result.redact = variables.redact

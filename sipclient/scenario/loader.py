@@ -30,8 +30,10 @@ DEFAULT_TIMEOUT = 120.0
 SUFFIXES = (".sip.yaml", ".sip.yml", ".yaml", ".yml")
 
 
-def load_scenario(path: Path | str, *, env: Mapping[str, str] | None = None) -> Scenario:
-    """Load and check one scenario file; :class:`ScenarioErrors` when anything is wrong."""
+def load_scenario(path: Path | str, *, env: Mapping[str, str] | None = None,
+                  instance: bool = False) -> Scenario:
+    """Load and check one scenario file; :class:`ScenarioErrors` when anything is wrong.
+    ``instance``: it runs as a load instance, ``${i}`` (the instance number) is defined."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -41,11 +43,11 @@ def load_scenario(path: Path | str, *, env: Mapping[str, str] | None = None) -> 
     except OSError as exc:
         raise ScenarioErrors([ScenarioError(path, None, f"cannot read the file: "
                                                         f"{exc.strerror or exc}")]) from None
-    return load_text(text, path, env=env)
+    return load_text(text, path, env=env, instance=instance)
 
 
 def load_text(text: str, path: Path | str = "<text>", *,
-              env: Mapping[str, str] | None = None) -> Scenario:
+              env: Mapping[str, str] | None = None, instance: bool = False) -> Scenario:
     """Load a scenario from ``text``; ``path`` names it in errors and anchors relative files
     (secret files, WAV files). ``env`` replaces ``os.environ`` (tests)."""
     path = Path(path)
@@ -73,7 +75,7 @@ def load_text(text: str, path: Path | str = "<text>", *,
         source_lines=tuple(text.splitlines()),
         hep=doc.data.get("hep"),
     )
-    errors += check(scenario, doc, builder.sources, env)
+    errors += check(scenario, doc, builder.sources, env, instance=instance)
     if errors:
         raise ScenarioErrors(_ordered(errors))
     return scenario

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from sipclient.io.loop import run as run_loop
 from .labs import LabHandle, TargetSpec, make_netlab
 from .model import Scenario
 from .selection import slug
@@ -273,8 +274,8 @@ def _run_here(plan: RunPlan, listener: RunListener) -> RunOutcome:
             if handle is not None or not plan.target.is_lab:
                 target = plan.target.build(handle.lab if handle else None)
                 outcome.target = plan.target.describe(handle.lab if handle else None)
-            outcome.signal = asyncio.run(_sequence(plan, target, listener, results, netlab,
-                                                   handle.lab.gone if handle else None))
+            outcome.signal = run_loop(_sequence(plan, target, listener, results, netlab,
+                                            handle.lab.gone if handle else None))
         finally:
             if netlab is not None and netlab.description:
                 outcome.target = (f"{outcome.target}; WebRTC scenarios: {netlab.description}"

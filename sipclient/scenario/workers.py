@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sipclient.io.loop import run as run_loop
 from .labs import LabHandle, TargetSpec, make_netlab
 from .runner import (SIGNAL_NAMES, RunListener, RunOutcome, RunPlan, _complete, _Interrupted,
                      _interrupted_result, _needs_ordinary_lab, _raise_interrupt, _restore,
@@ -154,7 +155,7 @@ def _worker_main(worker: int, spec: TargetSpec, tasks: Any, messages: Any,
                 return
         target = spec.build(handle.lab if handle else None) \
             if handle is not None or not spec.is_lab else None
-        asyncio.run(_worker_loop(worker, target, tasks, messages, netlab, capture_interface))
+        run_loop(_worker_loop(worker, target, tasks, messages, netlab, capture_interface))
     except (_Interrupted, KeyboardInterrupt):
         pass
     finally:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sipclient.agent import Agent, AgentConfig, Secret
-from sipclient.agent.sdp_stub import StubMedia
+from sipclient.agent import StubMedia
 
 from ..agent.util import run
 from .pj import PjCall, PjUA, until

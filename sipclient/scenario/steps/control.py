@@ -10,9 +10,6 @@ from ..context import CURRENT_PATH, RunContext, StepFailed, StepStopped
 from ..model import Step
 from ._common import number, timeout_of
 
-POLL = 0.05
-
-
 async def wait(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """``seconds``, or ``for``: ``incoming`` (agent), ``ended`` (call), ``registered``
     (agent), within ``timeout``."""
@@ -45,11 +42,8 @@ async def wait(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     elif what == "registered":
         name = str(args.get("agent") or "")
         agent = ctx.agent(name)
-        deadline = ctx.now() + timeout
-        while not agent.registration.registered:
-            if ctx.now() >= deadline:
-                raise StepFailed(f"wait: {name} not registered after {timeout:g} s")
-            await asyncio.sleep(POLL)
+        if not await agent.registration.wait_registered(timeout):
+            raise StepFailed(f"wait: {name} not registered after {timeout:g} s")
     else:
         raise StepFailed(f"wait for: {what!r} is not incoming, ended or registered")
 

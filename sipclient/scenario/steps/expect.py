@@ -2,13 +2,13 @@
 
 The step looks at the agent's trace after the last message an earlier ``expect`` of that
 agent matched, for up to ``timeout`` seconds (5), for the first message of the direction and
-method/status asked (and of the call, when ``call`` is given). That message must satisfy
-every other condition; then the cursor moves past it and ``capture`` stores values.
+method/status asked (and of the call, when ``call`` is given); it wakes at each new message
+(:meth:`Trace.wait_for`), it does not poll. That message must satisfy every other
+condition; then the cursor moves past it and ``capture`` stores values.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from ..context import RunContext, StepFailed
@@ -16,8 +16,6 @@ from ..matchers import Conditions, MatchError, capture_values
 from ..model import Step
 from ..result import message_of
 from ._common import timeout_of
-
-POLL = 0.02  # seconds between looks at the trace while waiting
 
 
 async def expect(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
@@ -29,26 +27,18 @@ async def expect(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     except MatchError as exc:
         raise StepFailed(str(exc)) from None
     timeout = timeout_of(args, 5.0)
-    start = index = ctx.cursors.get(name, 0)
-    deadline = ctx.now() + timeout
-    found = None
-    while found is None:
-        trace = agent.trace
-        while index < len(trace):
-            entry = trace[index]
-            if cond.selects(message_of(entry), entry.direction):
-                found = entry
-                break
-            index += 1
-        if found is None:
-            if ctx.now() >= deadline:
-                seen = [str(e) for e in agent.trace[start:]]
-                raise StepFailed(
-                    f"expect {name}: no {cond.what()} within {timeout:g} s "
-                    f"({len(seen)} other message{'s' if len(seen) != 1 else ''} seen)",
-                    expected=cond.describe(),
-                    received="\n".join(seen) if seen else "(no messages)")
-            await asyncio.sleep(POLL)
+    start = ctx.cursors.get(name, 0)
+    trace = agent.trace
+    index = await trace.wait_for(
+        lambda entry: cond.selects(message_of(entry), entry.direction), start, timeout)
+    if index is None:
+        seen = [str(e) for e in trace[start:]]
+        raise StepFailed(
+            f"expect {name}: no {cond.what()} within {timeout:g} s "
+            f"({len(seen)} other message{'s' if len(seen) != 1 else ''} seen)",
+            expected=cond.describe(),
+            received="\n".join(seen) if seen else "(no messages)")
+    found = trace[index]
     msg = message_of(found)
     assert msg is not None
     problems = cond.problems(msg)

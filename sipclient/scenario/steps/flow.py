@@ -1,10 +1,9 @@
 """``expect_flow``: an agent's whole exchange (or one call's) against a pattern
 (:mod:`sipclient.scenario.flowmatch`). The flow may still be growing (the last ACK or the
-BYE of the other side): the step looks again until ``timeout`` (2 s) before it fails."""
+BYE of the other side): the step looks again at each new message until ``timeout`` (2 s) before it fails."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from ..context import RunContext, StepFailed
@@ -12,9 +11,6 @@ from ..flowmatch import FlowPatternError, match_flow
 from ..model import Step
 from ..result import flow_of
 from ._common import timeout_of
-
-POLL = 0.05
-
 
 async def expect_flow(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = str(args["agent"])
@@ -25,15 +21,17 @@ async def expect_flow(ctx: RunContext, step: Step, args: dict[str, Any]) -> None
     exact = exact if isinstance(exact, bool) else str(exact).lower() in ("true", "yes", "1")
     deadline = ctx.now() + timeout_of(args, 2.0)
     while True:
+        trace = agent.trace
         try:
-            result = match_flow(args["flow"], flow_of(agent.trace, call_id), exact=exact)
+            result = match_flow(args["flow"], flow_of(trace, call_id), exact=exact)
         except FlowPatternError as exc:
             raise StepFailed(f"expect_flow: {exc}") from None
         if result.ok:
             return
-        if ctx.now() >= deadline:
+        left = deadline - ctx.now()
+        if left <= 0:
             break
-        await asyncio.sleep(POLL)
+        await trace.changed(left)  # look again when a message arrives, not on a tick
     whose = f"{name}'s call {call}" if call else name
     raise StepFailed(f"expect_flow {whose}: {result.message}",
                      expected=", ".join(result.pattern),

@@ -1,0 +1,52 @@
+"""Which event loop runs the agents: uvloop when it is installed, asyncio's otherwise.
+
+``pip install 'sipclient[fast]'`` installs uvloop; :func:`run` then uses it unless
+``SIPCLIENT_LOOP=asyncio`` asks for the standard loop (the test suite runs on the standard
+loop, and on uvloop where a test asks for it). Nothing in sipclient depends on which loop
+runs it: the UDP transport and the endpoint use only ``add_reader``/``add_writer``,
+``call_at`` and futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["LOOPS", "loop_factory", "loop_name", "run"]
+
+T = TypeVar("T")
+
+#: the names ``SIPCLIENT_LOOP`` (and ``run(loop=...)``) accept
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def loop_name(choice: str | None = None) -> str:
+    """"uvloop" or "asyncio": what :func:`run` uses for ``choice`` (default: the
+    ``SIPCLIENT_LOOP`` environment variable, else "auto" = uvloop when installed)."""
+    choice = (choice or os.environ.get("SIPCLIENT_LOOP") or "auto").lower()
+    if choice not in LOOPS:
+        raise ValueError(f"SIPCLIENT_LOOP={choice!r}: expected one of {', '.join(LOOPS)}")
+    if choice == "auto":
+        return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    if choice == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ValueError("SIPCLIENT_LOOP=uvloop but uvloop is not installed "
+                         "(pip install 'sipclient[fast]')")
+    return choice
+
+
+def loop_factory(choice: str | None = None) -> Callable[[], asyncio.AbstractEventLoop]:
+    if loop_name(choice) == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T], *, loop: str | None = None, debug: bool | None = None
+        ) -> T:
+    """``asyncio.run(main)`` on the loop :func:`loop_name` picks."""
+    with asyncio.Runner(loop_factory=loop_factory(loop), debug=debug) as runner:
+        return runner.run(main)

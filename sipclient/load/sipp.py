@@ -1,0 +1,110 @@
+"""SIPp as the peer of load runs (benchmarks, tests, docs/load.md): a UAS on a free port, and
+the ``sipp -sn uac`` comparison run.
+
+    with SippUas() as uas:                         # sipp -sn uas on 127.0.0.1:<free port>
+        ... sipclient load call udp:127.0.0.1:{uas.port} 600 ...
+    with SippUas(scenario="uas_delay.xml") as uas: # any UAS scenario file
+
+:func:`sipp_uac` runs ``sipp -sn uac`` to the end and returns its calls and calls/s (parsed
+from its final statistics screen). A missing ``sipp`` binary raises :class:`FileNotFoundError`
+with the way to install it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sipclient.lab.probe import free_udp_port, port_in_use
+
+__all__ = ["SippUas", "SippResult", "sipp_binary", "sipp_uac"]
+
+
+def sipp_binary() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        raise FileNotFoundError("sipp is not installed (make lab-deps installs it)")
+    return path
+
+
+class SippUas:
+    """``sipp -sn uas`` (or ``-sf scenario``) on ``host``:<free port>, stopped on exit."""
+
+    def __init__(self, host: str = "127.0.0.1", *, scenario: str | Path | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
+        self.host = host
+        self.port = free_udp_port(host, also=(2,))
+        self.scenario = scenario
+        self.extra = extra
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def target(self) -> str:
+        return f"udp:{self.host}:{self.port}"
+
+    def __enter__(self) -> "SippUas":
+        cmd = [sipp_binary(), *(("-sf", str(self.scenario)) if self.scenario else ("-sn", "uas")),
+               "-i", self.host, "-p", str(self.port), "-mp", str(self.port + 2), "-nostdin",
+               "-max_recv_loops", "10000", "-buff_size", "4194304", *self.extra]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not port_in_use(self.host, self.port, _UDP):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr \
+                    else ""
+                self.__exit__()
+                raise RuntimeError(f"sipp UAS did not start on {self.target}: {err[-400:]}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+_UDP = 2  # socket.SOCK_DGRAM, without importing socket for one constant
+
+
+@dataclass(frozen=True)
+class SippResult:
+    successful: int
+    failed: int
+    elapsed_s: float
+    calls_per_second: float
+
+
+def sipp_uac(target_host: str, target_port: int, *, calls: int, concurrency: int,
+             rate: float = 100000.0, local: str = "127.0.0.1", timeout: float = 120.0,
+             scenario: str | Path | None = None, inf: str | Path | None = None) -> SippResult:
+    """``sipp -sn uac`` (or ``-sf scenario``, with ``-inf`` an injection file) with
+    ``-m calls -l concurrency -r rate``; calls/s = successful calls over its wall time."""
+    how = ["-sf", str(scenario)] if scenario else ["-sn", "uac"]
+    if inf:
+        how += ["-inf", str(inf)]
+    cmd = [sipp_binary(), *how, f"{target_host}:{target_port}", "-i", local,
+           "-p", str(free_udp_port(local)), "-mp", str(free_udp_port(local, also=(2,))), "-r", str(int(rate)), "-m", str(calls), "-l", str(concurrency),
+           "-nostdin", "-buff_size", "4194304", "-max_recv_loops", "10000"]
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    elapsed = time.monotonic() - t0
+    text = out.stdout.decode(errors="replace")
+    ok = _last_count(text, "Successful call")
+    failed = _last_count(text, "Failed call")
+    return SippResult(ok, failed, elapsed, ok / elapsed if elapsed > 0 else 0.0)
+
+
+def _last_count(text: str, label: str) -> int:
+    found = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", text)
+    return int(found[-1]) if found else 0

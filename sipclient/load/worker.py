@@ -1,0 +1,42 @@
+"""One worker process of ``sipclient load --processes N`` (see :mod:`sipclient.load.runner`).
+
+Reads its :class:`~sipclient.load.spec.LoadSpec` as one JSON line on stdin, runs the engine,
+prints ``{"live": ...}`` once a second and ``{"final": snapshot}`` (or ``{"error": ...}``)
+at the end. SIGINT and SIGTERM stop it gracefully (no new instance, hang up, unregister).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+from sipclient.load.runner import run_here
+from sipclient.load.spec import LoadSpec
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+async def _main() -> int:
+    spec = LoadSpec.from_json(json.loads(sys.stdin.readline()))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        snapshot = await run_here(spec, stopping, lambda live: _emit({"live": live}))
+    except (ValueError, OSError, LookupError) as exc:
+        _emit({"error": str(exc)})
+        return 1
+    _emit({"final": snapshot})
+    return 0
+
+
+if __name__ == "__main__":
+    from sipclient.io.loop import run as run_loop
+
+    sys.exit(run_loop(_main()))  # uvloop when installed (SIPCLIENT_LOOP=asyncio: not)

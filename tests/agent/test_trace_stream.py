@@ -1,0 +1,89 @@
+"""The agent's trace as an event stream: waiters wake on a message, subscribers see each
+entry, the ring keeps the newest ``trace_limit`` entries with absolute positions."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sipclient.agent import Agent, AgentConfig, Secret
+from sipclient.agent.trace import Trace, TraceEntry
+from sipclient.proto.message import parse_message
+
+from .fake_pbx import FakePbx
+from .util import run
+
+PW = "correct-horse-42"
+
+
+def entry(i: int, method: str = "OPTIONS") -> TraceEntry:
+    data = (f"{method} sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{i}\r\n"
+            f"Call-ID: c{i}\r\nCSeq: {i} {method}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+    return TraceEntry(float(i), "in", "udp", ("127.0.0.1", 1), ("127.0.0.1", 2), data,
+                      parse_message(data))
+
+
+def test_ring_keeps_the_newest_entries_with_absolute_positions() -> None:
+    trace = Trace(limit=3)
+    for i in range(5):
+        trace.append(entry(i))
+    assert len(trace) == 5 and trace.dropped == 2
+    assert [e.time for e in trace] == [2.0, 3.0, 4.0]
+    assert [e.time for e in trace[3:]] == [3.0, 4.0]  # a cursor taken earlier stays valid
+    assert trace[-1].time == 4.0 and trace[2].time == 2.0
+    with pytest.raises(IndexError, match="left the ring"):
+        trace[1]
+    assert trace.flow() == ["OPTIONS"] * 3
+    with pytest.raises(ValueError):
+        Trace(limit=0)
+
+
+def test_waiters_wake_on_the_message_not_on_a_tick() -> None:
+    async def main() -> None:
+        trace = Trace()
+        seen: list[float] = []
+        unsubscribe = trace.subscribe(lambda e: seen.append(e.time))
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, trace.append, entry(1, "INFO"))
+        loop.call_later(0.10, trace.append, entry(2, "BYE"))
+        t0 = loop.time()
+        index = await trace.wait_for(lambda e: e.label == "BYE", 0, timeout=5)
+        assert index == 1 and loop.time() - t0 < 1.0
+        assert seen == [1.0, 2.0]
+        unsubscribe()
+        trace.append(entry(3))
+        assert seen == [1.0, 2.0]
+        assert await trace.wait_for(lambda e: e.label == "CANCEL", 0, timeout=0.05) is None
+        assert await trace.changed(0.01) is False
+    run(main())
+
+
+def test_agent_trace_limit_bounds_a_long_lived_agent() -> None:
+    async def main() -> None:
+        async with FakePbx({"1001": PW}) as pbx:
+            cfg = AgentConfig(user="1001", password=Secret(PW), server=pbx.server,
+                              trace_limit=4)
+            async with Agent(cfg) as agent:
+                for _ in range(3):
+                    assert (await agent.options()).status == 200
+                assert len(agent.trace) == 6 and agent.trace.dropped == 2
+                assert agent.flow() == ["OPTIONS", "200", "OPTIONS", "200"]
+                # each entry carries the message the core parsed or serialised
+                assert all(e.message is not None for e in agent.trace)
+                out = [e for e in agent.trace if e.direction == "out"]
+                assert all(bytes(e.message) == e.data for e in out)
+    run(main())
+
+
+def test_registration_can_be_awaited() -> None:
+    async def main() -> None:
+        async with FakePbx({"1001": PW}) as pbx:
+            cfg = AgentConfig(user="1001", password=Secret(PW), server=pbx.server)
+            async with Agent(cfg) as agent:
+                assert await agent.registration.wait_registered(0.01) is False
+                waiting = asyncio.ensure_future(agent.registration.wait_registered(5))
+                await agent.register()
+                assert await waiting is True
+    run(main())

@@ -1,0 +1,94 @@
+"""`sipclient load register` against the Kamailio lab registrar (sipclient.lab.kamailio):
+each user's digest, every binding saved, and removed again at the end."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+
+from sipclient.cli import Env, main
+from sipclient.lab.config import LabConfig
+from sipclient.lab.kamailio import KamailioLab
+from sipclient.lab.probe import free_udp_port
+
+
+@pytest.fixture
+def kamailio(tmp_path):
+    cfg = LabConfig()
+    accounts = {str(u): cfg.password(str(u)) for u in range(1001, 1041)}
+    with KamailioLab(tmp_path / "kam", free_udp_port(), accounts) as lab:
+        yield lab
+
+
+def load(argv: list[str]) -> tuple[int, dict]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["load", *argv], Env(stdout=out, stderr=err, environ={}))
+    assert out.getvalue(), err.getvalue()
+    return status, json.loads(out.getvalue())
+
+
+def test_forty_users_register_with_their_own_digest_and_unregister(kamailio):
+    status, r = load(["register", kamailio.server("udp"), "--users", "1001-1040",
+                      "--lab-accounts", "--calls", "40", "--rate", "max",
+                      "--concurrency", "10", "--processes", "2", "--json", "-q"])
+    assert status == 0
+    assert (r["attempted"], r["completed"], r["failed"]) == (40, 40, 0)
+    assert r["by_status"] == {"200": 40}
+    assert r["register_ms"]["count"] == 40 and r["register_ms"]["p99"] > 0
+    everyone = {str(u) for u in range(1001, 1041)}
+
+    def users_logged(expires: str) -> set[str]:
+        return {line.split()[1] for line in kamailio.registrations()
+                if f"expires {expires} " in line}
+
+    deadline = time.monotonic() + 5  # Kamailio's log lines may trail its last answers
+    while users_logged("0") != everyone and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert users_logged("3600") == everyone
+    # at the end each binding was removed (Expires: 0), so the registrar is as before
+    assert users_logged("0") == everyone
+
+
+def test_a_wrong_password_is_a_4xx_failure_by_status(kamailio):
+    status, r = load(["register", kamailio.server("udp"), "--users", "1001-1003",
+                      "--password", "wrong", "--calls", "3", "--rate", "max", "--json", "-q"])
+    assert status == 1
+    assert r["failed"] == 3 and r["by_reason"] == {"4xx": 3}
+    assert set(r["by_status"]) <= {"401", "403"}
+
+
+def test_load_registrar_command_serves_the_lab_accounts_until_sigterm(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sipclient", "load", "registrar", "--users",
+                             "1001-1003", "--run-dir", str(tmp_path / "kam")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        target = line.split(" on ")[1].split()[0]
+        status, r = load(["register", target, "--users", "1001-1003", "--lab-accounts",
+                          "--calls", "3", "--rate", "max", "--json", "-q"])
+        assert status == 0 and r["by_status"] == {"200": 3}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 143
+    assert "registered 1003 expires 3600" in (tmp_path / "kam" / "kamailio.log").read_text()
+
+
+def test_refresh_keeps_each_binding_until_the_end(tmp_path):
+    cfg = LabConfig()
+    accounts = {u: cfg.password(u) for u in ("1001", "1002")}
+    with KamailioLab(tmp_path / "kam", free_udp_port(), accounts, min_expires=2) as lab:
+        status, r = load(["register", lab.server("udp"), "--users", "1001-1002",
+                          "--lab-accounts", "--calls", "2", "--rate", "max", "--expires", "2",
+                          "--refresh", "--timeout", "3.5", "--json", "-q"])
+        assert status == 0 and r["completed"] == 2
+        # registered, refreshed every second (half the expiry) while the run lasted
+        assert r["register_ms"]["count"] >= 6
+        for user in accounts:
+            assert len([x for x in lab.registrations(user) if "expires 2 " in x]) >= 3
