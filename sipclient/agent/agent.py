@@ -24,6 +24,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +92,9 @@ class Agent:
         #: (wildcard local address, remote IP) -> the local address really used toward it
         self._local_toward: dict[tuple[tuple[str, int], str], tuple[str, int]] = {}
         self._wall_offset = 0.0
+        # ended sessions that leave ``sessions`` later: one timer for all, not one per call
+        self._leaving: deque[tuple[float, DialogSession]] = deque()
+        self._leave_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<Agent {self.config.user} {self.target}>"
@@ -280,6 +284,9 @@ class Agent:
         except (TimeoutError, AgentError, OSError) as exc:
             log.warning("%s: cleanup incomplete: %s", self, exc or "timeout")
         finally:
+            if self._leave_timer is not None:
+                self._leave_timer.cancel()
+                self._leave_timer = None
             await self.registration.close()
             for task in list(self._tasks):
                 task.cancel()
@@ -300,6 +307,23 @@ class Agent:
                     log.warning("%s: hanging up %s failed: %r", self, session, result)
         if self.registration.registered:
             await self.registration.unregister()
+
+    def forget_later(self, session: DialogSession, delay: float) -> None:
+        """Call ``session._leave_agent()`` after ``delay`` seconds (the delay is the same
+        for every session of this agent, so the queue stays in time order)."""
+        self._leaving.append((self.now() + delay, session))
+        if self._leave_timer is None:
+            self._leave_timer = asyncio.get_running_loop().call_at(self._leaving[0][0],
+                                                                   self._sweep_leaving)
+
+    def _sweep_leaving(self) -> None:
+        self._leave_timer = None
+        now = self.now()
+        while self._leaving and self._leaving[0][0] <= now:
+            self._leaving.popleft()[1]._leave_agent()
+        if self._leaving:
+            self._leave_timer = asyncio.get_running_loop().call_at(self._leaving[0][0],
+                                                                   self._sweep_leaving)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` in the background; cancelled on close."""

@@ -84,7 +84,7 @@ class DialogSession:
             # leave the agent's session map once a late CANCEL or request retransmission can
             # no longer come (64*T1, as timer L; RFC 6026): a long run must not keep every call
             t1 = (self.agent.config.timers or TimerConfig()).t1
-            asyncio.get_running_loop().call_later(64 * t1, self._leave_agent)
+            self.agent.forget_later(self, 64 * t1)
 
     def _leave_agent(self) -> None:
         if self._refer_sent:  # the REFER's subscription outlives the call (RFC 3515 2.4.4)

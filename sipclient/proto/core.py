@@ -54,7 +54,7 @@ Addr = tuple[str, int]
 RELIABLE_TRANSPORTS = frozenset({"TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CoreConfig:
     """Local transport identity and timers.
 
@@ -74,7 +74,7 @@ class CoreConfig:
 # ----------------------------------------------------------------------------- events
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestReceived:
     """A new request (retransmissions are absorbed by its server transaction, 17.2).
 
@@ -90,7 +90,7 @@ class RequestReceived:
     cancels: ServerKey | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResponseReceived:
     """A response matched to our client transaction ``key`` (17.1.3); ``request`` is the
     request as sent. ``retransmission`` marks a repeated 2xx to INVITE (the core has re-sent
@@ -102,7 +102,7 @@ class ResponseReceived:
     retransmission: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AckReceived:
     """An ACK. ``key`` is the INVITE server transaction that absorbed it (ACK for a non-2xx,
     17.2.1, reported once), or None for the ACK of a 2xx (its own transaction, 17)."""
@@ -112,7 +112,7 @@ class AckReceived:
     key: ServerKey | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransactionTimeout:
     """Timer B, F or H fired (17.1.1.2, 17.1.2.2, 17.2.1), or ``timer == "2xx"``: our 2xx
     to an INVITE was never ACKed within 64*T1 (13.3.1.4; end the session with BYE)."""
@@ -121,7 +121,7 @@ class TransactionTimeout:
     timer: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransportError:
     """The I/O layer reported a failure for transaction ``key`` (17.1.4, 17.2.4)."""
 
@@ -129,7 +129,7 @@ class TransportError:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageDropped:
     """Input ignored: unparsable (``error``), a stray response (17.1.3, 18.1.2) ..."""
 
@@ -139,7 +139,7 @@ class MessageDropped:
     error: ParseError | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestRejected:
     """The core answered a request itself with ``status`` (400 for garbage, 482 merged)."""
 

@@ -99,7 +99,7 @@ def response_input(status: int, inputs: tuple[Input, Input, Input]) -> Input:
     return inputs[0] if status < 200 else inputs[1] if status < 300 else inputs[2]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Transition:
     target: State
     actions: tuple[str, ...] = ()
@@ -212,7 +212,7 @@ def describe(kind: Kind) -> list[str]:
 # ----------------------------------------------------------------------------- keys
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientKey:
     """RFC 3261 17.1.3: a response matches by top Via branch and CSeq method."""
 
@@ -220,7 +220,7 @@ class ClientKey:
     method: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServerKey:
     """RFC 3261 17.2.3: branch + sent-by + method (ACK counts as INVITE).
 
@@ -284,7 +284,7 @@ def _legacy_key(request, method: str) -> ServerKey:
 # ----------------------------------------------------------------------------- effects
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Transmit:
     """Put ``data`` (the serialised ``message``) on the wire towards ``addr``."""
 
@@ -294,21 +294,21 @@ class Transmit:
     retransmission: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deliver:
     """Hand ``message`` to the TU."""
 
     message: object
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimedOut:
     """Timer ``timer`` (B, F or H) ended the transaction (17.1.1.2, 17.1.2.2, 17.2.1)."""
 
     timer: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransportFailed:
     """A transport error ended the transaction (17.1.4, 17.2.4)."""
 

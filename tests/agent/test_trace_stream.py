@@ -87,3 +87,25 @@ def test_registration_can_be_awaited() -> None:
                 await agent.register()
                 assert await waiting is True
     run(main())
+
+
+def test_ended_calls_leave_the_agent_after_64_t1_with_one_timer() -> None:
+    from sipclient.proto.timers import TimerConfig
+
+    async def main() -> None:
+        async with FakePbx({"1001": PW}) as pbx:
+            cfg = AgentConfig(user="1001", password=Secret(PW), server=pbx.server,
+                              timers=TimerConfig(t1=0.005), media_level="none")
+            async with Agent(cfg) as agent:
+                calls = []
+                for _ in range(3):
+                    call = await agent.call("600")
+                    assert (await call.wait_final(timeout=5)).status == 200
+                    await call.hangup()
+                    calls.append(call)
+                assert len(agent._leaving) == 3 and agent._leave_timer is not None
+                assert all(c.call_id in agent.sessions for c in calls)  # a late CANCEL...
+                await asyncio.sleep(64 * 0.005 + 0.2)
+                assert not any(c.call_id in agent.sessions for c in calls)
+                assert agent._leave_timer is None and not agent._leaving
+    run(main())

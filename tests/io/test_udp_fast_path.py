@@ -101,3 +101,18 @@ def test_an_agent_calls_on_either_loop(loop: str) -> None:
     module, flow = run_loop(main(), loop=loop)
     assert module.startswith("uvloop" if loop == "uvloop" else "asyncio")
     assert flow == ["REGISTER", "401", "REGISTER", "200", "OPTIONS", "200"]
+
+
+def test_run_tunes_the_collector_only_while_it_runs() -> None:
+    import gc
+
+    from sipclient.io import loop as loop_module
+
+    before = gc.get_threshold()
+
+    async def inside() -> tuple[int, int, int]:
+        return gc.get_threshold()
+
+    during = run_loop(inside(), loop="asyncio")
+    assert during[0] == loop_module.GC_GEN0 and gc.get_threshold() == before
+    assert run_loop(inside(), loop="asyncio", tune_gc=False) == before
