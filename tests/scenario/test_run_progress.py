@@ -165,7 +165,10 @@ def test_capture_interface_writes_a_real_capture_beside_the_scenarios(lab, tmp_p
     folder = tmp_path / "rep" / "register-1003"
     iface = folder / "capture.iface.pcapng"
     assert iface.stat().st_size > 0 and (folder / "capture.pcap").stat().st_size > 0
-    seen = subprocess.run(["tshark", "-r", str(iface), "-Y", "sip", "-T", "fields",
+    # only the lab's port: other programs on this machine may use loopback meanwhile
+    port = lab.config.sip_port
+    seen = subprocess.run(["tshark", "-r", str(iface), "-Y",
+                           f"sip && (udp.port == {port} || tcp.port == {port})", "-T", "fields",
                            "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "sip.From"],
                           capture_output=True, text=True, timeout=60)
     assert seen.returncode == 0, seen.stderr
