@@ -32,7 +32,7 @@ from sipclient.io.target import parse_target
 from sipclient.io.transport import TransportError, concrete_address
 from sipclient.io.udp import UdpTransport
 from sipclient.load.media import MediaPlan
-from sipclient.load.spec import LoadSpec
+from sipclient.load.spec import LoadSpec, request_uri_for
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.core import CoreConfig, RequestReceived
 from sipclient.proto.dialog import Dialog
@@ -82,16 +82,6 @@ async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
                         on_request=on_request)
     endpoint.attach(transport)
     return endpoint, server, local
-
-
-def request_uri_for(number: str, server: tuple[str, int], domain: str) -> tuple[str, str]:
-    """(Request-URI, To URI) for what the user dialled: a SIP URI as given, else
-    ``sip:NUMBER@domain:port``."""
-    if number.startswith(("sip:", "sips:", "tel:")):
-        return number, number
-    host = f"[{server[0]}]" if ":" in server[0] else server[0]
-    uri = f"sip:{number}@{host}:{server[1]}"
-    return uri, f"sip:{number}@{domain}"
 
 
 class CallDriver:
