@@ -43,7 +43,7 @@ from sipclient.proto.message import Request
 from sipclient.proto.transaction import build_response
 from sipclient.proto.uac import authenticate
 
-__all__ = ["CallDriver", "open_udp_endpoint", "request_uri_for", "SIP_TIMEOUT"]
+__all__ = ["CallDriver", "open_udp_endpoint", "udp_server", "request_uri_for", "SIP_TIMEOUT"]
 
 #: socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max)
 SOCKET_BUFFER = 4 * 1024 * 1024
@@ -51,10 +51,8 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 SIP_TIMEOUT = 32.0
 
 
-async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
-                            ) -> tuple[Endpoint, tuple[str, int], tuple[str, int]]:
-    """Resolve ``spec.target`` (UDP only), bind one socket, and return
-    ``(endpoint, server address, our concrete address)``."""
+async def udp_server(spec: LoadSpec) -> tuple[str, int]:
+    """The address ``spec.target`` resolves to (UDP only: else ValueError)."""
     target = parse_target(spec.target)
     if target.transport != "udp":
         raise ValueError(f"load runs over UDP; {spec.target!r} asks for "
@@ -62,7 +60,14 @@ async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
     hops = await resolve(target)
     if not hops:
         raise ValueError(f"{spec.target!r} does not resolve to an address")
-    server = (hops[0].ip, hops[0].port)
+    return (hops[0].ip, hops[0].port)
+
+
+async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
+                            ) -> tuple[Endpoint, tuple[str, int], tuple[str, int]]:
+    """Resolve ``spec.target`` (UDP only), bind one socket, and return
+    ``(endpoint, server address, our concrete address)``."""
+    server = await udp_server(spec)
     local_ip = spec.local_addresses[0] if spec.local_addresses else (
         "::" if ":" in server[0] else "0.0.0.0")
     ids = IdGenerator(random.Random())

@@ -19,9 +19,9 @@ import time
 from collections import deque
 from typing import Any
 
-from sipclient.io.resolve import resolve
 from sipclient.io.target import parse_target
 from sipclient.io.transport import concrete_address
+from sipclient.load.calls import udp_server
 from sipclient.load.lean import LeanUac
 from sipclient.load.media import static_offer
 from sipclient.load.spec import LoadSpec
@@ -61,14 +61,8 @@ class LeanCallDriver:
         return self.core.retransmissions if self.core is not None else 0
 
     async def open(self) -> None:
+        self.server = await udp_server(self.spec)
         target = parse_target(self.spec.target)
-        if target.transport != "udp":
-            raise ValueError(f"load runs over UDP; {self.spec.target!r} asks for "
-                             f"{target.transport.upper()}")
-        hops = await resolve(target)
-        if not hops:
-            raise ValueError(f"{self.spec.target!r} does not resolve to an address")
-        self.server = (hops[0].ip, hops[0].port)
         v6 = ":" in self.server[0]
         local_ip = self.spec.local_addresses[0] if self.spec.local_addresses else (
             "::" if v6 else "0.0.0.0")
