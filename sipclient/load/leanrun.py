@@ -112,26 +112,20 @@ class LeanCallDriver:
         timer: list[Any] = [None, None]  # handle, when
 
         def flush() -> None:
-            if not pending:
-                try:
-                    for data in out:
-                        sendto(data, server)
-                    out.clear()
-                    for data, addr in out_to:
+            for queue in (out, out_to):
+                for k, item in enumerate(queue):
+                    data, addr = (item, server) if queue is out else item
+                    if pending:
+                        pending.append((data, addr))
+                        continue
+                    try:
                         sendto(data, addr)
-                    out_to.clear()
-                    return
-                except (BlockingIOError, InterruptedError):
-                    pass
-                except OSError:  # unreachable: ICMP said so; the calls time out
-                    out.clear()
-                    out_to.clear()
-                    return
-            pending.extend((d, server) for d in out)
-            pending.extend(out_to)
-            out.clear()
-            out_to.clear()
-            loop.add_writer(fd, writable)
+                    except (BlockingIOError, InterruptedError):
+                        pending.append((data, addr))
+                        loop.add_writer(fd, writable)
+                    except OSError:  # unreachable (ICMP): that call times out
+                        pass
+                queue.clear()
 
         def writable() -> None:
             while pending:
