@@ -48,33 +48,40 @@ def _line(data: bytes, name: bytes) -> bytes | None:
 
 
 def scan_response(data: bytes) -> Scanned | None:
-    """The fields of a response in the usual spelling, or None (then use the parser)."""
-    if data[:8] != b"SIP/2.0 " or b"\r\nRecord-Route:" in data:
+    """The fields of a response in the usual spelling, or None (then use the parser).
+    The To value is read for final responses only, the Contact for a 2xx to INVITE."""
+    find = data.find
+    if data[:8] != b"SIP/2.0 ":
         return None
     code = data[8:11]
     if not code.isdigit():
         return None
-    call_id = _line(data, b"\r\nCall-ID: ")
-    cseq = _line(data, b"\r\nCSeq: ")
-    to = _line(data, b"\r\nTo: ")
-    via = _line(data, b"\r\nVia: ")
-    if call_id is None or cseq is None or to is None or via is None:
+    i = find(b"\r\nCall-ID: ")
+    k = find(b"\r\nCSeq: ")
+    v = find(b"\r\nVia: ")
+    if i < 0 or k < 0 or v < 0:
         return None
-    number, _, method = cseq.partition(b" ")
-    if not number.isdigit():
-        return None
+    call_id = data[i + 11:find(b"\r\n", i + 11)].rstrip()
+    number, _, method = data[k + 8:find(b"\r\n", k + 8)].partition(b" ")
+    via = data[v + 7:find(b"\r\n", v + 7)]
     b = via.find(b";branch=")
-    if b < 0:
+    if b < 0 or not number.isdigit():
         return None
     branch = via[b + 8:].split(b";", 1)[0].rstrip()
     status = int(code)
-    contact = None
     method = method.strip()
-    if 200 <= status < 300 and method == b"INVITE":
-        line = _line(data, b"\r\nContact: ")
-        if line is None:
+    to = b""
+    contact = None
+    if status >= 200:
+        found = _line(data, b"\r\nTo: ")
+        if found is None:
             return None
-        contact = _uri(line)
+        to = found
+        if status < 300 and method == b"INVITE":
+            line = _line(data, b"\r\nContact: ")
+            if line is None or b"\r\nRecord-Route:" in data:
+                return None
+            contact = _uri(line)
     return Scanned(status, call_id, int(number), method, to, branch, contact, (), data)
 
 
