@@ -1,5 +1,9 @@
 """``sipclient load call``: INVITE / answer / hold / BYE instances on one shared SIP core.
 
+This is the *core* engine: it runs ``--media packets``/``full``, Locust's ``SipUser`` and
+``--engine core``; at ``--media none`` the lean engine (:mod:`sipclient.load.lean`) runs
+the calls by default.
+
 Like ``sipp -sn uac``, one process holds one UDP socket and one
 :class:`~sipclient.io.endpoint.Endpoint` (one :class:`~sipclient.proto.core.SipCore`) for all
 its calls: no per-call agent, transport or trace. Each instance:
