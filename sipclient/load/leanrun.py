@@ -13,6 +13,7 @@ deadline. ``stopping`` (Ctrl-C, SIGTERM, the parent process) calls :meth:`LeanUa
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import socket
 import time
@@ -30,6 +31,8 @@ from sipclient.proto.digest import DigestClient
 from sipclient.proto.ids import IdGenerator
 
 __all__ = ["LeanCallDriver", "lean_supported", "BATCH"]
+
+log = logging.getLogger(__name__)
 
 #: datagrams read per wake-up before the core's timers and new calls get their turn
 BATCH = 256
@@ -167,7 +170,12 @@ class LeanCallDriver:
                     break
                 except OSError:  # ICMP port unreachable from an earlier send
                     continue
-                receive(data, addr, clock())
+                try:
+                    receive(data, addr, clock())
+                except Exception:  # noqa: BLE001 - one datagram, not the run: calls time out
+                    log.debug("lean engine: datagram from %s not handled", addr,
+                              exc_info=True)
+                    core.garbage += 1
             step()
 
         def stop() -> None:
@@ -176,7 +184,8 @@ class LeanCallDriver:
 
         loop.add_reader(fd, readable)
         waiter = asyncio.ensure_future(stopping.wait())
-        waiter.add_done_callback(lambda _f: stop() if not finished.done() else None)
+        waiter.add_done_callback(
+            lambda f: stop() if not (f.cancelled() or finished.done()) else None)
         try:
             step()
             await finished
@@ -187,3 +196,6 @@ class LeanCallDriver:
                 loop.remove_writer(fd)
             if timer[0] is not None:
                 timer[0].cancel()
+            if core.strays or core.garbage:
+                log.debug("lean engine: %d responses for unknown calls, %d datagrams not "
+                          "handled", core.strays, core.garbage)
