@@ -107,7 +107,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("number", metavar="NUMBER", help="number or SIP URI to call (${i}: the "
                    "instance number)")
     _common(c)
-    c.add_argument("--engine", choices=("auto", "lean", "core"), default="auto",
+    from sipclient.load.spec import ENGINES
+
+    c.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (default): the lean engine (templates, targeted scan) for "
                         "--media none, the general SIP core otherwise; lean or core to force")
     c.set_defaults(func=run)
