@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from sipclient.cli import Env, main
 from sipclient.load.sipp import SippUas
 
@@ -70,3 +72,27 @@ def test_engine_choice():
         status, r, err = load([uas.target, "600", "--rate", "50", "--calls", "10",
                                "--engine", "core"])
     assert status == 0 and r["completed"] == 10, err
+
+
+@pytest.mark.lab
+def test_lean_engine_answers_the_asterisk_lab_challenge(lab):
+    acc = lab.account("1001")
+    hostport = acc.transports["udp"].split(":", 1)[1].split(";")[0]
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["load", "call", f"udp:{hostport}", "600", "--rate", "20", "--calls", "10",
+                   "--hold", "0.2", "--user", "1001", "--password-env", "PW", "--engine",
+                   "lean", "--json", "-q"],
+                  Env(stdout=out, stderr=err, environ={"PW": acc.password}))
+    r = json.loads(out.getvalue())
+    assert status == 0, err.getvalue() + out.getvalue()
+    # every INVITE drew a 401 (Asterisk challenges), was sent again with the digest, answered
+    assert (r["attempted"], r["completed"], r["failed"]) == (10, 10, 0)
+    assert r["by_status"] == {"200": 10}
+    assert acc.password not in out.getvalue() + err.getvalue()
+    # without the password the same calls end at the challenge
+    out = io.StringIO()
+    status = main(["load", "call", f"udp:{hostport}", "600", "--rate", "20", "--calls", "2",
+                   "--user", "1001", "--engine", "lean", "--json", "-q"],
+                  Env(stdout=out, stderr=io.StringIO(), environ={}))
+    r = json.loads(out.getvalue())
+    assert status == 1 and r["by_status"] == {"401": 2} and r["by_reason"] == {"4xx": 2}
