@@ -290,8 +290,9 @@ class LeanUac:
             if not call.pdd and (status == 180 or status == 183):
                 call.pdd = True
                 stats.latency("pdd_ms", (now - call.t0) * 1000.0, now + self.wall)
+            # the timer A entry still pending wakes the call; _fire then waits for give_up
+            # (no entry per 1xx: at thousands of calls/s, 32 s of them would pile up)
             call.give_up = min(now + self._wait, call.hard)
-            self._arm(call, call.give_up)
             return
         if status >= 300:
             ack = self._ack_final(call, r)

@@ -293,3 +293,16 @@ def test_the_scan_reads_what_the_parser_reads_or_leaves_it_to_the_parser(data):
     assert [getattr(scanned, f) for f in fields] == [getattr(parsed, f) for f in fields]
     if scanned.status >= 200:
         assert scanned.to == parsed.to
+
+
+def test_after_a_180_no_retransmission_and_a_timeout_without_the_200():
+    uac = make(timeout=3.0)
+    uac.tick(0.0)
+    [invite] = sent(uac)
+    uac.receive(answer(invite, 180), SERVER, 0.1)
+    assert len(uac._heap) == 1  # no timer entry per provisional response
+    for t in (0.5, 1.0, 2.0, 3.0):
+        uac.tick(t)
+    assert uac.out == [] and uac.retransmissions == 0 and uac.stats.failed == 0
+    uac.tick(3.1)  # 3 s after the 180
+    assert uac.stats.failed == 1 and dict(uac.stats.by_reason) == {"timeout": 1}
