@@ -34,6 +34,7 @@ Importing ``sipclient`` never imports gevent or Locust; only this module does (t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from concurrent.futures import Future
@@ -108,7 +109,8 @@ class SipEngine:
         """The open driver for ``spec`` (opened once, shared by every user of the process)."""
         key = repr(sorted(spec.to_json().items()))
         if key not in self.drivers:
-            driver = driver_for(spec)
+            # one instance per Locust task: the core driver (the lean one runs whole loads)
+            driver = driver_for(dataclasses.replace(spec, engine="core"))
             driver.on_transaction = self._collect
             await driver.open()
             self.drivers.setdefault(key, driver)

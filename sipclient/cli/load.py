@@ -107,6 +107,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("number", metavar="NUMBER", help="number or SIP URI to call (${i}: the "
                    "instance number)")
     _common(c)
+    from sipclient.load.spec import ENGINES
+
+    c.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (default): the lean engine (templates, targeted scan) for "
+                        "--media none, the general SIP core otherwise; lean or core to force")
     c.set_defaults(func=run)
     r = sub.add_parser("register", help="REGISTER storms: each user's digest, refreshes")
     r.add_argument("target", metavar="TARGET", help="udp:host:port of the registrar")
@@ -207,7 +212,7 @@ def build_spec(args: argparse.Namespace, env: Env) -> Any:
         duration=args.duration, hold=args.hold, media=args.media, user=args.user,
         password=read_password(args, env), users=users,
         expires=getattr(args, "expires", 3600), refresh=getattr(args, "refresh", False),
-        local_addresses=local, timeout=args.timeout,
+        local_addresses=local, timeout=args.timeout, engine=getattr(args, "engine", "auto"),
         variables={"lab_accounts": "1"} if getattr(args, "lab_accounts", False) else {})
 
 

@@ -1,5 +1,9 @@
 """``sipclient load call``: INVITE / answer / hold / BYE instances on one shared SIP core.
 
+This is the *core* engine: it runs ``--media packets``/``full``, Locust's ``SipUser`` and
+``--engine core``; at ``--media none`` the lean engine (:mod:`sipclient.load.lean`) runs
+the calls by default.
+
 Like ``sipp -sn uac``, one process holds one UDP socket and one
 :class:`~sipclient.io.endpoint.Endpoint` (one :class:`~sipclient.proto.core.SipCore`) for all
 its calls: no per-call agent, transport or trace. Each instance:
@@ -32,7 +36,7 @@ from sipclient.io.target import parse_target
 from sipclient.io.transport import TransportError, concrete_address
 from sipclient.io.udp import UdpTransport
 from sipclient.load.media import MediaPlan
-from sipclient.load.spec import LoadSpec
+from sipclient.load.spec import LoadSpec, request_uri_for
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.core import CoreConfig, RequestReceived
 from sipclient.proto.dialog import Dialog
@@ -43,7 +47,7 @@ from sipclient.proto.message import Request
 from sipclient.proto.transaction import build_response
 from sipclient.proto.uac import authenticate
 
-__all__ = ["CallDriver", "open_udp_endpoint", "request_uri_for", "SIP_TIMEOUT"]
+__all__ = ["CallDriver", "open_udp_endpoint", "udp_server", "request_uri_for", "SIP_TIMEOUT"]
 
 #: socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max)
 SOCKET_BUFFER = 4 * 1024 * 1024
@@ -51,10 +55,8 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 SIP_TIMEOUT = 32.0
 
 
-async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
-                            ) -> tuple[Endpoint, tuple[str, int], tuple[str, int]]:
-    """Resolve ``spec.target`` (UDP only), bind one socket, and return
-    ``(endpoint, server address, our concrete address)``."""
+async def udp_server(spec: LoadSpec) -> tuple[str, int]:
+    """The address ``spec.target`` resolves to (UDP only: else ValueError)."""
     target = parse_target(spec.target)
     if target.transport != "udp":
         raise ValueError(f"load runs over UDP; {spec.target!r} asks for "
@@ -62,7 +64,14 @@ async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
     hops = await resolve(target)
     if not hops:
         raise ValueError(f"{spec.target!r} does not resolve to an address")
-    server = (hops[0].ip, hops[0].port)
+    return (hops[0].ip, hops[0].port)
+
+
+async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
+                            ) -> tuple[Endpoint, tuple[str, int], tuple[str, int]]:
+    """Resolve ``spec.target`` (UDP only), bind one socket, and return
+    ``(endpoint, server address, our concrete address)``."""
+    server = await udp_server(spec)
     local_ip = spec.local_addresses[0] if spec.local_addresses else (
         "::" if ":" in server[0] else "0.0.0.0")
     ids = IdGenerator(random.Random())
@@ -82,16 +91,6 @@ async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
                         on_request=on_request)
     endpoint.attach(transport)
     return endpoint, server, local
-
-
-def request_uri_for(number: str, server: tuple[str, int], domain: str) -> tuple[str, str]:
-    """(Request-URI, To URI) for what the user dialled: a SIP URI as given, else
-    ``sip:NUMBER@domain:port``."""
-    if number.startswith(("sip:", "sips:", "tel:")):
-        return number, number
-    host = f"[{server[0]}]" if ":" in server[0] else server[0]
-    uri = f"sip:{number}@{host}:{server[1]}"
-    return uri, f"sip:{number}@{domain}"
 
 
 class CallDriver:

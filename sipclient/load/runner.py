@@ -46,6 +46,12 @@ def auto_processes() -> int:
 
 def driver_for(spec: LoadSpec) -> Any:
     if spec.kind == "call":
+        from sipclient.load.leanrun import LeanCallDriver, lean_supported
+        why = lean_supported(spec)
+        if spec.engine == "lean" and why is not None:
+            raise ValueError(f"--engine lean: {why}")
+        if spec.engine != "core" and why is None:
+            return LeanCallDriver(spec)
         from sipclient.load.calls import CallDriver
         return CallDriver(spec)
     if spec.kind == "register":
@@ -65,8 +71,11 @@ async def run_here(spec: LoadSpec, stopping: asyncio.Event,
     await driver.open()
     ticker = asyncio.ensure_future(_tick(stats, on_live)) if on_live else None
     try:
-        await run_load(spec, driver, stats, stopping, first_index=spec.process_index + 1,
-                       index_step=spec.processes)
+        if hasattr(driver, "run_all"):  # the lean engine paces its own calls
+            await driver.run_all(stats, stopping)
+        else:
+            await run_load(spec, driver, stats, stopping,
+                           first_index=spec.process_index + 1, index_step=spec.processes)
     finally:
         if ticker is not None:
             ticker.cancel()

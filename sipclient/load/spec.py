@@ -17,9 +17,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["LoadSpec", "Thresholds", "MEDIA_LEVELS", "MAX_RANGE", "parse_share",
-           "parse_duration_ms", "parse_number_range", "parse_address_range"]
+           "parse_duration_ms", "parse_number_range", "parse_address_range",
+           "request_uri_for", "ENGINES"]
 
 MEDIA_LEVELS = ("none", "packets", "full")
+#: ``--engine``: auto = lean for UDP calls at --media none, core otherwise
+ENGINES = ("auto", "lean", "core")
 #: the longest --users or --local-address range accepted (an explicit limit, not a guess)
 MAX_RANGE = 1_000_000
 
@@ -59,6 +62,7 @@ class LoadSpec:
     process_index: int = 0
     processes: int = 1
     variables: dict[str, str] = field(default_factory=dict)
+    engine: str = "auto"            # call: "lean" | "core" | "auto" (see ENGINES)
 
     def share(self, index: int, count: int) -> "LoadSpec":
         """This spec cut for process ``index`` of ``count``: rate, concurrency and calls
@@ -166,3 +170,13 @@ def parse_address_range(text: str, option: str = "--local-address") -> tuple[str
     if not out:
         raise ValueError(f"{option} {text!r}: no addresses")
     return tuple(out)
+
+
+def request_uri_for(number: str, server: tuple[str, int], domain: str) -> tuple[str, str]:
+    """(Request-URI, To URI) for what the user dialled: a SIP URI as given, else
+    ``sip:NUMBER@domain:port``."""
+    if number.startswith(("sip:", "sips:", "tel:")):
+        return number, number
+    host = f"[{server[0]}]" if ":" in server[0] else server[0]
+    uri = f"sip:{number}@{host}:{server[1]}"
+    return uri, f"sip:{number}@{domain}"

@@ -37,8 +37,13 @@ def _histogram() -> HdrHistogram:
     return HdrHistogram(1, _HIGHEST_US, 3)
 
 
-def _record(h: HdrHistogram, ms: float) -> None:
-    h.record_value(min(max(1, int(ms * 1000.0)), _HIGHEST_US))
+def _quantum(ms: float) -> int:
+    """``ms`` in microseconds, rounded down to the histograms' resolution (3 significant
+    digits: 2048 sub-buckets, so a unit of ``2**(bit_length - 11)``): a value the histogram
+    cannot tell from ``ms``, so equal latencies can be counted before they are recorded."""
+    us = min(max(1, int(ms * 1000.0)), _HIGHEST_US)
+    shift = us.bit_length() - 11
+    return us >> shift << shift if shift > 0 else us
 
 
 def reason_for_status(status: int) -> str:
@@ -67,7 +72,11 @@ class LoadStats:
         self.retransmissions = 0
         self.by_status: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
-        self.histograms = {name: _histogram() for name in HISTOGRAMS}
+        self._histograms = {name: _histogram() for name in HISTOGRAMS}
+        #: latencies counted by value (see _quantum), recorded into the histograms when they
+        #: are read: recording one value into an HDR histogram costs microseconds
+        self._pending: dict[str, Counter[int]] = {name: Counter() for name in HISTOGRAMS}
+        self._pending_rows: dict[int, Counter[int]] = {}
         self.seconds: dict[int, _Second] = {}
         self.first_start: float | None = None
         self.last_end: float | None = None
@@ -96,9 +105,35 @@ class LoadStats:
         self.by_status[str(status)] += 1
 
     def latency(self, name: str, ms: float, now: float) -> None:
-        _record(self.histograms[name], ms)
+        q = _quantum(ms)
+        self._pending[name][q] += 1
         if name in ("setup_ms", "register_ms", "instance_ms"):
-            _record(self._row(now).setup, ms)
+            index = max(0, int(now - self.epoch))
+            if index not in self.seconds:
+                self._row(now)
+            row = self._pending_rows.get(index)
+            if row is None:
+                row = self._pending_rows[index] = Counter()
+            row[q] += 1
+
+    @property
+    def histograms(self) -> dict[str, HdrHistogram]:
+        """The latency histograms by JSON key (everything recorded so far)."""
+        self._flush()
+        return self._histograms
+
+    def _flush(self) -> None:
+        for name, counts in self._pending.items():
+            if counts:
+                h = self._histograms[name]
+                for value, n in counts.items():
+                    h.record_value(value, n)
+                counts.clear()
+        for index, counts in self._pending_rows.items():
+            h = self.seconds[index].setup
+            for value, n in counts.items():
+                h.record_value(value, n)
+        self._pending_rows.clear()
 
     def ended(self, now: float, reason: str | None = None, detail: str = "") -> None:
         """The instance is over: ``reason`` None means it completed, else why it failed."""
@@ -127,6 +162,7 @@ class LoadStats:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything, as JSON (what a worker process prints at the end)."""
+        self._flush()
         return {
             "attempted": self.attempted, "completed": self.completed, "failed": self.failed,
             "in_flight": self.in_flight, "retransmissions": self.retransmissions,

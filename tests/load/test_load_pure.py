@@ -92,3 +92,24 @@ def test_instance_number_is_defined_only_for_load_instances(tmp_path):
     with pytest.raises(ScenarioErrors, match="only defined inside repeat"):
         load_scenario(f)
     assert load_scenario(f, instance=True).agents["a"].fields["display_name"] == "load ${i}"
+
+
+def test_latencies_counted_before_recording_give_the_same_histogram():
+    import random
+
+    from sipclient.load.stats import _histogram
+
+    rng = random.Random(7)
+    stats = LoadStats(0.0)
+    direct = _histogram()
+    for _ in range(20000):
+        ms = rng.expovariate(1 / 20.0) + rng.choice((0.0, 0.5, 900.0))
+        stats.latency("setup_ms", ms, 3.0)
+        direct.record_value(max(1, int(ms * 1000.0)))
+    h = stats.histograms["setup_ms"]
+    for p in (50.0, 90.0, 99.0, 99.9, 100.0):
+        assert h.get_value_at_percentile(p) == direct.get_value_at_percentile(p)
+    assert (h.get_min_value(), h.get_max_value(), h.get_total_count()) == (
+        direct.get_min_value(), direct.get_max_value(), 20000)
+    row = stats.snapshot()["seconds"]["3"]
+    assert row["setup"] is not None and stats.seconds[3].setup.get_total_count() == 20000

@@ -1,0 +1,201 @@
+"""The asyncio adapter of the lean UAC (:mod:`sipclient.load.lean`): one UDP socket, one timer.
+
+``sipclient load call`` runs here when the transport is UDP and ``--media none`` (``--engine
+auto``; ``--engine lean`` insists, ``--engine core`` runs the general
+:class:`~sipclient.load.calls.CallDriver`). The socket is non-blocking and watched with the
+loop's ``add_reader``: when it is readable, datagrams are read in a batch
+(``recvfrom`` until EAGAIN, at most :data:`BATCH`, as the engine's UDP fast path does), each
+fed to the core with the time it was read; then the core's :meth:`~LeanUac.tick` runs once
+for the batch, what it queued is sent, and the one timer is moved to the core's next
+deadline. ``stopping`` (Ctrl-C, SIGTERM, the parent process) calls :meth:`LeanUac.stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import time
+from collections import deque
+from typing import Any
+
+from sipclient.io.target import parse_target
+from sipclient.io.transport import concrete_address
+from sipclient.load.calls import udp_server
+from sipclient.load.lean import LeanUac
+from sipclient.load.media import static_offer
+from sipclient.load.spec import LoadSpec
+from sipclient.load.stats import LoadStats
+from sipclient.proto.digest import DigestClient
+from sipclient.proto.ids import IdGenerator
+
+__all__ = ["LeanCallDriver", "lean_supported", "BATCH"]
+
+log = logging.getLogger(__name__)
+
+#: datagrams read per wake-up before the core's timers and new calls get their turn
+BATCH = 256
+SOCKET_BUFFER = 4 * 1024 * 1024
+
+
+def lean_supported(spec: LoadSpec) -> str | None:
+    """None when the lean engine can run ``spec``, else why not."""
+    if spec.kind != "call":
+        return "the lean engine runs load call only"
+    if spec.media != "none":
+        return f"the lean engine runs --media none only (asked: {spec.media})"
+    return None
+
+
+class LeanCallDriver:
+    """``load call`` on the lean core: :meth:`open`, :meth:`run_all`, :meth:`close`."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        self.spec = spec
+        self.core: LeanUac | None = None
+        self.sock: socket.socket | None = None
+        self.server: tuple[str, int] = ("", 0)
+        self.local: tuple[str, int] = ("", 0)
+        self.domain = ""
+
+    @property
+    def retransmissions(self) -> int:
+        return self.core.retransmissions if self.core is not None else 0
+
+    async def open(self) -> None:
+        self.server = await udp_server(self.spec)
+        target = parse_target(self.spec.target)
+        v6 = ":" in self.server[0]
+        local_ip = self.spec.local_addresses[0] if self.spec.local_addresses else (
+            "::" if v6 else "0.0.0.0")
+        sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((local_ip, 0))
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot bind {local_ip}: {exc.strerror}") from None
+        sock.setblocking(False)
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        self.sock = sock
+        self.local = concrete_address(sock.getsockname()[:2], self.server)
+        self.domain = target.host if not target.host.replace(".", "").isdigit() \
+            else self.server[0]
+
+    async def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    async def run_all(self, stats: LoadStats, stopping: asyncio.Event) -> None:
+        """Every call of this process, until the core is finished."""
+        assert self.sock is not None
+        spec = self.spec
+        rng = random.Random()
+        digest = DigestClient(spec.user or "sipclient", spec.password) \
+            if spec.password is not None else None
+        core = self.core = LeanUac(
+            spec, local=self.local, server=self.server, domain=self.domain, stats=stats,
+            sdp=static_offer(self.local[0]), token=format(rng.getrandbits(48), "012x"),
+            wall_offset=time.time() - time.perf_counter(), digest=digest,
+            ids=IdGenerator(rng))
+        loop = asyncio.get_running_loop()
+        sock = self.sock
+        fd = sock.fileno()
+        recvfrom = sock.recvfrom
+        sendto = sock.sendto
+        server = self.server
+        clock = time.perf_counter
+        receive = core.receive
+        out = core.out
+        out_to = core.out_to
+        pending: deque[tuple[bytes, Any]] = deque()
+        finished = loop.create_future()
+        timer: list[Any] = [None, None]  # handle, when
+
+        def flush() -> None:
+            for queue in (out, out_to):
+                for k, item in enumerate(queue):
+                    data, addr = (item, server) if queue is out else item
+                    if pending:
+                        pending.append((data, addr))
+                        continue
+                    try:
+                        sendto(data, addr)
+                    except (BlockingIOError, InterruptedError):
+                        pending.append((data, addr))
+                        loop.add_writer(fd, writable)
+                    except OSError:  # unreachable (ICMP): that call times out
+                        pass
+                queue.clear()
+
+        def writable() -> None:
+            while pending:
+                data, addr = pending[0]
+                try:
+                    sendto(data, addr)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    pass
+                pending.popleft()
+            loop.remove_writer(fd)
+
+        def step() -> None:
+            now = clock()
+            nxt = core.tick(now)
+            if out or out_to:
+                flush()
+            if core.finished:
+                if not finished.done():
+                    finished.set_result(None)
+                return
+            if nxt != timer[1]:
+                if timer[0] is not None:
+                    timer[0].cancel()
+                timer[0] = loop.call_later(max(0.0, nxt - now), fired) \
+                    if nxt is not None else None
+                timer[1] = nxt
+
+        def fired() -> None:
+            timer[0] = timer[1] = None
+            step()
+
+        def readable() -> None:
+            for _ in range(BATCH):
+                try:
+                    data, addr = recvfrom(65536)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:  # ICMP port unreachable from an earlier send
+                    continue
+                try:
+                    receive(data, addr, clock())
+                except Exception:  # noqa: BLE001 - one datagram, not the run: calls time out
+                    log.debug("lean engine: datagram from %s not handled", addr,
+                              exc_info=True)
+                    core.garbage += 1
+            step()
+
+        def stop() -> None:
+            core.stop(clock())
+            step()
+
+        loop.add_reader(fd, readable)
+        waiter = asyncio.ensure_future(stopping.wait())
+        waiter.add_done_callback(
+            lambda f: stop() if not (f.cancelled() or finished.done()) else None)
+        try:
+            step()
+            await finished
+        finally:
+            waiter.cancel()
+            loop.remove_reader(fd)
+            if pending:
+                loop.remove_writer(fd)
+            if timer[0] is not None:
+                timer[0].cancel()
+            if core.strays or core.garbage:
+                log.debug("lean engine: %d responses for unknown calls, %d datagrams not "
+                          "handled", core.strays, core.garbage)
