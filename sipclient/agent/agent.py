@@ -225,7 +225,9 @@ class Agent:
                 async with asyncio.timeout(self.config.cleanup_timeout):
                     await self._cleanup()
         except (TimeoutError, AgentError, OSError) as exc:
-            log.warning("%s: cleanup incomplete: %s", self, exc or "timeout")
+            log.warning("%s: cleanup incomplete: %s", self, _cleanup_failure(
+                exc, self.config.cleanup_timeout, self.sessions.values(),
+                self.registration.registered))
         finally:
             await self.registration.close()
             for task in list(self._tasks):
@@ -238,15 +240,23 @@ class Agent:
                 self._close_capture()
 
     async def _cleanup(self) -> None:
+        """Hang up every call and unregister at the same time: with many calls up, the
+        un-REGISTER must not wait behind them and be cut off by ``cleanup_timeout``."""
         active = [s for s in self.sessions.values() if not s.is_ended]
-        if active:
-            results = await asyncio.gather(*(s.hangup() for s in active),
-                                           return_exceptions=True)
-            for session, result in zip(active, results):
-                if isinstance(result, BaseException):
-                    log.warning("%s: hanging up %s failed: %r", self, session, result)
-        if self.registration.registered:
-            await self.registration.unregister()
+        unregister = (asyncio.ensure_future(self.registration.unregister())
+                      if self.registration.registered else None)
+        try:
+            if active:
+                results = await asyncio.gather(*(s.hangup() for s in active),
+                                               return_exceptions=True)
+                for session, result in zip(active, results):
+                    if isinstance(result, BaseException):
+                        log.warning("%s: hanging up %s failed: %r", self, session, result)
+            if unregister is not None:
+                await unregister
+        finally:
+            if unregister is not None and not unregister.done():
+                unregister.cancel()
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` in the background; cancelled on close."""
@@ -484,3 +494,14 @@ def real_media(agent: Agent) -> MediaSession:
     tap = agent.capture if cfg.capture is not None else None
     return RealMedia(agent.local_ip, cfg.codecs, play=cfg.play, record=record,
                      port_range=cfg.rtp_ports, tap=tap)
+
+
+def _cleanup_failure(exc: BaseException, limit: float, sessions: Any,
+                     registered: bool) -> str:
+    """Why the cleanup did not finish, in words (a bare TimeoutError has none)."""
+    left = [s for s in sessions if not s.is_ended]
+    what = ([f"{len(left)} call(s) still up"] if left else []) + \
+        (["still registered"] if registered else [])
+    text = str(exc) or (f"not done within cleanup_timeout {limit:g} s"
+                        if isinstance(exc, TimeoutError) else type(exc).__name__)
+    return text + (f" ({', '.join(what)})" if what else "")

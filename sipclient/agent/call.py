@@ -399,6 +399,15 @@ class Call(DialogSession):
         except AgentError:
             return None
 
+    def abandon(self, reason: str) -> None:
+        """End an unanswered call here and now, CANCEL or not (the user's time is up): what
+        the INVITE transaction still brings is ignored, and close() has nothing to wait for."""
+        self._cancel_requested = True
+        if not self._final.done():
+            self._final.set_exception(SipTimeout(reason))
+            self._final.exception()  # retrieved: nobody else need wait for it
+        self._end(reason)
+
     async def hangup(self) -> None:
         """BYE when answered, CANCEL when not yet."""
         if self.is_ended:

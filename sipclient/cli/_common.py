@@ -25,6 +25,8 @@ from typing import Any, Awaitable, Callable, TextIO
 from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
                            EXIT_TIMEOUT,
                            EXIT_USAGE, Env, UsageError)
+from sipclient.cli._checks import (check_ca_file, check_header_text, check_ip, check_output,
+                                   check_wav, read_bounded)
 from sipclient.cli._trace import TracePrinter, use_color
 
 PASSWORD_ENV = "SIPCLIENT_PASSWORD"
@@ -232,8 +234,11 @@ def media_config(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"--codec: unknown codec {unknown[0]} (known: {', '.join(known)})")
         out["codecs"] = names
     if getattr(args, "play", None) is not None:
+        if args.play != "silence" and not args.play.startswith("tone:"):
+            check_wav("--play", args.play)
         out["play"] = args.play
     if getattr(args, "record", None) is not None:
+        check_output("--record", args.record)
         out["record"] = args.record
     return out
 
@@ -294,12 +299,11 @@ def read_password(args: argparse.Namespace, env: Env) -> str | None:
     if args.password is not None:
         return args.password
     if args.password_file is not None:
+        data = read_bounded(args.password_file, "password_file_bytes", "--password-file")
         try:
-            with open(args.password_file, encoding="utf-8") as f:
-                return f.readline().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"cannot read --password-file {args.password_file}: {why}") \
+            return data.decode("utf-8").splitlines()[0] if data.strip() else ""
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"cannot read --password-file {args.password_file}: {exc}") \
                 from None
     if args.password_env is not None:
         value = env.getenv(args.password_env)
@@ -396,12 +400,14 @@ class Session:
                 raise UsageError("--user is required (or name it in the target: "
                                  "sip:1001@host:7048)")
             self.user = "sipclient"
-        if args.ca_file is not None:
-            try:
-                open(args.ca_file, "rb").close()
-            except OSError as exc:
-                raise UsageError(f"cannot read --ca-file {args.ca_file}: {exc.strerror}") \
-                    from None
+        for flag, value in (("--user", self.user), ("--auth-user", args.auth_user),
+                            ("--domain", args.domain), ("--user-agent", args.user_agent)):
+            check_header_text(flag, value)
+        if hasattr(args, "number"):
+            check_header_text("NUMBER|URI", args.number, empty_ok=False)
+        check_ip("--local-address", args.local_address)
+        check_ca_file(args.ca_file)
+        check_output("--pcap", getattr(args, "pcap", None))
         self.media_factory = webrtc_factory(args)
         if self.media_factory is not None:
             if self.transport not in ("ws", "wss"):

@@ -27,6 +27,7 @@ from sipclient.cli._common import (Session, add_common_options, add_media_option
 
 DEFAULT_DURATION = 5.0
 DEFAULT_RING_TIMEOUT = 60.0
+CANCEL_GRACE = 2.0  # seconds the 487 may take after our CANCEL, once --timeout is over
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,9 +106,11 @@ async def _final(s: Session, call: Any) -> tuple[Any, bool]:
         done, _ = await asyncio.wait({waiter}, timeout=limit)
         if done:
             return waiter.result(), cancelled
-        if not cancelled:
-            await call.cancel()
         s.result.fail(f"{a.number}: no answer within {limit:g} s", EXIT_TIMEOUT)
+        if not cancelled and call.provisional:  # something answered: CANCEL, briefly
+            await call.cancel(timeout=CANCEL_GRACE)
+        if not call.is_ended:  # nothing did (9.1: no CANCEL before a provisional): give up
+            call.abandon(f"no answer within {limit:g} s")
         return None, cancelled
     finally:
         if not waiter.done():
