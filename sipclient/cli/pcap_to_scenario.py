@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sipclient.cli import EXIT_FAILURE, EXIT_OK, Env
+from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
 from sipclient.cli._pcap_common import (PcapExit, add_file_argument, need_files,
                                         one_line_errors, read_or_exit, write_or_exit)
 
@@ -51,9 +51,17 @@ def run_to_scenario(args: argparse.Namespace, env: Env) -> int:
     need_files(args.file)
     capture = read_or_exit(args.file)
     if args.call_id is None:
-        for cid, method in dialog_call_ids(capture.sip):
-            print(f"{method:<10} {cid}", file=env.stdout)
-        return EXIT_OK
+        found = list(dialog_call_ids(capture.sip))
+        if args.output and len(found) == 1:  # -o with the one dialog there is: that one
+            args.call_id = found[0][0]
+        elif args.output:
+            listed = ", ".join(cid for cid, _ in found[:5]) or "none"
+            raise PcapExit(f"-o {args.output} needs --call-id: the capture has {len(found)} "
+                           f"dialogs ({listed})", EXIT_USAGE)
+        else:
+            for cid, method in found:
+                print(f"{method:<10} {cid}", file=env.stdout)
+            return EXIT_OK
     try:
         text = to_scenario(capture.sip, args.call_id, side=args.side, dtmf=capture.dtmf,
                            source=Path(args.file).name, account=args.account or "1001",

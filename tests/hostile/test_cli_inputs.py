@@ -122,3 +122,23 @@ def test_call_timeout_to_a_silent_port_is_the_timeout_not_timer_b():
     obj = json.loads(out)
     assert obj["ok"] is False and "no answer within 1 s" in obj["error"]
     assert elapsed < 8, f"--timeout 1 took {elapsed:.1f} s (timer B is 32 s)"
+
+
+CAPTURES = __import__("pathlib").Path(__file__).resolve().parents[2] / "captures"
+
+
+def test_to_scenario_with_output_and_one_dialog_writes_that_dialog(tmp_path):
+    out = tmp_path / "busy.sip.yaml"
+    code, stdout, err = run(["pcap", "to-scenario", str(CAPTURES / "busy.pcap"), "-o", str(out)])
+    assert code == 0, err
+    assert out.is_file() and "662c0d75c7ee2733b0a48809" in out.read_text()
+
+
+def test_to_scenario_with_output_and_many_dialogs_asks_for_the_call_id(tmp_path):
+    one, two = (CAPTURES / "busy.pcap").read_bytes(), (CAPTURES / "hold.pcap").read_bytes()
+    both = tmp_path / "both.pcap"
+    both.write_bytes(one + two)  # pcapng: two sections in one file
+    out = tmp_path / "x.sip.yaml"
+    code, stdout, err = run(["pcap", "to-scenario", str(both), "-o", str(out)])
+    assert code == EXIT_USAGE and not out.exists()
+    assert f"-o {out} needs --call-id: the capture has 2 dialogs" in err
