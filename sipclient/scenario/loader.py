@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from sipclient.proto.limits import LimitExceeded, limit
+
 from . import yamlpos
 from .checks import check
 from .model import AgentSpec, Location, Scenario, ScenarioError, ScenarioErrors, Step, Var
@@ -33,8 +35,14 @@ SUFFIXES = (".sip.yaml", ".sip.yml", ".yaml", ".yml")
 def load_scenario(path: Path | str, *, env: Mapping[str, str] | None = None) -> Scenario:
     """Load and check one scenario file; :class:`ScenarioErrors` when anything is wrong."""
     path = Path(path)
+    cap = int(limit("scenario_bytes"))
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(cap + 1)
+        if len(data) > cap:
+            raise ScenarioErrors([ScenarioError(path, data.count(b"\n", 0, cap) + 1, str(
+                LimitExceeded("scenario_bytes", "the file, at this line,")))])
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioErrors([ScenarioError(path, None,
                                             f"not UTF-8 text ({exc.reason})")]) from None
