@@ -134,6 +134,9 @@ class _Builder:
             where = self.where(("vars", name), from_key=True)
             secret = is_secret_name(name)
             if isinstance(value, dict) and ("env" in value or "secret_file" in value):
+                env_name = value.get("env")
+                secret = secret or value.get("secret") is True or (
+                    isinstance(env_name, str) and is_secret_name(env_name))
                 secret_file = value.get("secret_file")
                 if isinstance(secret_file, str):
                     secret_file = (self.base / Path(secret_file).expanduser()).resolve()
