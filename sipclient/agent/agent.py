@@ -36,6 +36,7 @@ from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import AckReceived, CoreConfig, Event, RequestReceived
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
+from sipclient.proto.limits import limit
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
 from sipclient.proto.transaction import build_response
@@ -413,6 +414,12 @@ class Agent:
             self.respond(event, 405, headers=[("Allow", self.ALLOW)])
 
     def _new_incoming(self, event: RequestReceived) -> None:
+        most = self.config.max_calls or int(limit("calls_per_agent"))
+        if sum(not s.is_ended for s in self.sessions.values()) >= most:
+            log.info("%s: %d calls up: INVITE %s refused with 503", self, most,
+                     event.request.call_id)
+            self.respond(event, 503, headers=[("Retry-After", "5")])
+            return
         call = IncomingCall(self, event, self.media_factory(self))
         self.sessions[call.call_id] = call
         self._incoming.put_nowait(call)

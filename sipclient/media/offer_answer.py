@@ -20,6 +20,7 @@ The stateful side (o= versions, hold/resume, late offers, early media) is
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 
 from sipclient.media.sdp import (
@@ -248,7 +249,8 @@ def build_answer(offer: SessionDescription, config: MediaConfig, origin: Origin,
     answered, streams, rejected, warnings = [], [], [], []
     for index, offered in enumerate(offer.media):
         common: list[tuple[int, CodecSpec]] = []
-        unusable = _unusable_ports(offered, config.rtcp_mux)
+        unusable = _unusable_ports(offered, config.rtcp_mux) or _unusable_address(
+            offer.media_connection(index), offered)
         if unusable:
             warnings.append(f"m={index}: {unusable}: stream rejected")
         elif offered.media == "audio" and offered.is_rtp and offered.port and not streams:
@@ -307,6 +309,18 @@ def _unusable_ports(media: MediaDescription, mux_wanted: bool) -> str | None:
     return None
 
 
+def _unusable_address(conn: Connection | None, media: MediaDescription) -> str | None:
+    """Why the ``c=`` address of an RTP stream cannot be sent to (None: it can). Only IP
+    literals are used: a name would be a DNS lookup per datagram chosen by the peer."""
+    if not media.port or not media.is_rtp or conn is None:
+        return None
+    try:
+        ipaddress.ip_address(conn.host)
+    except ValueError:
+        return f"c= address {conn.host[:60]!r} is not an IP address (names are not resolved)"
+    return None
+
+
 def _version(sdp: SessionDescription) -> int | None:
     try:
         return sdp.origin.version
@@ -357,7 +371,8 @@ def negotiate(offer: SessionDescription, answer: SessionDescription,
         if theirs.port == 0 or ours.port == 0 or not theirs.is_rtp:
             rejected.append(index)
             continue
-        unusable = _unusable_ports(theirs, ours.rtcp_mux)
+        unusable = _unusable_ports(theirs, ours.rtcp_mux) or _unusable_address(
+            answer.media_connection(index), theirs)
         if unusable:
             rejected.append(index)
             warnings.append(f"m={index}: {unusable}: no media on this stream")

@@ -32,6 +32,8 @@ LIMITS: dict[str, tuple[float, str]] = {
     "yaml_nodes": (200_000, "values (scalars, lists, mappings) in one scenario file, "
                             "aliases expanded"),
     "regex_seconds": (1.0, "time one `expect` regular expression may take on one message"),
+    "calls_per_agent": (200, "incoming calls one agent holds up at once (more: 503); "
+                             "AgentConfig.max_calls overrides it"),
     "http_body_bytes": (1 * MIB, "bytes of a request body `http receive` accepts"),
     "http_header_seconds": (10.0, "seconds `http receive` waits for a request's headers "
                                   "and body"),

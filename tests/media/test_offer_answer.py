@@ -254,3 +254,12 @@ def test_port_65535_is_fine_when_rtcp_goes_elsewhere(extra):
     _, neg = build_answer(parse_sdp(_remote(65535, *extra)), cfg(rtcp_mux=True), ORIGIN)
     s = neg.audio
     assert s is not None and s.remote_port == 65535 and s.remote_rtcp_port <= 65535
+
+
+@pytest.mark.parametrize("conn", ["c=IN IP4 pbx.example.com", "c=IN IP4 999.1.1.1",
+                                  "c=IN IP4 \udcff\udcfe"])
+def test_a_connection_address_that_is_no_ip_gives_no_stream(conn):
+    offer = _remote(4000).decode("utf-8", "surrogateescape").replace("c=IN IP4 10.0.0.9", conn)
+    _, neg = build_answer(parse_sdp(offer.encode("utf-8", "surrogateescape"), lenient=True),
+                          cfg(), ORIGIN)
+    assert neg.audio is None and any("not an IP address" in w for w in neg.warnings)
