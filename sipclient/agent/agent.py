@@ -33,7 +33,8 @@ from sipclient.io.target import Target, parse_target
 from sipclient.io.transport import (WILDCARDS, LocalIdentity, TlsOptions, TransportError,
                                     concrete_address, open_for_target)
 from sipclient.pcap.writer import PcapWriter
-from sipclient.proto.core import AckReceived, CoreConfig, Event, RequestReceived
+from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceived,
+                                  TransactionTimeout)
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
 from sipclient.proto.limits import limit
@@ -434,6 +435,12 @@ class Agent:
             session.on_ack(event)
 
     def _on_other(self, event: Event) -> None:
+        if isinstance(event, TransactionTimeout) and event.timer == "2xx":
+            # 13.3.1.4: our 2xx was never ACKed within 64*T1: the call ends with a BYE
+            for session in list(self.sessions.values()):
+                if isinstance(session, IncomingCall) and session.key == event.key:
+                    self.spawn(session.on_no_ack())
+                    return
         log.debug("%s: %s", self, event)
 
     def _on_wire(self, direction: str, data: bytes, local: tuple[str, int],

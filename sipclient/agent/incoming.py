@@ -9,6 +9,7 @@ CANCEL (9.2) is answered 200 and the INVITE 487.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 from sipclient.proto.core import AckReceived, RequestReceived
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent
 
 __all__ = ["IncomingCall"]
+
+log = logging.getLogger(__name__)
 
 
 class IncomingCall(DialogSession):
@@ -117,6 +120,19 @@ class IncomingCall(DialogSession):
             except AgentError:
                 pass
         self._end("cancelled by the caller")
+
+    async def on_no_ack(self) -> None:
+        """13.3.1.4: no ACK for our 2xx within 64*T1: the call ends (media stopped, ports
+        closed) and the dialog is closed with a BYE, whatever the BYE's fate."""
+        if self.is_ended or self.acked.is_set() or self.dialog is None:
+            return
+        bye = self.dialog.create_request("BYE", headers=[("User-Agent",
+                                                           self.agent.config.user_agent)])
+        self._end("no ACK within 64*T1: local BYE")
+        try:
+            await self.agent.send_authenticated(bye)
+        except AgentError as exc:
+            log.info("%s: the BYE after the missing ACK: %s", self, exc)
 
     def on_ack(self, event: AckReceived) -> None:
         super().on_ack(event)  # a late offer's answer (our 200 made the offer)
