@@ -36,7 +36,7 @@ from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceived,
                                   TransactionTimeout)
 from sipclient.proto.digest import DigestClient
-from sipclient.proto.errors import ParseError
+from sipclient.proto.errors import LocalProtocolError, ParseError
 from sipclient.proto.limits import limit
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
@@ -390,6 +390,14 @@ class Agent:
         return resp
 
     def _on_request(self, event: RequestReceived) -> None:
+        try:
+            self._route_request(event)
+        except LocalProtocolError as exc:  # the parser let a lone CR into a header: a
+            # response must echo it and cannot; the request is dropped, said in one line
+            log.info("%s: cannot answer a request from %s: %s", self, event.addr,
+                     str(exc)[:200])
+
+    def _route_request(self, event: RequestReceived) -> None:
         req = event.request
         method = req.method
         if method == "CANCEL":
