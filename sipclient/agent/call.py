@@ -53,6 +53,7 @@ class DialogSession:
         self.state = "new"
         self.on_hold = False
         self.end_reason: str | None = None
+        self.bye_response: Response | None = None  # the answer to our BYE
         self.received: list[Request] = []  # in-dialog requests from the remote
         #: sipfrag status codes of the NOTIFYs for our REFER (RFC 3515 2.4.5)
         self.refer_progress: asyncio.Queue[int] = asyncio.Queue()
@@ -121,7 +122,7 @@ class DialogSession:
             self._end("local hang-up")
             return
         try:
-            await self.in_dialog("BYE")
+            self.bye_response, _ = await self.in_dialog("BYE")  # a 481: the peer lost the call
         finally:
             self._end("local BYE")
 
