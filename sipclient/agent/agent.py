@@ -24,6 +24,7 @@ import asyncio
 import logging
 import random
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,8 @@ class Agent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._close_task: asyncio.Task[None] | None = None
         self._pcap: PcapWriter | None = None
+        #: why the capture stopped before the end (a full disk...), None: it did not
+        self.capture_error: str | None = None
         self._pcap_file: Any = None
         #: (wildcard local address, remote IP) -> the local address really used toward it
         self._local_toward: dict[tuple[tuple[str, int], str], tuple[str, int]] = {}
@@ -179,11 +182,13 @@ class Agent:
         elif cfg.capture is not None:
             try:
                 self._pcap_file = open(cfg.capture, "wb")
+                self._pcap = PcapWriter(self._pcap_file)  # writes the header: may be ENOSPC
             except OSError as exc:
+                self._close_capture()
+                Path(cfg.capture).unlink(missing_ok=True)  # no 0-byte capture left behind
                 await transport.close()
                 raise AgentError(f"cannot write the capture {cfg.capture}: "
                                  f"{exc.strerror}") from exc
-            self._pcap = PcapWriter(self._pcap_file)
         if self._pcap is not None:
             self._wall_offset = time.time() - asyncio.get_running_loop().time()
         core = CoreConfig(host=ident.sent_by_host, port=ident.sent_by_port,
@@ -358,7 +363,11 @@ class Agent:
         self._require_open()
         call = Call(self, self.request_uri(target), self.media_factory(self), headers=headers)
         self.sessions[call.call_id] = call
-        await call.start()
+        try:
+            await call.start()
+        except AgentError as exc:  # nothing was sent (the recording cannot be written...)
+            call.abandon(str(exc))
+            raise
         return call
 
     async def next_incoming(self, timeout: float | None = None) -> IncomingCall:
@@ -480,7 +489,9 @@ class Agent:
         try:
             self._pcap.write(when + self._wall_offset, transport, src, dst, data)
         except (OSError, ValueError) as exc:
-            log.warning("%s: capture %s stopped: %s", self, self.config.capture, exc)
+            why = getattr(exc, "strerror", None) or str(exc)
+            self.capture_error = f"capture {self.config.capture} stopped early: {why}"
+            log.warning("%s: %s", self, self.capture_error)
             self._close_capture()
 
     def _close_capture(self) -> None:

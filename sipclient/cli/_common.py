@@ -258,7 +258,8 @@ def media_report(call: Any) -> list[dict[str, Any]]:
         return []
     keys = ("codec", "local_rtp", "remote_rtp", "packets_sent", "packets_received", "lost",
             "jitter_ms", "mos", "dominant_hz", "dtmf_received")
-    webrtc_keys = ("ice_ms", "dtls_ms", "gather_ms", "first_rtp_ms", "dtls_role", "error")
+    webrtc_keys = ("ice_ms", "dtls_ms", "gather_ms", "first_rtp_ms", "dtls_role", "error",
+                   "record_error")
     return [{**{k: s.get(k) for k in keys}, **{k: s[k] for k in webrtc_keys if k in s}}
             for s in stats()]
 
@@ -561,6 +562,7 @@ class Session:
                 follower = asyncio.get_running_loop().create_task(self._follow_trace())
             async with agent:
                 await body(self, agent)
+            self._check_outputs(agent)
         except asyncio.CancelledError:
             if self.signal is None:
                 raise
@@ -576,6 +578,15 @@ class Session:
                 follower.cancel()
             if live is not None:
                 await asyncio.shield(asyncio.to_thread(live.stop))
+
+
+    def _check_outputs(self, agent: Any) -> None:
+        """A capture or a recording cut short (a full disk) fails the run, saying which."""
+        problems = [getattr(agent, "capture_error", None)] + [
+            m.get("record_error") for m in self.result.extra.get("media") or ()
+            if isinstance(m, dict)]
+        for problem in filter(None, problems):
+            self.result.fail(problem, EXIT_FAILURE)
 
 
 async def bounded(session: Session, awaitable: Awaitable[Any],
