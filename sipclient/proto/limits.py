@@ -34,9 +34,9 @@ LIMITS: dict[str, tuple[float, str]] = {
     "regex_seconds": (1.0, "time one `expect` regular expression may take on one message"),
     "calls_per_agent": (200, "incoming calls one agent holds up at once (more: 503); "
                              "AgentConfig.max_calls overrides it"),
-    "http_body_bytes": (1 * MIB, "bytes of a request body `http receive` accepts"),
-    "http_header_seconds": (10.0, "seconds `http receive` waits for a request's headers "
-                                  "and body"),
+    "http_body_bytes": (1 * MIB, "bytes of a request body the HTTP receivers accept"),
+    "http_header_seconds": (10.0, "seconds the HTTP receivers wait for each read of a request "
+                                  "(its head, its body)"),
 }
 
 
