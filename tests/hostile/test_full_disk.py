@@ -72,3 +72,60 @@ def test_a_capture_cut_by_a_full_disk_mid_call_is_a_failure(pbx, small_disk):
     assert code == EXIT_FAILURE and obj["ok"] is False and obj["status"] == 200
     assert obj["error"] == f"capture {path} stopped early: No space left on device"
     assert 0 < path.stat().st_size <= 8192      # what did fit is kept, and said to be cut
+
+
+WAIT_ONLY = """\
+name: wait only
+agents:
+  alice: {user: "1001", password: x}
+steps:
+  - wait: 0.1
+"""
+
+
+def run_cli(*argv):
+    env = Env(stdout=io.StringIO(), stderr=io.StringIO(), environ={})
+    code = main(list(argv), env)
+    err = env.stderr.getvalue()
+    assert "Traceback" not in err
+    return code, env.stdout.getvalue(), err
+
+
+def leftovers(mount: Path) -> list[Path]:
+    """Files a failed write left: a .tmp, or an empty file."""
+    return [p for p in mount.rglob("*") if p.is_file() and p.name != "filler"
+            and (p.name.endswith(".tmp") or p.stat().st_size == 0)]
+
+
+@pytest.mark.parametrize("where", ["report-dir", "junit", "json"])
+def test_run_reports_on_a_full_disk_are_a_failure_naming_the_file(small_disk, tmp_path, where):
+    mount, fill = small_disk
+    fill(0)
+    scenario = tmp_path / "wait.sip.yaml"
+    scenario.write_text(WAIT_ONLY)
+    report_dir = mount / "rep" if where == "report-dir" else tmp_path / "rep"
+    argv = ["run", str(scenario), "--target", "udp:127.0.0.1:9", "--report-dir",
+            str(report_dir)]
+    if where == "junit":
+        argv += ["--junit", str(mount / "junit.xml")]
+    if where == "json":
+        argv += ["--json", str(mount / "run.json")]
+    code, out, err = run_cli(*argv)
+    assert code == EXIT_FAILURE
+    target = {"report-dir": report_dir / "run.json", "junit": mount / "junit.xml",
+              "json": mount / "run.json"}[where]
+    assert f"sipclient run: cannot write {target}: No space left on device" in err
+    if where == "report-dir":
+        assert "cannot write the capture " in out  # the scenario's own capture, said
+    assert leftovers(mount) == []
+
+
+def test_an_html_ladder_on_a_full_disk_fails_with_its_path_and_no_empty_file(small_disk):
+    mount, fill = small_disk
+    fill(0)
+    out = mount / "ladder.html"
+    capture = Path(__file__).resolve().parents[2] / "captures" / "busy.pcap"
+    code, stdout, err = run_cli("pcap", "ladder", str(capture), "--html", str(out))
+    assert code == EXIT_FAILURE
+    assert f"cannot write {out}: No space left on device" in err
+    assert not out.exists() and leftovers(mount) == []
