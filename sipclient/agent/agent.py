@@ -432,6 +432,13 @@ class Agent:
             self.respond(event, 405, headers=[("Allow", self.ALLOW)])
 
     def _new_incoming(self, event: RequestReceived) -> None:
+        req = event.request
+        try:  # what the dialog is made of (12.1.1): a call that cannot have one is a 400
+            req.from_, req.to, req.cseq, list(req.record_route), req.contact
+        except ParseError as exc:
+            log.info("%s: INVITE %s refused with 400: %s", self, req.call_id, exc)
+            self.respond(event, 400)
+            return
         most = self.config.max_calls or int(limit("calls_per_agent"))
         if sum(not s.is_ended for s in self.sessions.values()) >= most:
             log.info("%s: %d calls up: INVITE %s refused with 503", self, most,

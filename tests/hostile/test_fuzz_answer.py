@@ -94,9 +94,10 @@ def test_thousands_of_hostile_datagrams_leave_answer_working_and_quiet():
                 time.sleep(2)
         assert status == 200, f"a call after the fuzzing: {status}"
         time.sleep(8)  # 64*T1 after the last call: the un-ACKed calls' sockets are closed
-        # (before the BYE after 64*T1 about 400 stayed open for ever; a known gap: a few
-        # calls, 2 sockets each, whose 2xx went to a mangled Via can stay up)
-        assert len(os.listdir(f"/proc/{proc.pid}/fd")) <= fds_before + 20, "descriptors leak"
+        # (before the BYE after 64*T1 about 400 stayed open for ever, and an INVITE with a
+        # mangled Contact left a call ringing for ever; what may stay: a call that one of
+        # the fuzzer's own ACKs confirmed, up until hung up, 2 sockets each)
+        assert len(os.listdir(f"/proc/{proc.pid}/fd")) <= fds_before + 6, "descriptors leak"
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
