@@ -25,6 +25,7 @@ import logging
 import random
 import time
 from collections import deque
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +39,8 @@ from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceived,
                                   TransactionTimeout)
 from sipclient.proto.digest import DigestClient
-from sipclient.proto.errors import ParseError
+from sipclient.proto.errors import LocalProtocolError, ParseError
+from sipclient.proto.limits import limit
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
 from sipclient.proto.builders import build_response
@@ -88,6 +90,8 @@ class Agent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._close_task: asyncio.Task[None] | None = None
         self._pcap: PcapWriter | None = None
+        #: why the capture stopped before the end (a full disk...), None: it did not
+        self.capture_error: str | None = None
         self._pcap_file: Any = None
         #: (wildcard local address, remote IP) -> the local address really used toward it
         self._local_toward: dict[tuple[tuple[str, int], str], tuple[str, int]] = {}
@@ -187,11 +191,13 @@ class Agent:
         elif cfg.capture is not None:
             try:
                 self._pcap_file = open(cfg.capture, "wb")
+                self._pcap = PcapWriter(self._pcap_file)  # writes the header: may be ENOSPC
             except OSError as exc:
+                self._close_capture()
+                Path(cfg.capture).unlink(missing_ok=True)  # no 0-byte capture left behind
                 await transport.close()
                 raise AgentError(f"cannot write the capture {cfg.capture}: "
                                  f"{exc.strerror}") from exc
-            self._pcap = PcapWriter(self._pcap_file)
         if self._pcap is not None:
             self._wall_offset = time.time() - asyncio.get_running_loop().time()
         core = CoreConfig(host=format_host(ident.sent_by_host), port=ident.sent_by_port,
@@ -282,7 +288,9 @@ class Agent:
                 async with asyncio.timeout(self.config.cleanup_timeout):
                     await self._cleanup()
         except (TimeoutError, AgentError, OSError) as exc:
-            log.warning("%s: cleanup incomplete: %s", self, exc or "timeout")
+            log.warning("%s: cleanup incomplete: %s", self, _cleanup_failure(
+                exc, self.config.cleanup_timeout, self.sessions.values(),
+                self.registration.registered))
         finally:
             if self._leave_timer is not None:
                 self._leave_timer.cancel()
@@ -298,15 +306,23 @@ class Agent:
                 self._close_capture()
 
     async def _cleanup(self) -> None:
+        """Hang up every call and unregister at the same time: with many calls up, the
+        un-REGISTER must not wait behind them and be cut off by ``cleanup_timeout``."""
         active = [s for s in self.sessions.values() if not s.is_ended]
-        if active:
-            results = await asyncio.gather(*(s.hangup() for s in active),
-                                           return_exceptions=True)
-            for session, result in zip(active, results):
-                if isinstance(result, BaseException):
-                    log.warning("%s: hanging up %s failed: %r", self, session, result)
-        if self.registration.registered:
-            await self.registration.unregister()
+        unregister = (asyncio.ensure_future(self.registration.unregister())
+                      if self.registration.registered else None)
+        try:
+            if active:
+                results = await asyncio.gather(*(s.hangup() for s in active),
+                                               return_exceptions=True)
+                for session, result in zip(active, results):
+                    if isinstance(result, BaseException):
+                        log.warning("%s: hanging up %s failed: %r", self, session, result)
+            if unregister is not None:
+                await unregister
+        finally:
+            if unregister is not None and not unregister.done():
+                unregister.cancel()
 
     def forget_later(self, session: DialogSession, delay: float) -> None:
         """Call ``session._leave_agent()`` after ``delay`` seconds (the delay is the same
@@ -434,7 +450,11 @@ class Agent:
             media = real_media(self, media_level)
         call = Call(self, self.request_uri(target), media, headers=headers)
         self.sessions[call.call_id] = call
-        await call.start()
+        try:
+            await call.start()
+        except AgentError as exc:  # nothing was sent (the recording cannot be written...)
+            call.abandon(str(exc))
+            raise
         return call
 
     async def next_incoming(self, timeout: float | None = None) -> IncomingCall:
@@ -466,6 +486,14 @@ class Agent:
         return resp
 
     def _on_request(self, event: RequestReceived) -> None:
+        try:
+            self._route_request(event)
+        except LocalProtocolError as exc:  # the parser let a lone CR into a header: a
+            # response must echo it and cannot; the request is dropped, said in one line
+            log.info("%s: cannot answer a request from %s: %s", self, event.addr,
+                     str(exc)[:200])
+
+    def _route_request(self, event: RequestReceived) -> None:
         req = event.request
         method = req.method
         if req.version.upper() != "SIP/2.0":  # 8.2 / RFC 4475 3.1.2.16
@@ -494,6 +522,19 @@ class Agent:
             self.respond(event, 405, headers=[("Allow", self.ALLOW)])
 
     def _new_incoming(self, event: RequestReceived) -> None:
+        req = event.request
+        try:  # what the dialog is made of (12.1.1): a call that cannot have one is a 400
+            req.from_, req.to, req.cseq, list(req.record_route), req.contact
+        except ParseError as exc:
+            log.info("%s: INVITE %s refused with 400: %s", self, req.call_id, exc)
+            self.respond(event, 400)
+            return
+        most = self.config.max_calls or int(limit("calls_per_agent"))
+        if sum(not s.is_ended for s in self.sessions.values()) >= most:
+            log.info("%s: %d calls up: INVITE %s refused with 503", self, most,
+                     event.request.call_id)
+            self.respond(event, 503, headers=[("Retry-After", "5")])
+            return
         call = IncomingCall(self, event, self.media_factory(self))
         self.sessions[call.call_id] = call
         self._incoming.put_nowait(call)
@@ -545,7 +586,9 @@ class Agent:
         try:
             self._pcap.write(when + self._wall_offset, transport, src, dst, data)
         except (OSError, ValueError) as exc:
-            log.warning("%s: capture %s stopped: %s", self, self.config.capture, exc)
+            why = getattr(exc, "strerror", None) or str(exc)
+            self.capture_error = f"capture {self.config.capture} stopped early: {why}"
+            log.warning("%s: %s", self, self.capture_error)
             self._close_capture()
 
     def _close_capture(self) -> None:
@@ -582,3 +625,14 @@ def real_media(agent: Agent, level: str | None = None) -> MediaSession:
     tap = agent.capture if cfg.capture is not None else None
     return make_media(level, agent.local_ip, cfg.codecs, play=cfg.play, record=record,
                       port_range=cfg.rtp_ports, tap=tap)
+
+
+def _cleanup_failure(exc: BaseException, limit: float, sessions: Any,
+                     registered: bool) -> str:
+    """Why the cleanup did not finish, in words (a bare TimeoutError has none)."""
+    left = [s for s in sessions if not s.is_ended]
+    what = ([f"{len(left)} call(s) still up"] if left else []) + \
+        (["still registered"] if registered else [])
+    text = str(exc) or (f"not done within cleanup_timeout {limit:g} s"
+                        if isinstance(exc, TimeoutError) else type(exc).__name__)
+    return text + (f" ({', '.join(what)})" if what else "")

@@ -55,6 +55,7 @@ class DialogSession:
         self.state = "new"
         self.on_hold = False
         self.end_reason: str | None = None
+        self.bye_response: Response | None = None  # the answer to our BYE
         self.received: list[Request] = []  # in-dialog requests from the remote
         #: sipfrag status codes of the NOTIFYs for our REFER (RFC 3515 2.4.5)
         self.refer_progress: asyncio.Queue[int] = asyncio.Queue()
@@ -124,7 +125,7 @@ class DialogSession:
             self._end("local hang-up")
             return
         try:
-            await self.in_dialog("BYE")
+            self.bye_response, _ = await self.in_dialog("BYE")  # a 481: the peer lost the call
         finally:
             self._end("local BYE")
 
@@ -401,6 +402,15 @@ class Call(DialogSession):
             return await self.wait_final(timeout)
         except AgentError:
             return None
+
+    def abandon(self, reason: str) -> None:
+        """End an unanswered call here and now, CANCEL or not (the user's time is up): what
+        the INVITE transaction still brings is ignored, and close() has nothing to wait for."""
+        self._cancel_requested = True
+        if not self._final.done():
+            self._final.set_exception(SipTimeout(reason))
+            self._final.exception()  # retrieved: nobody else need wait for it
+        self._end(reason)
 
     async def hangup(self) -> None:
         """BYE when answered, CANCEL when not yet."""

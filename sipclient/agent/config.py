@@ -108,6 +108,9 @@ class AgentConfig:
     codecs: tuple[str, ...] = DEFAULT_CODECS
     #: seconds the cleanup on exit (hang up, unregister) may take at most
     cleanup_timeout: float = 5.0
+    #: incoming calls up at once before new INVITEs get 503 (None: the calls_per_agent
+    #: limit, docs/limits.md)
+    max_calls: int | None = None
     #: seed for branches, tags and Call-IDs (None: system randomness)
     seed: int | None = None
     #: extra headers added to every out-of-dialog request

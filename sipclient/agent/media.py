@@ -151,7 +151,11 @@ class RealMedia:
                              ptime=self.ptime)
         self.sdp = SdpSession(config, session_id=self.rng.randrange(1, 1 << 31))
         if self.record:
-            self._recorder = self.analyser.recorder = audio.WavRecorder(self.record)
+            try:
+                self._recorder = self.analyser.recorder = audio.WavRecorder(self.record)
+            except OSError as exc:
+                raise AgentError(f"cannot write the recording {self.record}: "
+                                 f"{exc.strerror or exc}") from None
 
     def _session(self) -> SdpSession:
         if self.sdp is None:
@@ -283,6 +287,8 @@ class RealMedia:
             "send_late_p99_ms": round(late, 3) if late is not None else None,
             "rtcp_sent": r.rtcp_sent,
             "rtcp_received": r.rtcp_received,
+            **({"record_error": self._recorder.error}
+               if self._recorder is not None and self._recorder.error else {}),
         }]
 
 

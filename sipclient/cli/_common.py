@@ -27,6 +27,8 @@ from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, E
                            EXIT_TIMEOUT,
                            EXIT_USAGE, Env, UsageError)
 from sipclient.cli._hep import add_hep_options, hep_settings, with_hep
+from sipclient.cli._checks import (check_ca_file, check_header_text, check_ip, check_output,
+                                   check_wav, read_bounded)
 from sipclient.cli._trace import TracePrinter, use_color
 
 PASSWORD_ENV = "SIPCLIENT_PASSWORD"
@@ -235,8 +237,11 @@ def media_config(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"--codec: unknown codec {unknown[0]} (known: {', '.join(known)})")
         out["codecs"] = names
     if getattr(args, "play", None) is not None:
+        if args.play != "silence" and not args.play.startswith("tone:"):
+            check_wav("--play", args.play)
         out["play"] = args.play
     if getattr(args, "record", None) is not None:
+        check_output("--record", args.record)
         out["record"] = args.record
     return out
 
@@ -257,7 +262,8 @@ def media_report(call: Any) -> list[dict[str, Any]]:
     keys = ("codec", "local_rtp", "remote_rtp", "packets_sent", "packets_received", "lost",
             "jitter_ms", "mean_jitter_ms", "max_jitter_ms", "remote_ssrc", "mos",
             "dominant_hz", "dtmf_received")
-    webrtc_keys = ("ice_ms", "dtls_ms", "gather_ms", "first_rtp_ms", "dtls_role", "error")
+    webrtc_keys = ("ice_ms", "dtls_ms", "gather_ms", "first_rtp_ms", "dtls_role", "error",
+                   "record_error")
     return [{**{k: s.get(k) for k in keys}, **{k: s[k] for k in webrtc_keys if k in s}}
             for s in stats()]
 
@@ -298,12 +304,11 @@ def read_password(args: argparse.Namespace, env: Env) -> str | None:
     if args.password is not None:
         return args.password
     if args.password_file is not None:
+        data = read_bounded(args.password_file, "password_file_bytes", "--password-file")
         try:
-            with open(args.password_file, encoding="utf-8") as f:
-                return f.readline().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"cannot read --password-file {args.password_file}: {why}") \
+            return data.decode("utf-8").splitlines()[0] if data.strip() else ""
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"cannot read --password-file {args.password_file}: {exc}") \
                 from None
     if args.password_env is not None:
         value = env.getenv(args.password_env)
@@ -400,12 +405,14 @@ class Session:
                 raise UsageError("--user is required (or name it in the target: "
                                  "sip:1001@host:7048)")
             self.user = "sipclient"
-        if args.ca_file is not None:
-            try:
-                open(args.ca_file, "rb").close()
-            except OSError as exc:
-                raise UsageError(f"cannot read --ca-file {args.ca_file}: {exc.strerror}") \
-                    from None
+        for flag, value in (("--user", self.user), ("--auth-user", args.auth_user),
+                            ("--domain", args.domain), ("--user-agent", args.user_agent)):
+            check_header_text(flag, value)
+        if hasattr(args, "number"):
+            check_header_text("NUMBER|URI", args.number, empty_ok=False)
+        check_ip("--local-address", args.local_address)
+        check_ca_file(args.ca_file)
+        check_output("--pcap", getattr(args, "pcap", None))
         self.media_factory = webrtc_factory(args)
         if self.media_factory is not None:
             if self.transport not in ("ws", "wss"):
@@ -566,6 +573,7 @@ class Session:
                     follower = asyncio.get_running_loop().create_task(self._follow_trace())
                 async with agent:
                     await body(self, agent)
+            self._check_outputs(agent)
         except asyncio.CancelledError:
             if self.signal is None:
                 raise
@@ -583,6 +591,15 @@ class Session:
                 follower.cancel()
             if live is not None:
                 await asyncio.shield(asyncio.to_thread(live.stop))
+
+
+    def _check_outputs(self, agent: Any) -> None:
+        """A capture or a recording cut short (a full disk) fails the run, saying which."""
+        problems = [getattr(agent, "capture_error", None)] + [
+            m.get("record_error") for m in self.result.extra.get("media") or ()
+            if isinstance(m, dict)]
+        for problem in filter(None, problems):
+            self.result.fail(problem, EXIT_FAILURE)
 
 
 async def bounded(session: Session, awaitable: Awaitable[Any],

@@ -9,12 +9,14 @@ unwritable file, 65 (``EXIT_DATAERR``) for a file that is not a capture.
 
 from __future__ import annotations
 
+import errno
+
 import argparse
 import functools
 from pathlib import Path
 from typing import Any, Callable
 
-from sipclient.cli import EXIT_DATAERR, EXIT_USAGE, Env
+from sipclient.cli import EXIT_DATAERR, EXIT_FAILURE, EXIT_USAGE, Env
 
 Handler = Callable[[argparse.Namespace, Env], int]
 
@@ -71,10 +73,13 @@ def read_or_exit(path: str, **options: Any) -> Any:
 
 def write_or_exit(path: str, text: str) -> None:
     """Write ``text`` to ``path`` (UTF-8); exit 2 when it cannot be written."""
+    from sipclient.io.atomic import OutputError, write_atomic
+
     try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise PcapExit(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
+        write_atomic(path, text)
+    except OutputError as exc:
+        raise PcapExit(exc.strerror, EXIT_FAILURE if exc.errno == errno.ENOSPC
+                       else EXIT_USAGE) from None
 
 
 def note_truncated(prog: str, capture: Any, env: Env) -> bool:

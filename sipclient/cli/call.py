@@ -19,7 +19,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from sipclient.cli import EXIT_TIMEOUT, Env
+from sipclient.cli import EXIT_FAILURE, EXIT_TIMEOUT, Env
 from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
                                    exit_for_status, media_config, media_report, run_session,
@@ -27,6 +27,9 @@ from sipclient.cli._common import (Session, add_common_options, add_media_option
 
 DEFAULT_DURATION = 5.0
 DEFAULT_RING_TIMEOUT = 60.0
+MEDIA_LOOK = 0.5   # seconds between looks at the RTP received during the call
+MEDIA_GAP = 2.0    # seconds without RTP at the end of a call that had it: media stopped
+CANCEL_GRACE = 2.0  # seconds the 487 may take after our CANCEL, once --timeout is over
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,8 +78,9 @@ async def _call(s: Session, agent: Any) -> None:
         return
     s.say(f"answered {a.number}: {final.status} {final.reason}")
     dtmf = asyncio.ensure_future(send_dtmf_later(call, a))
+    silent = 0.0
     try:
-        by_remote = await _talk(call, a.duration)
+        by_remote, silent = await _talk(call, a.duration)
         await call.media.close()  # plays out what is buffered, RTCP BYE; the stats stay
     finally:
         r.extra["media"] = media_report(call)
@@ -85,6 +89,16 @@ async def _call(s: Session, agent: Any) -> None:
     if dtmf.done() and not dtmf.cancelled() and dtmf.exception() is not None:
         r.extra["dtmf_error"] = str(dtmf.exception())
     r.extra["ended_by"] = "remote" if by_remote else "local"
+    bye = getattr(call, "bye_response", None)
+    if bye is not None and bye.status >= 300:
+        r.fail(f"{a.number}: our BYE was answered {bye.status} {bye.reason}: the other side "
+               "no longer knew the call (it was lost mid-call)", EXIT_FAILURE)
+        return
+    if silent >= MEDIA_GAP:
+        r.fail(f"{a.number}: media stopped: no RTP received for the last {silent:.1f} s of "
+               "the call after it had flowed (the peer or the path died mid-call)",
+               EXIT_FAILURE)
+        return
     r.ok = True
     s.say(f"{'the other side' if by_remote else 'we'} hung up "
           f"{'before' if by_remote else 'after'} {a.duration:g} s")
@@ -105,9 +119,11 @@ async def _final(s: Session, call: Any) -> tuple[Any, bool]:
         done, _ = await asyncio.wait({waiter}, timeout=limit)
         if done:
             return waiter.result(), cancelled
-        if not cancelled:
-            await call.cancel()
         s.result.fail(f"{a.number}: no answer within {limit:g} s", EXIT_TIMEOUT)
+        if not cancelled and call.provisional:  # something answered: CANCEL, briefly
+            await call.cancel(timeout=CANCEL_GRACE)
+        if not call.is_ended:  # nothing did (9.1: no CANCEL before a provisional): give up
+            call.abandon(f"no answer within {limit:g} s")
         return None, cancelled
     finally:
         if not waiter.done():
@@ -123,11 +139,33 @@ async def _wait_final(call: Any) -> Any:
         return exc.response
 
 
-async def _talk(call: Any, duration: float) -> bool:
-    """Stay on the call ``duration`` seconds; True when the other side hung up first."""
+async def _talk(call: Any, duration: float) -> tuple[bool, float]:
+    """Stay on the call ``duration`` seconds, looking at the RTP received every
+    ``MEDIA_LOOK`` s; (True when the other side hung up first, seconds without RTP at the
+    end after RTP had come: 0 when it never stopped, or never came)."""
+    loop = asyncio.get_running_loop()
+    ended = asyncio.ensure_future(call.wait_ended())
+    end = loop.time() + duration
+    last_count, last_change = 0, loop.time()
     try:
-        reason = await asyncio.wait_for(call.wait_ended(), duration)
-    except (TimeoutError, asyncio.TimeoutError):
+        while not ended.done() and loop.time() < end:
+            await asyncio.wait({ended}, timeout=min(MEDIA_LOOK, max(0.0, end - loop.time())))
+            count = _received(call)
+            if count != last_count:
+                last_count, last_change = count, loop.time()
+        silent = loop.time() - last_change if last_count else 0.0
+        if ended.done():
+            return "local" not in str(ended.result()), 0.0
         await call.hangup()
-        return False
-    return "local" not in str(reason)
+        return False, silent
+    finally:
+        if not ended.done():
+            ended.cancel()
+
+
+def _received(call: Any) -> int:
+    stats = getattr(getattr(call, "media", None), "stats", None)
+    try:
+        return sum(int(s.get("packets_received") or 0) for s in stats()) if stats else 0
+    except Exception:  # noqa: BLE001 - a media backend without numbers: no verdict
+        return 0

@@ -330,18 +330,26 @@ async def _twin(args: argparse.Namespace, env: Env) -> int:
         logger.removeHandler(handler)
 
 
+def twin_lab(run_dir: str | None, env: Env) -> Any:
+    """The lab the twin drives: ``--run-dir``, else ``$SIPCLIENT_LAB_RUN_DIR``, read from the
+    state ``lab up`` left there (its ports, AMI's included), else the defaults."""
+    from sipclient.lab import Lab, LabConfig, LabError
+
+    run_dir = run_dir or env.getenv("SIPCLIENT_LAB_RUN_DIR")
+    try:
+        return Lab.from_run_dir(run_dir) if run_dir else Lab(LabConfig.from_env())
+    except LabError as exc:
+        raise UsageError(str(exc)) from None
+
+
 async def _serve_twin(args: argparse.Namespace, env: Env) -> int:
     from sipclient.http.dialects.seed001 import Credentials
     from sipclient.http.twin import Twin, TwinConfig
-    from sipclient.lab import Lab, LabConfig, LabError
 
     creds = Credentials(args.login, _secret(args.senha, "--senha", env),
                         _secret(args.token, "--token", env), args.source)
     hooks = [_webhook(spec, env) for spec in args.webhook]
-    try:
-        lab = Lab.from_run_dir(args.run_dir) if args.run_dir else Lab(LabConfig.from_env())
-    except LabError as exc:
-        raise UsageError(str(exc)) from None
+    lab = twin_lab(args.run_dir, env)
     config = TwinConfig(credentials=creds, port=args.port, webhooks=hooks,
                         ring_timeout=args.ring_timeout,
                         campaigns=[_campaign(spec) for spec in args.campaign],

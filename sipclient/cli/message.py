@@ -17,7 +17,8 @@ import argparse
 import json
 from typing import Any
 
-from sipclient.cli import EXIT_DATAERR, EXIT_OK, EXIT_USAGE, Env
+from sipclient.cli import EXIT_DATAERR, EXIT_OK, EXIT_USAGE, Env, UsageError
+from sipclient.cli._checks import read_bounded
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import parse_message
 
@@ -112,11 +113,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
     unreadable = False
     for name in args.files:
         try:
-            with open(name, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            print(f"sipclient message check: cannot read {name}: {exc.strerror or exc}",
-                  file=env.stderr)
+            data = read_bounded(name, "message_file_bytes", "file")
+        except UsageError as exc:
+            print(f"sipclient message check: {exc}", file=env.stderr)
             unreadable = True
             continue
         result = {"file": name, **check_bytes(data)}

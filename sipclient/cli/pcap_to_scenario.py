@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sipclient.cli import EXIT_FAILURE, EXIT_OK, Env
+from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
 from sipclient.cli._pcap_common import (PcapExit, add_file_argument, need_files,
                                         one_line_errors, read_or_exit, write_or_exit)
 
@@ -56,16 +56,25 @@ def run_to_scenario(args: argparse.Namespace, env: Env) -> int:
     if args.call_id is None:
         from sipclient.pcap.register_scenario import is_registration_only, register_scenario
 
-        if not is_registration_only(capture.sip):
-            for cid, method in dialog_call_ids(capture.sip):
+        if is_registration_only(capture.sip):
+            try:
+                text = register_scenario(capture.sip, source=Path(args.file).name,
+                                         account=args.account or "1001",
+                                         max_wait=args.max_wait)
+            except ToScenarioError as exc:
+                raise PcapExit(str(exc), EXIT_FAILURE) from None
+            return _write(args, text, env)
+        found = list(dialog_call_ids(capture.sip))
+        if args.output and len(found) == 1:  # -o with the one dialog there is: that one
+            args.call_id = found[0][0]
+        elif args.output:
+            listed = ", ".join(cid for cid, _ in found[:5]) or "none"
+            raise PcapExit(f"-o {args.output} needs --call-id: the capture has {len(found)} "
+                           f"dialogs ({listed})", EXIT_USAGE)
+        else:
+            for cid, method in found:
                 print(f"{method:<10} {cid}", file=env.stdout)
             return EXIT_OK
-        try:
-            text = register_scenario(capture.sip, source=Path(args.file).name,
-                                     account=args.account or "1001", max_wait=args.max_wait)
-        except ToScenarioError as exc:
-            raise PcapExit(str(exc), EXIT_FAILURE) from None
-        return _write(args, text, env)
     try:
         text = to_scenario(capture.sip, args.call_id, side=args.side, dtmf=capture.dtmf,
                            source=Path(args.file).name, account=args.account or "1001",

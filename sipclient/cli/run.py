@@ -29,6 +29,7 @@ from pathlib import Path
 from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
                            EXIT_USAGE, Env, UsageError)
 from sipclient.cli._hep import add_hep_options, hep_settings
+from sipclient.io.atomic import OutputError, write_atomic
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -207,23 +208,39 @@ def _run(args: argparse.Namespace, env: Env, plan, *, deselected: int, run_plan)
         def finished(index, result, worker):
             progress.finished(index, result, worker)
             done[index] = result  # run.json grows as the run goes: a killed run keeps it
-            write_json(plan.report_root / "run.json", document([done[k] for k in sorted(done)]))
+            try:
+                write_json(plan.report_root / "run.json",
+                           document([done[k] for k in sorted(done)]))
+            except OutputError:
+                pass  # said once, at the end, with the path (a full disk)
 
     outcome = run_plan(plan, Listener())
     code = _exit_code(outcome)
     doc = document(outcome.results, outcome, code)
-    write_json(plan.report_root / "run.json", doc)
-    written = []
+    written, unwritten = [], []
+    for what, path, text in (
+            ("run.json", plan.report_root / "run.json", None),
+            ("json: ", args.json, None),
+            ("junit:", args.junit, lambda: junit_xml(doc, root=Path.cwd()))):
+        if path is None:
+            continue
+        try:
+            if text is None:
+                path = write_json(path, doc)
+            else:
+                path = write_atomic(path, text(), make_parents=True)
+        except OutputError as exc:  # a full disk: say which file, fail the run
+            unwritten.append(exc.strerror)
+            continue
+        if what != "run.json":
+            written.append(f"{what} {path}")
+    for problem in unwritten:
+        print(f"sipclient run: {problem}", file=env.stderr, flush=True)
+    if unwritten and code == EXIT_OK:
+        code = EXIT_FAILURE
     page = _write_html(plan, doc, args, env)
     if page is not None:
-        written.append(f"html:  {page}")
-    if args.json:
-        written.append(f"json:  {write_json(args.json, doc)}")
-    if args.junit:
-        path = Path(args.junit)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(junit_xml(doc, root=Path.cwd()), encoding="utf-8")
-        written.append(f"junit: {path}")
+        written.insert(0, f"html:  {page}")
     if outcome.error:
         print(f"sipclient run: {outcome.error}", file=env.stderr, flush=True)
     progress.summary(outcome.results, report_dir=str(plan.report_root),

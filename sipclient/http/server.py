@@ -16,6 +16,7 @@ from typing import Awaitable, Callable
 
 from sipclient.http.wire import (MAX_HEAD, HttpRequest, HttpResponse, WireError, body_length,
                                  build_response, parse_head, text_response)
+from sipclient.proto.limits import limit
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 log = logging.getLogger("sipclient.http.server")
@@ -24,13 +25,15 @@ log = logging.getLogger("sipclient.http.server")
 class HttpServer:
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None,
-                 plain_handler: Handler | None = None, read_timeout: float = 10.0) -> None:
+                 plain_handler: Handler | None = None, read_timeout: float | None = None) -> None:
         self.handler = handler
         self.plain_handler = plain_handler
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
-        self.read_timeout = read_timeout
+        #: seconds each read of a request (head, body) may take: slowloris is bounded
+        self.read_timeout = read_timeout if read_timeout is not None else \
+            limit("http_header_seconds")
         self._sock: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
         self._conns: set[asyncio.Task[None]] = set()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sipclient.proto.limits import limit
+
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
            401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
@@ -133,7 +135,7 @@ def body_length(headers: dict[str, str]) -> int:
     if not raw.isdigit():
         raise WireError(f"bad Content-Length: {raw!r}")
     length = int(raw)
-    if length > MAX_BODY:
+    if length > min(MAX_BODY, limit("http_body_bytes")):
         raise WireError(f"body of {length} bytes is too large", 413)
     return length
 

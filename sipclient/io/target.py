@@ -295,6 +295,12 @@ def parse_target(text: str) -> Target:
                 text, f"{second!r} is not a port number and {first + ':'!r} is not a known "
                 "prefix (udp:, tcp:, tls:, sip:, sips:, ws://, wss://)"
             )
+    elif hostport.count(":") > 1 and not hostport.startswith("["):
+        first, last = hostport.split(":", 1)[0], hostport.rsplit(":", 1)[1]
+        if first.isalpha() and last.isdigit() and \
+                not all(c in "0123456789abcdefABCDEF" for c in first):  # sctp:host:port
+            raise TargetError(text, f"unknown transport {first + ':'!r} (known prefixes: udp:, "
+                                    "tcp:, tls:, sip:, sips:, ws://, wss://)")
     host, port = _split_hostport(text, hostport)
     params = _params(text, params_raw)
     transport_raw = params.get("transport")

@@ -48,7 +48,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
-from sipclient.proto.errors import ParseError
+from sipclient.proto.errors import LocalProtocolError, ParseError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from sipclient.proto.message import Message
@@ -355,6 +355,13 @@ class Transport(ABC):
         """Hand ``event`` to ``on_event``; a failing callback is logged, never propagated."""
         try:
             self.on_event(event)
+        except (ParseError, LocalProtocolError) as exc:
+            if isinstance(event, Received):  # remote garbage the core refused: one line
+                log.info("%s: dropped a malformed message from %s: %s", self.name,
+                         event.addr, str(exc)[:200])
+            else:
+                log.exception("%s: on_event callback failed for %r", self.name,
+                              type(event).__name__)
         except Exception:  # noqa: BLE001 - a consumer bug must not kill the reader
             log.exception("%s: on_event callback failed for %r", self.name, type(event).__name__)
 

@@ -237,9 +237,20 @@ class WavRecorder:
         self.flush_every = max(1, round(flush_seconds * sample_rate))
         self.samples_written = 0
         self._unflushed = 0
+        #: why the recording stopped early (a full disk...), with the path; None: it did not
+        self.error: str | None = None
         self._file: BinaryIO | None = open(self.path, "wb")
-        self._write_header()
-        self._file.flush()
+        try:
+            self._write_header()
+            self._file.flush()
+        except OSError as exc:  # nothing recorded: no 0-byte or header-only file is left
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+            self.path.unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
     def _write_header(self) -> None:
         assert self._file is not None
@@ -260,8 +271,14 @@ class WavRecorder:
         """Append int16 samples."""
         if self._file is None:
             raise ValueError(f"recorder for {self.path} is closed")
+        if self.error is not None:
+            return  # stopped early: said in ``error``
         pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
-        self._file.write(pcm.astype("<i2").tobytes())
+        try:
+            self._file.write(pcm.astype("<i2").tobytes())
+        except OSError as exc:
+            self._fail(exc)
+            return
         self.samples_written += pcm.size
         self._unflushed += pcm.size
         if self._unflushed >= self.flush_every:
@@ -269,18 +286,36 @@ class WavRecorder:
 
     def flush(self) -> None:
         """Push the data to the OS and make the header sizes match it."""
-        if self._file is None:
+        if self._file is None or self.error is not None:
             return
-        self._file.flush()
-        self._write_header()
-        self._file.flush()
+        try:
+            self._file.flush()
+            self._write_header()
+            self._file.flush()
+        except OSError as exc:
+            self._fail(exc)
+            return
         self._unflushed = 0
+
+    def _fail(self, exc: OSError) -> None:
+        """A write failed (ENOSPC...): keep what is on disk, stop, and say so."""
+        self.error = (f"recording {self.path} stopped after {self.duration:.1f} s: "
+                      f"{exc.strerror or exc}")
+        try:
+            self._write_header()  # the sizes of what did reach the disk, if it still can
+            self._file.flush()    # type: ignore[union-attr]
+        except OSError:
+            pass
 
     def close(self) -> None:
         """Flush and close (idempotent)."""
         if self._file is not None:
             self.flush()
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                if self.error is None:
+                    self._fail(exc)
             self._file = None
 
     def __enter__(self) -> "WavRecorder":

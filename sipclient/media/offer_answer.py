@@ -20,6 +20,7 @@ The stateful side (o= versions, hold/resume, late offers, early media) is
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 
 from sipclient.media.sdp import (
@@ -248,7 +249,11 @@ def build_answer(offer: SessionDescription, config: MediaConfig, origin: Origin,
     answered, streams, rejected, warnings = [], [], [], []
     for index, offered in enumerate(offer.media):
         common: list[tuple[int, CodecSpec]] = []
-        if offered.media == "audio" and offered.is_rtp and offered.port and not streams:
+        unusable = _unusable_ports(offered, config.rtcp_mux) or _unusable_address(
+            offer.media_connection(index), offered)
+        if unusable:
+            warnings.append(f"m={index}: {unusable}: stream rejected")
+        elif offered.media == "audio" and offered.is_rtp and offered.port and not streams:
             formats = _offered(offered)
             pairs: list[tuple[int, CodecSpec]] = []
             for pt, rm in formats:
@@ -282,6 +287,38 @@ def build_answer(offer: SessionDescription, config: MediaConfig, origin: Origin,
     answer = _session(origin, config, answered)
     return answer, Negotiation(tuple(streams), tuple(rejected), _version(offer),
                                warnings=tuple(warnings))
+
+
+MAX_PORT = 65535
+
+
+def _unusable_ports(media: MediaDescription, mux_wanted: bool) -> str | None:
+    """Why the RTP/RTCP ports of ``media`` cannot be sent to (None: they can). RTCP goes to
+    RTP + 1 unless ``a=rtcp`` or ``a=rtcp-mux`` says otherwise (RFC 3550 11, RFC 3605), so
+    ``m=audio 65535`` leaves RTCP on 65536, which no socket can reach."""
+    if not media.port or not media.is_rtp:
+        return None
+    if media.port > MAX_PORT:
+        return f"RTP port {media.port} is beyond {MAX_PORT}"
+    try:
+        rtcp = media.rtcp
+    except ValueError:
+        rtcp = None
+    if not (mux_wanted and media.rtcp_mux) and rtcp is None and media.port + 1 > MAX_PORT:
+        return f"RTP port {media.port} leaves RTCP on {media.port + 1}, beyond {MAX_PORT}"
+    return None
+
+
+def _unusable_address(conn: Connection | None, media: MediaDescription) -> str | None:
+    """Why the ``c=`` address of an RTP stream cannot be sent to (None: it can). Only IP
+    literals are used: a name would be a DNS lookup per datagram chosen by the peer."""
+    if not media.port or not media.is_rtp or conn is None:
+        return None
+    try:
+        ipaddress.ip_address(conn.host)
+    except ValueError:
+        return f"c= address {conn.host[:60]!r} is not an IP address (names are not resolved)"
+    return None
 
 
 def _version(sdp: SessionDescription) -> int | None:
@@ -333,6 +370,12 @@ def negotiate(offer: SessionDescription, answer: SessionDescription,
     for index, (ours, theirs) in enumerate(zip(offer.media, answer.media)):
         if theirs.port == 0 or ours.port == 0 or not theirs.is_rtp:
             rejected.append(index)
+            continue
+        unusable = _unusable_ports(theirs, ours.rtcp_mux) or _unusable_address(
+            answer.media_connection(index), theirs)
+        if unusable:
+            rejected.append(index)
+            warnings.append(f"m={index}: {unusable}: no media on this stream")
             continue
         mine = {rm.encoding.lower(): (pt, rm) for pt, rm in _offered(ours)}
         common: list[tuple[int, CodecSpec]] = []

@@ -33,6 +33,7 @@ from sipclient.pcap.decode.websocket import (WebSocketReader, is_upgrade_request
                                              is_upgrade_response)
 from sipclient.pcap.rtp_streams import DtmfEvent, RtpCollector, RtpStream
 from sipclient.proto.errors import ParseError
+from sipclient.proto.limits import LimitExceeded, limit
 from sipclient.proto.framer import (KeepAlivePing, KeepAlivePong, StreamFramer,
                                     frame_websocket_message)
 from sipclient.proto.message import Request, Response, parse_message
@@ -130,8 +131,15 @@ def _open(path: str) -> tuple[CaptureFile, object]:
     with open(path, "rb") as fh:
         try:
             data: object = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):             # empty file, or a pipe
-            data = fh.read()
+        except (ValueError, OSError):             # empty file, a pipe or a device
+            cap = int(limit("pcap_file_bytes"))
+            data = fh.read(64)
+            if len(data) >= 4:  # not a capture at all (/dev/zero): say so before reading on
+                CaptureFile(data + bytes(64), path)
+            data += fh.read(cap + 1 - len(data))
+            if len(data) > cap:
+                raise CaptureError(str(LimitExceeded("pcap_file_bytes", "the capture")),
+                                   path=path, offset=cap)
     try:
         return CaptureFile(data, path), data  # type: ignore[arg-type]
     except CaptureError:

@@ -734,6 +734,6 @@ def _salvage(data: bytes) -> tuple[list[tuple[str, str]], Via] | None:
         return None
     try:
         via = Via.parse(split_list(vias[0])[0])
-    except ParseError:
+    except (ParseError, IndexError):  # IndexError: an empty Via value
         return None
     return headers, via

@@ -624,6 +624,21 @@ class Response(Message):
 
 
 # -- parsing -------------------------------------------------------------------------------
+_BARE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _no_bare_cr(data: bytes) -> None:
+    """A CR not followed by LF in the head is an error: a response would have to echo the
+    header holding it, and no header may (RFC 3261 7: lines end in CRLF)."""
+    head_end = data.find(b"\r\n\r\n")
+    if head_end < 0:
+        head_end = data.find(b"\n\n")
+    bare = _BARE_CR.search(data, 0, head_end if head_end >= 0 else len(data))
+    if bare is not None:
+        raise ParseError("a CR not followed by LF in the head (RFC 3261 7: lines end in CRLF)",
+                         offset=bare.start())
+
+
 def parse_message(data: bytes) -> Request | Response:
     """Parse one SIP message held in ``data`` (a datagram, or a framed stream message).
 
@@ -633,6 +648,7 @@ def parse_message(data: bytes) -> Request | Response:
         if not isinstance(data, (bytearray, memoryview)):
             raise LocalProtocolError(f"parse_message wants bytes, not {type(data).__name__}")
         data = bytes(data)
+    _no_bare_cr(data)
     # The fast path (see _FAST_RE): the start line's fields, the headers and the body are
     # read from the match when first used.
     m = _FAST_RE.match(data)
@@ -706,6 +722,7 @@ def _build_headers(m: re.Match[bytes] | None) -> Headers:
 
 def _parse_slow(data: bytes, start: int) -> Request | Response:
     """The careful parser: any line endings, every check with its location."""
+    _no_bare_cr(data)
     if start >= len(data):
         raise ParseError("empty message" if not data else "empty message (only line breaks)",
                          offset=0)

@@ -25,6 +25,8 @@ from .variables import NAME, WHOLE, references, unclosed
 from .yamlpos import Document, PathKey
 
 LineOf = Callable[[PathKey], int]
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is fine in a header value
 
 
 def check(scenario: Scenario, doc: Document, sources: Mapping[str, PathKey],
@@ -147,6 +149,34 @@ class _Checker:
             self.refs(agent.fields, lambda sub: self.doc.line(at + sub), prefix, scope)
             play = agent.fields.get("play")
             self.media_file(play, self.doc.line(at + ("play",)), prefix + "\"play\": ")
+            self.server(agent.fields.get("server"), self.doc.line(at + ("server",)), prefix)
+            self.headers(agent.fields.get("headers"), lambda sub: self.doc.line(at + sub),
+                         prefix, values=True)
+
+    def server(self, value: Any, line: int, prefix: str) -> None:
+        """A literal ``server:`` must be a target the agent can use (not at run time)."""
+        if not isinstance(value, str) or "${" in value:
+            return
+        from sipclient.io.target import TargetError, parse_target
+
+        try:
+            parse_target(value)
+        except TargetError as exc:
+            self.error(line, f"{prefix}\"server\": {str(exc).split('; expected')[0]}")
+
+    def headers(self, value: Any, line_of: LineOf, prefix: str, *, values: bool) -> None:
+        """Header names are tokens (RFC 3261 25.1) and values hold no CR/LF: either would
+        let a scenario inject lines into the message it sends."""
+        if not isinstance(value, dict):
+            return
+        for name, text in value.items():
+            where = line_of(("headers", name))
+            if not _TOKEN.fullmatch(str(name)):
+                self.error(where, f"{prefix}header name {show(str(name))} is not a token "
+                                  f"(letters, digits, -.!%*_+`'~; no spaces, CR or LF)")
+            elif values and isinstance(text, str) and _CONTROL.search(text):
+                self.error(where, f"{prefix}header {name}: the value holds a control "
+                                  f"character (CR/LF would start a new header line)")
 
     def media_file(self, value: Any, line: int, prefix: str) -> None:
         if not isinstance(value, str) or "${" in value or value == "silence" \
@@ -267,6 +297,7 @@ class _Checker:
                 known = ", ".join(sorted(scope.calls)) or "none yet; name one with as:"
                 self.error(line_of(("call",)), f"{prefix}unknown call \"{call}\""
                                                f"{suggest(call, scope.calls)} (calls: {known})")
+        self.headers(step.args.get("headers"), line_of, prefix, values=step.kind != "expect")
         getattr(self, f"check_{step.kind}", lambda *a: None)(step, prefix, line_of)
         name = step.args.get("as")
         if isinstance(name, str):

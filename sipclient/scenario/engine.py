@@ -34,6 +34,7 @@ from typing import Any
 from sipclient.agent import (Agent, AgentConfig, AgentError, AuthenticationFailed, Secret,
                              SipFailure, SipTimeout, TransportFailure)
 from sipclient.io.hep import CaptureTee, HepSendError, HepSink
+from sipclient.io.atomic import OutputError
 from sipclient.io.target import TargetError, parse_target
 from sipclient.pcap.writer import PcapWriter
 
@@ -82,8 +83,13 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
     result = ScenarioResult(name=scenario.name, path=scenario.path, started=time.time(),
                             tags=tuple(scenario.tags), report_dir=report_dir)
     capture_path = report_dir / "capture.pcap"
-    capture_file = open(capture_path, "wb")
-    writer = PcapWriter(capture_file)
+    try:
+        capture_file = open(capture_path, "wb")
+        writer = PcapWriter(capture_file)  # writes the header: may be ENOSPC
+    except OSError as exc:
+        capture_path.unlink(missing_ok=True)  # no 0-byte capture left behind
+        raise OutputError(exc.errno, f"cannot write the capture {capture_path}: "
+                                     f"{exc.strerror or exc}") from None
     result.capture = capture_path
     ctx: RunContext | None = None
     cancelled = False

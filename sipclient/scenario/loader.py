@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from sipclient.proto.limits import LimitExceeded, limit
+
 from . import yamlpos
 from .checks import check
 from .model import AgentSpec, Location, Scenario, ScenarioError, ScenarioErrors, Step, Var
@@ -35,8 +37,14 @@ def load_scenario(path: Path | str, *, env: Mapping[str, str] | None = None,
     """Load and check one scenario file; :class:`ScenarioErrors` when anything is wrong.
     ``instance``: it runs as a load instance, ``${i}`` (the instance number) is defined."""
     path = Path(path)
+    cap = int(limit("scenario_bytes"))
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(cap + 1)
+        if len(data) > cap:
+            raise ScenarioErrors([ScenarioError(path, data.count(b"\n", 0, cap) + 1, str(
+                LimitExceeded("scenario_bytes", "the file, at this line,")))])
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioErrors([ScenarioError(path, None,
                                             f"not UTF-8 text ({exc.reason})")]) from None
@@ -129,6 +137,9 @@ class _Builder:
             where = self.where(("vars", name), from_key=True)
             secret = is_secret_name(name)
             if isinstance(value, dict) and ("env" in value or "secret_file" in value):
+                env_name = value.get("env")
+                secret = secret or value.get("secret") is True or (
+                    isinstance(env_name, str) and is_secret_name(env_name))
                 secret_file = value.get("secret_file")
                 if isinstance(secret_file, str):
                     secret_file = (self.base / Path(secret_file).expanduser()).resolve()

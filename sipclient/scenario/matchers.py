@@ -9,6 +9,10 @@ for a failure report, :meth:`Conditions.problems` what a given message got wrong
 
 ``capture`` (name -> ``{header: X, regex: R}``) takes values out of a matched message: the
 header's first value, or the regex's first group (the whole match when it has none).
+
+Regular expressions run on the ``regex`` engine with a time bound (``regex_seconds``,
+docs/limits.md): a catastrophic pattern (``(a|aa)+$`` on a long value) fails the step with a
+:class:`MatchError` that names it, instead of blocking the event loop past every timeout.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 from sipclient.media.sdp import parse_sdp
+from sipclient.proto.limits import limit
 from sipclient.proto.message import Request, Response
 
 __all__ = ["Conditions", "MatchError", "StatusSpec", "capture_values", "sdp_summary"]
@@ -101,7 +108,7 @@ class Conditions:
     status: StatusSpec | None = None
     call_id: str | None = None
     call_name: str | None = None
-    headers: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    headers: tuple[tuple[str, Any], ...] = ()  # (name, compiled ``regex`` pattern)
     codecs: tuple[str, ...] = ()
     sdp_direction: str | None = None
     sdp_required: bool = False
@@ -121,8 +128,8 @@ class Conditions:
         headers = []
         for name, pattern in (args.get("headers") or {}).items():
             try:
-                headers.append((str(name), re.compile(str(pattern))))
-            except re.error as exc:
+                headers.append((str(name), regex.compile(str(pattern))))
+            except regex.error as exc:
                 raise MatchError(f"expect: headers.{name}: bad regular expression "
                                  f"{pattern!r}: {exc}") from None
         sdp = args.get("sdp") or {}
@@ -162,7 +169,7 @@ class Conditions:
             values = msg.headers.get_all(name)
             if not values:
                 out.append(f"no {name} header (wanted one matching /{pattern.pattern}/)")
-            elif not any(pattern.search(v) for v in values):
+            elif not any(bounded_search(pattern, v, f"header {name}") for v in values):
                 shown = " | ".join(values)
                 out.append(f"{name}: {shown!r} does not match /{pattern.pattern}/")
         if self.sdp_required:
@@ -227,16 +234,29 @@ def capture_values(msg: Message, spec: Mapping[str, Any]) -> dict[str, str]:
         else:
             raise MatchError(f"capture {name}: say where from (header: NAME, body: true or "
                              "start_line: true)")
-        regex = how.get("regex")
-        if regex is not None:
+        pattern = how.get("regex")
+        if pattern is not None:
             try:
-                found = re.search(str(regex), value)
-            except re.error as exc:
-                raise MatchError(f"capture {name}: bad regular expression {regex!r}: "
+                compiled = regex.compile(str(pattern))
+            except regex.error as exc:
+                raise MatchError(f"capture {name}: bad regular expression {pattern!r}: "
                                  f"{exc}") from None
+            found = bounded_search(compiled, value, f"capture {name}")
             if found is None:
                 raise MatchError(f"capture {name}: {source} {value!r} does not match "
-                                 f"/{regex}/")
+                                 f"/{pattern}/")
             value = found.group(1) if found.re.groups else found.group(0)
         out[str(name)] = value
     return out
+
+
+def bounded_search(pattern: Any, text: str, what: str) -> Any:
+    """``pattern.search(text)`` within the ``regex_seconds`` limit; MatchError past it."""
+    seconds = limit("regex_seconds")
+    try:
+        return pattern.search(text, timeout=seconds)
+    except TimeoutError:
+        raise MatchError(f"{what}: the regular expression /{pattern.pattern}/ took more than "
+                         f"{seconds:g} s on a {len(text)}-character value (it backtracks "
+                         f"catastrophically; SIPCLIENT_LIMIT_REGEX_SECONDS sets the limit)") \
+            from None

@@ -23,6 +23,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from sipclient.io.atomic import write_atomic
+
 __all__ = ["STATUSES", "counts", "failing_step", "failure_text", "flows_text", "junit_xml",
            "run_document", "write_json", "xml_safe"]
 
@@ -196,12 +198,8 @@ def run_document(results: Sequence[Mapping[str, Any]], *, started: float, durati
 
 
 def write_json(path: str | Path, document: Mapping[str, Any]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, json.dumps(document, indent=2, default=str) + "\n",
+                        make_parents=True)
 
 
 def _iso(epoch: float) -> str:

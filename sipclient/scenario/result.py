@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sipclient.agent.trace import TraceEntry
+from sipclient.io.atomic import write_atomic
 from sipclient.pcap import ladder
 from sipclient.proto.message import Request, Response, parse_message
 
@@ -117,10 +118,8 @@ class ScenarioResult:
         """``result.json`` and ``ladder.txt`` into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         data = self.to_dict()
-        (folder / "result.json").write_text(json.dumps(data, indent=2) + "\n",
-                                            encoding="utf-8")
-        (folder / "ladder.txt").write_text(data["ladder"] + "\n" if data["ladder"] else "",
-                                           encoding="utf-8")
+        write_atomic(folder / "result.json", json.dumps(data, indent=2) + "\n")
+        write_atomic(folder / "ladder.txt", data["ladder"] + "\n" if data["ladder"] else "")
 
 
 def _plain(value: Any, redact: Redact) -> Any:

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from sipclient.io.loop import run as run_loop
+from sipclient.io.atomic import OutputError
 from .labs import LabHandle, TargetSpec, make_netlab
 from .model import Scenario
 from .selection import slug
@@ -363,6 +364,8 @@ async def run_one(scenario: Scenario, target: Any, report_dir: Path, *,
         result = await run_scenario(scenario, target, report_dir, on_step=on_step)
     except asyncio.CancelledError:
         raise
+    except OutputError as exc:  # a full disk: the path and why, no "internal error"
+        return stub_result(scenario, "error", exc.strerror, report_dir)
     except Exception as exc:  # noqa: BLE001 - an engine bug: an error result, not a crash
         return stub_result(scenario, "error", f"internal error: {type(exc).__name__}: {exc}",
                            report_dir, traceback.format_exc())

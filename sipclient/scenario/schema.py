@@ -251,11 +251,13 @@ def build() -> dict[str, Any]:
                                    "regex": STRING}},
         "impairment": {"type": "object", "additionalProperties": False, "properties": {
             "outgoing": impair_dir, "incoming": impair_dir, "seed": INTEGER}},
-        "var": {"title": "a value, {env: NAME}, {env: NAME, default: x} or {secret_file: path}",
+        "var": {"title": "a value, {env: NAME}, {env: NAME, default: x}, {env: NAME, secret: "
+                         "true} or {secret_file: path}",
                 "if": {"type": "object"}, "else": {},
                 "then": {"type": "object", "additionalProperties": False,
                          "properties": {"env": {"type": "string", "minLength": 1},
-                                        "default": {}, "secret_file": {"type": "string"}}}},
+                                        "default": {}, "secret_file": {"type": "string"},
+                                        "secret": {"type": "boolean"}}}},
         "agent": {"type": "object", "properties": AGENT_FIELDS, "additionalProperties": False},
         "step": {"type": "object", "title": "a step: a mapping with one key, its kind",
                  "minProperties": 1, "maxProperties": 1, "additionalProperties": False,

@@ -24,7 +24,7 @@ from .model import Scenario, Var
 TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 WHOLE = re.compile(r"^\$\{([^}]*)\}$")
-SECRET_WORDS = ("password", "token", "secret", "key")
+SECRET_WORDS = ("password", "passwd", "pwd", "senha", "token", "secret", "key", "credential")
 MASK = "***"
 
 
@@ -152,6 +152,8 @@ class Variables:
         if head == "env":
             if field not in self.env:
                 raise UnknownVariable(name, "the environment variable is not set")
+            if is_secret_name(field):  # ${env.SENHA}: a secret by where it came from
+                self._secrets.setdefault(f" env {field}", str(self.env[field]))
             return self.env[field]
         if head == "new":
             makers = {"call_id": self.ids.call_id, "branch": self.ids.branch, "tag": self.ids.tag}

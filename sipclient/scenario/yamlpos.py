@@ -17,6 +17,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from sipclient.proto.limits import LimitExceeded, limit
+
 from .model import ScenarioError, ScenarioErrors
 
 PathKey = tuple[str | int, ...]
@@ -104,9 +106,10 @@ def parse(text: str, path: Path | str) -> Document:
     path = Path(path)
     try:
         try:
-            root = yaml.compose(text, Loader=_FAST)
+            _scan(text, path, _FAST)
         except yaml.YAMLError:  # say it with the pure parser's more precise words
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            _scan(text, path, yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_FAST)  # bounded now: the scan counted it
     except yaml.MarkedYAMLError as exc:
         line, message = _syntax_error(exc)
         raise ScenarioErrors([ScenarioError(path, line, message)]) from None
@@ -120,6 +123,62 @@ def parse(text: str, path: Path | str) -> Document:
     builder = _Builder(doc, path)
     doc.data = builder.build(root, ())
     return doc
+
+
+def _scan(text: str, path: Path, loader: Any) -> None:
+    """Walk the YAML events once and stop at the first limit passed (docs/limits.md):
+    the file's size, aliases, nesting depth, and values with every alias expanded (a
+    "billion laughs" alias bomb is small on disk and huge in memory); an alias to a
+    collection that is still open (a cycle) is an error too. Nothing is built here, and
+    nothing recurses, so 20,000 nested ``[`` cost 20,000 events, not a RecursionError."""
+    max_bytes, max_aliases = int(limit("scenario_bytes")), int(limit("yaml_aliases"))
+    max_depth, max_nodes = int(limit("yaml_depth")), int(limit("yaml_nodes"))
+
+    def stop(mark: Any, what: str, name: str) -> ScenarioErrors:
+        line = mark.line + 1 if mark is not None else None
+        return ScenarioErrors([ScenarioError(path, line, str(LimitExceeded(name, what)))])
+
+    if len(text) > max_bytes:
+        raise ScenarioErrors([ScenarioError(path, text.count("\n", 0, max_bytes) + 1, str(
+            LimitExceeded("scenario_bytes", "the file, at this line,")))])
+    anchors: dict[str, int] = {}
+    stack: list[list[Any]] = []   # open collections: [anchor, values inside]
+    aliases = total = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > max_aliases:
+                raise stop(event.start_mark, f"alias *{event.anchor} (number {aliases})",
+                           "yaml_aliases")
+            if any(frame[0] == event.anchor for frame in stack):
+                raise ScenarioErrors([ScenarioError(
+                    path, event.start_mark.line + 1,
+                    f"bad YAML: alias *{event.anchor} is inside its own anchor &{event.anchor} "
+                    f"(a structure that contains itself)")])
+            size = anchors.get(event.anchor, 1)
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if len(stack) >= max_depth:
+                raise stop(event.start_mark, f"nesting depth {len(stack) + 1}", "yaml_depth")
+            stack.append([event.anchor, 1])
+            continue
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, size = stack.pop()
+            if anchor is not None:
+                anchors[anchor] = size
+            if stack:
+                stack[-1][1] += size
+            continue
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor is not None:
+                anchors[event.anchor] = 1
+        else:
+            continue
+        total += size
+        if total > max_nodes:
+            raise stop(event.start_mark, f"{total} values (aliases expanded)", "yaml_nodes")
+        if stack:
+            stack[-1][1] += size
 
 
 class _Builder:

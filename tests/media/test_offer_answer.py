@@ -226,3 +226,40 @@ def test_session_reads_broken_phone_sdp():
     s = SdpSession(cfg("G729", "PCMU"), session_id=1)
     answer, neg = s.receive_offer(load_bytes("seed001_aptime_typo.sdp"))
     assert neg.audio.codec.name == "G729" and neg.audio.codec.fmtp == "annexb=no"
+
+
+# -- ports a socket cannot reach (issue 18) ---------------------------------------------------
+def _remote(port: int, *extra: str) -> bytes:
+    lines = ["v=0", "o=- 1 1 IN IP4 10.0.0.9", "s=-", "c=IN IP4 10.0.0.9", "t=0 0",
+             f"m=audio {port} RTP/AVP 0", *extra]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_an_offer_on_port_65535_is_answered_with_no_media_and_says_why():
+    answer, neg = build_answer(parse_sdp(_remote(65535)), cfg(), ORIGIN)
+    assert neg.streams == () and neg.rejected == (0,)
+    assert answer.media[0].port == 0
+    assert any("65536" in w for w in neg.warnings), neg.warnings
+
+
+def test_an_answer_on_port_65535_gives_no_stream_instead_of_rtcp_to_65536():
+    offer = build_offer(cfg(), ORIGIN)
+    neg = negotiate(offer, parse_sdp(_remote(65535)), cfg())
+    assert neg.audio is None and neg.rejected == (0,)
+    assert any("RTCP on 65536" in w for w in neg.warnings)
+
+
+@pytest.mark.parametrize("extra", [("a=rtcp:40000",), ("a=rtcp-mux",)])
+def test_port_65535_is_fine_when_rtcp_goes_elsewhere(extra):
+    _, neg = build_answer(parse_sdp(_remote(65535, *extra)), cfg(rtcp_mux=True), ORIGIN)
+    s = neg.audio
+    assert s is not None and s.remote_port == 65535 and s.remote_rtcp_port <= 65535
+
+
+@pytest.mark.parametrize("conn", ["c=IN IP4 pbx.example.com", "c=IN IP4 999.1.1.1",
+                                  "c=IN IP4 \udcff\udcfe"])
+def test_a_connection_address_that_is_no_ip_gives_no_stream(conn):
+    offer = _remote(4000).decode("utf-8", "surrogateescape").replace("c=IN IP4 10.0.0.9", conn)
+    _, neg = build_answer(parse_sdp(offer.encode("utf-8", "surrogateescape"), lenient=True),
+                          cfg(), ORIGIN)
+    assert neg.audio is None and any("not an IP address" in w for w in neg.warnings)

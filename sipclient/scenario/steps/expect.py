@@ -41,7 +41,11 @@ async def expect(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     found = trace[index]
     msg = message_of(found)
     assert msg is not None
-    problems = cond.problems(msg)
+    try:
+        problems = cond.problems(msg)
+    except MatchError as exc:  # a regular expression out of time
+        raise StepFailed(f"expect {name}: {exc}", expected=cond.describe(),
+                         received=found.data.decode("utf-8", "replace")) from None
     if problems:
         raise StepFailed(f"expect {name}: {msg.start_line}: " + "; ".join(problems),
                          expected=cond.describe(),
