@@ -705,7 +705,12 @@ class SipCore:
             out.append((name, value))
         text = exc.reason.replace("\\", "\\\\").replace('"', '\\"')[:200]
         out.append(("Warning", f'399 {self.config.host} "{text}"'))
-        response = Response(status, headers=out)
+        try:
+            response = Response(status, headers=out)
+        except LocalProtocolError as bad:  # a header the 400 would echo is unsendable (a CR)
+            self._events.append(MessageDropped(data, addr, f"unparsable and unanswerable: "
+                                               f"{exc}; {bad}", exc))
+            return
         rport = True if "rport" in via.params else None
         self._out.append((bytes(response), self._response_addr(via, addr, rport), response))
         self._events.append(RequestRejected(status, str(exc), addr, None, exc))

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from sipclient.io.atomic import write_atomic
+
 from .reports import counts, failing_step
 
 __all__ = ["REPORT_NAME", "Section", "esc", "line_chart", "render_report", "write_report"]
@@ -412,8 +414,5 @@ def write_report(root: str | Path, document: Mapping[str, Any], *,
     page = render_report(document, views, root=root, title=title, sections=sections,
                          settings=settings)
     path = root / REPORT_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, page)  # whole or not at all: no .tmp left on a full disk
 

@@ -78,7 +78,9 @@ def test_thousands_of_hostile_datagrams_leave_answer_working_and_quiet():
             sender.send(payload)
             kinds[kind] = kinds.get(kind, 0) + 1
             if n == COUNT // 2:
-                assert asyncio.run(legit_call(port)) == 200, "a call during the fuzzing"
+                # answered at once: 200, or 503 while the fuzzer's un-ACKed INVITEs hold
+                # all of calls_per_agent (the bound on calls in flight); never silence
+                assert asyncio.run(legit_call(port)) in (200, 503), "a call during the fuzzing"
             if n % 200 == 0:
                 time.sleep(0.05)  # let it read: a full socket buffer only drops datagrams
         sender.close()

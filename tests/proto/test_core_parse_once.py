@@ -78,3 +78,17 @@ def test_builders_live_in_their_own_module_and_old_imports_still_work() -> None:
     assert transaction.build_response is builders.build_response
     assert transaction.build_ack is builders.build_ack
     assert core_module.build_cancel is builders.build_cancel
+
+
+def test_a_request_whose_400_would_echo_a_bare_cr_is_dropped_not_raised() -> None:
+    # found by the network fuzzer: the From the 400 must copy holds a lone CR, which no
+    # message may carry; the core drops the request with a reason instead of raising
+    core = _core()
+    raw = (b"OPTIONS sip:alice@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKz\r\n"
+           b"From: <sip:bob@10\r0.0.9>;tag=b\r\nTo: <sip:alice@10.0.0.2>\r\nCall-ID: cr1\r\n"
+           b"CSeq: 4 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    assert core.receive_datagram(raw, PEER, 0.0) is None
+    dropped = core.next_event()
+    assert type(dropped).__name__ == "MessageDropped"
+    assert "unanswerable" in dropped.reason and "CR" in dropped.reason
+    assert core.messages_to_send(0.0) == []
