@@ -174,6 +174,11 @@ _BAD_NAME = re.compile(r"[:\r\n \t]|\Z").search  # matches at 0 only for "" or a
 _CRLF = re.compile(r"[\r\n]").search
 
 
+# names already found valid by _check (bounded): the common header lines of built messages
+# then cost two set/substring tests and no function call (Headers.__init__)
+_GOOD_NAMES: set[str] = set(_NAME_KEY)
+
+
 def _check(name: object, value: object) -> None:
     if type(name) is not str or type(value) is not str:
         if not isinstance(name, str) or not isinstance(value, str):
@@ -183,6 +188,8 @@ def _check(name: object, value: object) -> None:
         raise LocalProtocolError(f"invalid header name {name!r}")
     if _CRLF(value) is not None:
         raise LocalProtocolError(f"header {name} value contains CR or LF: {value!r}")
+    if len(_GOOD_NAMES) < 4096:
+        _GOOD_NAMES.add(name)
 
 
 # -- reading a received header block without splitting it --------------------------------
@@ -256,10 +263,14 @@ class Headers:
             if isinstance(items, Mapping):
                 items = items.items()
             pairs = []
+            append = pairs.append
+            good = _GOOD_NAMES
             for pair in items:
                 name, value = pair
-                _check(name, value)
-                pairs.append((name, value))
+                if (type(name) is not str or name not in good or type(value) is not str
+                        or "\n" in value or "\r" in value):
+                    _check(name, value)
+                append((name, value))
             self._items = pairs
 
     @classmethod
@@ -411,7 +422,9 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         """Append a header line."""
-        _check(name, value)
+        if (type(name) is not str or name not in _GOOD_NAMES or type(value) is not str
+                or "\n" in value or "\r" in value):
+            _check(name, value)
         self._load().append((name, value))
         if self._keys is not None:
             self._keys.append(_key(name))
@@ -419,7 +432,9 @@ class Headers:
 
     def insert(self, index: int, name: str, value: str) -> None:
         """Insert a header line at ``index`` (0 puts it first, e.g. a new top Via)."""
-        _check(name, value)
+        if (type(name) is not str or name not in _GOOD_NAMES or type(value) is not str
+                or "\n" in value or "\r" in value):
+            _check(name, value)
         self._load().insert(index, (name, value))
         if self._keys is not None:
             self._keys.insert(index, _key(name))

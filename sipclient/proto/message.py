@@ -190,7 +190,8 @@ class Message:
             length = str(len(self.body))
             seen = False
             for name, value in items:
-                if _key(name) == "content-length":
+                # only a name starting with l or c can be Content-Length: no look-up for the rest
+                if name[:1] in "lLcC" and _key(name) == "content-length":
                     if seen:
                         continue
                     seen = True
