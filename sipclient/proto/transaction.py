@@ -472,11 +472,12 @@ class ClientTransaction(Transaction):
     """
 
     def __init__(self, request, addr: tuple[str, int], *, reliable: bool,
-                 timers: TimerConfig | None = None) -> None:
+                 timers: TimerConfig | None = None, key: ClientKey | None = None) -> None:
         if request.method == "ACK":
             raise LocalProtocolError("ACK never creates a client transaction (17.1)")
         kind = Kind.INVITE_CLIENT if request.method == "INVITE" else Kind.NON_INVITE_CLIENT
-        super().__init__(kind, client_key(request), request, addr,
+        # key: given by the core when it wrote the top Via itself (no Via to parse back)
+        super().__init__(kind, client_key(request) if key is None else key, request, addr,
                          reliable=reliable, timers=timers)
         self.ack = None  # the ACK sent for a non-2xx final response (17.1.1.3)
         self.final_response = None
