@@ -255,7 +255,8 @@ class SipCore:
             deadline, seq, slot = heapq.heappop(heap)
             if scheduled.get(slot) == (deadline, seq):
                 del scheduled[slot]
-                group = 2 if isinstance(slot, tuple) else 0 if isinstance(slot, ClientKey) else 1
+                group = (0 if isinstance(slot, ClientKey)
+                         else 1 if isinstance(slot, ServerKey) else 2)  # 2: a 2xx job
                 due.append((group, self._order.get(slot, 0), slot))
         due.sort(key=lambda item: item[:2])
         for group, _, slot in due:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 from .errors import LocalProtocolError
 from .builders import build_ack, build_cancel, build_response, replace_top_via  # noqa: F401
@@ -43,6 +43,10 @@ class Kind(enum.Enum):
     INVITE_SERVER = "INVITE server"
     NON_INVITE_SERVER = "non-INVITE server"
 
+    # Members are singletons compared by identity: hash them in C (Enum.__hash__ is a Python
+    # call; the tables below are looked up by (State, Input) on every message)
+    __hash__ = object.__hash__
+
 
 class State(enum.Enum):
     CALLING = "Calling"
@@ -53,8 +57,12 @@ class State(enum.Enum):
     ACCEPTED = "Accepted"  # RFC 6026
     TERMINATED = "Terminated"
 
+    __hash__ = object.__hash__  # see Kind
+
 
 class Input(enum.Enum):
+    __hash__ = object.__hash__  # see Kind
+
     # client side: responses from the wire (17.1.1.2, 17.1.2.2)
     RECV_1XX = "1xx"
     RECV_2XX = "2xx"
@@ -212,16 +220,16 @@ def describe(kind: Kind) -> list[str]:
 # ----------------------------------------------------------------------------- keys
 
 
-@dataclass(frozen=True, slots=True)
-class ClientKey:
+# The keys are named tuples: hashed and compared in C (a dataclass's __hash__ is a Python
+# call, and a key is hashed about 40 times per call in the calls/s probe).
+class ClientKey(NamedTuple):
     """RFC 3261 17.1.3: a response matches by top Via branch and CSeq method."""
 
     branch: str
     method: str
 
 
-@dataclass(frozen=True, slots=True)
-class ServerKey:
+class ServerKey(NamedTuple):
     """RFC 3261 17.2.3: branch + sent-by + method (ACK counts as INVITE).
 
     For a peer without the magic cookie (RFC 2543), ``branch`` holds a synthetic id built
