@@ -144,7 +144,7 @@ class Via:
             transport, host, port_text, ptext = m.groups()
             port = None if port_text is None else int(port_text)
             if port is None or port <= 65535:
-                params = fast_params(ptext)
+                params = fast_params(ptext) if ptext else {}  # no call when none
                 via = _new(cls)
                 d = via.__dict__
                 d["transport"] = transport
@@ -317,7 +317,7 @@ class NameAddr:
                 d["params"] = params
                 d["headers"] = {}
                 d["_text"] = utext
-                params = fast_params(ptext)
+                params = fast_params(ptext) if ptext else {}  # no call when none
                 addr = _new(cls)
                 d = addr.__dict__
                 d["display_name"] = quoted if token is None else token

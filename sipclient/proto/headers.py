@@ -231,6 +231,9 @@ def _lookup(name: str) -> tuple[str, re.Pattern[bytes] | None, Callable[..., Any
     return hit
 
 
+_new = object.__new__
+
+
 def _decode_value(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape").rstrip(" \t")
 
@@ -414,7 +417,14 @@ class Headers:
         return f"Headers({self._load()!r})"
 
     def copy(self) -> Headers:
-        return Headers(self)
+        h = _new(Headers)  # Headers(self) written out: every message sent is a copy
+        items = self._items
+        h._src = self._src
+        h._items = None if items is None else list(items)
+        keys = self._keys
+        h._keys = None if keys is None or items is None else list(keys)
+        h.version = 0
+        return h
 
     # -- changing --------------------------------------------------------------------
     def _changed(self) -> None:

@@ -360,7 +360,7 @@ def _sip_from_parts(scheme: str, user: str | None, password: str | None, host: s
         port = int(port_text)
         if port > 65535:
             return None
-    params = fast_params(ptext)
+    params = fast_params(ptext) if ptext else {}  # no call when none
     uri = _new(SipUri)
     d = uri.__dict__
     d["scheme"] = scheme
