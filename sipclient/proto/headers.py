@@ -174,6 +174,9 @@ _BAD_NAME = re.compile(r"[:\r\n \t]|\Z").search  # matches at 0 only for "" or a
 _CRLF = re.compile(r"[\r\n]").search
 
 
+# every spelling of a known name that is Content-Length (Message.serialize tests these first)
+_CL_NAMES: frozenset[str] = frozenset(n for n, k in _NAME_KEY.items() if k == "content-length")
+
 # names already found valid by _check (bounded): the common header lines of built messages
 # then cost two set/substring tests and no function call (Headers.__init__)
 _GOOD_NAMES: set[str] = set(_NAME_KEY)
@@ -323,13 +326,13 @@ class Headers:
         the list, so ``get("Via")`` is the top Via even when several share one line.
         """
         if self._items is None:
-            k, _, search = _LOOKUPS.get(name) or _lookup(name)
+            k, _, search = _LOOKUPS[name] if name in _LOOKUPS else _lookup(name)
             m = search(*self._src)  # type: ignore[misc]
             if m is None:
                 return default
             value = m.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
         else:
-            k = _key(name)
+            k = _NAME_KEY[name] if name in _NAME_KEY else _key(name)
             keys = self._keys
             if keys is None:
                 keys = self._get_keys()
@@ -344,11 +347,11 @@ class Headers:
     def _values(self, name: str) -> tuple[str, list[str]]:
         """The key of ``name`` and every stored value of it, one per line."""
         if self._items is None:
-            k, pattern, _ = _LOOKUPS.get(name) or _lookup(name)
+            k, pattern, _ = _LOOKUPS[name] if name in _LOOKUPS else _lookup(name)
             if pattern is None:
                 return k, []
             return k, [_decode_value(v) for v in pattern.findall(*self._src)]  # type: ignore[misc]
-        k = _key(name)
+        k = _NAME_KEY[name] if name in _NAME_KEY else _key(name)
         keys = self._keys
         if keys is None:
             keys = self._get_keys()
@@ -361,7 +364,7 @@ class Headers:
         """All values of ``name``, across repeated lines and, for comma-list headers,
         across comma-separated elements (``Contact: *`` is never split)."""
         if self._items is None:  # one pass over the lines found (Via, Route ... each message)
-            k, pattern, _ = _LOOKUPS.get(name) or _lookup(name)
+            k, pattern, _ = _LOOKUPS[name] if name in _LOOKUPS else _lookup(name)
             out: list[str] = []
             if pattern is not None:
                 is_list = k in LIST_HEADERS
@@ -393,8 +396,8 @@ class Headers:
         if not isinstance(name, str):
             return False
         if self._items is None:
-            return (_LOOKUPS.get(name) or _lookup(name))[2](*self._src) is not None  # type: ignore[misc]
-        return _key(name) in self._get_keys()
+            return (_LOOKUPS[name] if name in _LOOKUPS else _lookup(name))[2](*self._src) is not None  # type: ignore[misc]
+        return (_NAME_KEY[name] if name in _NAME_KEY else _key(name)) in self._get_keys()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(list(self._load()))

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 from sipclient.proto.errors import LocalProtocolError, ParseError
 from sipclient.proto.fields import CSeq, Contact, ContentType, NameAddr, Via
 from sipclient.proto.headers import _KEY as _KEY_LOWER
-from sipclient.proto.headers import _LOOKUPS, Headers, _key, _lookup
+from sipclient.proto.headers import _CL_NAMES, _LOOKUPS, _NAME_KEY, Headers, _key, _lookup
 from sipclient.proto.uri import AbsoluteUri, SipUri, TelUri, parse_uri
 
 __all__ = ["Message", "Request", "Response", "parse_message", "REASON_PHRASES", "TYPED_VIEWS"]
@@ -190,8 +190,7 @@ class Message:
             length = str(len(self.body))
             seen = False
             for name, value in items:
-                # only a name starting with l or c can be Content-Length: no look-up for the rest
-                if name[:1] in "lLcC" and _key(name) == "content-length":
+                if name in _CL_NAMES or (name not in _NAME_KEY and _key(name) == "content-length"):
                     if seen:
                         continue
                     seen = True
@@ -290,12 +289,11 @@ class Message:
         if cache is None or self._cache_hv != h.version:
             cache = self._cache = {}
             self._cache_hv = h.version
-        else:
-            result = cache.get(header, _MISSING)
-            if result is not _MISSING:
-                return result
+        elif header in cache:  # (in and [] cost less than a .get call)
+            return cache[header]
         if h._items is None:  # Headers.get of a received block, written out (hot path)
-            found = (_LOOKUPS.get(header) or _lookup(header))[2](*h._src)  # type: ignore[misc]
+            found = (_LOOKUPS[header] if header in _LOOKUPS
+                     else _lookup(header))[2](*h._src)  # type: ignore[misc]
             value = None
             if found is not None:
                 value = found.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
@@ -324,10 +322,8 @@ class Message:
         if cache is None or self._cache_hv != h.version:
             cache = self._cache = {}
             self._cache_hv = h.version
-        else:
-            result = cache.get(key, _MISSING)
-            if result is not _MISSING:
-                return result
+        elif key in cache:
+            return cache[key]
         out = []
         for value in h.get_all(header):
             try:
