@@ -15,6 +15,7 @@ value and are never split.
 from __future__ import annotations
 
 import re
+from collections import abc
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sipclient.proto.errors import LocalProtocolError
@@ -266,7 +267,7 @@ class Headers:
                 self._items = list(items._items)
                 self._keys = None if items._keys is None else list(items._keys)
         else:
-            if isinstance(items, Mapping):
+            if type(items) is not list and isinstance(items, abc.Mapping):  # list: the rule
                 items = items.items()
             pairs = []
             append = pairs.append

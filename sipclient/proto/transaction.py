@@ -194,6 +194,13 @@ TABLES: dict[Kind, dict[tuple[State, Input], Transition]] = {
     },
 }
 
+# every action of the tables split once: "start A" -> ("start", "A") (Transaction._run)
+_ACTION_PARTS: dict[str, tuple[str, str]] = {
+    action: (action.partition(" ")[0], action.partition(" ")[2])
+    for tr in [*INITIAL.values(), *(t for table in TABLES.values() for t in table.values())]
+    for action in tr.actions
+}
+
 #: The timers that may run in each state; leaving the state stops the others.
 STATE_TIMERS: dict[Kind, dict[State, frozenset[str]]] = {
     Kind.INVITE_CLIENT: {S.CALLING: frozenset("AB"), S.COMPLETED: frozenset("D"),
@@ -407,8 +414,12 @@ class Transaction:
         self._run(tr.actions, now, message, effects)
 
     def _run(self, actions: tuple[str, ...], now: float, message, effects: list[Effect]) -> None:
+        parts = _ACTION_PARTS
         for action in actions:
-            verb, _, arg = action.partition(" ")
+            if action in parts:
+                verb, arg = parts[action]
+            else:
+                verb, _, arg = action.partition(" ")
             if verb == "start":
                 self._start(arg, now)
             elif verb == "stop":
