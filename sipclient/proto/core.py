@@ -562,14 +562,15 @@ class SipCore:
                cancels: ServerKey | None = None) -> None:
         """Turn a transaction's effects into datagrams and events."""
         for eff in effects:
-            if isinstance(eff, Transmit):
+            kind = eff.__class__  # the four effect classes have no subclasses: no isinstance
+            if kind is Transmit:
                 self._out.append((eff.data, eff.addr, eff.message))
                 self.retransmissions += eff.retransmission
-            elif isinstance(eff, Deliver):
+            elif kind is Deliver:
                 self._deliver(tx, eff.message, cancels)
-            elif isinstance(eff, TimedOut):
+            elif kind is TimedOut:
                 self._events.append(TransactionTimeout(tx.key, eff.timer))
-            elif isinstance(eff, TransportFailed):
+            elif kind is TransportFailed:
                 self._events.append(TransportError(tx.key, reason))
         if isinstance(tx, ClientTransaction) and tx.key in self._pending_cancels:
             if tx.state is State.PROCEEDING:
