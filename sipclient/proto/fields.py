@@ -451,13 +451,13 @@ class CSeq:
         m = cls._RE.match(text)
         if m is None:
             raise ParseError("bad CSeq: expected '<number> <method>'", header="CSeq")
-        seq = int(m.group(1))
+        seq = int(m[1])
         if seq >= 2**31:
             raise ParseError(f"bad CSeq: sequence number {seq} is not below 2**31", header="CSeq")
         value = _new(cls)  # skip the frozen __init__: fields are checked
         d = value.__dict__
         d["seq"] = seq
-        d["method"] = m.group(2)
+        d["method"] = m[2]
         return value
 
     def __str__(self) -> str:

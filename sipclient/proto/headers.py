@@ -331,7 +331,7 @@ class Headers:
             m = search(*self._src)  # type: ignore[misc]
             if m is None:
                 return default
-            value = m.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
+            value = m[1].decode("utf-8", "surrogateescape").rstrip(" \t")
         else:
             k = _NAME_KEY[name] if name in _NAME_KEY else _key(name)
             keys = self._keys

@@ -149,7 +149,7 @@ class Message:
         body = self._body
         if body is None:  # from the fast path: cut it out of the received bytes
             m = self._m
-            length = m.group(6)  # type: ignore[union-attr]
+            length = m[6]  # type: ignore[union-attr]
             start = m.end()  # type: ignore[union-attr]
             data = m.string  # type: ignore[union-attr]
             body = self._body = data[start:start + int(length) if length else len(data)]
@@ -296,7 +296,7 @@ class Message:
                      else _lookup(header))[2](*h._src)  # type: ignore[misc]
             value = None
             if found is not None:
-                value = found.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
+                value = found[1].decode("utf-8", "surrogateescape").rstrip(" \t")
                 if "," in value:
                     value = h.get(header)  # a comma list: Headers.get takes the first element
         else:
@@ -525,7 +525,7 @@ class Request(Message):
     def method(self) -> str:
         method = self._method
         if method is None:
-            method = self._method = self._m.group(3).decode("ascii")  # type: ignore[union-attr]
+            method = self._method = self._m[3].decode("ascii")  # type: ignore[union-attr]
         return method
 
     @method.setter
@@ -537,7 +537,7 @@ class Request(Message):
     def uri(self) -> str:
         uri = self._uri
         if uri is None:
-            uri = self._uri = self._m.group(4).decode(  # type: ignore[union-attr]
+            uri = self._uri = self._m[4].decode(  # type: ignore[union-attr]
                 "utf-8", "surrogateescape")
         return uri
 
@@ -590,7 +590,7 @@ class Response(Message):
     def status(self) -> int:
         status = self._status
         if status is None:
-            status = self._status = int(self._m.group(1))  # type: ignore[union-attr]
+            status = self._status = int(self._m[1])  # type: ignore[union-attr]
         return status
 
     @status.setter
@@ -602,7 +602,7 @@ class Response(Message):
     def reason(self) -> str:
         reason = self._reason
         if reason is None:
-            raw = self._m.group(2)  # type: ignore[union-attr]
+            raw = self._m[2]  # type: ignore[union-attr]
             reason = self._reason = raw.decode("utf-8", "surrogateescape") if raw else ""
         return reason
 
@@ -634,15 +634,15 @@ def parse_message(data: bytes) -> Request | Response:
     # read from the match when first used.
     m = _FAST_RE.match(data)
     if m is not None:
-        length = m.group(6)
+        length = m[6]
         if length is None:  # no Content-Length: the rest of the datagram is the body
-            msg: Request | Response = _new(Request if m.group(1) is None else Response)
+            msg: Request | Response = _new(Request if m[1] is None else Response)
             msg._m = m
             msg._raw = data
             return msg
         body_end = m.end() + int(length)  # at most 11 digits (_FAST_RE)
         if body_end <= len(data):
-            msg = _new(Request if m.group(1) is None else Response)
+            msg = _new(Request if m[1] is None else Response)
             msg._m = m
             msg._raw = data if body_end == len(data) else data[:body_end]
             return msg
