@@ -394,7 +394,7 @@ class Headers:
         return self._values(name)[1]
 
     def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             return False
         if self._items is None:
             return (_LOOKUPS[name] if name in _LOOKUPS else _lookup(name))[2](*self._src) is not None  # type: ignore[misc]

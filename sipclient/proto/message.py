@@ -119,10 +119,13 @@ class Message:
 
     def __init__(self, headers: Headers | Iterable[tuple[str, str]] | None = None,
                  body: bytes = b"", version: str = "SIP/2.0") -> None:
-        if not isinstance(body, (bytes, bytearray, memoryview)):
-            raise LocalProtocolError(f"body must be bytes, not {type(body).__name__}")
-        self._headers = headers if isinstance(headers, Headers) else Headers(headers)
-        self._body = bytes(body)
+        if type(body) is not bytes:  # (bytes, the rule, needs no isinstance nor copy)
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise LocalProtocolError(f"body must be bytes, not {type(body).__name__}")
+            body = bytes(body)
+        self._headers = headers if type(headers) is Headers or isinstance(
+            headers, Headers) else Headers(headers)
+        self._body = body
         self._version = version
 
     # -- state that invalidates the cached bytes -------------------------------------------
