@@ -255,7 +255,8 @@ class SipCore:
             deadline, seq, slot = heapq.heappop(heap)
             if scheduled.get(slot) == (deadline, seq):
                 del scheduled[slot]
-                group = 2 if isinstance(slot, tuple) else 0 if isinstance(slot, ClientKey) else 1
+                group = (0 if isinstance(slot, ClientKey)
+                         else 1 if isinstance(slot, ServerKey) else 2)  # 2: a 2xx job
                 due.append((group, self._order.get(slot, 0), slot))
         due.sort(key=lambda item: item[:2])
         for group, _, slot in due:
@@ -299,8 +300,8 @@ class SipCore:
         transport = (transport or self.config.transport).upper()
         if reliable is None:
             reliable = transport in RELIABLE_TRANSPORTS
-        prepared = self._prepare(request, transport)
-        return self._start_client(prepared, addr, now, reliable)
+        prepared, branch = self._prepare(request, transport)
+        return self._start_client(prepared, addr, now, reliable, branch)
 
     def send_ack(self, ack: Request, addr: Addr, now: float, *,
                  transport: str | None = None) -> None:
@@ -310,7 +311,7 @@ class SipCore:
         """
         if ack.method != "ACK":
             raise LocalProtocolError(f"send_ack() wants an ACK, not {ack.method}")
-        ack = self._prepare(ack, (transport or self.config.transport).upper())
+        ack = self._prepare(ack, (transport or self.config.transport).upper())[0]
         data = bytes(ack)
         self._out.append((data, addr, ack))
         if not self._invites:
@@ -513,16 +514,19 @@ class SipCore:
             if not jobs:
                 del self._2xx_by_seq[seq_key]
 
-    def _prepare(self, request: Request, transport: str) -> Request:
-        """Copy of ``request`` with a top Via (with a branch) and Max-Forwards (8.1.1)."""
+    def _prepare(self, request: Request, transport: str) -> tuple[Request, str | None]:
+        """Copy of ``request`` with a top Via (with a branch) and Max-Forwards (8.1.1), and
+        the branch of its top Via when this added it (else None: read it from the Via)."""
         request = request.copy()
         headers = request.headers
+        branch = None
         if "Via" not in headers:  # the common case: one string, no Via parsed
             prefix = self._via_prefix.get(transport)
             if prefix is None:
                 prefix = self._via_prefix[transport] = (
                     f"{Via(transport, self.config.host, self.config.port)};branch=")
-            via = prefix + self.ids.branch()
+            branch = self.ids.branch()
+            via = prefix + branch
             headers.insert(0, "Via", via + ";rport" if self.config.rport else via)
         else:
             try:
@@ -533,11 +537,12 @@ class SipCore:
                 replace_top_via(request, vias[0].with_param("branch", self.ids.branch()))
         if "Max-Forwards" not in headers:
             headers.add("Max-Forwards", "70")
-        return request
+        return request, branch
 
     def _start_client(self, request: Request, addr: Addr, now: float,
-                      reliable: bool) -> ClientKey:
-        tx = ClientTransaction(request, addr, reliable=reliable, timers=self.timers)
+                      reliable: bool, branch: str | None = None) -> ClientKey:
+        key = None if branch is None else ClientKey(branch, request.cseq.method)
+        tx = ClientTransaction(request, addr, reliable=reliable, timers=self.timers, key=key)
         if tx.key in self._clients:
             raise LocalProtocolError(f"a client transaction {tx.key} is already running")
         self._clients[tx.key] = tx
@@ -557,14 +562,15 @@ class SipCore:
                cancels: ServerKey | None = None) -> None:
         """Turn a transaction's effects into datagrams and events."""
         for eff in effects:
-            if isinstance(eff, Transmit):
+            kind = eff.__class__  # the four effect classes have no subclasses: no isinstance
+            if kind is Transmit:
                 self._out.append((eff.data, eff.addr, eff.message))
                 self.retransmissions += eff.retransmission
-            elif isinstance(eff, Deliver):
+            elif kind is Deliver:
                 self._deliver(tx, eff.message, cancels)
-            elif isinstance(eff, TimedOut):
+            elif kind is TimedOut:
                 self._events.append(TransactionTimeout(tx.key, eff.timer))
-            elif isinstance(eff, TransportFailed):
+            elif kind is TransportFailed:
                 self._events.append(TransportError(tx.key, reason))
         if isinstance(tx, ClientTransaction) and tx.key in self._pending_cancels:
             if tx.state is State.PROCEEDING:

@@ -144,7 +144,7 @@ class Via:
             transport, host, port_text, ptext = m.groups()
             port = None if port_text is None else int(port_text)
             if port is None or port <= 65535:
-                params = fast_params(ptext)
+                params = fast_params(ptext) if ptext else {}  # no call when none
                 via = _new(cls)
                 d = via.__dict__
                 d["transport"] = transport
@@ -317,7 +317,7 @@ class NameAddr:
                 d["params"] = params
                 d["headers"] = {}
                 d["_text"] = utext
-                params = fast_params(ptext)
+                params = fast_params(ptext) if ptext else {}  # no call when none
                 addr = _new(cls)
                 d = addr.__dict__
                 d["display_name"] = quoted if token is None else token
@@ -451,13 +451,13 @@ class CSeq:
         m = cls._RE.match(text)
         if m is None:
             raise ParseError("bad CSeq: expected '<number> <method>'", header="CSeq")
-        seq = int(m.group(1))
+        seq = int(m[1])
         if seq >= 2**31:
             raise ParseError(f"bad CSeq: sequence number {seq} is not below 2**31", header="CSeq")
         value = _new(cls)  # skip the frozen __init__: fields are checked
         d = value.__dict__
         d["seq"] = seq
-        d["method"] = m.group(2)
+        d["method"] = m[2]
         return value
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ value and are never split.
 from __future__ import annotations
 
 import re
+from collections import abc
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sipclient.proto.errors import LocalProtocolError
@@ -174,6 +175,14 @@ _BAD_NAME = re.compile(r"[:\r\n \t]|\Z").search  # matches at 0 only for "" or a
 _CRLF = re.compile(r"[\r\n]").search
 
 
+# every spelling of a known name that is Content-Length (Message.serialize tests these first)
+_CL_NAMES: frozenset[str] = frozenset(n for n, k in _NAME_KEY.items() if k == "content-length")
+
+# names already found valid by _check (bounded): the common header lines of built messages
+# then cost two set/substring tests and no function call (Headers.__init__)
+_GOOD_NAMES: set[str] = set(_NAME_KEY)
+
+
 def _check(name: object, value: object) -> None:
     if type(name) is not str or type(value) is not str:
         if not isinstance(name, str) or not isinstance(value, str):
@@ -183,6 +192,8 @@ def _check(name: object, value: object) -> None:
         raise LocalProtocolError(f"invalid header name {name!r}")
     if _CRLF(value) is not None:
         raise LocalProtocolError(f"header {name} value contains CR or LF: {value!r}")
+    if len(_GOOD_NAMES) < 4096:
+        _GOOD_NAMES.add(name)
 
 
 # -- reading a received header block without splitting it --------------------------------
@@ -224,6 +235,9 @@ def _lookup(name: str) -> tuple[str, re.Pattern[bytes] | None, Callable[..., Any
     return hit
 
 
+_new = object.__new__
+
+
 def _decode_value(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape").rstrip(" \t")
 
@@ -253,13 +267,17 @@ class Headers:
                 self._items = list(items._items)
                 self._keys = None if items._keys is None else list(items._keys)
         else:
-            if isinstance(items, Mapping):
+            if type(items) is not list and isinstance(items, abc.Mapping):  # list: the rule
                 items = items.items()
             pairs = []
+            append = pairs.append
+            good = _GOOD_NAMES
             for pair in items:
                 name, value = pair
-                _check(name, value)
-                pairs.append((name, value))
+                if (type(name) is not str or name not in good or type(value) is not str
+                        or "\n" in value or "\r" in value):
+                    _check(name, value)
+                append((name, value))
             self._items = pairs
 
     @classmethod
@@ -309,13 +327,13 @@ class Headers:
         the list, so ``get("Via")`` is the top Via even when several share one line.
         """
         if self._items is None:
-            k, _, search = _LOOKUPS.get(name) or _lookup(name)
+            k, _, search = _LOOKUPS[name] if name in _LOOKUPS else _lookup(name)
             m = search(*self._src)  # type: ignore[misc]
             if m is None:
                 return default
-            value = m.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
+            value = m[1].decode("utf-8", "surrogateescape").rstrip(" \t")
         else:
-            k = _key(name)
+            k = _NAME_KEY[name] if name in _NAME_KEY else _key(name)
             keys = self._keys
             if keys is None:
                 keys = self._get_keys()
@@ -330,11 +348,11 @@ class Headers:
     def _values(self, name: str) -> tuple[str, list[str]]:
         """The key of ``name`` and every stored value of it, one per line."""
         if self._items is None:
-            k, pattern, _ = _LOOKUPS.get(name) or _lookup(name)
+            k, pattern, _ = _LOOKUPS[name] if name in _LOOKUPS else _lookup(name)
             if pattern is None:
                 return k, []
             return k, [_decode_value(v) for v in pattern.findall(*self._src)]  # type: ignore[misc]
-        k = _key(name)
+        k = _NAME_KEY[name] if name in _NAME_KEY else _key(name)
         keys = self._keys
         if keys is None:
             keys = self._get_keys()
@@ -347,7 +365,7 @@ class Headers:
         """All values of ``name``, across repeated lines and, for comma-list headers,
         across comma-separated elements (``Contact: *`` is never split)."""
         if self._items is None:  # one pass over the lines found (Via, Route ... each message)
-            k, pattern, _ = _LOOKUPS.get(name) or _lookup(name)
+            k, pattern, _ = _LOOKUPS[name] if name in _LOOKUPS else _lookup(name)
             out: list[str] = []
             if pattern is not None:
                 is_list = k in LIST_HEADERS
@@ -376,11 +394,11 @@ class Headers:
         return self._values(name)[1]
 
     def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             return False
         if self._items is None:
-            return (_LOOKUPS.get(name) or _lookup(name))[2](*self._src) is not None  # type: ignore[misc]
-        return _key(name) in self._get_keys()
+            return (_LOOKUPS[name] if name in _LOOKUPS else _lookup(name))[2](*self._src) is not None  # type: ignore[misc]
+        return (_NAME_KEY[name] if name in _NAME_KEY else _key(name)) in self._get_keys()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(list(self._load()))
@@ -403,7 +421,14 @@ class Headers:
         return f"Headers({self._load()!r})"
 
     def copy(self) -> Headers:
-        return Headers(self)
+        h = _new(Headers)  # Headers(self) written out: every message sent is a copy
+        items = self._items
+        h._src = self._src
+        h._items = None if items is None else list(items)
+        keys = self._keys
+        h._keys = None if keys is None or items is None else list(keys)
+        h.version = 0
+        return h
 
     # -- changing --------------------------------------------------------------------
     def _changed(self) -> None:
@@ -411,7 +436,9 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         """Append a header line."""
-        _check(name, value)
+        if (type(name) is not str or name not in _GOOD_NAMES or type(value) is not str
+                or "\n" in value or "\r" in value):
+            _check(name, value)
         self._load().append((name, value))
         if self._keys is not None:
             self._keys.append(_key(name))
@@ -419,7 +446,9 @@ class Headers:
 
     def insert(self, index: int, name: str, value: str) -> None:
         """Insert a header line at ``index`` (0 puts it first, e.g. a new top Via)."""
-        _check(name, value)
+        if (type(name) is not str or name not in _GOOD_NAMES or type(value) is not str
+                or "\n" in value or "\r" in value):
+            _check(name, value)
         self._load().insert(index, (name, value))
         if self._keys is not None:
             self._keys.insert(index, _key(name))

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 from sipclient.proto.errors import LocalProtocolError, ParseError
 from sipclient.proto.fields import CSeq, Contact, ContentType, NameAddr, Via
 from sipclient.proto.headers import _KEY as _KEY_LOWER
-from sipclient.proto.headers import _LOOKUPS, Headers, _key, _lookup
+from sipclient.proto.headers import _CL_NAMES, _LOOKUPS, _NAME_KEY, Headers, _key, _lookup
 from sipclient.proto.uri import AbsoluteUri, SipUri, TelUri, parse_uri
 
 __all__ = ["Message", "Request", "Response", "parse_message", "REASON_PHRASES", "TYPED_VIEWS"]
@@ -119,10 +119,13 @@ class Message:
 
     def __init__(self, headers: Headers | Iterable[tuple[str, str]] | None = None,
                  body: bytes = b"", version: str = "SIP/2.0") -> None:
-        if not isinstance(body, (bytes, bytearray, memoryview)):
-            raise LocalProtocolError(f"body must be bytes, not {type(body).__name__}")
-        self._headers = headers if isinstance(headers, Headers) else Headers(headers)
-        self._body = bytes(body)
+        if type(body) is not bytes:  # (bytes, the rule, needs no isinstance nor copy)
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise LocalProtocolError(f"body must be bytes, not {type(body).__name__}")
+            body = bytes(body)
+        self._headers = headers if type(headers) is Headers or isinstance(
+            headers, Headers) else Headers(headers)
+        self._body = body
         self._version = version
 
     # -- state that invalidates the cached bytes -------------------------------------------
@@ -149,7 +152,7 @@ class Message:
         body = self._body
         if body is None:  # from the fast path: cut it out of the received bytes
             m = self._m
-            length = m.group(6)  # type: ignore[union-attr]
+            length = m[6]  # type: ignore[union-attr]
             start = m.end()  # type: ignore[union-attr]
             data = m.string  # type: ignore[union-attr]
             body = self._body = data[start:start + int(length) if length else len(data)]
@@ -190,7 +193,7 @@ class Message:
             length = str(len(self.body))
             seen = False
             for name, value in items:
-                if _key(name) == "content-length":
+                if name in _CL_NAMES or (name not in _NAME_KEY and _key(name) == "content-length"):
                     if seen:
                         continue
                     seen = True
@@ -289,15 +292,14 @@ class Message:
         if cache is None or self._cache_hv != h.version:
             cache = self._cache = {}
             self._cache_hv = h.version
-        else:
-            result = cache.get(header, _MISSING)
-            if result is not _MISSING:
-                return result
+        elif header in cache:  # (in and [] cost less than a .get call)
+            return cache[header]
         if h._items is None:  # Headers.get of a received block, written out (hot path)
-            found = (_LOOKUPS.get(header) or _lookup(header))[2](*h._src)  # type: ignore[misc]
+            found = (_LOOKUPS[header] if header in _LOOKUPS
+                     else _lookup(header))[2](*h._src)  # type: ignore[misc]
             value = None
             if found is not None:
-                value = found.group(1).decode("utf-8", "surrogateescape").rstrip(" \t")
+                value = found[1].decode("utf-8", "surrogateescape").rstrip(" \t")
                 if "," in value:
                     value = h.get(header)  # a comma list: Headers.get takes the first element
         else:
@@ -323,10 +325,8 @@ class Message:
         if cache is None or self._cache_hv != h.version:
             cache = self._cache = {}
             self._cache_hv = h.version
-        else:
-            result = cache.get(key, _MISSING)
-            if result is not _MISSING:
-                return result
+        elif key in cache:
+            return cache[key]
         out = []
         for value in h.get_all(header):
             try:
@@ -528,7 +528,7 @@ class Request(Message):
     def method(self) -> str:
         method = self._method
         if method is None:
-            method = self._method = self._m.group(3).decode("ascii")  # type: ignore[union-attr]
+            method = self._method = self._m[3].decode("ascii")  # type: ignore[union-attr]
         return method
 
     @method.setter
@@ -540,7 +540,7 @@ class Request(Message):
     def uri(self) -> str:
         uri = self._uri
         if uri is None:
-            uri = self._uri = self._m.group(4).decode(  # type: ignore[union-attr]
+            uri = self._uri = self._m[4].decode(  # type: ignore[union-attr]
                 "utf-8", "surrogateescape")
         return uri
 
@@ -593,7 +593,7 @@ class Response(Message):
     def status(self) -> int:
         status = self._status
         if status is None:
-            status = self._status = int(self._m.group(1))  # type: ignore[union-attr]
+            status = self._status = int(self._m[1])  # type: ignore[union-attr]
         return status
 
     @status.setter
@@ -605,7 +605,7 @@ class Response(Message):
     def reason(self) -> str:
         reason = self._reason
         if reason is None:
-            raw = self._m.group(2)  # type: ignore[union-attr]
+            raw = self._m[2]  # type: ignore[union-attr]
             reason = self._reason = raw.decode("utf-8", "surrogateescape") if raw else ""
         return reason
 
@@ -653,15 +653,15 @@ def parse_message(data: bytes) -> Request | Response:
     # read from the match when first used.
     m = _FAST_RE.match(data)
     if m is not None:
-        length = m.group(6)
+        length = m[6]
         if length is None:  # no Content-Length: the rest of the datagram is the body
-            msg: Request | Response = _new(Request if m.group(1) is None else Response)
+            msg: Request | Response = _new(Request if m[1] is None else Response)
             msg._m = m
             msg._raw = data
             return msg
         body_end = m.end() + int(length)  # at most 11 digits (_FAST_RE)
         if body_end <= len(data):
-            msg = _new(Request if m.group(1) is None else Response)
+            msg = _new(Request if m[1] is None else Response)
             msg._m = m
             msg._raw = data if body_end == len(data) else data[:body_end]
             return msg

@@ -38,19 +38,22 @@ class TimerConfig:
         """First value of timer ``name`` (``"A"``..``"M"``, ``"Trying"``), or None if not run."""
         rule = TIMERS[name]
         base = rule.reliable if reliable else rule.unreliable
-        return self._value(base)
-
-    def _value(self, base: str | None) -> float | None:
+        # one comparison chain, no table built per call (each transaction starts timers)
         if base is None:
             return None
-        return {
-            "T1": self.t1,
-            "64*T1": 64 * self.t1,
-            "T4": self.t4,
-            "D": self.timer_d,
-            "0": 0.0,
-            "200ms": self.trying,
-        }[base]
+        if base == "T1":
+            return self.t1
+        if base == "64*T1":
+            return 64 * self.t1
+        if base == "T4":
+            return self.t4
+        if base == "D":
+            return self.timer_d
+        if base == "0":
+            return 0.0
+        if base == "200ms":
+            return self.trying
+        raise KeyError(base)
 
     def next_interval(self, name: str, current: float) -> float:
         """Interval after timer ``name`` fired with interval ``current`` (its :class:`Backoff`)."""

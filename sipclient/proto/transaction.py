@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 from .errors import LocalProtocolError
 from .builders import build_ack, build_cancel, build_response, replace_top_via  # noqa: F401
@@ -43,6 +43,10 @@ class Kind(enum.Enum):
     INVITE_SERVER = "INVITE server"
     NON_INVITE_SERVER = "non-INVITE server"
 
+    # Members are singletons compared by identity: hash them in C (Enum.__hash__ is a Python
+    # call; the tables below are looked up by (State, Input) on every message)
+    __hash__ = object.__hash__
+
 
 class State(enum.Enum):
     CALLING = "Calling"
@@ -53,8 +57,12 @@ class State(enum.Enum):
     ACCEPTED = "Accepted"  # RFC 6026
     TERMINATED = "Terminated"
 
+    __hash__ = object.__hash__  # see Kind
+
 
 class Input(enum.Enum):
+    __hash__ = object.__hash__  # see Kind
+
     # client side: responses from the wire (17.1.1.2, 17.1.2.2)
     RECV_1XX = "1xx"
     RECV_2XX = "2xx"
@@ -186,6 +194,13 @@ TABLES: dict[Kind, dict[tuple[State, Input], Transition]] = {
     },
 }
 
+# every action of the tables split once: "start A" -> ("start", "A") (Transaction._run)
+_ACTION_PARTS: dict[str, tuple[str, str]] = {
+    action: (action.partition(" ")[0], action.partition(" ")[2])
+    for tr in [*INITIAL.values(), *(t for table in TABLES.values() for t in table.values())]
+    for action in tr.actions
+}
+
 #: The timers that may run in each state; leaving the state stops the others.
 STATE_TIMERS: dict[Kind, dict[State, frozenset[str]]] = {
     Kind.INVITE_CLIENT: {S.CALLING: frozenset("AB"), S.COMPLETED: frozenset("D"),
@@ -212,16 +227,16 @@ def describe(kind: Kind) -> list[str]:
 # ----------------------------------------------------------------------------- keys
 
 
-@dataclass(frozen=True, slots=True)
-class ClientKey:
+# The keys are named tuples: hashed and compared in C (a dataclass's __hash__ is a Python
+# call, and a key is hashed about 40 times per call in the calls/s probe).
+class ClientKey(NamedTuple):
     """RFC 3261 17.1.3: a response matches by top Via branch and CSeq method."""
 
     branch: str
     method: str
 
 
-@dataclass(frozen=True, slots=True)
-class ServerKey:
+class ServerKey(NamedTuple):
     """RFC 3261 17.2.3: branch + sent-by + method (ACK counts as INVITE).
 
     For a peer without the magic cookie (RFC 2543), ``branch`` holds a synthetic id built
@@ -399,8 +414,12 @@ class Transaction:
         self._run(tr.actions, now, message, effects)
 
     def _run(self, actions: tuple[str, ...], now: float, message, effects: list[Effect]) -> None:
+        parts = _ACTION_PARTS
         for action in actions:
-            verb, _, arg = action.partition(" ")
+            if action in parts:
+                verb, arg = parts[action]
+            else:
+                verb, _, arg = action.partition(" ")
             if verb == "start":
                 self._start(arg, now)
             elif verb == "stop":
@@ -472,11 +491,12 @@ class ClientTransaction(Transaction):
     """
 
     def __init__(self, request, addr: tuple[str, int], *, reliable: bool,
-                 timers: TimerConfig | None = None) -> None:
+                 timers: TimerConfig | None = None, key: ClientKey | None = None) -> None:
         if request.method == "ACK":
             raise LocalProtocolError("ACK never creates a client transaction (17.1)")
         kind = Kind.INVITE_CLIENT if request.method == "INVITE" else Kind.NON_INVITE_CLIENT
-        super().__init__(kind, client_key(request), request, addr,
+        # key: given by the core when it wrote the top Via itself (no Via to parse back)
+        super().__init__(kind, client_key(request) if key is None else key, request, addr,
                          reliable=reliable, timers=timers)
         self.ack = None  # the ACK sent for a non-2xx final response (17.1.1.3)
         self.final_response = None

@@ -345,11 +345,17 @@ def fast_params(ptext: str | None) -> dict[str, str | None]:
     """``;a=1;b`` (already matched by a fast-path pattern) as ``{"a": "1", "b": None}``,
     names lowercased, values as written. Shared by the URI, Via and name-addr fast paths."""
     params: dict[str, str | None] = {}
-    if ptext:
-        for part in ptext[1:].split(";"):
-            name, eq, value = part.partition("=")
-            params[name.lower()] = value if eq else None
+    if ptext:  # one findall; a name already in lower case (the rule) is not lowered again
+        for name, eq, value in _PARAM_SPLIT(ptext):
+            params[name if name in _LOWER_PARAM_NAMES else name.lower()] = value if eq else None
     return params
+
+
+# ";name[=value]" of a matched parameter list: what split(";") then partition("=") gives
+_PARAM_SPLIT = re.compile(r";([^;=]*)(=?)([^;]*)").findall
+_LOWER_PARAM_NAMES = frozenset((
+    "tag", "branch", "rport", "received", "transport", "lr", "user", "maddr", "ttl", "method",
+    "expires", "q", "+sip.instance", "reg-id", "ob", "alias", "sigcomp-id", "comp", "gr"))
 
 def _sip_from_parts(scheme: str, user: str | None, password: str | None, host: str,
                     port_text: str | None, ptext: str, text: str) -> SipUri | None:
@@ -360,7 +366,7 @@ def _sip_from_parts(scheme: str, user: str | None, password: str | None, host: s
         port = int(port_text)
         if port > 65535:
             return None
-    params = fast_params(ptext)
+    params = fast_params(ptext) if ptext else {}  # no call when none
     uri = _new(SipUri)
     d = uri.__dict__
     d["scheme"] = scheme
