@@ -93,8 +93,8 @@ class StreamConnection(asyncio.Protocol):
     # asyncio.Protocol ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's TCP transport is no subclass of asyncio.Transport: no isinstance check here
+        self._transport = transport  # type: ignore[assignment]
         self.remote = normalize_address(transport.get_extra_info("peername"))
         self.local = normalize_address(transport.get_extra_info("sockname"))
         sock = transport.get_extra_info("socket")
