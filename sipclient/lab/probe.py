@@ -155,11 +155,14 @@ def free_udp_port(host: str = "127.0.0.1", *, also: tuple[int, ...] = (),
                   low: int = 20000, high: int = 60000) -> int:
     """An even UDP port free on ``host`` now, with ``port + d`` free too for each ``d`` in
     ``also`` (sipp's media ports: ``also=(2,)``; an RTP/RTCP pair and the next: ``(1, 2, 3)``).
-    For peers such as sipp that must be told a port before they bind it."""
+    For peers such as sipp that must be told a port before they bind it. The port itself is
+    free on TCP too: SIP peers listen on both (and outgoing TCP connections take their local
+    ports from the same range)."""
     import random
 
     for _ in range(500):
         port = random.randrange(low, high, 2)
-        if not any(port_in_use(host, p, socket.SOCK_DGRAM) for p in (port, *(port + d for d in also))):
+        if not any(port_in_use(host, p, socket.SOCK_DGRAM) for p in (port, *(port + d for d in also))) \
+                and not port_in_use(host, port, socket.SOCK_STREAM):
             return port
     raise RuntimeError(f"no free UDP port on {host} in {low}-{high}")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from sipclient.lab.probe import free_udp_port, tcp_accepts
+from sipclient.lab.probe import free_udp_port, port_in_use, tcp_accepts
 
 MODULES = "/usr/lib/baresip/modules"
 
@@ -45,6 +45,14 @@ def version() -> str:
     return first.split(" Copyright")[0]
 
 
+def _free_both(host: str = "127.0.0.1") -> int:
+    for _ in range(50):
+        port = free_udp_port(host)
+        if not port_in_use(host, port, socket.SOCK_STREAM):
+            return port
+    raise RuntimeError(f"no port free on both UDP and TCP on {host}")
+
+
 class Baresip:
     def __init__(self, workdir: Path, *, play: Path, account: str, codecs: str = "PCMU,PCMA"
                  ) -> None:
@@ -53,10 +61,7 @@ class Baresip:
         self.play = play
         self.account = account
         self.codecs = codecs
-        self.port = free_udp_port()
-        self.ctrl_port = free_udp_port()
-        rtp = free_udp_port(low=30000, high=50000)
-        self.rtp_ports = (rtp, rtp + 40)
+        self._pick_ports()
         self.events: list[dict] = []
         self.responses: list[dict] = []
         self._cond = threading.Condition()
@@ -66,6 +71,14 @@ class Baresip:
         self.log_path = self.workdir / "baresip.log"
 
     # ------------------------------------------------------------------ lifecycle
+
+    def _pick_ports(self) -> None:
+        """SIP on a port free on UDP and TCP (baresip listens on both), the control
+        listener on a free TCP port, RTP in a range of its own."""
+        self.port = _free_both()
+        self.ctrl_port = _free_both()
+        rtp = free_udp_port(low=30000, high=50000)
+        self.rtp_ports = (rtp, rtp + 40)
 
     def _write_config(self) -> None:
         rec = self.workdir / "rec"
@@ -95,6 +108,15 @@ class Baresip:
         (self.workdir / "contacts").write_text("")
 
     def start(self) -> "Baresip":
+        # a port checked free may be taken (by another program's ephemeral port) before
+        # baresip binds it: then new ports, at most three times
+        for attempt in range(3):
+            if self._start_once(last=attempt == 2):
+                return self
+            self._pick_ports()
+        return self
+
+    def _start_once(self, *, last: bool) -> bool:
         self._write_config()
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([baresip_binary(), "-f", str(self.workdir), "-s"],
@@ -104,13 +126,18 @@ class Baresip:
         deadline = time.monotonic() + 10
         while not tcp_accepts("127.0.0.1", self.ctrl_port, 0.2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                if not last and "Address already in use" in self.log_tail():
+                    if self.proc.poll() is None:
+                        self.proc.kill()
+                    self.proc.wait(5)
+                    return False
                 pytest.fail(f"baresip did not start:\n{self.log_tail()}", pytrace=False)
             time.sleep(0.05)
         self._sock = socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=5)
         self._sock.settimeout(None)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        return self
+        return True
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
