@@ -100,6 +100,24 @@ def read_bounded(path: str, name: str, flag: str) -> bytes:
     return data
 
 
+def read_secret(env, *, file: str | None, file_flag: str, var: str | None, var_flag: str,
+                default_var: str) -> str | None:
+    """A secret from a file (its first line, read with the password-file bound), else from
+    the environment variable the user named, else from ``default_var``, else None."""
+    if file is not None:
+        data = read_bounded(file, "password_file_bytes", file_flag)
+        try:
+            return data.decode("utf-8").splitlines()[0] if data.strip() else ""
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"cannot read {file_flag} {file}: {exc}") from None
+    if var is not None:
+        value = env.getenv(var)
+        if value is None:
+            raise UsageError(f"environment variable {var} is not set ({var_flag})")
+        return value
+    return env.getenv(default_var)
+
+
 def _regular(flag: str, path: str, name: str) -> None:
     try:
         info = os.stat(path)

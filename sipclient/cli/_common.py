@@ -28,7 +28,7 @@ from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, E
                            EXIT_USAGE, Env, UsageError)
 from sipclient.cli._hep import add_hep_options, hep_settings, with_hep
 from sipclient.cli._checks import (check_ca_file, check_header_text, check_ip, check_output,
-                                   check_wav, read_bounded)
+                                   check_wav, read_secret)
 from sipclient.cli._trace import TracePrinter, use_color
 
 PASSWORD_ENV = "SIPCLIENT_PASSWORD"
@@ -303,20 +303,8 @@ def read_password(args: argparse.Namespace, env: Env) -> str | None:
     """--password, --password-file, --password-env VAR, else $SIPCLIENT_PASSWORD, else None."""
     if args.password is not None:
         return args.password
-    if args.password_file is not None:
-        data = read_bounded(args.password_file, "password_file_bytes", "--password-file")
-        try:
-            return data.decode("utf-8").splitlines()[0] if data.strip() else ""
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"cannot read --password-file {args.password_file}: {exc}") \
-                from None
-    if args.password_env is not None:
-        value = env.getenv(args.password_env)
-        if value is None:
-            raise UsageError(f"environment variable {args.password_env} is not set "
-                             "(--password-env)")
-        return value
-    return env.getenv(PASSWORD_ENV)
+    return read_secret(env, file=args.password_file, file_flag="--password-file",
+                       var=args.password_env, var_flag="--password-env", default_var=PASSWORD_ENV)
 
 
 class _Redacting:

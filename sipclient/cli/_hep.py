@@ -51,20 +51,12 @@ def hep_settings(args: argparse.Namespace, env: Env) -> Any:
 
 
 def hep_key(args: argparse.Namespace, env: Env) -> str | None:
-    if getattr(args, "hep_key_file", None):
-        try:
-            with open(args.hep_key_file, encoding="utf-8") as f:
-                return f.readline().rstrip("\r\n") or None
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"cannot read --hep-key-file {args.hep_key_file}: {why}") from None
-    if getattr(args, "hep_key_env", None):
-        value = env.getenv(args.hep_key_env)
-        if value is None:
-            raise UsageError(f"environment variable {args.hep_key_env} is not set "
-                             "(--hep-key-env)")
-        return value
-    return env.getenv(HEP_KEY_ENV)
+    """--hep-key-file, --hep-key-env VAR, else $SIPCLIENT_HEP_KEY (as the password is read)."""
+    from ._checks import read_secret
+
+    return read_secret(env, file=getattr(args, "hep_key_file", None) or None,
+                       file_flag="--hep-key-file", var=getattr(args, "hep_key_env", None) or None,
+                       var_flag="--hep-key-env", default_var=HEP_KEY_ENV) or None
 
 
 @contextlib.asynccontextmanager
