@@ -6,6 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# `make test` runs the native suite on this many pytest-xdist workers, each with its own lab
+# (tests/conftest.py); 1 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: all venv lab-deps demo smoke test test-fast fuzz bench lint-imports lab-up lab-down clean
 .PHONY: container-deps lab-image test-container
@@ -45,7 +48,7 @@ demo: venv lab-deps  ## the scenario suite on the built-in lab (started and stop
 test: venv lab-deps container-deps
 	@status=0; mkdir -p reports; \
 	nice -n 10 $(MAKE) --no-print-directory lab-image >reports/lab-image.log 2>&1 & image=$$!; \
-	$(BIN)/python -m pytest tests scenarios $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest tests scenarios -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS) || status=$$?; \
 	wait $$image; cat reports/lab-image.log; \
 	$(MAKE) --no-print-directory test-container PYTEST_ARGS='$(PYTEST_ARGS)' || { [ $$status != 0 ] || status=$$?; }; \
 	exit $$status

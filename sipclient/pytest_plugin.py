@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -77,7 +76,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # its session finished, and its lab must be stopped by then
     sip = _session(session.config)
     sip.close()
-    if not os.environ.get("PYTEST_XDIST_WORKER"):   # the controller (or a plain session)
+    # the controller or a plain session writes the page; asked of the config, not of the
+    # environment, which a pytest run in a subprocess of an xdist worker inherits
+    if not hasattr(session.config, "workerinput"):
         sip.write_html()
 
 

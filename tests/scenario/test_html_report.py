@@ -110,7 +110,7 @@ def test_run_report_in_a_browser(lab, browser, tmp_path):
     assert len(shown) == 1 and "fails on purpose" in shown[0]
     page.locator('#filters button[data-status="all"]').click()
 
-    dtmf = page.locator("details.scenario", has_text="606")
+    dtmf = page.locator("details.scenario", has_text="606: our RFC 4733")   # not a port number
     dtmf.evaluate("d => d.open = true")
     assert "4711" in dtmf.text_content()
     frame = dtmf.locator("iframe.ladder")
