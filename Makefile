@@ -48,7 +48,7 @@ demo: venv lab-deps  ## the scenario suite on the built-in lab (started and stop
 test: venv lab-deps container-deps
 	@status=0; mkdir -p reports; \
 	nice -n 10 $(MAKE) --no-print-directory lab-image >reports/lab-image.log 2>&1 & image=$$!; \
-	$(BIN)/python -m pytest tests scenarios -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest tests scenarios -n $(TEST_WORKERS) --dist worksteal --durations=25 $(PYTEST_ARGS) || status=$$?; \
 	wait $$image; cat reports/lab-image.log; \
 	$(MAKE) --no-print-directory test-container PYTEST_ARGS='$(PYTEST_ARGS)' || { [ $$status != 0 ] || status=$$?; }; \
 	exit $$status
