@@ -127,6 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="each user's password is its password in the built-in lab (the lab's "
                         "seed; the Kamailio lab is given the same)")
     _common(r)
+    r.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto and lean (default): REGISTER templates, a targeted scan, the "
+                        "digest computed per user; core: the general SIP core")
     r.set_defaults(func=run)
     s = sub.add_parser("run", help="a scenario file as the load instance")
     s.add_argument("scenario", metavar="FILE.sip.yaml")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
-from sipclient.load.pacer import Pacer
+from sipclient.load.pacer import Pacer, start_due
 from sipclient.load.scan import Scanned, from_parsed, parse_or_none, scan_response
 from sipclient.load.spec import LoadSpec, request_uri_for
 from sipclient.load.stats import LoadStats, reason_for_status
@@ -146,20 +146,10 @@ class LeanUac:
                 self._fire(call, now)
         nxt = heap[0][0] if heap else None
         if not self._no_more_starts(now):
-            spec = self.spec
-            due = self._pacer.due(now - self.t0)
-            limit = spec.calls
-            while self.active < spec.concurrency and self.started < due and (
-                    limit is None or self.started < limit):
-                self._start(now)
-            if self.active < spec.concurrency and self._pacer.rate is not None and (
-                    limit is None or self.started < limit):
-                at = self.t0 + self._pacer.time_of(self.started + 1)
+            at = start_due(self._pacer, self.spec, self, now)
+            if at is not None:
                 nxt = at if nxt is None else min(nxt, at)
-            if spec.duration is not None:
-                at = self.t0 + spec.duration
-                nxt = at if nxt is None else min(nxt, at)
-            if heap and (nxt is None or heap[0][0] < nxt):
+            if heap and (nxt is None or heap[0][0] < nxt):  # the new calls' timers
                 nxt = heap[0][0]
         return nxt
 

@@ -30,7 +30,7 @@ from sipclient.load.stats import LoadStats
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.ids import IdGenerator
 
-__all__ = ["LeanCallDriver", "lean_supported", "BATCH"]
+__all__ = ["LeanCallDriver", "LeanRegisterDriver", "lean_supported", "BATCH"]
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,10 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 
 def lean_supported(spec: LoadSpec) -> str | None:
     """None when the lean engine can run ``spec``, else why not."""
+    if spec.kind == "register":
+        return None
     if spec.kind != "call":
-        return "the lean engine runs load call only"
+        return "the lean engine runs load call and load register only"
     if spec.media != "none":
         return f"the lean engine runs --media none only (asked: {spec.media})"
     return None
@@ -53,7 +55,7 @@ class LeanCallDriver:
 
     def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec
-        self.core: LeanUac | None = None
+        self.core: Any = None  # LeanUac or LeanRegistrar
         self.sock: socket.socket | None = None
         self.server: tuple[str, int] = ("", 0)
         self.local: tuple[str, int] = ("", 0)
@@ -88,18 +90,22 @@ class LeanCallDriver:
             self.sock.close()
             self.sock = None
 
-    async def run_all(self, stats: LoadStats, stopping: asyncio.Event) -> None:
-        """Every call of this process, until the core is finished."""
-        assert self.sock is not None
+    def make_core(self, stats: LoadStats) -> Any:
+        """The sans-I/O core this driver runs (here: the calls' :class:`LeanUac`)."""
         spec = self.spec
         rng = random.Random()
         digest = DigestClient(spec.user or "sipclient", spec.password) \
             if spec.password is not None else None
-        core = self.core = LeanUac(
+        return LeanUac(
             spec, local=self.local, server=self.server, domain=self.domain, stats=stats,
             sdp=static_offer(self.local[0]), token=format(rng.getrandbits(48), "012x"),
             wall_offset=time.time() - time.perf_counter(), digest=digest,
             ids=IdGenerator(rng))
+
+    async def run_all(self, stats: LoadStats, stopping: asyncio.Event) -> None:
+        """Every instance of this process, until the core is finished."""
+        assert self.sock is not None
+        core = self.core = self.make_core(stats)
         loop = asyncio.get_running_loop()
         sock = self.sock
         fd = sock.fileno()
@@ -199,3 +205,20 @@ class LeanCallDriver:
             if core.strays or core.garbage:
                 log.debug("lean engine: %d responses for unknown calls, %d datagrams not "
                           "handled", core.strays, core.garbage)
+
+
+class LeanRegisterDriver(LeanCallDriver):
+    """``load register`` on the lean core (:class:`~sipclient.load.leanreg.LeanRegistrar`):
+    the same socket and loop; each user's password from ``--lab-accounts`` or
+    ``--password``."""
+
+    def make_core(self, stats: LoadStats) -> Any:
+        from sipclient.load.leanreg import LeanRegistrar
+        from sipclient.load.register import passwords_for
+
+        spec = self.spec
+        return LeanRegistrar(
+            spec, local=self.local, server=self.server,
+            domain=parse_target(spec.target).host, stats=stats,
+            passwords=passwords_for(spec), token=format(random.getrandbits(48), "012x"),
+            wall_offset=time.time() - time.perf_counter())

@@ -34,13 +34,23 @@ from sipclient.proto.message import Request
 from sipclient.proto.transaction import build_response
 from sipclient.proto.uac import authenticate
 
-__all__ = ["RegisterDriver", "lab_password"]
+__all__ = ["RegisterDriver", "lab_password", "passwords_for"]
 
 
 def lab_password(user: str) -> str:
     from sipclient.lab.config import LabConfig
 
     return LabConfig().password(user)
+
+
+def passwords_for(spec: LoadSpec) -> dict[str, str | None]:
+    """Each user's password: its lab password (``--lab-accounts``), else ``--password``."""
+    if spec.variables.get("lab_accounts"):
+        from sipclient.lab.config import LabConfig
+
+        config = LabConfig()
+        return {name: config.password(name) for name in spec.users}
+    return {name: spec.password for name in spec.users}
 
 
 class _User:
@@ -71,9 +81,7 @@ class RegisterDriver:
             self.spec, on_request=self._on_request)
         target = parse_target(self.spec.target)
         self.domain = target.host
-        for name in self.spec.users:
-            password = lab_password(name) if self.spec.variables.get("lab_accounts") \
-                else self.spec.password
+        for name, password in passwords_for(self.spec).items():
             digest = DigestClient(name, password) if password is not None else None
             self.users.append(_User(name, self.ids.call_id(self.local[0]), digest))
 

@@ -18,7 +18,7 @@ from sipclient.lab.probe import free_udp_port
 @pytest.fixture
 def kamailio(tmp_path):
     cfg = LabConfig()
-    accounts = {str(u): cfg.password(str(u)) for u in range(1001, 1041)}
+    accounts = {str(u): cfg.password(str(u)) for u in range(1001, 1201)}
     with KamailioLab(tmp_path / "kam", free_udp_port(), accounts) as lab:
         yield lab
 
@@ -50,6 +50,39 @@ def test_forty_users_register_with_their_own_digest_and_unregister(kamailio):
     assert users_logged("3600") == everyone
     # at the end each binding was removed (Expires: 0), so the registrar is as before
     assert users_logged("0") == everyone
+
+
+def test_two_hundred_users_on_the_lean_engine_all_answered_200(kamailio):
+    status, r = load(["register", kamailio.server("udp"), "--users", "1001-1200",
+                      "--lab-accounts", "--calls", "200", "--rate", "max",
+                      "--concurrency", "50", "--processes", "auto", "--json", "-q"])
+    assert status == 0
+    for key in ("attempted", "completed", "failed", "calls_per_second", "by_status",
+                "by_reason", "setup_ms", "register_ms", "retransmissions", "elapsed_s",
+                "processes", "thresholds"):
+        assert key in r, key
+    assert (r["attempted"], r["completed"], r["failed"]) == (200, 200, 0)
+    assert r["by_status"] == {"200": 200} and r["by_reason"] == {}
+    assert r["register_ms"]["count"] == 200 and r["calls_per_second"] > 0
+    assert r["thresholds"] == {"passed": True, "broken": []}
+    log = kamailio.registrations()
+    everyone = {str(u) for u in range(1001, 1201)}
+    assert {line.split()[1] for line in log if "expires 3600 " in line} == everyone
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and {
+            line.split()[1] for line in kamailio.registrations()
+            if "expires 0 " in line} != everyone:
+        time.sleep(0.1)
+    assert {line.split()[1] for line in kamailio.registrations()
+            if "expires 0 " in line} == everyone
+
+
+def test_the_core_engine_is_still_there(kamailio):
+    status, r = load(["register", kamailio.server("udp"), "--users", "1001-1010",
+                      "--lab-accounts", "--calls", "10", "--rate", "max", "--engine", "core",
+                      "--json", "-q"])
+    assert status == 0 and r["by_status"] == {"200": 10}
+    assert r["register_ms"]["count"] == 10
 
 
 def test_a_wrong_password_is_a_4xx_failure_by_status(kamailio):
