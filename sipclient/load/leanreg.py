@@ -35,7 +35,7 @@ import re
 from collections import deque
 
 from sipclient.load.pacer import Pacer, start_due
-from sipclient.load.scan import Scanned, from_parsed, parse_or_none, scan_response
+from sipclient.load.scan import from_parsed, parse_or_none, scan_response
 from sipclient.load.spec import LoadSpec
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.builders import build_response
@@ -53,6 +53,7 @@ TIMER_F = 64 * T1
 _PARAM = re.compile(rb'([A-Za-z-]+)[ \t]*=[ \t]*(?:"([^"]*)"|([^\s,]+))')
 _CHALLENGE = (b"\r\nWWW-Authenticate: Digest ", b"\r\nProxy-Authenticate: Digest ")
 _AUTH_NAME = {401: b"Authorization", 407: b"Proxy-Authorization"}
+_TAIL = b"User-Agent: sipclient-load\r\nContent-Length: 0\r\n\r\n"
 
 
 def scan_challenge(data: bytes, status: int) -> dict[bytes, bytes] | None:
@@ -118,9 +119,9 @@ class _Inst:
 
 
 class _User:
-    __slots__ = ("name", "aor", "cid", "password", "ha1", "digest", "cseq", "registered",
+    __slots__ = ("name", "cid", "password", "ha1", "digest", "cseq", "registered",
                  "jobs", "job", "inst", "t0", "branch", "request", "interval", "due",
-                 "give_up", "challenged", "expires", "contact")
+                 "give_up", "challenged", "expires", "contact", "pre", "mid", "cseq_line")
 
     def __init__(self, name: str, cid: bytes, password: str | None) -> None:
         self.name = name.encode()
@@ -134,6 +135,7 @@ class _User:
         self.job = -1  # the kind in flight; -1: idle
         self.inst: _Inst | None = None
         self.due = -1.0
+        self.pre: bytes | None = None
 
 
 class LeanRegistrar:
@@ -283,14 +285,20 @@ class LeanRegistrar:
 
     def _transmit(self, user: _User, auth: bytes, now: float) -> None:
         user.cseq += 1
-        user.branch = b"z9hG4bK%s.%s.%d" % (self._prefix, user.name, user.cseq)
-        user.contact = b"<sip:%s@%s>" % (user.name, self._hostport)
+        if user.pre is None:  # the user's fixed lines, built once
+            name, dom = user.name, self._dom
+            user.contact = b"<sip:%s@%s>" % (name, self._hostport)
+            user.pre = b"".join((
+                b"\r\nMax-Forwards: 70\r\nFrom: <sip:", name, b"@", dom, b">;tag=",
+                user.cid, b"\r\nTo: <sip:", name, b"@", dom, b">\r\nCall-ID: ", user.cid,
+                b"\r\nCSeq: "))
+            user.mid = b" REGISTER\r\nContact: " + user.contact + b"\r\nExpires: "
+        branch = b"%s.%s.%d" % (self._prefix, user.name, user.cseq)
+        user.branch = b"z9hG4bK" + branch
+        user.cseq_line = b"\r\nCSeq: %d REGISTER\r\n" % user.cseq
         user.request = b"".join((
-            self._head, user.branch[7:], b"\r\nMax-Forwards: 70\r\nFrom: <sip:", user.name,
-            b"@", self._dom, b">;tag=", user.cid, b"\r\nTo: <sip:", user.name, b"@",
-            self._dom, b">\r\nCall-ID: ", user.cid, b"\r\nCSeq: %d REGISTER\r\nContact: "
-            % user.cseq, user.contact, b"\r\nExpires: %d\r\n" % user.expires, auth,
-            b"User-Agent: sipclient-load\r\nContent-Length: 0\r\n\r\n"))
+            self._head, branch, user.pre, b"%d" % user.cseq, user.mid,
+            b"%d\r\n" % user.expires, auth, _TAIL))
         user.interval = T1
         self.out.append(user.request)
         self._arm(user, min(now + T1, user.give_up))
@@ -299,6 +307,23 @@ class LeanRegistrar:
 
     def receive(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         """One datagram from ``addr``."""
+        # the common case, read in place: a response in the usual spelling whose Call-ID,
+        # CSeq line and top Via branch are those of a user's REGISTER in flight
+        find = data.find
+        i = find(b"\r\nCall-ID: ")
+        if i > 0 and data[:8] == b"SIP/2.0 ":
+            user = self.by_cid.get(data[i + 11:find(b"\r\n", i + 11)])
+            if user is not None and user.job >= 0:
+                k = find(b"\r\nCSeq: ")
+                v = find(b"\r\nVia: ")
+                if k > 0 and v > 0 and data.startswith(user.cseq_line, k):
+                    line = data[v + 7:find(b"\r\n", v + 7)]
+                    b = line.find(b";branch=")
+                    code = data[8:11]
+                    if b > 0 and code.isdigit() and \
+                            line[b + 8:].split(b";", 1)[0].rstrip() == user.branch:
+                        self._response(user, int(code), data, now)
+                        return
         r = scan_response(data)
         if r is None:
             msg = parse_or_none(data)
@@ -314,12 +339,15 @@ class LeanRegistrar:
                 or r.branch != user.branch):
             self.strays += 1
             return
-        status = r.status
+        self._response(user, r.status, r.data, now)
+
+    def _response(self, user: _User, status: int, data: bytes, now: float) -> None:
+        """The response to ``user``'s REGISTER in flight."""
         if status < 200:
             user.interval = T2  # Proceeding: timer E at T2
             return
         if status in (401, 407) and not user.challenged and user.password is not None:
-            auth = self._answer(user, r)
+            auth = self._answer(user, status, data)
             if auth is not None:
                 user.challenged = True
                 user.due = -1.0
@@ -331,10 +359,10 @@ class LeanRegistrar:
         else:
             self._done(user, now, status, None, _granted(data, user.contact, user.expires))
 
-    def _answer(self, user: _User, r: Scanned) -> bytes | None:
-        """The credentials line answering the challenge in ``r`` (None: cannot)."""
+    def _answer(self, user: _User, status: int, data: bytes) -> bytes | None:
+        """The credentials line answering the challenge in ``data`` (None: cannot)."""
         assert user.password is not None
-        params = scan_challenge(r.data, r.status)
+        params = scan_challenge(data, status)
         if params is not None:
             realm = params[b"realm"]
             ha1 = user.ha1.get(realm)
@@ -342,18 +370,18 @@ class LeanRegistrar:
                 ha1 = user.ha1[realm] = hashlib.md5(
                     user.name + b":" + realm + b":" + user.password.encode()).hexdigest() \
                     .encode()
-            return digest_line(_AUTH_NAME[r.status], user.name, ha1, self._uri, b"REGISTER",
+            return digest_line(_AUTH_NAME[status], user.name, ha1, self._uri, b"REGISTER",
                                params, b"%s%x" % (self._prefix, next(self._cnonce)))
-        return self._answer_parsed(user, r)
+        return self._answer_parsed(user, status, data)
 
-    def _answer_parsed(self, user: _User, r: Scanned) -> bytes | None:
+    def _answer_parsed(self, user: _User, status: int, data: bytes) -> bytes | None:
         """The rare path: the full parser and the general digest client."""
         from sipclient.proto.digest import choose_challenge, header_name_for
 
-        msg = parse_or_none(r.data)
+        msg = parse_or_none(data)
         if not isinstance(msg, Response):
             return None
-        name = "WWW-Authenticate" if r.status == 401 else "Proxy-Authenticate"
+        name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
         try:
             challenge = choose_challenge(msg.headers.get_all(name))
             if user.digest is None:
@@ -361,7 +389,7 @@ class LeanRegistrar:
             value = user.digest.authorization(challenge, "REGISTER", self._uri.decode())
         except (ParseError, ValueError):
             return None
-        return f"{header_name_for(r.status)}: {value}\r\n".encode()
+        return f"{header_name_for(status)}: {value}\r\n".encode()
 
     def _done(self, user: _User, now: float, status: int | None,
               failure: tuple[str, str] | None, granted: int = 0) -> None:

@@ -125,3 +125,13 @@ def test_refresh_keeps_each_binding_until_the_end(tmp_path):
         assert r["register_ms"]["count"] >= 6
         for user in accounts:
             assert len([x for x in lab.registrations(user) if "expires 2 " in x]) >= 3
+
+
+def test_a_registrar_with_2500_accounts_starts_and_knows_the_last_one(tmp_path):
+    # the accounts are statements of Kamailio's config: its private memory grows with them
+    cfg = LabConfig()
+    accounts = {str(u): cfg.password(str(u)) for u in range(1001, 3501)}
+    with KamailioLab(tmp_path / "kam", free_udp_port(), accounts) as lab:
+        status, r = load(["register", lab.server("udp"), "--users", "3500", "--lab-accounts",
+                          "--calls", "1", "--rate", "max", "--json", "-q"])
+    assert status == 0 and r["by_status"] == {"200": 1}
