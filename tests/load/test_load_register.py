@@ -113,6 +113,28 @@ def test_load_registrar_command_serves_the_lab_accounts_until_sigterm(tmp_path):
     assert "registered 1003 expires 3600" in (tmp_path / "kam" / "kamailio.log").read_text()
 
 
+def test_lab_up_registrar_kamailio_is_load_registrar(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sipclient", "lab", "up", "--registrar",
+                             "kamailio", "--sip-extensions", "1001-1002", "--run-dir",
+                             str(tmp_path / "kam")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "kamailio registrar on udp:" in line and "2 accounts 1001-1002" in line, \
+            line + proc.stderr.read()
+        target = line.split(" on ")[1].split()[0]
+        status, r = load(["register", target, "--users", "1001-1002", "--lab-accounts",
+                          "--calls", "2", "--rate", "max", "--json", "-q"])
+        assert status == 0 and r["by_status"] == {"200": 2}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 143
+
+
 def test_refresh_keeps_each_binding_until_the_end(tmp_path):
     cfg = LabConfig()
     accounts = {u: cfg.password(u) for u in ("1001", "1002")}
