@@ -93,46 +93,39 @@ def test_a_wrong_password_is_a_4xx_failure_by_status(kamailio):
     assert set(r["by_status"]) <= {"401", "403"}
 
 
-def test_load_registrar_command_serves_the_lab_accounts_until_sigterm(tmp_path):
+def foreground_registrar(argv: list[str], users: str, count: int) -> str:
+    """Run ``sipclient ARGV`` (a registrar in the foreground), register ``users`` through
+    the target it prints, SIGTERM it (exit 143); its first line."""
     import signal
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "sipclient", "load", "registrar", "--users",
-                             "1001-1003", "--run-dir", str(tmp_path / "kam")],
+    proc = subprocess.Popen([sys.executable, "-m", "sipclient", *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
+        assert " on udp:" in line, line + proc.stderr.read()
         target = line.split(" on ")[1].split()[0]
-        status, r = load(["register", target, "--users", "1001-1003", "--lab-accounts",
-                          "--calls", "3", "--rate", "max", "--json", "-q"])
-        assert status == 0 and r["by_status"] == {"200": 3}
+        status, r = load(["register", target, "--users", users, "--lab-accounts",
+                          "--calls", str(count), "--rate", "max", "--json", "-q"])
+        assert status == 0 and r["by_status"] == {"200": count}
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 143
+    return line
+
+
+def test_load_registrar_command_serves_the_lab_accounts_until_sigterm(tmp_path):
+    foreground_registrar(["load", "registrar", "--users", "1001-1003", "--run-dir",
+                          str(tmp_path / "kam")], "1001-1003", 3)
     assert "registered 1003 expires 3600" in (tmp_path / "kam" / "kamailio.log").read_text()
 
 
 def test_lab_up_registrar_kamailio_is_load_registrar(tmp_path):
-    import signal
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-m", "sipclient", "lab", "up", "--registrar",
-                             "kamailio", "--sip-extensions", "1001-1002", "--run-dir",
-                             str(tmp_path / "kam")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert "kamailio registrar on udp:" in line and "2 accounts 1001-1002" in line, \
-            line + proc.stderr.read()
-        target = line.split(" on ")[1].split()[0]
-        status, r = load(["register", target, "--users", "1001-1002", "--lab-accounts",
-                          "--calls", "2", "--rate", "max", "--json", "-q"])
-        assert status == 0 and r["by_status"] == {"200": 2}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 143
+    line = foreground_registrar(["lab", "up", "--registrar", "kamailio", "--sip-extensions",
+                                 "1001-1002", "--run-dir", str(tmp_path / "kam")],
+                                "1001-1002", 2)
+    assert "kamailio registrar on udp:" in line and "2 accounts 1001-1002" in line
 
 
 def test_refresh_keeps_each_binding_until_the_end(tmp_path):
