@@ -42,6 +42,12 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 
 def lean_supported(spec: LoadSpec) -> str | None:
     """None when the lean engine can run ``spec``, else why not."""
+    try:
+        transport = parse_target(spec.target).transport
+    except ValueError:
+        transport = "udp"  # the driver's open() says what is wrong with it
+    if transport != "udp":
+        return f"the lean engine runs over UDP (asked: {transport.upper()})"
     if spec.kind == "register":
         return None
     if spec.kind != "call":

@@ -24,7 +24,7 @@ from typing import Any
 
 from sipclient.io.endpoint import Endpoint, TransactionFailed
 from sipclient.io.target import parse_target
-from sipclient.load.calls import SIP_TIMEOUT, open_udp_endpoint
+from sipclient.load.calls import SIP_TIMEOUT, open_udp_endpoint, uri_params
 from sipclient.load.spec import LoadSpec
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.core import RequestReceived
@@ -79,6 +79,7 @@ class RegisterDriver:
     async def open(self) -> None:
         self.endpoint, self.server, self.local = await open_udp_endpoint(
             self.spec, on_request=self._on_request)
+        self.uri_params = uri_params(self.endpoint)
         target = parse_target(self.spec.target)
         self.domain = target.host
         for name, password in passwords_for(self.spec).items():
@@ -148,7 +149,7 @@ class RegisterDriver:
                 ("To", f"<sip:{user.name}@{self.domain}>"),
                 ("Call-ID", user.call_id),
                 ("CSeq", f"{user.cseq} REGISTER"),
-                ("Contact", f"<sip:{user.name}@{host}:{self.local[1]}>"),
+                ("Contact", f"<sip:{user.name}@{host}:{self.local[1]}{self.uri_params}>"),
                 ("Expires", str(expires)),
                 ("User-Agent", "sipclient-load"),
             ])

@@ -55,8 +55,11 @@ def driver_for(spec: LoadSpec) -> Any:
         from sipclient.load.calls import CallDriver
         return CallDriver(spec)
     if spec.kind == "register":
-        if spec.engine != "core":
-            from sipclient.load.leanrun import LeanRegisterDriver
+        from sipclient.load.leanrun import LeanRegisterDriver, lean_supported
+        why = lean_supported(spec)
+        if spec.engine == "lean" and why is not None:
+            raise ValueError(f"--engine lean: {why}")
+        if spec.engine != "core" and why is None:
             return LeanRegisterDriver(spec)
         from sipclient.load.register import RegisterDriver
         return RegisterDriver(spec)

@@ -35,8 +35,9 @@ class SippUas:
     """``sipp -sn uas`` (or ``-sf scenario``) on ``host``:<free port>, stopped on exit."""
 
     def __init__(self, host: str = "127.0.0.1", *, scenario: str | Path | None = None,
-                 extra: tuple[str, ...] = ()) -> None:
+                 extra: tuple[str, ...] = (), transport: str = "udp") -> None:
         self.host = host
+        self.transport = transport  # "udp", or "tcp": sipp -t t1 (one TCP socket)
         self.port = free_udp_port(host, also=(2,))
         self.scenario = scenario
         self.extra = extra
@@ -44,16 +45,17 @@ class SippUas:
 
     @property
     def target(self) -> str:
-        return f"udp:{self.host}:{self.port}"
+        return f"{self.transport}:{self.host}:{self.port}"
 
     def __enter__(self) -> "SippUas":
         cmd = [sipp_binary(), *(("-sf", str(self.scenario)) if self.scenario else ("-sn", "uas")),
                "-i", self.host, "-p", str(self.port), "-mp", str(self.port + 2), "-nostdin",
-               "-max_recv_loops", "10000", "-buff_size", "4194304", *self.extra]
+               "-max_recv_loops", "10000", "-buff_size", "4194304",
+               *(("-t", "t1") if self.transport == "tcp" else ()), *self.extra]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
-        while not port_in_use(self.host, self.port, _UDP):
+        while not port_in_use(self.host, self.port, _TCP if self.transport == "tcp" else _UDP):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr \
                     else ""
@@ -75,6 +77,7 @@ class SippUas:
 
 
 _UDP = 2  # socket.SOCK_DGRAM, without importing socket for one constant
+_TCP = 1  # socket.SOCK_STREAM
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import sys
 import time
 
 from sipclient.cli import Env, main
+from sipclient.lab.probe import free_udp_port
 
 
 def load(argv: list[str]) -> tuple[int, str, str]:
@@ -72,8 +73,12 @@ def test_unanswered_calls_fail_with_reason_timeout_and_never_hang():
 def test_bad_usage_is_one_line_exit_2():
     status, _, err = load(["call", "udp:127.0.0.1:5060", "600", "--max-failed", "lots"])
     assert status == 2 and "--max-failed 'lots'" in err and "Traceback" not in err
-    status, _, err = load(["call", "tcp:127.0.0.1:5060", "600", "--calls", "1", "-q"])
-    assert status == 2 and "UDP" in err
+    status, _, err = load(["call", "tls:127.0.0.1:5061", "600", "--calls", "1", "-q"])
+    assert status == 2 and "UDP or TCP" in err and "TLS" in err
+    port = free_udp_port()  # free on TCP too: nobody listens there
+    status, _, err = load(["call", f"tcp:127.0.0.1:{port}", "600", "--calls", "1", "-q"])
+    assert status == 2 and f"127.0.0.1:{port}" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_sigterm_hangs_up_writes_the_report_and_exits_143(sipp_uas, tmp_path):
@@ -153,3 +158,18 @@ def test_media_packets_counts_without_decoding(sipp_uas_echo):
     m = json.loads(out)["media"]
     assert m["streams"] == 3 and m["packets_received"] > 0
     assert m["tone_heard"] == 0  # packets level does not decode
+
+
+def test_calls_over_tcp_one_connection_per_process():
+    from sipclient.load.sipp import SippUas
+
+    with SippUas(transport="tcp") as uas:
+        status, out, err = load(["call", uas.target, "600", "--rate", "max", "--calls", "40",
+                                 "--concurrency", "10", "--processes", "2", "--json", "-q"])
+        assert status == 0, err + out
+        r = json.loads(out)
+        assert (r["completed"], r["failed"]) == (40, 0) and r["by_status"] == {"200": 40}
+        assert r["retransmissions"] == 0  # a reliable transport: nothing is sent again
+        status, _, err = load(["call", uas.target, "600", "--calls", "1", "--engine", "lean",
+                               "-q"])
+        assert status == 2 and "the lean engine runs over UDP (asked: TCP)" in err

@@ -85,6 +85,15 @@ def test_the_core_engine_is_still_there(kamailio):
     assert r["register_ms"]["count"] == 10
 
 
+def test_register_over_tcp_on_the_core_engine(kamailio):
+    status, r = load(["register", kamailio.server("tcp"), "--users", "1001-1010",
+                      "--lab-accounts", "--calls", "10", "--rate", "max", "--json", "-q"])
+    assert status == 0 and r["by_status"] == {"200": 10}
+    over_tcp = {line.split()[1] for line in kamailio.registrations()
+                if "expires 3600 from tcp:" in line}
+    assert over_tcp == {str(u) for u in range(1001, 1011)}
+
+
 def test_a_wrong_password_is_a_4xx_failure_by_status(kamailio):
     status, r = load(["register", kamailio.server("udp"), "--users", "1001-1003",
                       "--password", "wrong", "--calls", "3", "--rate", "max", "--json", "-q"])
