@@ -159,3 +159,35 @@ def test_a_registrar_with_2500_accounts_starts_and_knows_the_last_one(tmp_path):
         status, r = load(["register", lab.server("udp"), "--users", "3500", "--lab-accounts",
                           "--calls", "1", "--rate", "max", "--json", "-q"])
     assert status == 0 and r["by_status"] == {"200": 1}
+
+
+def test_sigterm_removes_every_binding_and_exits_143(kamailio, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sipclient", "load", "register", kamailio.server("udp"),
+         "--users", "1001-1020", "--lab-accounts", "--calls", "20", "--rate", "max",
+         "--refresh", "--expires", "60", "--processes", "2", "--report", str(tmp_path / "r"),
+         "--json", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    everyone = {str(u) for u in range(1001, 1021)}
+
+    def logged(expires: str) -> set[str]:
+        return {line.split()[1] for line in kamailio.registrations()
+                if f"expires {expires} " in line}
+
+    deadline = time.monotonic() + 20
+    while logged("60") != everyone and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert logged("60") == everyone and not logged("0")  # held, refreshing
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    r = json.loads(out)
+    assert r["interrupted"] == "SIGTERM" and r["completed"] == 20 and r["failed"] == 0
+    assert (tmp_path / "r" / "summary.json").exists()
+    deadline = time.monotonic() + 5
+    while logged("0") != everyone and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert logged("0") == everyone
