@@ -203,6 +203,8 @@ class LeanCallDriver:
                     log.debug("lean engine: datagram from %s not handled", addr,
                               exc_info=True)
                     core.garbage += 1
+                if out:  # what it answers leaves now, not after the batch: the peer
+                    flush()  # works on it while we read the rest
             step()
 
         def stop() -> None:
