@@ -30,7 +30,8 @@ async def _main() -> int:
         loop.add_signal_handler(sig, stopping.set)
 
     async def ready() -> None:
-        """Tell the parent the engine is open, wait for its "go" (or EOF, or the stop)."""
+        """Tell the parent the engine is open, wait for its "go" (EOF or the stop: no
+        instance starts)."""
         _emit({"ready": True})
         reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(
@@ -39,6 +40,8 @@ async def _main() -> int:
             line = asyncio.ensure_future(reader.readline())
             stop = asyncio.ensure_future(stopping.wait())
             await asyncio.wait((line, stop), return_when=asyncio.FIRST_COMPLETED)
+            if line.done() and not line.cancelled() and line.result() != b"go\n":
+                stopping.set()  # EOF: the parent is gone (or gave up): start nothing
             line.cancel()
             stop.cancel()
         finally:
