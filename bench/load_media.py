@@ -32,11 +32,12 @@ def main() -> int:
     ap.add_argument("--level", choices=("packets", "full"), default="packets")
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--processes", default="auto")
+    ap.add_argument("--engine", choices=("auto", "lean", "core"), default="auto")
     a = ap.parse_args()
     with SippUas(extra=("-rtp_echo",)) as uas:
         cmd = [sys.executable, "-m", "sipclient", "load", "call", uas.target, "600",
                "--calls", str(a.calls), "--rate", str(a.rate), "--hold", str(a.hold),
-               "--media", a.level, "--processes", a.processes, "--concurrency",
+               "--media", a.level, "--engine", a.engine, "--processes", a.processes, "--concurrency",
                str(a.calls), "--json", "-q", "--max-loss", "0%"]
         out = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=a.hold + a.calls / a.rate + 120)

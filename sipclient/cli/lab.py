@@ -52,6 +52,11 @@ def register(subparsers: Any) -> None:
     up.add_argument("--engine", choices=("podman", "docker"),
                     help="container engine (default: podman if it works, else docker; "
                     "implies --container)")
+    up.add_argument("--registrar", choices=("asterisk", "kamailio"), default="asterisk",
+                    help="kamailio: instead of Asterisk, the load tests' Kamailio registrar "
+                    "with the lab's accounts, in the foreground until Ctrl-C (the same as "
+                    "`sipclient load registrar`; --bind, --sip-port, --sip-extensions, "
+                    "--run-dir apply)")
 
     for name, text in (("down", "stop the lab"), ("status", "is the lab up and answering?")):
         common(actions.add_parser(name, help=text))
@@ -93,8 +98,23 @@ def _lab(args: argparse.Namespace, env: Env) -> Any:
     return Lab(base.replace(**overrides))
 
 
+def _kamailio(args: argparse.Namespace, env: Env) -> int:
+    """``lab up --registrar kamailio``: ``sipclient load registrar`` with the lab's options."""
+    from sipclient.cli.load import registrar
+    from sipclient.lab import LabConfig
+
+    users = args.sip_extensions or ",".join(LabConfig.from_env(
+        env.environ if env.environ is not None else None).sip_extensions)
+    return registrar(argparse.Namespace(
+        users=users, bind=args.bind or "127.0.0.1", port=args.sip_port or 0,
+        run_dir=args.run_dir or "run/kamailio", no_auth_invite=False), env)
+
+
 def run(args: argparse.Namespace, env: Env) -> int:
     from sipclient.lab import LabError
+
+    if args.lab_action == "up" and args.registrar == "kamailio":
+        return _kamailio(args, env)
 
     try:
         lab = _lab(args, env)

@@ -103,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="load_kind", metavar="KIND")
     sub.required = True
     c = sub.add_parser("call", help="INVITE / answer / hold / BYE (like sipp -sn uac)")
-    c.add_argument("target", metavar="TARGET", help="udp:host:port of the PBX or UAS")
+    c.add_argument("target", metavar="TARGET", help="udp:host:port (or tcp:) of the PBX or UAS")
     c.add_argument("number", metavar="NUMBER", help="number or SIP URI to call (${i}: the "
                    "instance number)")
     _common(c)
@@ -114,7 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "--media none, the general SIP core otherwise; lean or core to force")
     c.set_defaults(func=run)
     r = sub.add_parser("register", help="REGISTER storms: each user's digest, refreshes")
-    r.add_argument("target", metavar="TARGET", help="udp:host:port of the registrar")
+    r.add_argument("target", metavar="TARGET", help="udp:host:port (or tcp:) of the registrar")
     r.add_argument("--users", required=True, metavar="RANGE",
                    help="user names, e.g. 1001-1020 or 1001,1005 (each instance registers "
                         "the next one)")
@@ -127,6 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="each user's password is its password in the built-in lab (the lab's "
                         "seed; the Kamailio lab is given the same)")
     _common(r)
+    r.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto and lean (default): REGISTER templates, a targeted scan, the "
+                        "digest computed per user; core: the general SIP core")
     r.set_defaults(func=run)
     s = sub.add_parser("run", help="a scenario file as the load instance")
     s.add_argument("scenario", metavar="FILE.sip.yaml")

@@ -178,7 +178,9 @@ class KamailioLab:
         binary = find_kamailio()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.render())
-        check = subprocess.run([binary, "-c", "-f", str(self.config_file)],
+        # private memory: the accounts are statements of the config (about 4 KB each)
+        pkg = str(8 + len(self.accounts) // 200)
+        check = subprocess.run([binary, "-c", "-f", str(self.config_file), "-M", pkg],
                                capture_output=True, text=True, timeout=30)
         if check.returncode != 0:
             raise LabError(f"kamailio rejects {self.config_file}:\n"
@@ -191,7 +193,7 @@ class KamailioLab:
         self._log_file = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
             [binary, "-f", str(self.config_file), "-DD", "-E", "-Y", str(self.run_dir),
-             "-P", str(self.run_dir / "kamailio.pid"), "-m", "64", "-M", "8"],
+             "-P", str(self.run_dir / "kamailio.pid"), "-m", "64", "-M", pkg],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True)
         deadline = time.monotonic() + self.boot_timeout

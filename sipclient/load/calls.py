@@ -47,7 +47,8 @@ from sipclient.proto.message import Request
 from sipclient.proto.transaction import build_response
 from sipclient.proto.uac import authenticate
 
-__all__ = ["CallDriver", "open_udp_endpoint", "udp_server", "request_uri_for", "SIP_TIMEOUT"]
+__all__ = ["CallDriver", "open_udp_endpoint", "udp_server", "request_uri_for", "SIP_TIMEOUT",
+           "uri_params"]
 
 #: socket buffers asked for (the kernel caps them at net.core.rmem_max / wmem_max)
 SOCKET_BUFFER = 4 * 1024 * 1024
@@ -55,11 +56,13 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 SIP_TIMEOUT = 32.0
 
 
-async def udp_server(spec: LoadSpec) -> tuple[str, int]:
-    """The address ``spec.target`` resolves to (UDP only: else ValueError)."""
+async def udp_server(spec: LoadSpec, also: tuple[str, ...] = ()) -> tuple[str, int]:
+    """The address ``spec.target`` resolves to (UDP, or a transport of ``also``: else
+    ValueError)."""
     target = parse_target(spec.target)
-    if target.transport != "udp":
-        raise ValueError(f"load runs over UDP; {spec.target!r} asks for "
+    if target.transport != "udp" and target.transport not in also:
+        allowed = " or ".join(t.upper() for t in ("udp", *also))
+        raise ValueError(f"load runs over {allowed}; {spec.target!r} asks for "
                          f"{target.transport.upper()}")
     hops = await resolve(target)
     if not hops:
@@ -69,9 +72,9 @@ async def udp_server(spec: LoadSpec) -> tuple[str, int]:
 
 async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
                             ) -> tuple[Endpoint, tuple[str, int], tuple[str, int]]:
-    """Resolve ``spec.target`` (UDP only), bind one socket, and return
-    ``(endpoint, server address, our concrete address)``."""
-    server = await udp_server(spec)
+    """Resolve ``spec.target`` (UDP, or TCP: one connection per process), bind one socket,
+    and return ``(endpoint, server address, our concrete address)``."""
+    server = await udp_server(spec, also=("tcp",))
     local_ip = spec.local_addresses[0] if spec.local_addresses else (
         "::" if ":" in server[0] else "0.0.0.0")
     ids = IdGenerator(random.Random())
@@ -81,16 +84,36 @@ async def open_udp_endpoint(spec: LoadSpec, on_request: Any = None
         if endpoint is not None:
             endpoint.on_transport_event(event)
 
-    transport = await UdpTransport.bind((local_ip, 0), on_event=on_event)
-    sock = getattr(transport, "_sock", None)  # bursts of responses must not overflow it
-    if sock is not None:
-        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-    local = concrete_address(transport.local_address, server)
-    endpoint = Endpoint(CoreConfig(host=local[0], port=local[1], transport="UDP", rng=ids.rng),
+    transport: Any
+    if parse_target(spec.target).transport == "tcp":
+        # one connection from this process, opened now: a refused one is a clear error
+        # before any instance starts
+        from sipclient.io.stream import TcpTransport
+
+        transport = await TcpTransport.create(on_event=on_event, local=(local_ip, 0))
+        try:
+            local = (await transport.connect(server)).local
+        except (OSError, TransportError) as exc:
+            await transport.close()
+            raise OSError(str(exc)) from None
+        name = "TCP"
+    else:
+        transport = await UdpTransport.bind((local_ip, 0), on_event=on_event)
+        sock = getattr(transport, "_sock", None)  # bursts of responses must not overflow it
+        if sock is not None:
+            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        local = concrete_address(transport.local_address, server)
+        name = "UDP"
+    endpoint = Endpoint(CoreConfig(host=local[0], port=local[1], transport=name, rng=ids.rng),
                         on_request=on_request)
     endpoint.attach(transport)
     return endpoint, server, local
+
+
+def uri_params(endpoint: Endpoint) -> str:
+    """What our Contact URIs carry for the endpoint's transport (``;transport=tcp``)."""
+    return ";transport=tcp" if endpoint.transport_name == "TCP" else ""
 
 
 class CallDriver:
@@ -120,6 +143,7 @@ class CallDriver:
     async def open(self) -> None:
         self.endpoint, self.server, self.local = await open_udp_endpoint(
             self.spec, on_request=self._on_request)
+        self.uri_params = uri_params(self.endpoint)
         target = parse_target(self.spec.target)
         self.domain = target.host if not target.host.replace(".", "").isdigit() \
             else self.server[0]
@@ -158,7 +182,7 @@ class CallDriver:
                 ("To", f"<{to_uri}>"),
                 ("Call-ID", call_id),
                 ("CSeq", "1 INVITE"),
-                ("Contact", f"<sip:{self.user}@{host}:{self.local[1]}>"),
+                ("Contact", f"<sip:{self.user}@{host}:{self.local[1]}{self.uri_params}>"),
                 ("User-Agent", "sipclient-load"),
                 ("Content-Type", "application/sdp"),
             ], body=media.offer())
@@ -260,7 +284,8 @@ class CallDriver:
             status = 200
         else:  # a request for a dialog (or transaction) we do not have (12.2.2)
             status = 481
-        headers = [("Contact", f"<sip:{self.user}@{self.local[0]}:{self.local[1]}>")] \
+        headers = [("Contact", f"<sip:{self.user}@{self.local[0]}:{self.local[1]}"
+                               f"{self.uri_params}>")] \
             if req.method == "INVITE" else []
         resp = build_response(req, status, "OK" if status == 200 else
                               "Call/Transaction Does Not Exist", headers=headers)

@@ -33,7 +33,8 @@ from __future__ import annotations
 import heapq
 import itertools
 
-from sipclient.load.pacer import Pacer
+from sipclient.load.leanmedia import LeanMedia, sdp_remote
+from sipclient.load.pacer import Pacer, start_due
 from sipclient.load.scan import Scanned, from_parsed, parse_or_none, scan_response
 from sipclient.load.spec import LoadSpec, request_uri_for
 from sipclient.load.stats import LoadStats, reason_for_status
@@ -71,8 +72,12 @@ class LeanUac:
 
     def __init__(self, spec: LoadSpec, *, local: tuple[str, int], server: tuple[str, int],
                  domain: str, stats: LoadStats, sdp: bytes, token: str, wall_offset: float,
-                 digest: DigestClient | None = None, ids: IdGenerator | None = None) -> None:
+                 digest: DigestClient | None = None, ids: IdGenerator | None = None,
+                 media: LeanMedia | None = None) -> None:
         self.spec = spec
+        #: ``--media packets``: each answered call's stream (started at the 2xx, stopped
+        #: at the hang-up; its figures go to ``stats.media``)
+        self.media = media
         self.stats = stats
         self.server = server
         self.wall = wall_offset
@@ -146,20 +151,10 @@ class LeanUac:
                 self._fire(call, now)
         nxt = heap[0][0] if heap else None
         if not self._no_more_starts(now):
-            spec = self.spec
-            due = self._pacer.due(now - self.t0)
-            limit = spec.calls
-            while self.active < spec.concurrency and self.started < due and (
-                    limit is None or self.started < limit):
-                self._start(now)
-            if self.active < spec.concurrency and self._pacer.rate is not None and (
-                    limit is None or self.started < limit):
-                at = self.t0 + self._pacer.time_of(self.started + 1)
+            at = start_due(self._pacer, self.spec, self, now)
+            if at is not None:
                 nxt = at if nxt is None else min(nxt, at)
-            if spec.duration is not None:
-                at = self.t0 + spec.duration
-                nxt = at if nxt is None else min(nxt, at)
-            if heap and (nxt is None or heap[0][0] < nxt):
+            if heap and (nxt is None or heap[0][0] < nxt):  # the new calls' timers
                 nxt = heap[0][0]
         return nxt
 
@@ -230,7 +225,15 @@ class LeanUac:
             call.tag, b"\r\n", call.routes, b"To: ", call.to, b"\r\nCall-ID: ", call.cid,
             b"\r\nCSeq: %d " % cseq, method, b"\r\n", tail, b"Content-Length: 0\r\n\r\n"))
 
+    def _media_stop(self, call: _Call) -> None:
+        if self.media is not None:
+            figures = self.media.stop(call.cid)
+            if figures is not None:
+                self.stats.media.append(figures)
+
     def _send_bye(self, call: _Call, now: float) -> None:
+        if self.media is not None:
+            self._media_stop(call)
         call.state = _BYEING
         call.method = b"BYE"
         call.cseq = call.inv_cseq + 1
@@ -321,6 +324,10 @@ class LeanUac:
         call.ack = self._in_dialog(call, b"ACK", call.inv_cseq,
                                    b"z9hG4bK%s.%d.a" % (self._prefix, call.i), call.auth)
         self.out.append(call.ack)
+        if self.media is not None:
+            remote = sdp_remote(r.data)
+            if remote is not None:
+                self.media.start(call.cid, remote, now)
         if self.stopped or self.spec.hold <= 0:
             self._send_bye(call, now)
         else:
@@ -367,6 +374,8 @@ class LeanUac:
         return True
 
     def _complete(self, call: _Call, now: float) -> None:
+        if self.media is not None:
+            self._media_stop(call)
         call.state = _DONE
         call.due = -1.0
         self.calls.pop(call.cid, None)
@@ -375,6 +384,8 @@ class LeanUac:
 
     def _fail(self, call: _Call, now: float, reason: str, detail: str,
               linger: bool = False) -> None:
+        if self.media is not None:
+            self._media_stop(call)
         self.active -= 1
         self.stats.ended(now + self.wall, reason, detail)
         if linger:

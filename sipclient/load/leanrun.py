@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 import socket
+import struct
 import time
 from collections import deque
 from typing import Any
@@ -30,7 +31,7 @@ from sipclient.load.stats import LoadStats
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.ids import IdGenerator
 
-__all__ = ["LeanCallDriver", "lean_supported", "BATCH"]
+__all__ = ["LeanCallDriver", "LeanRegisterDriver", "lean_supported", "BATCH"]
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,18 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 
 def lean_supported(spec: LoadSpec) -> str | None:
     """None when the lean engine can run ``spec``, else why not."""
+    try:
+        transport = parse_target(spec.target).transport
+    except ValueError:
+        transport = "udp"  # the driver's open() says what is wrong with it
+    if transport != "udp":
+        return f"the lean engine runs over UDP (asked: {transport.upper()})"
+    if spec.kind == "register":
+        return None
     if spec.kind != "call":
-        return "the lean engine runs load call only"
-    if spec.media != "none":
-        return f"the lean engine runs --media none only (asked: {spec.media})"
+        return "the lean engine runs load call and load register only"
+    if spec.media not in ("none", "packets"):
+        return f"the lean engine runs --media none and packets (asked: {spec.media})"
     return None
 
 
@@ -53,11 +62,12 @@ class LeanCallDriver:
 
     def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec
-        self.core: LeanUac | None = None
+        self.core: Any = None  # LeanUac or LeanRegistrar
         self.sock: socket.socket | None = None
         self.server: tuple[str, int] = ("", 0)
         self.local: tuple[str, int] = ("", 0)
         self.domain = ""
+        self.rtp: socket.socket | None = None  # --media packets: every stream's socket
 
     @property
     def retransmissions(self) -> int:
@@ -80,26 +90,42 @@ class LeanCallDriver:
             sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
         self.sock = sock
         self.local = concrete_address(sock.getsockname()[:2], self.server)
+        if self.spec.media == "packets" and self.spec.kind == "call":
+            self.rtp = _rtp_socket(self.local[0])
         self.domain = target.host if not target.host.replace(".", "").isdigit() \
             else self.server[0]
 
     async def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        for sock in (self.sock, self.rtp):
+            if sock is not None:
+                sock.close()
+        self.sock = self.rtp = None
 
-    async def run_all(self, stats: LoadStats, stopping: asyncio.Event) -> None:
-        """Every call of this process, until the core is finished."""
-        assert self.sock is not None
+    def make_core(self, stats: LoadStats) -> Any:
+        """The sans-I/O core this driver runs (here: the calls' :class:`LeanUac`)."""
         spec = self.spec
         rng = random.Random()
         digest = DigestClient(spec.user or "sipclient", spec.password) \
             if spec.password is not None else None
-        core = self.core = LeanUac(
+        media = None
+        port = 9
+        if self.rtp is not None:
+            from sipclient.load.leanmedia import LeanMedia
+            from sipclient.load.media import tone_payload
+
+            media = LeanMedia(tone_payload(), rng=rng)
+            port = self.rtp.getsockname()[1]
+        return LeanUac(
             spec, local=self.local, server=self.server, domain=self.domain, stats=stats,
-            sdp=static_offer(self.local[0]), token=format(rng.getrandbits(48), "012x"),
+            sdp=static_offer(self.local[0], port),
+            token=format(rng.getrandbits(48), "012x"),
             wall_offset=time.time() - time.perf_counter(), digest=digest,
-            ids=IdGenerator(rng))
+            ids=IdGenerator(rng), media=media)
+
+    async def run_all(self, stats: LoadStats, stopping: asyncio.Event) -> None:
+        """Every instance of this process, until the core is finished."""
+        assert self.sock is not None
+        core = self.core = self.make_core(stats)
         loop = asyncio.get_running_loop()
         sock = self.sock
         fd = sock.fileno()
@@ -147,6 +173,7 @@ class LeanCallDriver:
             nxt = core.tick(now)
             if out or out_to:
                 flush()
+            wake_media()  # a stream may have started or stopped
             if core.finished:
                 if not finished.done():
                     finished.set_result(None)
@@ -176,6 +203,8 @@ class LeanCallDriver:
                     log.debug("lean engine: datagram from %s not handled", addr,
                               exc_info=True)
                     core.garbage += 1
+                if out:  # what it answers leaves now, not after the batch: the peer
+                    flush()  # works on it while we read the rest
             step()
 
         def stop() -> None:
@@ -183,6 +212,16 @@ class LeanCallDriver:
             step()
 
         loop.add_reader(fd, readable)
+        media = getattr(core, "media", None)
+        if media is not None:
+            assert self.rtp is not None
+            media_timer = _MediaPump(loop, media, self.rtp, clock)
+            wake_media = media_timer.arm
+        else:
+            media_timer = None
+
+            def wake_media() -> None:
+                return None
         waiter = asyncio.ensure_future(stopping.wait())
         waiter.add_done_callback(
             lambda f: stop() if not (f.cancelled() or finished.done()) else None)
@@ -192,6 +231,8 @@ class LeanCallDriver:
         finally:
             waiter.cancel()
             loop.remove_reader(fd)
+            if media_timer is not None:
+                media_timer.close()
             if pending:
                 loop.remove_writer(fd)
             if timer[0] is not None:
@@ -199,3 +240,123 @@ class LeanCallDriver:
             if core.strays or core.garbage:
                 log.debug("lean engine: %d responses for unknown calls, %d datagrams not "
                           "handled", core.strays, core.garbage)
+
+
+class LeanRegisterDriver(LeanCallDriver):
+    """``load register`` on the lean core (:class:`~sipclient.load.leanreg.LeanRegistrar`):
+    the same socket and loop; each user's password from ``--lab-accounts`` or
+    ``--password``."""
+
+    def make_core(self, stats: LoadStats) -> Any:
+        from sipclient.load.leanreg import LeanRegistrar
+        from sipclient.load.register import passwords_for
+
+        spec = self.spec
+        return LeanRegistrar(
+            spec, local=self.local, server=self.server,
+            domain=parse_target(spec.target).host, stats=stats,
+            passwords=passwords_for(spec), token=format(random.getrandbits(48), "012x"),
+            wall_offset=time.time() - time.perf_counter())
+
+
+def _rtp_socket(ip: str) -> socket.socket:
+    """A non-blocking UDP socket on an even port of the load calls' RTP range."""
+    from sipclient.load.media import RTP_PORTS
+
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    rng = random.Random()
+    for _ in range(200):
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.bind((ip, rng.randrange(RTP_PORTS[0], RTP_PORTS[1], 2)))
+        except OSError:
+            sock.close()
+            continue
+        sock.setblocking(False)
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        return sock
+    raise OSError(f"no free RTP port in {RTP_PORTS[0]}-{RTP_PORTS[1]} on {ip}")
+
+
+class _MediaPump:
+    """The asyncio side of :class:`~sipclient.load.leanmedia.LeanMedia`: one timer aimed
+    :data:`EARLY` before the next busy slot (timers fire up to 1 ms late); at each, what
+    arrived since the last one is read first (no wake-up per received packet: with 500
+    echoed streams that would be 25,000 a second), each packet with the kernel's arrival
+    time (``SO_TIMESTAMPNS``, so the jitter is not the timer's), then the due packets are
+    sent from the one RTP socket."""
+
+    EARLY = 0.0005
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, media: Any, sock: socket.socket,
+                 clock: Any) -> None:
+        self.loop = loop
+        self.media = media
+        self.sock = sock
+        self.clock = clock
+        self.dropped = 0  # packets the socket refused (its buffer full): never sent
+        self._handle: Any = None
+        self._when: float | None = None
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            self._stamped = True
+        except OSError:  # not Linux: the time of reading
+            self._stamped = False
+        #: kernel (real-time) timestamps to the monotonic clock of ``now``
+        self._offset = time.time() - clock()
+
+    def arm(self) -> None:
+        nxt = self.media.next_time()
+        if nxt == self._when:
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._when = nxt
+        self._handle = None if nxt is None else self.loop.call_later(
+            max(0.0, nxt - self.EARLY - self.clock()), self._fire)
+
+    def _fire(self) -> None:
+        self._handle = self._when = None
+        media = self.media
+        self.drain()
+        media.tick(self.clock(), self.EARLY)
+        sendto = self.sock.sendto
+        for packet, addr in media.out:
+            try:
+                sendto(packet, addr)
+            except OSError:  # full (BlockingIOError) or unreachable: that packet is lost
+                self.dropped += 1
+        media.out.clear()
+        self.arm()
+
+    def drain(self) -> None:
+        """Read every datagram waiting on the RTP socket."""
+        recvmsg = self.sock.recvmsg
+        receive = self.media.receive
+        offset = self._offset
+        now = self.clock()
+        unpack = _TIMESPEC.unpack
+        while True:
+            try:
+                data, anc, _flags, addr = recvmsg(2048, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+            when = now
+            for level, kind, value in anc:
+                if kind == _SO_TIMESTAMPNS and level == socket.SOL_SOCKET \
+                        and len(value) >= _TIMESPEC.size:
+                    sec, nsec = unpack(value[:_TIMESPEC.size])
+                    when = sec + nsec * 1e-9 - offset
+            receive(data, addr, when)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+#: Linux's SO_TIMESTAMPNS (Python does not name it); the control message carries a timespec
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")

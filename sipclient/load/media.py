@@ -19,7 +19,7 @@ from typing import Any
 
 from sipclient.load.spec import MEDIA_LEVELS, LoadSpec
 
-__all__ = ["MediaPlan", "MediaUnavailable", "TONE_HZ", "RTP_PORTS"]
+__all__ = ["MediaPlan", "MediaUnavailable", "TONE_HZ", "RTP_PORTS", "tone_payload"]
 
 #: the tone each call plays at levels packets and full
 TONE_HZ = 1000
@@ -38,6 +38,15 @@ def static_offer(ip: str, port: int = 9) -> bytes:
             "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
             "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
             ).encode("ascii")
+
+
+def tone_payload() -> bytes:
+    """20 ms of the :data:`TONE_HZ` tone in PCMU: 160 samples, 20 whole periods, so one
+    payload serves every packet of every stream (the lean engine's ``--media packets``)."""
+    from sipclient.media.audio import tone
+    from sipclient.media.codecs.g711 import ulaw_encode
+
+    return ulaw_encode(tone(TONE_HZ, duration=0.02, sample_rate=8000))
 
 
 class _NoMedia:

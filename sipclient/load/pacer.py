@@ -10,8 +10,9 @@ cap allows".
 from __future__ import annotations
 
 import math
+from typing import Any
 
-__all__ = ["Pacer"]
+__all__ = ["Pacer", "start_due"]
 
 
 class Pacer:
@@ -49,3 +50,23 @@ class Pacer:
         if self.ramp and t < self.ramp:
             return self.rate * max(t, 0.0) / self.ramp
         return self.rate
+
+
+def start_due(pacer: Pacer, spec: Any, core: Any, now: float) -> float | None:
+    """Start ``core``'s instances due at ``now`` (``core._start(now)`` while fewer than
+    ``spec.concurrency`` are active and ``spec.calls`` is not reached); the time of the next
+    start, or the end of ``--duration``, whichever is first (None: neither)."""
+    t0 = core.t0
+    due = pacer.due(now - t0)
+    limit = spec.calls
+    cap = spec.concurrency
+    while core.active < cap and core.started < due and (limit is None or core.started < limit):
+        core._start(now)
+    nxt = None
+    if core.active < cap and pacer.rate is not None and (limit is None
+                                                         or core.started < limit):
+        nxt = t0 + pacer.time_of(core.started + 1)
+    if spec.duration is not None:
+        at = t0 + spec.duration
+        nxt = at if nxt is None else min(nxt, at)
+    return nxt

@@ -24,7 +24,7 @@ from typing import Any
 
 from sipclient.io.endpoint import Endpoint, TransactionFailed
 from sipclient.io.target import parse_target
-from sipclient.load.calls import SIP_TIMEOUT, open_udp_endpoint
+from sipclient.load.calls import SIP_TIMEOUT, open_udp_endpoint, uri_params
 from sipclient.load.spec import LoadSpec
 from sipclient.load.stats import LoadStats, reason_for_status
 from sipclient.proto.core import RequestReceived
@@ -34,13 +34,23 @@ from sipclient.proto.message import Request
 from sipclient.proto.transaction import build_response
 from sipclient.proto.uac import authenticate
 
-__all__ = ["RegisterDriver", "lab_password"]
+__all__ = ["RegisterDriver", "lab_password", "passwords_for"]
 
 
 def lab_password(user: str) -> str:
     from sipclient.lab.config import LabConfig
 
     return LabConfig().password(user)
+
+
+def passwords_for(spec: LoadSpec) -> dict[str, str | None]:
+    """Each user's password: its lab password (``--lab-accounts``), else ``--password``."""
+    if spec.variables.get("lab_accounts"):
+        from sipclient.lab.config import LabConfig
+
+        config = LabConfig()
+        return {name: config.password(name) for name in spec.users}
+    return {name: spec.password for name in spec.users}
 
 
 class _User:
@@ -69,11 +79,10 @@ class RegisterDriver:
     async def open(self) -> None:
         self.endpoint, self.server, self.local = await open_udp_endpoint(
             self.spec, on_request=self._on_request)
+        self.uri_params = uri_params(self.endpoint)
         target = parse_target(self.spec.target)
         self.domain = target.host
-        for name in self.spec.users:
-            password = lab_password(name) if self.spec.variables.get("lab_accounts") \
-                else self.spec.password
+        for name, password in passwords_for(self.spec).items():
             digest = DigestClient(name, password) if password is not None else None
             self.users.append(_User(name, self.ids.call_id(self.local[0]), digest))
 
@@ -140,7 +149,7 @@ class RegisterDriver:
                 ("To", f"<sip:{user.name}@{self.domain}>"),
                 ("Call-ID", user.call_id),
                 ("CSeq", f"{user.cseq} REGISTER"),
-                ("Contact", f"<sip:{user.name}@{host}:{self.local[1]}>"),
+                ("Contact", f"<sip:{user.name}@{host}:{self.local[1]}{self.uri_params}>"),
                 ("Expires", str(expires)),
                 ("User-Agent", "sipclient-load"),
             ])

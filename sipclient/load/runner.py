@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from sipclient.load.engine import run_load
 from sipclient.load.spec import LoadSpec
@@ -55,6 +55,12 @@ def driver_for(spec: LoadSpec) -> Any:
         from sipclient.load.calls import CallDriver
         return CallDriver(spec)
     if spec.kind == "register":
+        from sipclient.load.leanrun import LeanRegisterDriver, lean_supported
+        why = lean_supported(spec)
+        if spec.engine == "lean" and why is not None:
+            raise ValueError(f"--engine lean: {why}")
+        if spec.engine != "core" and why is None:
+            return LeanRegisterDriver(spec)
         from sipclient.load.register import RegisterDriver
         return RegisterDriver(spec)
     if spec.kind == "run":
@@ -64,11 +70,20 @@ def driver_for(spec: LoadSpec) -> Any:
 
 
 async def run_here(spec: LoadSpec, stopping: asyncio.Event,
-                   on_live: LiveCallback | None = None) -> dict[str, Any]:
-    """The engine of one process; returns its snapshot."""
-    stats = LoadStats(spec.start_epoch or time.time())
+                   on_live: LiveCallback | None = None,
+                   ready: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
+    """The engine of one process; returns its snapshot. ``ready``, when given, is awaited
+    once the driver is open and before the first instance (a worker waits there for the
+    others, so that every process starts at the same time)."""
     driver = driver_for(spec)
     await driver.open()
+    if ready is not None:
+        try:
+            await ready()
+        except BaseException:
+            await driver.close()
+            raise
+    stats = LoadStats(spec.start_epoch or time.time())
     ticker = asyncio.ensure_future(_tick(stats, on_live)) if on_live else None
     try:
         if hasattr(driver, "run_all"):  # the lean engine paces its own calls
@@ -111,11 +126,21 @@ async def _run_workers(spec: LoadSpec, processes: int, stopping: asyncio.Event,
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(spec.share(k, processes).to_json()).encode() + b"\n")
         await proc.stdin.drain()
-        proc.stdin.close()
         procs.append(proc)
     lives: list[dict[str, Any]] = [{} for _ in procs]
     finals: list[dict[str, Any] | None] = [None for _ in procs]
     errors: list[str] = []
+    ready: set[int] = set()
+
+    def release() -> None:
+        """Every worker is ready (or one cannot be): "go" to all, at the same moment."""
+        for p in procs:
+            if p.stdin is not None and not p.stdin.is_closing():
+                try:
+                    p.stdin.write(b"go\n")
+                except (ConnectionError, RuntimeError):
+                    pass
+                p.stdin.close()
 
     async def read(k: int) -> None:
         stream = procs[k].stdout
@@ -125,7 +150,11 @@ async def _run_workers(spec: LoadSpec, processes: int, stopping: asyncio.Event,
                 msg = json.loads(line)
             except ValueError:
                 continue
-            if "live" in msg:
+            if "ready" in msg:
+                ready.add(k)
+                if len(ready) == len(procs):
+                    release()
+            elif "live" in msg:
                 lives[k] = msg["live"]
                 if on_live is not None:
                     on_live(_sum_live(lives))
@@ -134,9 +163,11 @@ async def _run_workers(spec: LoadSpec, processes: int, stopping: asyncio.Event,
             elif "error" in msg:
                 errors.append(msg["error"])
                 stopping.set()  # one worker cannot run: stop the others
+        release()  # this worker ended before "go": the others must not wait for it
 
     async def forward_stop() -> None:
         await stopping.wait()
+        release()
         for p in procs:
             if p.returncode is None:
                 try:

@@ -35,8 +35,9 @@ class SippUas:
     """``sipp -sn uas`` (or ``-sf scenario``) on ``host``:<free port>, stopped on exit."""
 
     def __init__(self, host: str = "127.0.0.1", *, scenario: str | Path | None = None,
-                 extra: tuple[str, ...] = ()) -> None:
+                 extra: tuple[str, ...] = (), transport: str = "udp") -> None:
         self.host = host
+        self.transport = transport  # "udp", or "tcp": sipp -t t1 (one TCP socket)
         self.port = free_udp_port(host, also=(2,))
         self.scenario = scenario
         self.extra = extra
@@ -44,16 +45,17 @@ class SippUas:
 
     @property
     def target(self) -> str:
-        return f"udp:{self.host}:{self.port}"
+        return f"{self.transport}:{self.host}:{self.port}"
 
     def __enter__(self) -> "SippUas":
         cmd = [sipp_binary(), *(("-sf", str(self.scenario)) if self.scenario else ("-sn", "uas")),
                "-i", self.host, "-p", str(self.port), "-mp", str(self.port + 2), "-nostdin",
-               "-max_recv_loops", "10000", "-buff_size", "4194304", *self.extra]
+               "-max_recv_loops", "10000", "-buff_size", "4194304",
+               *(("-t", "t1") if self.transport == "tcp" else ()), *self.extra]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
-        while not port_in_use(self.host, self.port, _UDP):
+        while not port_in_use(self.host, self.port, _TCP if self.transport == "tcp" else _UDP):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr \
                     else ""
@@ -75,6 +77,7 @@ class SippUas:
 
 
 _UDP = 2  # socket.SOCK_DGRAM, without importing socket for one constant
+_TCP = 1  # socket.SOCK_STREAM
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,15 @@ class SippResult:
     failed: int
     elapsed_s: float
     calls_per_second: float
+    #: sipp's own clock: its statistics' Start Time to Current Time (its process start-up
+    #: and exit left out, as our ``calls_per_second`` leaves ours out); 0 when not printed
+    own_elapsed_s: float = 0.0
+
+    @property
+    def own_calls_per_second(self) -> float:
+        """Successful calls over sipp's own elapsed time (its wall time when not printed)."""
+        elapsed = self.own_elapsed_s or self.elapsed_s
+        return self.successful / elapsed if elapsed > 0 else 0.0
 
 
 def sipp_uac(target_host: str, target_port: int, *, calls: int, concurrency: int,
@@ -102,7 +114,17 @@ def sipp_uac(target_host: str, target_port: int, *, calls: int, concurrency: int
     text = out.stdout.decode(errors="replace")
     ok = _last_count(text, "Successful call")
     failed = _last_count(text, "Failed call")
-    return SippResult(ok, failed, elapsed, ok / elapsed if elapsed > 0 else 0.0)
+    return SippResult(ok, failed, elapsed, ok / elapsed if elapsed > 0 else 0.0,
+                      _own_elapsed(text))
+
+
+def _own_elapsed(text: str) -> float:
+    """Current Time minus Start Time of sipp's last statistics screen (epoch seconds)."""
+    start = re.findall(r"Start Time\s*\|\s*\S+\s+\S+\s+(\d+\.\d+)", text)
+    now = re.findall(r"Current Time\s*\|\s*\S+\s+\S+\s+(\d+\.\d+)", text)
+    if not start or not now:
+        return 0.0
+    return max(0.0, float(now[-1]) - float(start[-1]))
 
 
 def _last_count(text: str, label: str) -> int:

@@ -12,6 +12,7 @@ import sys
 import time
 
 from sipclient.cli import Env, main
+from sipclient.lab.probe import free_udp_port
 
 
 def load(argv: list[str]) -> tuple[int, str, str]:
@@ -72,8 +73,12 @@ def test_unanswered_calls_fail_with_reason_timeout_and_never_hang():
 def test_bad_usage_is_one_line_exit_2():
     status, _, err = load(["call", "udp:127.0.0.1:5060", "600", "--max-failed", "lots"])
     assert status == 2 and "--max-failed 'lots'" in err and "Traceback" not in err
-    status, _, err = load(["call", "tcp:127.0.0.1:5060", "600", "--calls", "1", "-q"])
-    assert status == 2 and "UDP" in err
+    status, _, err = load(["call", "tls:127.0.0.1:5061", "600", "--calls", "1", "-q"])
+    assert status == 2 and "UDP or TCP" in err and "TLS" in err
+    port = free_udp_port()  # free on TCP too: nobody listens there
+    status, _, err = load(["call", f"tcp:127.0.0.1:{port}", "600", "--calls", "1", "-q"])
+    assert status == 2 and f"127.0.0.1:{port}" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_sigterm_hangs_up_writes_the_report_and_exits_143(sipp_uas, tmp_path):
@@ -120,6 +125,31 @@ def test_media_full_hears_its_tone_back_from_sipp_rtp_echo(sipp_uas_echo):
     assert m["send_error_p99_ms_max"] is not None
 
 
+def test_media_packets_on_the_lean_engine_every_echoed_packet_counted(sipp_uas_echo):
+    status, out, err = load(["call", sipp_uas_echo.target, "600", "--rate", "20", "--calls",
+                             "10", "--hold", "2", "--media", "packets", "--engine", "lean",
+                             "--processes", "2", "--json", "-q", "--max-loss", "0%"])
+    assert status == 0, err + out
+    r = json.loads(out)
+    assert (r["completed"], r["failed"]) == (10, 0)
+    m = r["media"]
+    assert m["streams"] == 10 and m["lost"] == 0 and m["loss"] == 0.0
+    # 2 s of 50 packets a second each; the echo of the last few may miss the hang-up
+    assert m["packets_sent"] >= 10 * 95
+    assert m["packets_received"] >= m["packets_sent"] - 10 * 5
+    assert m["jitter_ms_max"] is not None and m["send_error_p99_ms_max"] is not None
+    assert m["tone_heard"] == 0  # packets level does not decode
+
+
+def test_media_packets_on_the_core_engine_still(sipp_uas_echo):
+    status, out, err = load(["call", sipp_uas_echo.target, "600", "--rate", "10", "--calls",
+                             "2", "--hold", "1", "--media", "packets", "--engine", "core",
+                             "--json", "-q", "--max-loss", "5%"])
+    assert status == 0, err + out
+    m = json.loads(out)["media"]
+    assert m["streams"] == 2 and m["packets_received"] > 0
+
+
 def test_media_packets_counts_without_decoding(sipp_uas_echo):
     status, out, err = load(["call", sipp_uas_echo.target, "600", "--rate", "10", "--calls",
                              "3", "--hold", "1", "--media", "packets", "--json", "-q",
@@ -128,3 +158,18 @@ def test_media_packets_counts_without_decoding(sipp_uas_echo):
     m = json.loads(out)["media"]
     assert m["streams"] == 3 and m["packets_received"] > 0
     assert m["tone_heard"] == 0  # packets level does not decode
+
+
+def test_calls_over_tcp_one_connection_per_process():
+    from sipclient.load.sipp import SippUas
+
+    with SippUas(transport="tcp") as uas:
+        status, out, err = load(["call", uas.target, "600", "--rate", "max", "--calls", "40",
+                                 "--concurrency", "10", "--processes", "2", "--json", "-q"])
+        assert status == 0, err + out
+        r = json.loads(out)
+        assert (r["completed"], r["failed"]) == (40, 0) and r["by_status"] == {"200": 40}
+        assert r["retransmissions"] == 0  # a reliable transport: nothing is sent again
+        status, _, err = load(["call", uas.target, "600", "--calls", "1", "--engine", "lean",
+                               "-q"])
+        assert status == 2 and "the lean engine runs over UDP (asked: TCP)" in err
