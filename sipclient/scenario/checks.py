@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from .model import Scenario, ScenarioError, Step
-from .schema import AGENT_FACTS, CALL_FACTS, NEW_FACTS, RESERVED, STEP_KINDS, TARGET_FACTS
+from .schema import (AGENT_FACTS, CALL_FACTS, NEW_FACTS, RESERVED, STEP_KINDS, TARGET_FACTS,
+                     wait_target)
 from .validate import show, suggest
 from .variables import NAME, WHOLE, references, unclosed
 from .yamlpos import Document, PathKey
@@ -75,6 +76,8 @@ class _Checker:
         self.var_names = list(scenario.vars)
         self.all_calls: dict[str, int] = {}  # call name -> line of its first `as:`
         self.all_names: dict[str, int] = {}  # set/capture name -> line
+        self.all_steps: dict[str, int] = {}  # a step's name: -> line
+        self.seen_steps: set[str] = set()  # names of the steps checked so far
         self._collect(scenario.steps)
 
     def error(self, line: int | None, message: str) -> None:
@@ -93,6 +96,8 @@ class _Checker:
     def _collect(self, steps: tuple[Step, ...]) -> None:
         for step in steps:
             line = step.where.line
+            if isinstance(step.args.get("name"), str) and step.kind != "set":
+                self.all_steps.setdefault(step.args["name"], line)
             if isinstance(step.args.get("as"), str):
                 self.all_calls.setdefault(step.args["as"], line)
             if step.kind == "set":
@@ -250,6 +255,11 @@ class _Checker:
             self.step(step, scope)
 
     def step(self, step: Step, scope: _Scope) -> None:
+        self._step(step, scope)
+        if isinstance(step.args.get("name"), str) and step.kind != "set":
+            self.seen_steps.add(step.args["name"])
+
+    def _step(self, step: Step, scope: _Scope) -> None:
         prefix = f"step {step.path} ({step.kind}): "
         at = self.sources[step.path] + (step.kind,)
 
@@ -346,6 +356,17 @@ class _Checker:
         if "method" not in args and "status" not in args:
             self.error(step.where.line, f"{prefix}needs \"method\" or \"status\" (which "
                                         f"message to wait for)")
+        since = args.get("since")
+        if isinstance(since, str) and since != "start" and not _is_ref(since) \
+                and since not in self.seen_steps:
+            if since in self.all_steps:
+                self.error(line_of(("since",)), f"{prefix}since: the step named \"{since}\" "
+                                                f"comes later (line {self.all_steps[since]})")
+            else:
+                names = ", ".join(sorted(self.seen_steps)) or "none named yet"
+                self.error(line_of(("since",)), f"{prefix}since: no earlier step is named "
+                                                f"\"{since}\"{suggest(since, self.seen_steps)} "
+                                                f"(start, or a step's name:; named: {names})")
         if args.get("in") is True and args.get("out") is True:
             self.error(step.where.line, f"{prefix}a message is received (in) or sent (out), "
                                         f"not both")
@@ -356,9 +377,24 @@ class _Checker:
             self.error(step.where.line, f"{prefix}takes \"seconds\" or \"for\", not both")
         elif "seconds" not in args and "for" not in args:
             self.error(step.where.line, f"{prefix}needs \"seconds\" or \"for\"")
-        needs = {"incoming": "agent", "registered": "agent", "ended": "call"}.get(args.get("for"))
-        if needs and needs not in args:
-            self.error(step.where.line, f"{prefix}for: {args['for']} needs \"{needs}\"")
+        what = args.get("for")
+        if what is None or _is_ref(what):
+            return
+        kind = wait_target(what)
+        if kind == "?":
+            return  # the schema said what is wrong with it
+        if what in ("incoming", "registered"):
+            if "agent" not in args:
+                self.error(step.where.line, f"{prefix}for: {what} needs \"agent\"")
+        elif kind == "method":
+            if "agent" not in args and "call" not in args:
+                self.error(step.where.line, f"{prefix}for: {what} needs \"call\" or "
+                                            f"\"agent\" (who receives the {what})")
+        elif "call" not in args:
+            hint = (f" (a call, not an agent: did you mean wait: {{for: {what}, call: c1}}, "
+                    f"c1 named by the call's as:?)" if "agent" in args else
+                    f" (e.g. wait: {{for: {what}, call: c1}})")
+            self.error(step.where.line, f"{prefix}for: {what} needs \"call\"{hint}")
 
     def check_play(self, step: Step, prefix: str, line_of: LineOf) -> None:
         self.media_file(step.args.get("source"), line_of(("source",)), prefix + "\"source\": ")

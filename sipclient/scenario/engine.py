@@ -42,7 +42,7 @@ from .context import CURRENT_PATH, RunContext, StepFailed, StepStopped
 from .matchers import MatchError
 from .model import Scenario, Step
 from .result import ScenarioResult, StepResult, flow_of, ladder_text, trace_dicts
-from .steps import STEPS, UNRESOLVED
+from .steps import ACTS, STEPS, UNRESOLVED
 from .steps._common import DEFAULT_TIMEOUT, text_of
 from .target import ProfileError, Target, hep_settings
 from .variables import UnknownVariable, Variables
@@ -219,6 +219,7 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
         limit = args.get("timeout", DEFAULT_TIMEOUT)
         if ctx.deferred:
             await _open_named(ctx, args)
+        _mark(ctx, step, args)
         shown = await executor(ctx, step, args)
         if isinstance(shown, str):     # what the step saw, for the report (e.g. a webhook)
             res.received = shown
@@ -256,6 +257,23 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
         await _report(ctx, on_step, res)
     if res.status != "passed":
         raise StepStopped(res)
+
+
+def _mark(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+    """Where ``expect`` looks: a step that acts on an agent (or one of its calls) starts its
+    window; a step with a ``name:`` is remembered for ``since: NAME``."""
+    name = args.get("name") if step.kind not in UNRESOLVED else None
+    if isinstance(name, str):
+        ctx.named[name] = {a: len(agent.trace) for a, agent in ctx.agents.items()}
+    if step.kind not in ACTS:
+        return
+    agents = {args.get("agent"), args.get("from")}
+    ref = ctx.calls.get(str(args.get("call"))) if args.get("call") is not None else None
+    if ref is not None:
+        agents.add(ref.agent)
+    for agent in agents:
+        if isinstance(agent, str) and agent in ctx.agents:
+            ctx.touch(agent, len(ctx.agents[agent].trace))
 
 
 def _skip_the_rest(result: ScenarioResult, steps: Sequence[Step]) -> None:

@@ -14,6 +14,7 @@ runs. The loader (``loader.py``) turns the validator's errors into one line each
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ DIGITS = r"^([0-9*#A-Da-d]+|\$\{[^}]+\})$"
 
 TRANSPORTS = ["udp", "tcp", "tls", "ws", "wss"]
 DTMF_MODES = ["rfc4733", "info", "inband"]
-WAIT_FOR = ["incoming", "ended", "registered"]
+WAIT_FOR = ["answered", "ringing", "early", "ended", "held", "registered", "incoming"]
 DIRECTIONS = ["sendrecv", "sendonly", "recvonly", "inactive"]
 # Facts that ${agent.X}, ${call.X}, ${target.X}, ${new.X} may name (the engine provides them).
 AGENT_FACTS = ("user", "domain", "uri", "local_address", "local_port", "transport", "contact")
@@ -56,6 +57,26 @@ HEADERS = {"type": "object", "additionalProperties": {"type": ["string", "number
 
 def _enum(values: list[str]) -> dict[str, Any]:
     return {"enum": values}
+
+
+def wait_target(value: Any) -> str:
+    """What ``wait: {for: X}`` names: ``word`` (WAIT_FOR), ``status`` (486, "4xx"),
+    ``method`` (BYE) or ``?``."""
+    text = str(value)
+    if text in WAIT_FOR:
+        return "word"
+    if isinstance(value, bool):
+        return "?"
+    if re.fullmatch(r"[1-6](xx|[0-9]{2})", text.lower()):
+        return "status"
+    return "method" if re.fullmatch(r"[A-Z]+", text) else "?"
+
+
+#: ``wait: {for: ...}``: a word, a status (486, "4xx") or a method received (BYE)
+WAIT_TARGET = {"title": f"one of {', '.join(WAIT_FOR)}, a status (486, \"4xx\") or a "
+                        "method received (BYE)",
+               "anyOf": [{"enum": WAIT_FOR}, {"type": "integer", "minimum": 100, "maximum": 699},
+                         {"type": "string", "pattern": r"^([1-6](\d\d|xx)|[A-Z]+)$"}]}
 
 
 def _args(props: dict[str, Any], required: tuple[str, ...] = (), waits: bool = False) -> dict:
@@ -99,15 +120,17 @@ STEPS: dict[str, tuple[str | None, dict[str, Any] | None, dict[str, Any]]] = {
                                                         "pattern": DIGITS},
                                 "mode": _enum(DTMF_MODES), "duration": NUMBER},
                                ("call", "digits"), True)),
-    "play": (None, None, _args({"call": CALL, "source": STRING}, ("call", "source"))),
-    "record": (None, None, _args({"call": CALL, "file": STRING}, ("call", "file"))),
-    "wait": ("seconds", NUMBER, _args({"seconds": NUMBER, "for": _enum(WAIT_FOR), "agent": AGENT,
+    "play": (None, None, _args({"call": CALL, "source": STRING}, ("call", "source"), True)),
+    "record": (None, None, _args({"call": CALL, "file": STRING}, ("call", "file"), True)),
+    "wait": ("seconds", NUMBER, _args({"seconds": NUMBER, "for": WAIT_TARGET, "agent": AGENT,
                                        "call": CALL}, (), True)),
     "expect": (None, None, _args({
         "agent": AGENT, "in": BOOL, "out": BOOL, "method": {
             "type": "string", "title": "a method name in capitals (INVITE, BYE...)",
             "pattern": r"^([A-Z]+|\$\{[^}]+\})$"},
         "status": STATUS, "call": CALL, "headers": _d("header_regexes"),
+        "since": {"type": "string", "minLength": 1,
+                  "title": "start, or the name: of an earlier step"},
         "sdp": {"type": "object", "additionalProperties": False,
                 "properties": {"codecs": CODECS, "direction": _enum(DIRECTIONS)}},
         "capture": {"type": "object", "propertyNames": _d("name"),
@@ -116,7 +139,7 @@ STEPS: dict[str, tuple[str | None, dict[str, Any] | None, dict[str, Any]]] = {
     "expect_media": (None, None, _args({
         "call": CALL, "codec": STRING, "tone": NUMBER, "tolerance": NUMBER,
         "dtmf": {"type": ["string", "integer"]}, "max_loss": _d("fraction"), "min_mos": NUMBER,
-        "min_packets": INTEGER}, ("call",))),
+        "min_packets": INTEGER}, ("call",), True)),
     "expect_flow": (None, None, _args({
         "agent": AGENT, "call": CALL, "flow": {"type": "array", "items": _d("flow_item"),
                                                "minItems": 1},

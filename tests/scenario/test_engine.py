@@ -99,9 +99,10 @@ steps:
     assert step.message == "call c1 (alice to 603): expected 200, received 486 Busy Here"
     assert step.expected == "call c1 (alice to 603) answered 200"
     assert step.received.startswith("SIP/2.0 486 Busy Here\r\n")
-    assert [s.status for s in result.steps] == ["failed", "skipped"]
+    # call returns once the INVITE is sent: the step that needs the answer fails
+    assert [s.status for s in result.steps] == ["passed", "failed"]
     data = json.loads((report / "result.json").read_text())
-    assert data["failing_step"] == "1" and data["steps"][1]["status"] == "skipped"
+    assert data["failing_step"] == "2" and data["steps"][1]["status"] == "failed"
     assert "fake" in data["ladder"]  # the PBX column is named after the target
 
 

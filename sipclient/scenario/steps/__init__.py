@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import calls, control, expect, flow, media, raw, registration
+from . import calls, control, expect, flow, media, raw, registration, waits
 
-__all__ = ["STEPS", "UNRESOLVED", "Executor"]
+__all__ = ["ACTS", "STEPS", "UNRESOLVED", "Executor"]
 
 Executor = Callable[[Any, Any, dict[str, Any]], Awaitable[Any]]  # a str result is shown
 
@@ -40,7 +40,7 @@ STEPS: dict[str, Executor] = {
     "expect": expect.expect,
     "expect_flow": flow.expect_flow,
     "send_raw": raw.send_raw,
-    "wait": control.wait,
+    "wait": waits.wait,
     "set": control.set_,
     "parallel": control.parallel,
     "repeat": control.repeat,
@@ -48,6 +48,11 @@ STEPS: dict[str, Executor] = {
 
 #: kinds whose arguments hold steps: resolved by their children, not beforehand
 UNRESOLVED: set[str] = {"parallel", "repeat"}
+
+#: kinds that act on their agent or call (``expect`` looks from the start of the last one)
+ACTS: set[str] = {"register", "unregister", "options", "call", "answer", "reject", "cancel",
+                  "hangup", "hold", "unhold", "transfer", "dtmf", "play", "record",
+                  "send_raw", "close", "reopen"}
 
 # Kinds added by other packages register themselves in STEPS when imported (issue 7).
 from . import capture  # noqa: E402,F401 - validate_capture

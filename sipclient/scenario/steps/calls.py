@@ -14,6 +14,7 @@ from sipclient.proto.message import Response
 from ..context import RunContext, StepFailed
 from ..model import Step
 from ._common import check_status, number, timeout_of
+from .waits import answered, media_up, position_of
 
 
 def _codecs(args: dict[str, Any]) -> tuple[str, ...] | None:
@@ -46,47 +47,68 @@ def _offer_codecs_once(agent: Agent, codecs: tuple[str, ...]) -> Any:
 
 
 async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
-    """INVITE; waits for the final response and checks it (``expect``, default 200;
-    ``none``: return once the INVITE is sent)."""
+    """INVITE; returns once it is sent, with the call named ``as:``. Later steps wait on it
+    (``wait: {for: answered, call: c1}``; hold, dtmf... wait for the answer themselves).
+    With ``expect: STATUS`` the step waits for the final response and checks it."""
     name = args["from"]
     agent = ctx.agent(name)
     to = str(args["to"])
     headers = [(str(k), str(v)) for k, v in (args.get("headers") or {}).items()]
     codecs = _codecs(args)
     restore = _offer_codecs_once(agent, codecs) if codecs else None
+    since = len(agent.trace)
     try:
         session = await agent.call(to, headers=headers)
     finally:
         if restore is not None:
             restore()
-    ref = ctx.add_call(args.get("as"), name, session)
-    expect = args.get("expect")
-    if expect is not None and str(expect).lower() == "none":
+    ref = ctx.add_call(args.get("as"), name, session, since)
+    ref.label = f"{ref.name} ({name} to {to})"
+    ref.timeout = timeout_of(args, 30.0)
+    expect = ref.expect = args.get("expect")
+    if expect is None or str(expect).lower() == "none":
         return
-    final = await session.wait_final(timeout_of(args, 30.0))
-    check_status(f"call {ref.name} ({name} to {to})", expect, 200, final)
+    try:
+        final = await session.wait_final(ref.timeout)
+    except SipTimeout:
+        raise StepFailed(f"call {ref.label}: no final response within {ref.timeout:g} s",
+                         expected=f"the INVITE answered {expect}",
+                         received=f"call state: {session.state}") from None
+    check_status(f"call {ref.label}", expect, 200, final)
 
 
-async def _incoming(ctx: RunContext, name: str, timeout: float) -> IncomingCall:
+async def take_incoming(ctx: RunContext, name: str, timeout: float,
+                        what: str = "") -> IncomingCall:
+    """The agent's next incoming call (one a ``wait: {for: incoming}`` took first); the
+    running step's ``expect`` window starts at its INVITE."""
     waiting = ctx.pending.get(name)
     if waiting:
         return waiting.pop(0)
     agent = ctx.agent(name)
     try:
-        return await agent.next_incoming(timeout)
+        incoming = await agent.next_incoming(timeout)
     except SipTimeout:
         seen = [e.message.start_line for e in agent.trace[-10:] if e.message is not None]
-        raise StepFailed(f"no incoming call for {name} within {timeout:g} s",
-                         expected=f"an INVITE for {name}",
+        raise StepFailed(f"{what + ': ' if what else ''}no incoming call for {name} within "
+                         f"{timeout:g} s", expected=f"an INVITE for {name}",
                          received="\n".join(seen) or "(no messages)") from None
+    ctx.took(name, position_of(agent.trace, incoming.request))
+    return incoming
+
+
+def _add_incoming(ctx: RunContext, args: dict[str, Any], name: str,
+                  incoming: IncomingCall) -> None:
+    since = position_of(ctx.agent(name).trace, incoming.request)
+    ref = ctx.add_call(args.get("as"), name, incoming, since)
+    ref.label = f"{ref.name} ({name}, called)"
 
 
 async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Take the next incoming call, ring (180, unless ``ring: false``), wait ``after``
     seconds, answer 200."""
     name = args["agent"]
-    incoming = await _incoming(ctx, name, timeout_of(args, 10.0))
-    ctx.add_call(args.get("as"), name, incoming)
+    incoming = await take_incoming(ctx, name, timeout_of(args, 10.0))
+    _add_incoming(ctx, args, name, incoming)
     codecs = _codecs(args)
     if codecs:
         media = incoming.media
@@ -107,8 +129,8 @@ async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
 
 async def reject(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["agent"]
-    incoming = await _incoming(ctx, name, timeout_of(args, 10.0))
-    ctx.add_call(args.get("as"), name, incoming)
+    incoming = await take_incoming(ctx, name, timeout_of(args, 10.0))
+    _add_incoming(ctx, args, name, incoming)
     await incoming.reject(int(args.get("status") or 486))
 
 
@@ -149,6 +171,8 @@ async def hangup(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["call"]
     ref = ctx.call_ref(name)
     session = ref.session
+    if isinstance(session, Call) and ref.expect is None and not session.is_ended:
+        await answered(ctx, name, ref.timeout)  # to abandon it unanswered: cancel, or expect: none
     if session.is_ended:
         raise StepFailed(f"hangup {name}: the call has already ended ({session.end_reason})")
     agent = session.agent
@@ -166,13 +190,16 @@ async def hangup(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
 
 
 async def hold(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+    """re-INVITE sendonly, once the call is answered."""
     async with asyncio.timeout(timeout_of(args)):
-        await ctx.call(args["call"]).hold()
+        ref = await answered(ctx, args["call"], timeout_of(args))
+        await ref.session.hold()
 
 
 async def unhold(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     async with asyncio.timeout(timeout_of(args)):
-        await ctx.call(args["call"]).unhold()
+        ref = await answered(ctx, args["call"], timeout_of(args))
+        await ref.session.unhold()
 
 
 async def transfer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
@@ -180,6 +207,7 @@ async def transfer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["call"]
     session = ctx.call(name)
     timeout = timeout_of(args, 30.0)
+    await answered(ctx, name, timeout)
     async with asyncio.timeout(timeout):
         await session.refer(str(args["to"]))
     status = await session.wait_refer(timeout)
@@ -187,11 +215,17 @@ async def transfer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
 
 
 async def dtmf(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
-    """Send ``digits`` (``mode``: rfc4733, info, inband; ``duration`` ms per digit)."""
+    """Send ``digits`` (``mode``: rfc4733, info, inband; ``duration`` ms per digit), once
+    the call is answered and its media is up."""
     name = args["call"]
     session = ctx.call(name)
     digits = str(args["digits"])
     mode = str(args.get("mode") or "rfc4733")
+    timeout = timeout_of(args, 30.0)
+    if mode == "info":
+        await answered(ctx, name, timeout)
+    else:
+        await media_up(ctx, name, timeout)
     duration = number(args, "duration")
     if duration is not None:
         rtp = getattr(session.media, "rtp", None)
@@ -199,5 +233,5 @@ async def dtmf(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
             raise StepFailed(f"dtmf {name}: duration applies to rfc4733 and inband digits "
                              "on real media only")
         rtp.DTMF_MS = int(duration)  # the RTP session's per-digit length (160 ms by default)
-    async with asyncio.timeout(timeout_of(args, 30.0)):
+    async with asyncio.timeout(timeout):
         await session.send_dtmf(digits, mode)

@@ -1,10 +1,14 @@
-"""``expect``: one message, after the agent's cursor (docs/scenarios.md).
+"""``expect``: one message, of what the steps before it did (docs/scenarios.md).
 
-The step looks at the agent's trace after the last message an earlier ``expect`` of that
-agent matched, for up to ``timeout`` seconds (5), for the first message of the direction and
-method/status asked (and of the call, when ``call`` is given); it wakes at each new message
-(:meth:`Trace.wait_for`), it does not poll. That message must satisfy every other
-condition; then the cursor moves past it and ``capture`` stores values.
+The step looks in the agent's trace for the first message of the direction and
+method/status asked (and of the call, when ``call`` is given) that no earlier ``expect``
+matched: first among the messages from the start of the last step that acted on the agent
+(``hold`` then ``expect`` sees the re-INVITE, ``call`` then ``expect`` the INVITE), then among
+those since the first step after its previous ``expect``, then it waits up to ``timeout``
+seconds (5) for one to arrive; it wakes at each new message (:meth:`Trace.wait_for`), it does
+not poll. ``since: start`` looks from the agent's first message, ``since: NAME`` from the
+start of the earlier step named NAME. That message must satisfy every other condition;
+``capture`` stores values from it.
 """
 
 from __future__ import annotations
@@ -27,10 +31,20 @@ async def expect(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     except MatchError as exc:
         raise StepFailed(str(exc)) from None
     timeout = timeout_of(args, 5.0)
-    start = ctx.cursors.get(name, 0)
     trace = agent.trace
-    index = await trace.wait_for(
-        lambda entry: cond.selects(message_of(entry), entry.direction), start, timeout)
+    last, first = _window(ctx, name, args.get("since"))
+    matched = ctx.matched.setdefault(name, set())
+
+    def selects(entry: Any) -> bool:
+        return cond.selects(message_of(entry), entry.direction)
+
+    end = len(trace)
+    index = next((i for lo, hi in ((last, end), (first, last))
+                  for i in range(max(lo, trace.dropped), hi)
+                  if i not in matched and selects(trace[i])), None)
+    if index is None:
+        index = await trace.wait_for(selects, end, timeout)
+    start = min(first, last)
     if index is None:
         seen = [str(e) for e in trace[start:]]
         raise StepFailed(
@@ -58,4 +72,18 @@ async def expect(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
                              received=found.data.decode("utf-8", "replace")) from None
         for key, value in values.items():
             ctx.set_var(key, value)
-    ctx.cursors[name] = index + 1
+    matched.add(index)
+    ctx.checked.add(name)
+
+
+def _window(ctx: RunContext, name: str, since: Any) -> tuple[int, int]:
+    """(where to look first, where to look second) in the agent's trace."""
+    if since is None:
+        return ctx.expect_window(name)
+    if str(since) == "start":
+        return 0, 0
+    marks = ctx.named.get(str(since))
+    if marks is None:
+        raise StepFailed(f"expect: since: no earlier step is named {since!r} (name it with "
+                         f"name: {since}, or since: start)")
+    return marks.get(name, 0), marks.get(name, 0)
