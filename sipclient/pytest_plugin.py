@@ -61,9 +61,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sip-report-dir", metavar="DIR", default=None,
                     help="where each scenario's report folder goes "
                          "(default reports/pytest-<time>/)")
-    group.addoption("--sip-lab-run-dir", metavar="DIR", default=None,
-                    help="use the lab already running from DIR (not started or stopped here; "
-                         "xdist workers share it)")
+    group.addoption("--sip-lab-run-dir", "--lab-run-dir", dest="sip_lab_run_dir",
+                    metavar="DIR", default=None,
+                    help="the lab's run directory: the lab running there is used (not "
+                         "stopped here; xdist workers share it), else one is started there "
+                         "(ini: sip_lab_run_dir)")
+    parser.addini("sip_lab_run_dir", "the lab's run directory (see --lab-run-dir), relative "
+                  "to the ini file", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,17 +114,17 @@ class SipSession:
             pytest.fail(self._failed, pytrace=False)
         from sipclient.lab import Lab, LabError
 
-        run_dir = self.option("sip_lab_run_dir")
+        run_dir = self.run_dir()
         try:
-            if run_dir:
-                lab = Lab.from_run_dir(run_dir)
-                if not lab.status().healthy:
-                    raise LabError(f"no healthy lab is running from {run_dir} "
-                                   "(start it with `sipclient lab up --run-dir ...`)")
-            else:
-                from sipclient.lab.testing import claim_test_lab
+            lab = Lab.from_run_dir(run_dir) if run_dir else None
+            if lab is None or not (lab.is_running() and lab.status().healthy):
+                from sipclient.lab.testing import RunDirClaim, claim_test_lab, with_free_ports
 
-                config, self._claim = claim_test_lab("sip")
+                if run_dir:  # none up there: ours to start there (another worker: -2...)
+                    self._claim = RunDirClaim(run_dir)
+                    config = with_free_ports(lab.config.replace(run_dir=self._claim.path))
+                else:
+                    config, self._claim = claim_test_lab("sip")
                 lab = Lab(config)
                 self._started = True
                 lab.up()
@@ -145,11 +149,22 @@ class SipSession:
             self._netlab = NetLab(base=base)
         return self._netlab
 
+    def run_dir(self) -> Path | None:
+        """``--lab-run-dir``, else the ini's ``sip_lab_run_dir`` (relative to the ini file)."""
+        value = self.option("sip_lab_run_dir")
+        if value:
+            return Path(value).absolute()
+        ini = self.config.getini("sip_lab_run_dir")
+        if ini:
+            base = Path(self.config.inipath).parent if self.config.inipath else Path.cwd()
+            return (base / str(ini)).absolute()
+        return None
+
     def _lab_config(self) -> Any:
         """The config of the lab :meth:`lab` would use, without starting it."""
         from sipclient.lab import Lab
 
-        run_dir = self.option("sip_lab_run_dir")
+        run_dir = self.run_dir()
         if run_dir:
             return Lab.from_run_dir(run_dir).config
         from sipclient.lab.testing import test_lab_config
