@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from .model import Scenario, ScenarioError, Step
-from .schema import (AGENT_FACTS, CALL_FACTS, NEW_FACTS, RESERVED, STEP_KINDS, TARGET_FACTS,
-                     wait_target)
+from .schema import (AGENT_FACTS, CALL_FACTS, KINDS, NEW_FACTS, RESERVED, STEP_KINDS,
+                     TARGET_FACTS)
 from .validate import show, suggest
 from .variables import NAME, WHOLE, references, unclosed
 from .yamlpos import Document, PathKey
@@ -308,7 +308,9 @@ class _Checker:
                 self.error(line_of(("call",)), f"{prefix}unknown call \"{call}\""
                                                f"{suggest(call, scope.calls)} (calls: {known})")
         self.headers(step.args.get("headers"), line_of, prefix, values=step.kind != "expect")
-        getattr(self, f"check_{step.kind}", lambda *a: None)(step, prefix, line_of)
+        kind = KINDS.get(step.kind)
+        if kind is not None and kind.check is not None:
+            kind.check(self, step, prefix, line_of)
         name = step.args.get("as")
         if isinstance(name, str):
             if name in self.agents or name in self.scenario.vars or name in RESERVED:
@@ -322,6 +324,16 @@ class _Checker:
             for cname in capture:
                 self.new_name(str(cname), line_of(("capture", cname)), prefix)
                 scope.names.add(str(cname))
+
+    @staticmethod
+    def suggest(word: str, choices: Any) -> str:
+        """`` (did you mean "x"?)`` or ``""`` (for the kinds' checks)."""
+        return suggest(word, choices)
+
+    @staticmethod
+    def is_ref(value: Any) -> bool:
+        """Is ``value`` one whole ``${...}`` reference (checked when the step runs)?"""
+        return _is_ref(value)
 
     def new_name(self, name: str, line: int, prefix: str) -> None:
         if name in RESERVED or name in self.agents:
@@ -341,60 +353,3 @@ class _Checker:
             self.error(line, f"{prefix}bad regular expression for {what}: {exc.msg}{where} "
                              f"in {show(pattern)}")
 
-    def check_expect(self, step: Step, prefix: str, line_of: LineOf) -> None:
-        args = step.args
-        headers = args.get("headers")
-        if isinstance(headers, dict):
-            for header, pattern in headers.items():
-                self.regex(pattern, line_of(("headers", header)), prefix, f"header {header}")
-        capture = args.get("capture")
-        if isinstance(capture, dict):
-            for name, spec in capture.items():
-                if isinstance(spec, dict) and "regex" in spec:
-                    self.regex(spec["regex"], line_of(("capture", name, "regex")), prefix,
-                               f"capture {name}")
-        if "method" not in args and "status" not in args:
-            self.error(step.where.line, f"{prefix}needs \"method\" or \"status\" (which "
-                                        f"message to wait for)")
-        since = args.get("since")
-        if isinstance(since, str) and since != "start" and not _is_ref(since) \
-                and since not in self.seen_steps:
-            if since in self.all_steps:
-                self.error(line_of(("since",)), f"{prefix}since: the step named \"{since}\" "
-                                                f"comes later (line {self.all_steps[since]})")
-            else:
-                names = ", ".join(sorted(self.seen_steps)) or "none named yet"
-                self.error(line_of(("since",)), f"{prefix}since: no earlier step is named "
-                                                f"\"{since}\"{suggest(since, self.seen_steps)} "
-                                                f"(start, or a step's name:; named: {names})")
-        if args.get("in") is True and args.get("out") is True:
-            self.error(step.where.line, f"{prefix}a message is received (in) or sent (out), "
-                                        f"not both")
-
-    def check_wait(self, step: Step, prefix: str, line_of: LineOf) -> None:
-        args = step.args
-        if "seconds" in args and "for" in args:
-            self.error(step.where.line, f"{prefix}takes \"seconds\" or \"for\", not both")
-        elif "seconds" not in args and "for" not in args:
-            self.error(step.where.line, f"{prefix}needs \"seconds\" or \"for\"")
-        what = args.get("for")
-        if what is None or _is_ref(what):
-            return
-        kind = wait_target(what)
-        if kind == "?":
-            return  # the schema said what is wrong with it
-        if what in ("incoming", "registered"):
-            if "agent" not in args:
-                self.error(step.where.line, f"{prefix}for: {what} needs \"agent\"")
-        elif kind == "method":
-            if "agent" not in args and "call" not in args:
-                self.error(step.where.line, f"{prefix}for: {what} needs \"call\" or "
-                                            f"\"agent\" (who receives the {what})")
-        elif "call" not in args:
-            hint = (f" (a call, not an agent: did you mean wait: {{for: {what}, call: c1}}, "
-                    f"c1 named by the call's as:?)" if "agent" in args else
-                    f" (e.g. wait: {{for: {what}, call: c1}})")
-            self.error(step.where.line, f"{prefix}for: {what} needs \"call\"{hint}")
-
-    def check_play(self, step: Step, prefix: str, line_of: LineOf) -> None:
-        self.media_file(step.args.get("source"), line_of(("source",)), prefix + "\"source\": ")

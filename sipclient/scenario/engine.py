@@ -3,8 +3,8 @@
 The engine creates the agents of the file (``AgentSpec`` -> :class:`~sipclient.agent.Agent`,
 accounts from the :class:`~sipclient.scenario.target.Target`), all writing one capture
 (``capture.pcap`` in the report folder), then runs the steps in order, each through its
-executor in :data:`sipclient.scenario.steps.STEPS`, under the scenario's ``timeout``. The
-first step that fails stops the run; the steps after it are ``skipped``.
+executor in the table of step kinds (:func:`sipclient.scenario.kinds.kinds`), under the
+scenario's ``timeout``. The first step that fails stops the run; the steps after it are ``skipped``.
 
 Whatever happens (a failure, an unexpected error, the timeout, Ctrl-C arriving as a
 cancellation), the end is the same: calls still up are hung up, registered agents
@@ -42,7 +42,7 @@ from .context import CURRENT_PATH, RunContext, StepFailed, StepStopped
 from .matchers import MatchError
 from .model import Scenario, Step
 from .result import ScenarioResult, StepResult, flow_of, ladder_text, trace_dicts
-from .steps import ACTS, STEPS, UNRESOLVED
+from .kinds import StepKind, kinds
 from .steps._common import DEFAULT_TIMEOUT, text_of
 from .target import ProfileError, Target, hep_settings
 from .variables import UnknownVariable, Variables
@@ -211,16 +211,16 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
     token = CURRENT_PATH.set(path)
     limit: Any = DEFAULT_TIMEOUT
     try:
-        executor = STEPS.get(step.kind)
-        if executor is None:
+        kind = kinds().get(step.kind)
+        if kind is None:
             raise StepFailed(f"the step kind {step.kind!r} is not available here (known: "
-                             f"{', '.join(sorted(STEPS))})")
-        args = step.args if step.kind in UNRESOLVED else ctx.resolve(step.args)
+                             f"{', '.join(sorted(kinds()))})")
+        args = step.args if kind.unresolved else ctx.resolve(step.args)
         limit = args.get("timeout", DEFAULT_TIMEOUT)
         if ctx.deferred:
             await _open_named(ctx, args)
-        _mark(ctx, step, args)
-        shown = await executor(ctx, step, args)
+        _mark(ctx, step, kind, args)
+        shown = await kind.run(ctx, step, args)
         if isinstance(shown, str):     # what the step saw, for the report (e.g. a webhook)
             res.received = shown
         res.status = "passed"
@@ -259,13 +259,13 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
         raise StepStopped(res)
 
 
-def _mark(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+def _mark(ctx: RunContext, step: Step, kind: StepKind, args: dict[str, Any]) -> None:
     """Where ``expect`` looks: a step that acts on an agent (or one of its calls) starts its
     window; a step with a ``name:`` is remembered for ``since: NAME``."""
-    name = args.get("name") if step.kind not in UNRESOLVED else None
+    name = args.get("name") if not kind.unresolved else None
     if isinstance(name, str):
         ctx.named[name] = {a: len(agent.trace) for a, agent in ctx.agents.items()}
-    if step.kind not in ACTS:
+    if not kind.acts:
         return
     agents = {args.get("agent"), args.get("from")}
     ref = ctx.calls.get(str(args.get("call"))) if args.get("call") is not None else None

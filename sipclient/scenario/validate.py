@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .model import ScenarioError
-from .schema import AGENT_FIELDS, SCHEMA, SHORT_FORMS, STEP_KINDS, STEPS, SYNONYMS, WAIT_FOR
+from .schema import AGENT_FIELDS, KINDS, SCHEMA, SHORT_FORMS, STEP_KINDS, SYNONYMS, WAIT_FOR
 from .yamlpos import Document, PathKey
 
 def _inline(node: Any, defs: dict[str, Any], keep: frozenset[str]) -> Any:
@@ -238,8 +238,9 @@ def _translate(error: ValidationError, doc: Document) -> list[tuple[int, str]]:
 
     if where.kind and not where.rest and (kw == "type" or (
             where.kind in SHORT_FORMS and not isinstance(instance, dict))):
-        main, short, _ = STEPS.get(where.kind, (None, None, {}))
-        args = ", ".join(STEPS[where.kind][2].get("properties", {})) if where.kind in STEPS else ""
+        kind = KINDS.get(where.kind)
+        main, short = (kind.short, kind.short_value_schema) if kind else (None, None)
+        args = ", ".join(kind.args.get("properties", {})) if kind else ""
         if main:
             hint = ""
             if where.kind == "wait" and str(instance) in WAIT_FOR:
@@ -248,7 +249,7 @@ def _translate(error: ValidationError, doc: Document) -> list[tuple[int, str]]:
             return [(line, f"{where.prefix()}must be {main} ({_short_title(short)}) or a mapping "
                            f"of arguments ({args}), got {show(instance)}{hint}")]
         if where.kind in ("set", "parallel"):
-            return [(line, f"{where.prefix()}must be {STEPS[where.kind][2]['title']}, "
+            return [(line, f"{where.prefix()}must be {KINDS[where.kind].args['title']}, "
                            f"got {show(instance)}")]
         return [(line, f"{where.prefix()}needs a mapping of arguments ({args}), "
                        f"got {show(instance)}")]

@@ -11,6 +11,8 @@ from typing import Any
 from sipclient.agent import Agent, Call, IncomingCall, SipTimeout
 from sipclient.proto.message import Response
 
+from ..kinds import (AGENT, BOOL, CALL, CALL_NAME, CODECS, DIGITS, DTMF_MODES, HEADERS, INTEGER,
+                     NUMBER, STATUS, TEXT, arguments, enum, step_kind)
 from ..context import RunContext, StepFailed
 from ..model import Step
 from ._common import check_status, number, timeout_of
@@ -46,6 +48,11 @@ def _offer_codecs_once(agent: Agent, codecs: tuple[str, ...]) -> Any:
     return restore
 
 
+@step_kind("call", arguments({"from": AGENT, "to": TEXT, "as": CALL_NAME, "codecs": CODECS,
+            "headers": HEADERS,
+            "expect": {"title": "a status or \"none\"",
+                       "anyOf": [STATUS, {"const": "none"}]}},
+           ("from", "to"), True), acts=True)
 async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """INVITE; returns once it is sent, with the call named ``as:``. Later steps wait on it
     (``wait: {for: answered, call: c1}``; hold, dtmf... wait for the answer themselves).
@@ -103,6 +110,8 @@ def _add_incoming(ctx: RunContext, args: dict[str, Any], name: str,
     ref.label = f"{ref.name} ({name}, called)"
 
 
+@step_kind("answer", arguments({"agent": AGENT, "as": CALL_NAME, "after": NUMBER,
+           "ring": BOOL, "codecs": CODECS}, ("agent",), True), short="agent", acts=True)
 async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Take the next incoming call, ring (180, unless ``ring: false``), wait ``after``
     seconds, answer 200."""
@@ -127,6 +136,8 @@ async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     await incoming.answer()
 
 
+@step_kind("reject", arguments({"agent": AGENT, "status": INTEGER, "as": CALL_NAME},
+           ("agent",), True), short="agent", acts=True)
 async def reject(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["agent"]
     incoming = await take_incoming(ctx, name, timeout_of(args, 10.0))
@@ -142,6 +153,8 @@ def _outgoing(ctx: RunContext, name: str, what: str) -> Call:
     return session
 
 
+@step_kind("cancel", arguments({"call": CALL, "expect": STATUS}, ("call",), True),
+           short="call", acts=True)
 async def cancel(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """CANCEL the unanswered INVITE; the INVITE's final response must be ``expect`` (487)."""
     name = args["call"]
@@ -165,6 +178,8 @@ def _bye_response(agent: Agent, start: int, call_id: str) -> Response | None:
     return None
 
 
+@step_kind("hangup", arguments({"call": CALL, "expect": STATUS}, ("call",), True),
+           short="call", acts=True)
 async def hangup(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """BYE (CANCEL before the answer, 480 for a call still ringing here); the BYE's
     response must be ``expect`` (200)."""
@@ -172,7 +187,8 @@ async def hangup(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     ref = ctx.call_ref(name)
     session = ref.session
     if isinstance(session, Call) and ref.expect is None and not session.is_ended:
-        await answered(ctx, name, ref.timeout)  # to abandon it unanswered: cancel, or expect: none
+        # a call made to be answered is hung up once answered (unanswered: cancel, expect: none)
+        await answered(ctx, name, ref.timeout)
     if session.is_ended:
         raise StepFailed(f"hangup {name}: the call has already ended ({session.end_reason})")
     agent = session.agent
@@ -189,6 +205,7 @@ async def hangup(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     check_status(f"hangup {name}: BYE", args.get("expect"), 200, resp)
 
 
+@step_kind("hold", arguments({"call": CALL}, ("call",), True), short="call", acts=True)
 async def hold(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """re-INVITE sendonly, once the call is answered."""
     async with asyncio.timeout(timeout_of(args)):
@@ -196,12 +213,15 @@ async def hold(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
         await ref.session.hold()
 
 
+@step_kind("unhold", arguments({"call": CALL}, ("call",), True), short="call", acts=True)
 async def unhold(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     async with asyncio.timeout(timeout_of(args)):
         ref = await answered(ctx, args["call"], timeout_of(args))
         await ref.session.unhold()
 
 
+@step_kind("transfer", arguments({"call": CALL, "to": TEXT, "expect": STATUS},
+           ("call", "to"), True), acts=True)
 async def transfer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Blind transfer: REFER, then the final sipfrag status must be ``expect`` (200)."""
     name = args["call"]
@@ -214,6 +234,11 @@ async def transfer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     check_status(f"transfer {name} to {args['to']}", args.get("expect"), 200, None, status)
 
 
+@step_kind("dtmf", arguments({"call": CALL, "digits": {"type": ["string", "integer"],
+                                    "title": "DTMF digits (0-9, *, #, A-D)",
+                                    "pattern": DIGITS},
+            "mode": enum(DTMF_MODES), "duration": NUMBER},
+           ("call", "digits"), True), acts=True)
 async def dtmf(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Send ``digits`` (``mode``: rfc4733, info, inband; ``duration`` ms per digit), once
     the call is answered and its media is up."""

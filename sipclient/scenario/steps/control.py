@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..kinds import INTEGER, arguments, ref, step_kind
 from ..context import CURRENT_PATH, RunContext, StepFailed, StepStopped
 from ..model import Step
 
+@step_kind("set", {"type": "object", "title": "a mapping of name: value",
+           "propertyNames": ref("name"), "minProperties": 1})
 async def set_(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     for name, value in args.items():
         if name == "name":
@@ -16,6 +19,9 @@ async def set_(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
         ctx.set_var(str(name), value)
 
 
+@step_kind("parallel", {"type": "object", "title": "a mapping of branch name: [steps]",
+           "propertyNames": ref("name"), "minProperties": 1,
+           "additionalProperties": ref("steps")}, unresolved=True)
 async def parallel(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Every branch as its own task; the step fails with the first branch that fails, and
     the other branches are cancelled (their unfinished steps show as skipped)."""
@@ -50,6 +56,8 @@ async def parallel(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     raise exc
 
 
+@step_kind("repeat", arguments({"times": INTEGER, "steps": ref("steps")}, ("times", "steps")),
+           unresolved=True)
 async def repeat(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """The child steps ``times`` times; ``${i}`` is the iteration, from 0."""
     assert ctx.run_steps is not None

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..kinds import (AGENT, BOOL, CALL, CODECS, DIRECTIONS, STATUS, arguments, enum, ref,
+                     step_kind)
 from ..context import RunContext, StepFailed
 from ..matchers import Conditions, MatchError, capture_values
 from ..model import Step
@@ -22,6 +24,50 @@ from ..result import message_of
 from ._common import timeout_of
 
 
+def check_expect(checker: Any, step: Step, prefix: str, line_of: Any) -> None:
+    args = step.args
+    headers = args.get("headers")
+    if isinstance(headers, dict):
+        for header, pattern in headers.items():
+            checker.regex(pattern, line_of(("headers", header)), prefix, f"header {header}")
+    capture = args.get("capture")
+    if isinstance(capture, dict):
+        for name, spec in capture.items():
+            if isinstance(spec, dict) and "regex" in spec:
+                checker.regex(spec["regex"], line_of(("capture", name, "regex")), prefix,
+                              f"capture {name}")
+    if "method" not in args and "status" not in args:
+        checker.error(step.where.line, f"{prefix}needs \"method\" or \"status\" (which "
+                      f"message to wait for)")
+    since = args.get("since")
+    if isinstance(since, str) and since != "start" and not checker.is_ref(since) \
+            and since not in checker.seen_steps:
+        if since in checker.all_steps:
+            checker.error(line_of(("since",)), f"{prefix}since: the step named \"{since}\" "
+                          f"comes later (line {checker.all_steps[since]})")
+        else:
+            names = ", ".join(sorted(checker.seen_steps)) or "none named yet"
+            checker.error(line_of(("since",)), f"{prefix}since: no earlier step is named "
+                          f"\"{since}\""
+                          f"{checker.suggest(since, checker.seen_steps)} "
+                          f"(start, or a step's name:; named: {names})")
+    if args.get("in") is True and args.get("out") is True:
+        checker.error(step.where.line, f"{prefix}a message is received (in) or sent (out), "
+                      f"not both")
+
+
+@step_kind("expect", arguments({
+               "agent": AGENT, "in": BOOL, "out": BOOL, "method": {
+                   "type": "string", "title": "a method name in capitals (INVITE, BYE...)",
+                   "pattern": r"^([A-Z]+|\$\{[^}]+\})$"},
+               "status": STATUS, "call": CALL, "headers": ref("header_regexes"),
+               "since": {"type": "string", "minLength": 1,
+                         "title": "start, or the name: of an earlier step"},
+               "sdp": {"type": "object", "additionalProperties": False,
+                       "properties": {"codecs": CODECS, "direction": enum(DIRECTIONS)}},
+               "capture": {"type": "object", "propertyNames": ref("name"),
+                           "additionalProperties": ref("capture")},
+           }, ("agent",), True), check=check_expect)
 async def expect(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = str(args["agent"])
     agent = ctx.agent(name)

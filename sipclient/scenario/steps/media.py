@@ -13,6 +13,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from ..kinds import CALL, INTEGER, NUMBER, STRING, arguments, ref, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
 from ._common import number, timeout_of
@@ -32,6 +33,12 @@ def _media(ctx: RunContext, name: str, method: str) -> Any:
     return media
 
 
+def check_play(checker: Any, step: Step, prefix: str, line_of: Any) -> None:
+    checker.media_file(step.args.get("source"), line_of(("source",)), prefix + "\"source\": ")
+
+
+@step_kind("play", arguments({"call": CALL, "source": STRING}, ("call", "source"), True),
+           check=check_play, acts=True)
 async def play(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Switch what the call sends: ``tone:1000``, ``silence`` or a WAV file (relative to
     the scenario file)."""
@@ -50,6 +57,8 @@ async def play(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
         raise StepFailed(f"play: {exc}") from None
 
 
+@step_kind("record", arguments({"call": CALL, "file": STRING}, ("call", "file"), True),
+           acts=True)
 async def record(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Record what the call receives from now on into ``file`` in the report folder."""
     path = ctx.report_dir / Path(str(args["file"])).name
@@ -133,6 +142,11 @@ def _hopeless(stats: dict[str, Any], args: dict[str, Any]) -> bool:
     return wanted is not None and not str(wanted).startswith(got)
 
 
+@step_kind("expect_media", arguments({
+           "call": CALL, "codec": STRING, "tone": NUMBER, "tolerance": NUMBER,
+           "dtmf": {"type": ["string", "integer"]}, "max_loss": ref("fraction"),
+           "min_mos": NUMBER,
+           "min_packets": INTEGER}, ("call",), True))
 async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["call"]
     timeout = timeout_of(args, EXPECT_TIMEOUT)

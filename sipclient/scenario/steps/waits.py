@@ -18,10 +18,11 @@ from sipclient.agent import Call, DialogSession, SipTimeout
 from sipclient.agent.trace import Trace
 from sipclient.proto.message import Request, Response
 
+from ..kinds import (AGENT, CALL, NUMBER, WAIT_FOR, WAIT_TARGET, arguments, step_kind,
+                     wait_target)
 from ..context import CallRef, RunContext, StepFailed
 from ..matchers import StatusSpec
 from ..model import Step
-from ..schema import WAIT_FOR, wait_target
 from ._common import check_status, number, text_of, timeout_of
 
 WAIT_WORDS = tuple(WAIT_FOR)
@@ -57,7 +58,8 @@ async def answered(ctx: RunContext, name: str, timeout: float) -> CallRef:
                          received=f"call state: {session.state}")
     final = getattr(session, "final", None)
     if final is None or not 200 <= final.status < 300:
-        raise StepFailed(f"call {ref.label} was not answered ({session.end_reason or 'no 2xx'})",
+        why = session.end_reason or "no 2xx"
+        raise StepFailed(f"call {ref.label} was not answered ({why})",
                          expected=f"call {ref.name} answered", received=text_of(final))
     return ref
 
@@ -161,6 +163,34 @@ async def _wait_message(ctx: RunContext, what: str, args: dict[str, Any],
                          received="\n".join(seen) or "(no messages)")
 
 
+def check_wait(checker: Any, step: Step, prefix: str, line_of: Any) -> None:
+    args = step.args
+    if "seconds" in args and "for" in args:
+        checker.error(step.where.line, f"{prefix}takes \"seconds\" or \"for\", not both")
+    elif "seconds" not in args and "for" not in args:
+        checker.error(step.where.line, f"{prefix}needs \"seconds\" or \"for\"")
+    what = args.get("for")
+    if what is None or checker.is_ref(what):
+        return
+    kind = wait_target(what)
+    if kind == "?":
+        return  # the schema said what is wrong with it
+    if what in ("incoming", "registered"):
+        if "agent" not in args:
+            checker.error(step.where.line, f"{prefix}for: {what} needs \"agent\"")
+    elif kind == "method":
+        if "agent" not in args and "call" not in args:
+            checker.error(step.where.line, f"{prefix}for: {what} needs \"call\" or "
+                          f"\"agent\" (who receives the {what})")
+    elif "call" not in args:
+        hint = (f" (a call, not an agent: did you mean wait: {{for: {what}, call: c1}}, "
+                f"c1 named by the call's as:?)" if "agent" in args else
+                f" (e.g. wait: {{for: {what}, call: c1}})")
+        checker.error(step.where.line, f"{prefix}for: {what} needs \"call\"{hint}")
+
+
+@step_kind("wait", arguments({"seconds": NUMBER, "for": WAIT_TARGET, "agent": AGENT,
+           "call": CALL}, (), True), short="seconds", check=check_wait)
 async def wait(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """``seconds``, or ``for``: a word (answered, ringing, early, ended, held: a call;
     registered, incoming: an agent), a status (``486``, ``4xx``) or a method received
