@@ -88,6 +88,10 @@ class CallRef:
     label: str = ""
     #: where the call's first message is in its agent's trace
     since: int = 0
+    #: the result path of the step that made it (``call``), for the end-of-run check
+    path: str = ""
+    #: a later step waited on it or checked its messages (its answer is then theirs)
+    checked: bool = False
 
     def facts(self) -> dict[str, Any]:
         s = self.session

@@ -117,6 +117,7 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
                     hep = await _open_hep(settings)
                 await _open_agents(ctx, CaptureTee(writer, hep) if hep else writer)
                 await _run_steps(ctx, scenario.steps, "", on_step)
+                _unanswered_calls(ctx)
         except TimeoutError:
             message = f"the scenario's timeout ({scenario.timeout:g} s) ran out"
             for step in result.steps:
@@ -274,6 +275,26 @@ def _mark(ctx: RunContext, step: Step, kind: StepKind, args: dict[str, Any]) -> 
     for agent in agents:
         if isinstance(agent, str) and agent in ctx.agents:
             ctx.touch(agent, len(ctx.agents[agent].trace))
+
+
+def _unanswered_calls(ctx: RunContext) -> None:
+    """Every step passed: a call made without ``expect`` still had to be answered 200 (the
+    call step's default) unless a later step waited on it or checked its messages (then the
+    answer was theirs), or it was cancelled (487). Else its ``call`` step fails now."""
+    for ref in ctx.calls.values():
+        final = getattr(ref.session, "final", None)
+        if ref.expect is not None or ref.checked or not ref.path or final is None \
+                or 200 <= final.status < 300 or final.status == 487 \
+                or not hasattr(ref.session, "wait_final"):  # an outgoing call
+            continue
+        res = next((r for r in ctx.result.steps if r.path == ref.path), None)
+        if res is None:
+            continue
+        res.status = "failed"
+        res.message = (f"call {ref.label}: expected 200, received {final.status} "
+                       f"{final.reason} (no later step waited on the call)")
+        res.expected, res.received = f"call {ref.label} answered 200", text_of(final)
+        raise StepStopped(res)
 
 
 def _skip_the_rest(result: ScenarioResult, steps: Sequence[Step]) -> None:

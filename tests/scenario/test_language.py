@@ -139,3 +139,15 @@ def test_expect_looks_at_what_the_steps_before_it_did(tmp_path: Path) -> None:
     assert result.failing_step.path == "8", (result.error, result.failing_step)
     assert result.failing_step.message.startswith(
         "expect alice: no REGISTER request sent within 0.3 s")
+
+
+def test_a_call_nobody_waited_on_still_had_to_be_answered(tmp_path: Path) -> None:
+    result = _run(tmp_path, """\
+  - call: {from: alice, to: "603", as: c1}
+  - wait: 0.5
+""")
+    step = result.failing_step
+    assert step.path == "1" and step.kind == "call"
+    assert step.message == ("call c1 (alice to 603): expected 200, received 486 Busy Here "
+                            "(no later step waited on the call)")
+    assert step.received.startswith("SIP/2.0 486 Busy Here")

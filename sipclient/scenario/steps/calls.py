@@ -13,7 +13,7 @@ from sipclient.proto.message import Response
 
 from ..kinds import (AGENT, BOOL, CALL, CALL_NAME, CODECS, DIGITS, DTMF_MODES, HEADERS, INTEGER,
                      NUMBER, STATUS, TEXT, arguments, enum, step_kind)
-from ..context import RunContext, StepFailed
+from ..context import CURRENT_PATH, RunContext, StepFailed
 from ..model import Step
 from ._common import check_status, number, timeout_of
 from .waits import answered, media_up, position_of
@@ -72,6 +72,7 @@ async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     ref = ctx.add_call(args.get("as"), name, session, since)
     ref.label = f"{ref.name} ({name} to {to})"
     ref.timeout = timeout_of(args, 30.0)
+    ref.path = CURRENT_PATH.get()
     expect = ref.expect = args.get("expect")
     if expect is None or str(expect).lower() == "none":
         return

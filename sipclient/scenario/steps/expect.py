@@ -71,7 +71,10 @@ def check_expect(checker: Any, step: Step, prefix: str, line_of: Any) -> None:
 async def expect(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = str(args["agent"])
     agent = ctx.agent(name)
-    call_id = ctx.call(args["call"]).call_id if args.get("call") else None
+    call_id = None
+    if args.get("call"):
+        ref = ctx.call_ref(args["call"])
+        ref.checked, call_id = True, ref.session.call_id
     try:
         cond = Conditions.from_args(args, call_id=call_id)
     except MatchError as exc:

@@ -40,6 +40,7 @@ async def answered(ctx: RunContext, name: str, timeout: float) -> CallRef:
     """Wait for the call to be answered (a 2xx); fails in words when it was not, or not
     within ``timeout`` seconds."""
     ref = ctx.call_ref(name)
+    ref.checked = True
     session = ref.session
     if isinstance(session, Call):
         try:
@@ -114,6 +115,7 @@ def _word_reached(word: str, session: DialogSession) -> bool | None:
 
 async def _wait_call_word(ctx: RunContext, word: str, name: str, timeout: float) -> None:
     ref = ctx.call_ref(name)
+    ref.checked = True
     session = ref.session
     if word == "answered":
         await answered(ctx, name, timeout)
@@ -136,6 +138,7 @@ async def _wait_message(ctx: RunContext, what: str, args: dict[str, Any],
     call_id = None
     if args.get("call"):
         ref = ctx.call_ref(args["call"])
+        ref.checked = True
         agent_name, start, call_id = ref.agent, ref.since, ref.session.call_id
         where = f"call {ref.label}"
     else:
