@@ -80,14 +80,15 @@ def test_the_old_mistakes_are_errors_with_a_hint(steps: str, line: int, message:
 
 # ------------------------------------------------------------ run on the fake PBX (no lab)
 
-def _run(tmp_path: Path, steps: str):
+async def _run(tmp_path: Path, steps: str):
     from tests.scenario.test_engine import run_fake
 
-    return run_fake(tmp_path, "agents:\n  alice: {account: 1001}\nsteps:\n" + steps)[0]
+    return (await run_fake(tmp_path, "agents:\n  alice: {account: 1001}\nsteps:\n" + steps))[0]
 
 
-def test_call_returns_at_once_and_wait_follows_the_call(tmp_path: Path) -> None:
-    result = _run(tmp_path, """\
+@pytest.mark.asyncio
+async def test_call_returns_at_once_and_wait_follows_the_call(tmp_path: Path) -> None:
+    result = await _run(tmp_path, """\
   - register: alice
   - call: {from: alice, to: "604", as: ringing}
   - wait: {for: ringing, call: ringing, timeout: 5}
@@ -102,8 +103,9 @@ def test_call_returns_at_once_and_wait_follows_the_call(tmp_path: Path) -> None:
     assert result.status == "passed", (result.error, result.failing_step)
 
 
-def test_waiting_for_an_answer_that_was_a_486_fails_in_words(tmp_path: Path) -> None:
-    result = _run(tmp_path, """\
+@pytest.mark.asyncio
+async def test_waiting_for_an_answer_that_was_a_486_fails_in_words(tmp_path: Path) -> None:
+    result = await _run(tmp_path, """\
   - call: {from: alice, to: "603", as: c1}
   - wait: {for: answered, call: c1, timeout: 5}
 """)
@@ -112,8 +114,9 @@ def test_waiting_for_an_answer_that_was_a_486_fails_in_words(tmp_path: Path) -> 
         "call c1 (alice to 603): expected 200, received 486 Busy Here"
 
 
-def test_waiting_for_ringing_on_a_call_answered_at_once_fails_in_words(tmp_path: Path) -> None:
-    result = _run(tmp_path, """\
+@pytest.mark.asyncio
+async def test_waiting_for_ringing_on_a_call_answered_at_once_fails_in_words(tmp_path: Path) -> None:
+    result = await _run(tmp_path, """\
   - call: {from: alice, to: "600", as: c1}
   - wait: {for: ringing, call: c1, timeout: 5}
 """)
@@ -121,8 +124,9 @@ def test_waiting_for_ringing_on_a_call_answered_at_once_fails_in_words(tmp_path:
         "wait: call c1 (alice to 600) went confirmed without being ringing"
 
 
-def test_expect_looks_at_what_the_steps_before_it_did(tmp_path: Path) -> None:
-    result = _run(tmp_path, """\
+@pytest.mark.asyncio
+async def test_expect_looks_at_what_the_steps_before_it_did(tmp_path: Path) -> None:
+    result = await _run(tmp_path, """\
   - register: {agent: alice, name: reg}
   - options: alice
   # the OPTIONS' own 200 (the last step's), not the REGISTER's older one
@@ -141,8 +145,9 @@ def test_expect_looks_at_what_the_steps_before_it_did(tmp_path: Path) -> None:
         "expect alice: no REGISTER request sent within 0.3 s")
 
 
-def test_a_call_nobody_waited_on_still_had_to_be_answered(tmp_path: Path) -> None:
-    result = _run(tmp_path, """\
+@pytest.mark.asyncio
+async def test_a_call_nobody_waited_on_still_had_to_be_answered(tmp_path: Path) -> None:
+    result = await _run(tmp_path, """\
   - call: {from: alice, to: "603", as: c1}
   - wait: 0.5
 """)
