@@ -12,14 +12,15 @@ scenario shows the failing step's YAML lines, what was expected, what arrived an
 so far. Every scenario writes its report folder (capture, ladder, result.json) under
 ``--sip-report-dir`` (default ``reports/pytest-<time>/``).
 
-The lab is session-scoped and started on first use (``sipclient.lab.testing.claim_test_lab``:
-its own run directory and ports per xdist worker), stopped at the end of the session;
-``--lab-run-dir DIR`` (``--sip-lab-run-dir``, ini ``sip_lab_run_dir``) uses the lab running
-from DIR instead (left running; xdist workers then share it), or starts one there. A scenario with a ``webrtc: true`` agent runs in a lab of its own
-inside test network namespaces instead (root needed; made on first use per session or xdist
-worker, removed at the end; see sipclient/scenario/netlab.py), recorded in the item's
-``lab`` property; without root it fails saying why. Fixtures, prefixed ``sip_`` so they
-never clash with a project's own:
+The lab is session-scoped and started on first use
+(``sipclient.lab.testing.claim_test_lab``: its own run directory and ports per xdist
+worker), stopped at the end of the session; ``--lab-run-dir DIR`` (``--sip-lab-run-dir``,
+ini ``sip_lab_run_dir``) uses the lab running from DIR instead (left running; xdist workers
+then share it), or starts one there. A scenario with a ``webrtc: true`` agent runs in a lab
+of its own inside test network namespaces instead (root needed; made on first use per
+session or xdist worker, removed at the end; see sipclient/scenario/netlab.py), recorded in
+the item's ``lab`` property; without root it fails saying why. Fixtures, prefixed ``sip_``
+so they never clash with a project's own:
 
 * ``sip_lab`` - the :class:`sipclient.lab.Lab` (accounts, contacts, CLI);
 * ``sip_target`` - the :class:`sipclient.scenario.target.Target` the scenarios run against;

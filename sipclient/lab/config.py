@@ -40,9 +40,10 @@ def templates_dir(environ: Mapping[str, str] | None = None) -> Path:
 def default_run_dir(name: str = "lab", cwd: Path | None = None,
                     environ: Mapping[str, str] | None = None,
                     writable: Callable[[Path], bool] | None = None) -> Path:
-    """``./run/<name>`` of the current directory, never the package's own tree; when that
-    is not writable (or too deep for Asterisk's control socket path), the per-user cache (``$XDG_CACHE_HOME/sipclient/<name>``, else
-    ``~/.cache/sipclient/<name>``, else ``$TMPDIR/sipclient-<uid>/<name>``)."""
+    """``./run/<name>`` of the current directory, never the package's own tree; when that is
+    not writable (or too deep for Asterisk's control socket path), the per-user cache
+    (``$XDG_CACHE_HOME/sipclient/<name>``, else ``~/.cache/sipclient/<name>``, else
+    ``$TMPDIR/sipclient-<uid>/<name>``)."""
     environ = os.environ if environ is None else environ
     writable = writable or _writable_dir
     run = (Path.cwd() if cwd is None else Path(cwd)) / "run"

@@ -4,7 +4,8 @@ The engine creates the agents of the file (``AgentSpec`` -> :class:`~sipclient.a
 accounts from the :class:`~sipclient.scenario.target.Target`), all writing one capture
 (``capture.pcap`` in the report folder), then runs the steps in order, each through its
 executor in the table of step kinds (:func:`sipclient.scenario.kinds.kinds`), under the
-scenario's ``timeout``. The first step that fails stops the run; the steps after it are ``skipped``.
+scenario's ``timeout``. The first step that fails stops the run; the steps after it are
+``skipped``.
 
 Whatever happens (a failure, an unexpected error, the timeout, Ctrl-C arriving as a
 cancellation), the end is the same: calls still up are hung up, registered agents

@@ -1,12 +1,13 @@
 """The JSON Schema (Draft 2020-12) of ``*.sip.yaml`` files, built here as Python data.
 
-One definition per step kind, with its arguments and their types, from the one table of
-step kinds (:mod:`sipclient.scenario.kinds`: each step's module registers its kind there). The same schema is
-published as ``scenario.schema.json`` (kept in sync by tests/scenario/test_schema.py; rewrite
-it with ``python -m sipclient.scenario.schema --write``) so that editors check files as people
-type. A step is an object with exactly one property, its kind; a kind with a short form
-(``register: alice``) takes ``if: object then: <arguments> else: <short form>`` so that
-validation errors stay about the form that was written (no ``anyOf`` guessing).
+One definition per step kind, with its arguments and their types, from the one table of step
+kinds (:mod:`sipclient.scenario.kinds`: each step's module registers its kind there). The
+same schema is published as ``scenario.schema.json`` (kept in sync by
+tests/scenario/test_schema.py; rewrite it with ``python -m sipclient.scenario.schema
+--write``) so that editors check files as people type. A step is an object with exactly one
+property, its kind; a kind with a short form (``register: alice``) takes ``if: object then:
+<arguments> else: <short form>`` so that validation errors stay about the form that was
+written (no ``anyOf`` guessing).
 
 Numbers, booleans and integers also accept a whole ``${...}`` reference, resolved when the step
 runs. The loader (``loader.py``) turns the validator's errors into one line each, with words.
