@@ -23,23 +23,38 @@ def test_the_default_run_dir_is_the_current_directorys(tmp_path: Path) -> None:
 
 
 def test_a_directory_that_is_not_writable_uses_the_per_user_cache(tmp_path: Path) -> None:
+    import tempfile
+
     here = tmp_path / "ro"
+    cache = Path(tempfile.mkdtemp(prefix="sipc-"))  # short: the control socket's path fits
 
     def writable(path: Path) -> bool:  # as os.access would say for a read-only ./
         return not path.is_relative_to(here)
 
-    got = default_run_dir("lab", cwd=here, environ={"XDG_CACHE_HOME": str(tmp_path / "c")},
-                          writable=writable)
-    assert got == tmp_path / "c" / "sipclient" / "lab"
-    got = default_run_dir("lab", cwd=here, environ={"HOME": str(tmp_path / "h")},
-                          writable=writable)
-    assert got == tmp_path / "h" / ".cache" / "sipclient" / "lab"
+    try:
+        got = default_run_dir("lab", cwd=here, environ={"XDG_CACHE_HOME": str(cache / "c")},
+                              writable=writable)
+        assert got == cache / "c" / "sipclient" / "lab"
+        got = default_run_dir("lab", cwd=here, environ={"HOME": str(cache / "h")},
+                              writable=writable)
+        assert got == cache / "h" / ".cache" / "sipclient" / "lab"
+        # neither: the temporary directory
+        got = default_run_dir("lab", cwd=here, environ={}, writable=writable)
+        assert got.name == "lab" and got.parent.name == f"sipclient-{os.getuid()}"
+    finally:
+        cache.rmdir()
 
 
 def test_a_directory_too_deep_for_asterisks_control_socket_uses_the_cache(tmp_path):
+    import tempfile
+
     deep = tmp_path / ("d" * 90)
-    got = default_run_dir("lab", cwd=deep, environ={"XDG_CACHE_HOME": str(tmp_path / "c")})
-    assert got == tmp_path / "c" / "sipclient" / "lab"
+    cache = Path(tempfile.mkdtemp(prefix="sipc-"))
+    try:
+        got = default_run_dir("lab", cwd=deep, environ={"XDG_CACHE_HOME": str(cache)})
+    finally:
+        cache.rmdir()
+    assert got == cache / "sipclient" / "lab"
 
 
 def test_a_read_only_run_folder_is_not_writable(tmp_path: Path) -> None:
