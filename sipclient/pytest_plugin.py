@@ -12,21 +12,24 @@ scenario shows the failing step's YAML lines, what was expected, what arrived an
 so far. Every scenario writes its report folder (capture, ladder, result.json) under
 ``--sip-report-dir`` (default ``reports/pytest-<time>/``).
 
-The lab is session-scoped and started on first use (``sipclient.lab.testing.claim_test_lab``:
-its own run directory and ports per xdist worker), stopped at the end of the session;
-``--sip-lab-run-dir DIR`` uses a lab already running from DIR instead (left running; xdist
-workers then share it). A scenario with a ``webrtc: true`` agent runs in a lab of its own
-inside test network namespaces instead (root needed; made on first use per session or xdist
-worker, removed at the end; see sipclient/scenario/netlab.py), recorded in the item's
-``lab`` property; without root it fails saying why. Fixtures, prefixed ``sip_`` so they
-never clash with a project's own:
+The lab is session-scoped and started on first use
+(``sipclient.lab.testing.claim_test_lab``: its own run directory and ports per xdist
+worker), stopped at the end of the session; ``--lab-run-dir DIR`` (``--sip-lab-run-dir``,
+ini ``sip_lab_run_dir``) uses the lab running from DIR instead (left running; xdist workers
+then share it), or starts one there. A scenario with a ``webrtc: true`` agent runs in a lab
+of its own inside test network namespaces instead (root needed; made on first use per
+session or xdist worker, removed at the end; see sipclient/scenario/netlab.py), recorded in
+the item's ``lab`` property; without root it fails saying why. Fixtures, prefixed ``sip_``
+so they never clash with a project's own:
 
 * ``sip_lab`` - the :class:`sipclient.lab.Lab` (accounts, contacts, CLI);
 * ``sip_target`` - the :class:`sipclient.scenario.target.Target` the scenarios run against;
 * ``sip_agent`` - a factory: ``alice = sip_agent("1001", transport="udp")`` gives an opened
   :class:`sipclient.agent.Agent` (closed - hung up, unregistered - at teardown); run its
   coroutines with ``sip_agent.run(alice.register())`` (the agents live on one event loop
-  per test).
+  per test). In an ``async def`` test run by pytest-asyncio (``@pytest.mark.asyncio``) the
+  same fixture is awaited on the test's own loop: ``alice = await sip_agent("1001")``,
+  then ``await alice.register()`` (docs/scenarios.md has the example).
 
 Nothing of pytest's internals is patched: ``pytest_collect_file`` returns ``pytest.File``
 nodes whose ``collect()`` yields ``pytest.Item`` nodes.
@@ -35,6 +38,7 @@ nodes whose ``collect()`` yields ``pytest.Item`` nodes.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from pathlib import Path
@@ -60,9 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sip-report-dir", metavar="DIR", default=None,
                     help="where each scenario's report folder goes "
                          "(default reports/pytest-<time>/)")
-    group.addoption("--sip-lab-run-dir", metavar="DIR", default=None,
-                    help="use the lab already running from DIR (not started or stopped here; "
-                         "xdist workers share it)")
+    group.addoption("--sip-lab-run-dir", "--lab-run-dir", dest="sip_lab_run_dir",
+                    metavar="DIR", default=None,
+                    help="the lab's run directory: the lab running there is used (not "
+                         "stopped here; xdist workers share it), else one is started there "
+                         "(ini: sip_lab_run_dir)")
+    parser.addini("sip_lab_run_dir", "the lab's run directory (see --lab-run-dir), relative "
+                  "to the ini file", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -111,17 +119,17 @@ class SipSession:
             pytest.fail(self._failed, pytrace=False)
         from sipclient.lab import Lab, LabError
 
-        run_dir = self.option("sip_lab_run_dir")
+        run_dir = self.run_dir()
         try:
-            if run_dir:
-                lab = Lab.from_run_dir(run_dir)
-                if not lab.status().healthy:
-                    raise LabError(f"no healthy lab is running from {run_dir} "
-                                   "(start it with `sipclient lab up --run-dir ...`)")
-            else:
-                from sipclient.lab.testing import claim_test_lab
+            lab = Lab.from_run_dir(run_dir) if run_dir else None
+            if lab is None or not (lab.is_running() and lab.status().healthy):
+                from sipclient.lab.testing import RunDirClaim, claim_test_lab, with_free_ports
 
-                config, self._claim = claim_test_lab("sip")
+                if run_dir:  # none up there: ours to start there (another worker: -2...)
+                    self._claim = RunDirClaim(run_dir)
+                    config = with_free_ports(lab.config.replace(run_dir=self._claim.path))
+                else:
+                    config, self._claim = claim_test_lab("sip")
                 lab = Lab(config)
                 self._started = True
                 lab.up()
@@ -146,11 +154,22 @@ class SipSession:
             self._netlab = NetLab(base=base)
         return self._netlab
 
+    def run_dir(self) -> Path | None:
+        """``--lab-run-dir``, else the ini's ``sip_lab_run_dir`` (relative to the ini file)."""
+        value = self.option("sip_lab_run_dir")
+        if value:
+            return Path(value).absolute()
+        ini = self.config.getini("sip_lab_run_dir")
+        if ini:
+            base = Path(self.config.inipath).parent if self.config.inipath else Path.cwd()
+            return (base / str(ini)).absolute()
+        return None
+
     def _lab_config(self) -> Any:
         """The config of the lab :meth:`lab` would use, without starting it."""
         from sipclient.lab import Lab
 
-        run_dir = self.option("sip_lab_run_dir")
+        run_dir = self.run_dir()
         if run_dir:
             return Lab.from_run_dir(run_dir).config
         from sipclient.lab.testing import test_lab_config
@@ -348,6 +367,19 @@ def sip_target(request: pytest.FixtureRequest) -> Any:
     return _session(request.config).target()
 
 
+def _new_agent(target: Any, account: str | int, transport: str,
+               fields: dict[str, Any]) -> Any:
+    """An Agent (not opened yet) for ``account`` of ``target`` over ``transport``."""
+    from sipclient.agent import Agent, AgentConfig
+
+    acc = target.account(account)
+    config = dict(user=acc.user, password=acc.password, auth_user=acc.auth_user,
+                  domain=acc.domain, server=target.server(transport),
+                  insecure=target.insecure, ca_file=target.ca_file)
+    config.update(fields)
+    return Agent(AgentConfig(**config))
+
+
 class AgentFactory:
     """``sip_agent("1001", transport="udp", **AgentConfig fields)`` -> an opened Agent on
     this factory's event loop; ``sip_agent.run(coro)`` runs a coroutine there."""
@@ -363,14 +395,7 @@ class AgentFactory:
         return self.loop.run_until_complete(awaitable)
 
     def __call__(self, account: str | int, transport: str = "udp", **fields: Any) -> Any:
-        from sipclient.agent import Agent, AgentConfig
-
-        acc = self.target.account(account)
-        config = dict(user=acc.user, password=acc.password, auth_user=acc.auth_user,
-                      domain=acc.domain, server=self.target.server(transport),
-                      insecure=self.target.insecure, ca_file=self.target.ca_file)
-        config.update(fields)
-        agent = Agent(AgentConfig(**config))
+        agent = _new_agent(self.target, account, transport, fields)
         self.run(agent.open())
         self.agents.append(agent)
         return agent
@@ -384,11 +409,51 @@ class AgentFactory:
             self.loop.close()
 
 
+class AsyncAgentFactory:
+    """In an async test (pytest-asyncio): ``alice = await sip_agent("1001", transport=...)``
+    is an opened Agent on the test's own event loop, closed (hung up, unregistered) at
+    teardown on that loop."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.agents: list[Any] = []
+
+    async def __call__(self, account: str | int, transport: str = "udp",
+                       **fields: Any) -> Any:
+        agent = _new_agent(self.target, account, transport, fields)
+        await agent.open()
+        self.agents.append(agent)
+        return agent
+
+    async def close(self) -> None:
+        for agent in reversed(self.agents):
+            await agent.close()
+
+
 @pytest.fixture
-def sip_agent(sip_target: Any) -> Iterator[Callable[..., Any]]:
-    """A factory of opened agents (see :class:`AgentFactory`), closed at teardown."""
+def sip_agent(request: pytest.FixtureRequest, sip_target: Any) -> Iterator[Any]:
+    """A factory of opened agents, closed at teardown: :class:`AgentFactory` in a plain
+    test, :class:`AsyncAgentFactory` (``await sip_agent("1001")``, on the test's loop) in
+    an ``async def`` test run by pytest-asyncio."""
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        yield request.getfixturevalue("_sip_agent_async")
+        return
     factory = AgentFactory(sip_target)
     try:
         yield factory
     finally:
         factory.close()
+
+
+try:  # the async factory needs pytest-asyncio (an async fixture runs on the test's loop)
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - without it, async tests do not run at all
+    pass
+else:
+    @pytest_asyncio.fixture
+    async def _sip_agent_async(sip_target: Any) -> Any:
+        factory = AsyncAgentFactory(sip_target)
+        try:
+            yield factory
+        finally:
+            await factory.close()

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sipclient.io.changes import Changes
 from sipclient.io.endpoint import ClientTransaction
 from sipclient.proto.core import AckReceived, RequestReceived
 from sipclient.proto.dialog import Dialog, DialogState
@@ -52,8 +54,9 @@ class DialogSession:
         self.dialog: Dialog | None = None
         #: where the dialog's first request came from (an incoming call), else None
         self.source_addr: tuple[str, int] | None = None
-        self.state = "new"
-        self.on_hold = False
+        self._changes = Changes()
+        self._state = "new"
+        self._on_hold = False
         self.end_reason: str | None = None
         self.bye_response: Response | None = None  # the answer to our BYE
         self.received: list[Request] = []  # in-dialog requests from the remote
@@ -65,6 +68,50 @@ class DialogSession:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.call_id} {self.state}>"
+
+    # ------------------------------------------------------------------ changes
+
+    @property
+    def state(self) -> str:
+        """new, incoming, calling, ringing, early, confirmed, ended."""
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._state = value
+        self._changed()
+
+    @property
+    def on_hold(self) -> bool:
+        """We put the call on hold (our last re-INVITE offered sendonly)."""
+        return self._on_hold
+
+    @on_hold.setter
+    def on_hold(self, value: bool) -> None:
+        self._on_hold = value
+        self._changed()
+
+    def _changed(self) -> None:
+        """Wake :meth:`wait_until`: the state, the hold or the in-dialog requests changed."""
+        self._changes.wake()
+
+    async def changed(self, timeout: float | None = None) -> bool:
+        """Wait for the next change (state, hold, an in-dialog request received); False
+        when ``timeout`` seconds passed without one."""
+        return await self._changes.wait(timeout)
+
+    async def wait_until(self, predicate: Callable[[DialogSession], bool],
+                         timeout: float | None = None) -> bool:
+        """Wait until ``predicate(self)`` holds, checked at each change (no polling);
+        False when ``timeout`` seconds passed first."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not predicate(self):
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await self.changed(left)
+        return True
 
     @property
     def is_ended(self) -> bool:
@@ -208,6 +255,7 @@ class DialogSession:
         """An in-dialog request from the remote (12.2.2)."""
         req = event.request
         self.received.append(req)
+        self._changed()  # waiters run once this request is handled (INFO digits...)
         agent = self.agent
         tag = self.dialog.local_tag if self.dialog else None
         if req.method == "NOTIFY" and self._refer_sent:

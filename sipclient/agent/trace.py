@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import overload
 
+from sipclient.io.changes import Changes
 from sipclient.proto.message import Request, Response
 
 __all__ = ["DEFAULT_TRACE_LIMIT", "Trace", "TraceEntry", "label"]
@@ -93,7 +94,7 @@ class Trace(Sequence[TraceEntry]):
         self.limit = limit
         self._entries: deque[TraceEntry] = deque(maxlen=limit)
         self._base = 0  # absolute position of _entries[0]
-        self._waiters: list[asyncio.Future[None]] = []
+        self._changes = Changes()
         self._subscribers: list[Callable[[TraceEntry], None]] = []
         for entry in entries:
             self.append(entry)
@@ -106,11 +107,7 @@ class Trace(Sequence[TraceEntry]):
         entries.append(entry)
         for callback in self._subscribers:
             callback(entry)
-        if self._waiters:
-            waiters, self._waiters = self._waiters, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        self._changes.wake()
 
     def subscribe(self, callback: Callable[[TraceEntry], None]) -> Callable[[], None]:
         """Call ``callback(entry)`` for every new entry; returns the unsubscribe function."""
@@ -123,13 +120,7 @@ class Trace(Sequence[TraceEntry]):
 
     async def changed(self, timeout: float | None = None) -> bool:
         """Wait for the next entry; False when ``timeout`` seconds passed without one."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await self._changes.wait(timeout)
 
     async def wait_for(self, predicate: Callable[[TraceEntry], bool], start: int = 0,
                        timeout: float | None = None) -> int | None:

@@ -2,8 +2,9 @@
 
 ``lab up`` returns once Asterisk has booted and every transport answers; Asterisk keeps
 running in the background (its own session) until ``lab down``. The other commands find the
-lab through its run directory (``--run-dir``, default ``run/lab``), whose ``lab.json`` keeps
-the ports it was started with.
+lab through its run directory (``--lab-run-dir``/``--run-dir``, default ``./run/lab`` of the
+current directory), whose ``lab.json`` keeps the ports it was started with. ``lab up`` on
+default ports that another program holds starts on free ones and says which.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def register(subparsers: Any) -> None:
     actions.required = True
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--run-dir", help="lab run directory (default: run/lab, "
-                       "or $SIPCLIENT_LAB_RUN_DIR)")
+        p.add_argument("--lab-run-dir", "--run-dir", dest="run_dir", metavar="DIR",
+                       help="lab run directory (default: $SIPCLIENT_LAB_RUN_DIR, else "
+                            "./run/lab of the current directory)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=run)
 
@@ -95,7 +97,19 @@ def _lab(args: argparse.Namespace, env: Env) -> Any:
         overrides["engine"] = args.engine
     if "bind" in overrides and "host" not in overrides and overrides["bind"] != "0.0.0.0":
         overrides["host"] = overrides["bind"]
-    return Lab(base.replace(**overrides))
+    config = base.replace(**overrides)
+    chosen = any(name.endswith("_port") for name in overrides) or any(
+        (environ or os.environ).get(f"SIPCLIENT_LAB_{name.upper()}") for name in
+        ("sip_port", "tls_port", "wss_port", "http_port", "ami_port", "port_offset"))
+    if not chosen and not config.external and not Lab(config).is_running():
+        from sipclient.lab.testing import moved_ports_note, with_free_ports
+
+        moved = with_free_ports(config)  # the default ports taken: free ones, said
+        note = moved_ports_note(config, moved)
+        if note:
+            print(f"sipclient lab up: {note}", file=env.stderr)
+        config = moved
+    return Lab(config)
 
 
 def _kamailio(args: argparse.Namespace, env: Env) -> int:

@@ -23,6 +23,7 @@ must be able to capture there: root): otherwise exit 2 with one line.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -52,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "verify (the lab is always accepted)")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML to FILE")
     p.add_argument("--json", metavar="FILE", help="write the run's results (JSON) to FILE")
+    p.add_argument("--lab-run-dir", metavar="DIR",
+                   help="the lab's run directory: use the lab up there, else start one there "
+                        "(default: $SIPCLIENT_LAB_RUN_DIR, else ./run/lab)")
     p.add_argument("--report-dir", metavar="DIR",
                    help="where reports go (default reports/run-<YYYYmmdd-HHMMSS>/)")
     p.add_argument("-n", "--workers", type=_workers, default=1, metavar="N",
@@ -127,8 +131,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
         return EXIT_USAGE
     hep = {"target": args.hep, "capture_id": args.hep_id, "auth_key_env": args.hep_key_env,
            "auth_key_file": args.hep_key_file} if args.hep else None
+    environ = env.environ
+    if args.lab_run_dir:
+        environ = {**(os.environ if environ is None else environ),
+                   "SIPCLIENT_LAB_RUN_DIR": str(Path(args.lab_run_dir).absolute())}
     spec = TargetSpec(target=args.target, profile=args.profile, insecure=args.insecure,
-                      environ=env.environ, hep=hep)
+                      environ=environ, hep=hep)
     if not spec.is_lab:
         from sipclient.scenario.target import ProfileError
 

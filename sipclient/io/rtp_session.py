@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sipclient.io.changes import Changes
 from sipclient.io.media_clock import MediaClock
 from sipclient.media import audio, ports
 from sipclient.media.stream import STREAM_LEVELS, RtpStream, StreamParams
@@ -96,6 +97,13 @@ class RtpSession(RtpStream):
         self._paced = False
         self._rtcp_handle: asyncio.TimerHandle | None = None
         self._stopped = False
+        self._received = Changes()
+
+    async def received(self, timeout: float | None = None) -> bool:
+        """Wait for the next RTP packet to arrive (and be counted); False when ``timeout``
+        seconds passed without one. What waits on the statistics (DTMF received, a tone)
+        wakes here instead of polling."""
+        return await self._received.wait(timeout)
 
     # ------------------------------------------------------------------ sockets
 
@@ -241,6 +249,7 @@ class RtpSession(RtpStream):
             self._tapped("in", self.port, addr, data, now)
         if not self._stopped:
             self.receive_rtp(data, now)
+        self._received.wake()
 
     def _on_rtcp(self, data: bytes, addr: Any) -> None:
         if self._loop is None:

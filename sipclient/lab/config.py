@@ -14,7 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 #: the repository root when running from a checkout (docker/asterisk lives there)
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,11 +37,43 @@ def templates_dir(environ: Mapping[str, str] | None = None) -> Path:
     return _REPO_ROOT / "docker" / "asterisk"
 
 
-def default_run_dir(name: str = "lab") -> Path:
-    """``<repo>/run/<name>`` in a checkout, else ``$TMPDIR/sipclient-<uid>/<name>``."""
-    if (_REPO_ROOT / "docker" / "asterisk").is_dir() and os.access(_REPO_ROOT, os.W_OK):
-        return _REPO_ROOT / "run" / name
+def default_run_dir(name: str = "lab", cwd: Path | None = None,
+                    environ: Mapping[str, str] | None = None,
+                    writable: Callable[[Path], bool] | None = None) -> Path:
+    """``./run/<name>`` of the current directory, never the package's own tree; when that is
+    not writable (or too deep for Asterisk's control socket path), the per-user cache
+    (``$XDG_CACHE_HOME/sipclient/<name>``, else ``~/.cache/sipclient/<name>``, else
+    ``$TMPDIR/sipclient-<uid>/<name>``)."""
+    environ = os.environ if environ is None else environ
+    writable = writable or _writable_dir
+    run = (Path.cwd() if cwd is None else Path(cwd)) / "run"
+    if writable(run) and _socket_fits(run / name):
+        return run / name
+    for base in (environ.get("XDG_CACHE_HOME"),
+                 str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else None):
+        if base and writable(Path(base)) and _socket_fits(Path(base) / "sipclient" / name):
+            return Path(base) / "sipclient" / name
     return Path(tempfile.gettempdir()) / f"sipclient-{os.getuid()}" / name
+
+
+#: room kept for a run directory's suffixes (``-w3``, ``-2``) and ``/run/asterisk.ctl``
+_CTL_ROOM = len("-gw10-99/run/asterisk.ctl")
+#: a Unix socket path's limit (sun_path, with its NUL) on Linux
+SOCKET_PATH_MAX = 107
+
+
+def _socket_fits(run_dir: Path) -> bool:
+    """Can Asterisk's control socket live under ``run_dir`` (its suffixes included)?"""
+    return len(str(run_dir.absolute())) + _CTL_ROOM <= SOCKET_PATH_MAX
+
+
+def _writable_dir(path: Path) -> bool:
+    """``path`` exists and is writable, or can be made under a writable parent."""
+    while not path.exists():
+        if path.parent == path:
+            return False
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
 def _range(first: int, last: int) -> tuple[str, ...]:

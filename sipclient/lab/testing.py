@@ -82,6 +82,38 @@ def with_free_ports(config: LabConfig, tries: int = 8) -> LabConfig:
     return config
 
 
+def taken_ports(config: LabConfig) -> list[str]:
+    """The listening ports of ``config`` that cannot be bound now, in words (``SIP 7048``)."""
+    import socket
+
+    from sipclient.lab import probe
+
+    c = config
+    checks = [("SIP", c.bind, c.sip_port, socket.SOCK_DGRAM),
+              ("SIP", c.bind, c.sip_port, socket.SOCK_STREAM),
+              ("TLS", c.bind, c.tls_port, socket.SOCK_STREAM),
+              ("WSS", c.bind, c.wss_port, socket.SOCK_STREAM),
+              ("HTTP", c.bind, c.http_port, socket.SOCK_STREAM),
+              ("AMI", c.ami_bind, c.ami_port, socket.SOCK_STREAM)]
+    out: list[str] = []
+    for name, host, port, kind in checks:
+        text = f"{name} {port}"
+        if text not in out and probe.port_in_use(host, port, kind):
+            out.append(text)
+    return out
+
+
+def moved_ports_note(wanted: LabConfig, got: LabConfig) -> str | None:
+    """What to tell the user when :func:`with_free_ports` moved the lab (None: it did not):
+    which ports were taken and which ones the lab uses instead."""
+    if got.sip_port == wanted.sip_port:
+        return None
+    taken = ", ".join(taken_ports(wanted)) or "some"
+    return (f"the lab's ports ({taken}) are taken by another program (no lab of ours runs "
+            f"in {wanted.run_dir}): using SIP {got.sip_port}, TLS {got.tls_port}, WSS {got.wss_port}, "
+            f"HTTP {got.http_port}, AMI {got.ami_port} instead")
+
+
 class RunDirClaim:
     """An exclusive claim (flock) on a lab run directory for as long as this object lives.
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from .model import Scenario, ScenarioError, Step
-from .schema import AGENT_FACTS, CALL_FACTS, NEW_FACTS, RESERVED, STEP_KINDS, TARGET_FACTS
+from .schema import (AGENT_FACTS, CALL_FACTS, KINDS, NEW_FACTS, RESERVED, STEP_KINDS,
+                     TARGET_FACTS)
 from .validate import show, suggest
 from .variables import NAME, WHOLE, references, unclosed
 from .yamlpos import Document, PathKey
@@ -75,6 +76,8 @@ class _Checker:
         self.var_names = list(scenario.vars)
         self.all_calls: dict[str, int] = {}  # call name -> line of its first `as:`
         self.all_names: dict[str, int] = {}  # set/capture name -> line
+        self.all_steps: dict[str, int] = {}  # a step's name: -> line
+        self.seen_steps: set[str] = set()  # names of the steps checked so far
         self._collect(scenario.steps)
 
     def error(self, line: int | None, message: str) -> None:
@@ -93,6 +96,8 @@ class _Checker:
     def _collect(self, steps: tuple[Step, ...]) -> None:
         for step in steps:
             line = step.where.line
+            if isinstance(step.args.get("name"), str) and step.kind != "set":
+                self.all_steps.setdefault(step.args["name"], line)
             if isinstance(step.args.get("as"), str):
                 self.all_calls.setdefault(step.args["as"], line)
             if step.kind == "set":
@@ -250,6 +255,11 @@ class _Checker:
             self.step(step, scope)
 
     def step(self, step: Step, scope: _Scope) -> None:
+        self._step(step, scope)
+        if isinstance(step.args.get("name"), str) and step.kind != "set":
+            self.seen_steps.add(step.args["name"])
+
+    def _step(self, step: Step, scope: _Scope) -> None:
         prefix = f"step {step.path} ({step.kind}): "
         at = self.sources[step.path] + (step.kind,)
 
@@ -298,7 +308,9 @@ class _Checker:
                 self.error(line_of(("call",)), f"{prefix}unknown call \"{call}\""
                                                f"{suggest(call, scope.calls)} (calls: {known})")
         self.headers(step.args.get("headers"), line_of, prefix, values=step.kind != "expect")
-        getattr(self, f"check_{step.kind}", lambda *a: None)(step, prefix, line_of)
+        kind = KINDS.get(step.kind)
+        if kind is not None and kind.check is not None:
+            kind.check(self, step, prefix, line_of)
         name = step.args.get("as")
         if isinstance(name, str):
             if name in self.agents or name in self.scenario.vars or name in RESERVED:
@@ -312,6 +324,16 @@ class _Checker:
             for cname in capture:
                 self.new_name(str(cname), line_of(("capture", cname)), prefix)
                 scope.names.add(str(cname))
+
+    @staticmethod
+    def suggest(word: str, choices: Any) -> str:
+        """`` (did you mean "x"?)`` or ``""`` (for the kinds' checks)."""
+        return suggest(word, choices)
+
+    @staticmethod
+    def is_ref(value: Any) -> bool:
+        """Is ``value`` one whole ``${...}`` reference (checked when the step runs)?"""
+        return _is_ref(value)
 
     def new_name(self, name: str, line: int, prefix: str) -> None:
         if name in RESERVED or name in self.agents:
@@ -331,34 +353,3 @@ class _Checker:
             self.error(line, f"{prefix}bad regular expression for {what}: {exc.msg}{where} "
                              f"in {show(pattern)}")
 
-    def check_expect(self, step: Step, prefix: str, line_of: LineOf) -> None:
-        args = step.args
-        headers = args.get("headers")
-        if isinstance(headers, dict):
-            for header, pattern in headers.items():
-                self.regex(pattern, line_of(("headers", header)), prefix, f"header {header}")
-        capture = args.get("capture")
-        if isinstance(capture, dict):
-            for name, spec in capture.items():
-                if isinstance(spec, dict) and "regex" in spec:
-                    self.regex(spec["regex"], line_of(("capture", name, "regex")), prefix,
-                               f"capture {name}")
-        if "method" not in args and "status" not in args:
-            self.error(step.where.line, f"{prefix}needs \"method\" or \"status\" (which "
-                                        f"message to wait for)")
-        if args.get("in") is True and args.get("out") is True:
-            self.error(step.where.line, f"{prefix}a message is received (in) or sent (out), "
-                                        f"not both")
-
-    def check_wait(self, step: Step, prefix: str, line_of: LineOf) -> None:
-        args = step.args
-        if "seconds" in args and "for" in args:
-            self.error(step.where.line, f"{prefix}takes \"seconds\" or \"for\", not both")
-        elif "seconds" not in args and "for" not in args:
-            self.error(step.where.line, f"{prefix}needs \"seconds\" or \"for\"")
-        needs = {"incoming": "agent", "registered": "agent", "ended": "call"}.get(args.get("for"))
-        if needs and needs not in args:
-            self.error(step.where.line, f"{prefix}for: {args['for']} needs \"{needs}\"")
-
-    def check_play(self, step: Step, prefix: str, line_of: LineOf) -> None:
-        self.media_file(step.args.get("source"), line_of(("source",)), prefix + "\"source\": ")

@@ -3,8 +3,10 @@
 :class:`RunContext` is what a step executor (``steps/``) receives. It owns nothing that
 needs closing itself (the engine closes agents and the capture); it gives the steps names
 for things: ``ctx.agent("alice")``, ``ctx.call("c1")``, ``ctx.resolve(value)``,
-``ctx.set_var(name, value)``, and keeps the per-agent ``expect`` cursor (the index in the
-agent's trace after the last message an ``expect`` matched).
+``ctx.set_var(name, value)``, and keeps where ``expect`` looks in each agent's trace
+(:meth:`RunContext.touch`, :meth:`RunContext.expect_window`): from the start of the last step
+that acted on the agent (or on one of its calls), never at a message an earlier ``expect``
+matched.
 """
 
 from __future__ import annotations
@@ -78,6 +80,18 @@ class CallRef:
     name: str
     agent: str
     session: DialogSession
+    #: the final status the ``call`` step asked for (None: 2xx); outgoing calls only
+    expect: Any = None
+    #: seconds the call may take to be answered (``call``'s ``timeout``, default 30)
+    timeout: float = 30.0
+    #: the call in words, for messages: ``c1 (alice to 1002)``
+    label: str = ""
+    #: where the call's first message is in its agent's trace
+    since: int = 0
+    #: the result path of the step that made it (``call``), for the end-of-run check
+    path: str = ""
+    #: a later step waited on it or checked its messages (its answer is then theirs)
+    checked: bool = False
 
     def facts(self) -> dict[str, Any]:
         s = self.session
@@ -102,7 +116,16 @@ class RunContext:
     result: ScenarioResult
     agents: dict[str, Agent] = field(default_factory=dict)
     calls: dict[str, CallRef] = field(default_factory=dict)
-    cursors: dict[str, int] = field(default_factory=dict)
+    #: per agent: where (in its trace) the last step that acted on it started
+    marks: dict[str, int] = field(default_factory=dict)
+    #: per agent: where the first step that acted on it since its last ``expect`` started
+    windows: dict[str, int] = field(default_factory=dict)
+    #: agents an ``expect`` looked at since the last step that acted on them
+    checked: set[str] = field(default_factory=set)
+    #: per agent: the trace positions earlier ``expect`` steps matched (never matched twice)
+    matched: dict[str, set[int]] = field(default_factory=dict)
+    #: a step's ``name:`` -> each agent's trace position when it started (``since: NAME``)
+    named: dict[str, dict[str, int]] = field(default_factory=dict)
     #: incoming calls taken by ``wait: {for: incoming}``, for the next ``answer``/``reject``
     pending: dict[str, list[IncomingCall]] = field(default_factory=dict)
     #: agents not opened yet (their fixed local port was held by another agent): the engine
@@ -134,18 +157,42 @@ class RunContext:
     def call(self, name: Any) -> DialogSession:
         return self.call_ref(name).session
 
-    def add_call(self, name: str | None, agent: str, session: DialogSession) -> CallRef:
-        """Name a call (``as:``; unnamed calls get ``call1``, ``call2``...)."""
+    def add_call(self, name: str | None, agent: str, session: DialogSession,
+                 since: int = 0) -> CallRef:
+        """Name a call (``as:``; unnamed calls get ``call1``, ``call2``...); ``since``: the
+        position of its first message in the agent's trace."""
         if not name:
             self._call_counter += 1
             name = f"call{self._call_counter}"
             while name in self.calls:
                 self._call_counter += 1
                 name = f"call{self._call_counter}"
-        ref = CallRef(str(name), agent, session)
+        ref = CallRef(str(name), agent, session, label=f"{name} ({agent})", since=since)
         self.calls[ref.name] = ref
         self.variables.set_call(ref.name, _LiveFacts(ref))
         return ref
+
+    # ------------------------------------------------------------------ expect windows
+
+    def touch(self, name: str, position: int) -> None:
+        """A step acting on agent ``name`` started at ``position`` of its trace (or took a
+        message that arrived there: ``answer`` the INVITE it answers)."""
+        if name in self.checked or name not in self.windows:
+            self.windows[name] = position
+            self.checked.discard(name)
+        self.marks[name] = position
+
+    def took(self, name: str, position: int) -> None:
+        """The running step acts on a message that arrived before it started (the INVITE
+        ``answer``, ``reject`` or ``wait: {for: incoming}`` takes): its window starts there."""
+        self.marks[name] = min(self.marks.get(name, position), position)
+        self.windows[name] = min(self.windows.get(name, position), position)
+
+    def expect_window(self, name: str) -> tuple[int, int]:
+        """(start of the last step that acted on ``name``, start of the first one since its
+        last ``expect``): where ``expect`` looks first, then second."""
+        mark = self.marks.get(name, 0)
+        return mark, min(self.windows.get(name, mark), mark)
 
     # ------------------------------------------------------------------ variables
 

@@ -3,8 +3,9 @@
 The engine creates the agents of the file (``AgentSpec`` -> :class:`~sipclient.agent.Agent`,
 accounts from the :class:`~sipclient.scenario.target.Target`), all writing one capture
 (``capture.pcap`` in the report folder), then runs the steps in order, each through its
-executor in :data:`sipclient.scenario.steps.STEPS`, under the scenario's ``timeout``. The
-first step that fails stops the run; the steps after it are ``skipped``.
+executor in the table of step kinds (:func:`sipclient.scenario.kinds.kinds`), under the
+scenario's ``timeout``. The first step that fails stops the run; the steps after it are
+``skipped``.
 
 Whatever happens (a failure, an unexpected error, the timeout, Ctrl-C arriving as a
 cancellation), the end is the same: calls still up are hung up, registered agents
@@ -42,7 +43,7 @@ from .context import CURRENT_PATH, RunContext, StepFailed, StepStopped
 from .matchers import MatchError
 from .model import Scenario, Step
 from .result import ScenarioResult, StepResult, flow_of, ladder_text, trace_dicts
-from .steps import STEPS, UNRESOLVED
+from .kinds import StepKind, kinds
 from .steps._common import DEFAULT_TIMEOUT, text_of
 from .target import ProfileError, Target, hep_settings
 from .variables import UnknownVariable, Variables
@@ -117,6 +118,7 @@ async def run_scenario(scenario: Scenario, target: Target, report_dir: str | Pat
                     hep = await _open_hep(settings)
                 await _open_agents(ctx, CaptureTee(writer, hep) if hep else writer)
                 await _run_steps(ctx, scenario.steps, "", on_step)
+                _unanswered_calls(ctx)
         except TimeoutError:
             message = f"the scenario's timeout ({scenario.timeout:g} s) ran out"
             for step in result.steps:
@@ -211,15 +213,16 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
     token = CURRENT_PATH.set(path)
     limit: Any = DEFAULT_TIMEOUT
     try:
-        executor = STEPS.get(step.kind)
-        if executor is None:
+        kind = kinds().get(step.kind)
+        if kind is None:
             raise StepFailed(f"the step kind {step.kind!r} is not available here (known: "
-                             f"{', '.join(sorted(STEPS))})")
-        args = step.args if step.kind in UNRESOLVED else ctx.resolve(step.args)
+                             f"{', '.join(sorted(kinds()))})")
+        args = step.args if kind.unresolved else ctx.resolve(step.args)
         limit = args.get("timeout", DEFAULT_TIMEOUT)
         if ctx.deferred:
             await _open_named(ctx, args)
-        shown = await executor(ctx, step, args)
+        _mark(ctx, step, kind, args)
+        shown = await kind.run(ctx, step, args)
         if isinstance(shown, str):     # what the step saw, for the report (e.g. a webhook)
             res.received = shown
         res.status = "passed"
@@ -255,6 +258,43 @@ async def _run_step(ctx: RunContext, step: Step, path: str, on_step: OnStep | No
         res.duration = loop.time() - t0
         await _report(ctx, on_step, res)
     if res.status != "passed":
+        raise StepStopped(res)
+
+
+def _mark(ctx: RunContext, step: Step, kind: StepKind, args: dict[str, Any]) -> None:
+    """Where ``expect`` looks: a step that acts on an agent (or one of its calls) starts its
+    window; a step with a ``name:`` is remembered for ``since: NAME``."""
+    name = args.get("name") if not kind.unresolved else None
+    if isinstance(name, str):
+        ctx.named[name] = {a: len(agent.trace) for a, agent in ctx.agents.items()}
+    if not kind.acts:
+        return
+    agents = {args.get("agent"), args.get("from")}
+    ref = ctx.calls.get(str(args.get("call"))) if args.get("call") is not None else None
+    if ref is not None:
+        agents.add(ref.agent)
+    for agent in agents:
+        if isinstance(agent, str) and agent in ctx.agents:
+            ctx.touch(agent, len(ctx.agents[agent].trace))
+
+
+def _unanswered_calls(ctx: RunContext) -> None:
+    """Every step passed: a call made without ``expect`` still had to be answered 200 (the
+    call step's default) unless a later step waited on it or checked its messages (then the
+    answer was theirs), or it was cancelled (487). Else its ``call`` step fails now."""
+    for ref in ctx.calls.values():
+        final = getattr(ref.session, "final", None)
+        if ref.expect is not None or ref.checked or not ref.path or final is None \
+                or 200 <= final.status < 300 or final.status == 487 \
+                or not hasattr(ref.session, "wait_final"):  # an outgoing call
+            continue
+        res = next((r for r in ctx.result.steps if r.path == ref.path), None)
+        if res is None:
+            continue
+        res.status = "failed"
+        res.message = (f"call {ref.label}: expected 200, received {final.status} "
+                       f"{final.reason} (no later step waited on the call)")
+        res.expected, res.received = f"call {ref.label} answered 200", text_of(final)
         raise StepStopped(res)
 
 

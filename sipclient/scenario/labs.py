@@ -1,7 +1,8 @@
 """Where a run's scenarios run: the target (:class:`TargetSpec`) and the labs it needs.
 
-Targets: the built-in lab by default - used when it is already up (``SIPCLIENT_LAB_RUN_DIR``,
-else ``run/lab``), started for the run and stopped afterwards when it is not
+Targets: the built-in lab by default - used when it is already up (``--lab-run-dir``,
+``SIPCLIENT_LAB_RUN_DIR``, else ``./run/lab`` of the current directory), started for the run
+(on other ports, said, when its own are taken) and stopped afterwards when it is not
 (:class:`LabHandle`) - or ``--target``/``--profile``. A worker process (``-n``) runs its own
 lab (its own run directory, ports shifted by 10 per worker); an external target is shared by
 the workers.
@@ -112,7 +113,8 @@ class LabHandle:
         Worker N: a lab of its own in ``<run dir>-wN``, ports shifted by 10 * N (or further
         when taken). ``LabError`` when it does not come up."""
         from sipclient.lab import Lab
-        from sipclient.lab.testing import WORKER_PORT_STEP, RunDirClaim, with_free_ports
+        from sipclient.lab.testing import (WORKER_PORT_STEP, RunDirClaim, moved_ports_note,
+                                           with_free_ports)
 
         base = cls.base_config(environ)
         if base.external:
@@ -127,6 +129,9 @@ class LabHandle:
         config = base.replace(run_dir=claim.path).with_port_offset(WORKER_PORT_STEP * worker)
         lab = Lab(with_free_ports(config))
         c = lab.config
+        note = moved_ports_note(config, c)
+        if note:
+            say(note)
         say(f"starting the Asterisk lab in {c.run_dir} (SIP {c.probe_host}:{c.sip_port}) ...")
         began = time.monotonic()
         try:

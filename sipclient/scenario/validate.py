@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .model import ScenarioError
-from .schema import AGENT_FIELDS, SCHEMA, SHORT_FORMS, STEP_KINDS, STEPS, SYNONYMS
+from .schema import AGENT_FIELDS, KINDS, SCHEMA, SHORT_FORMS, STEP_KINDS, SYNONYMS, WAIT_FOR
 from .yamlpos import Document, PathKey
 
 def _inline(node: Any, defs: dict[str, Any], keep: frozenset[str]) -> Any:
@@ -220,7 +220,8 @@ def _translate(error: ValidationError, doc: Document) -> list[tuple[int, str]]:
                 hint = suggest(key, AGENT_FIELDS) or f" (fields: {', '.join(AGENT_FIELDS)})"
                 out.append((key_line, f"{where.prefix()}unknown field \"{key}\"{hint}"))
             elif where.kind and not where.rest:
-                hint = suggest(key, known) or f" (arguments: {', '.join(known)})"
+                hint = HINTS.get((where.kind, key)) or suggest(key, known) \
+                    or f" (arguments: {', '.join(known)})"
                 out.append((key_line, f"{where.prefix()}unknown argument \"{key}\"{hint}"))
             else:
                 hint = suggest(key, known) or f" (keys: {', '.join(known)})"
@@ -237,13 +238,18 @@ def _translate(error: ValidationError, doc: Document) -> list[tuple[int, str]]:
 
     if where.kind and not where.rest and (kw == "type" or (
             where.kind in SHORT_FORMS and not isinstance(instance, dict))):
-        main, short, _ = STEPS.get(where.kind, (None, None, {}))
-        args = ", ".join(STEPS[where.kind][2].get("properties", {})) if where.kind in STEPS else ""
+        kind = KINDS.get(where.kind)
+        main, short = (kind.short, kind.short_value_schema) if kind else (None, None)
+        args = ", ".join(kind.args.get("properties", {})) if kind else ""
         if main:
+            hint = ""
+            if where.kind == "wait" and str(instance) in WAIT_FOR:
+                what = "agent: NAME" if instance in ("registered", "incoming") else "call: NAME"
+                hint = f" (did you mean wait: {{for: {instance}, {what}}}?)"
             return [(line, f"{where.prefix()}must be {main} ({_short_title(short)}) or a mapping "
-                           f"of arguments ({args}), got {show(instance)}")]
+                           f"of arguments ({args}), got {show(instance)}{hint}")]
         if where.kind in ("set", "parallel"):
-            return [(line, f"{where.prefix()}must be {STEPS[where.kind][2]['title']}, "
+            return [(line, f"{where.prefix()}must be {KINDS[where.kind].args['title']}, "
                            f"got {show(instance)}")]
         return [(line, f"{where.prefix()}needs a mapping of arguments ({args}), "
                        f"got {show(instance)}")]
@@ -262,7 +268,7 @@ def _translate(error: ValidationError, doc: Document) -> list[tuple[int, str]]:
             if best is not error:
                 return _translate(best, doc)
         return [(line, f"{where.prefix()}{subject}must be {_expected(schema)}, "
-                       f"got {show(instance)}")]
+                       f"got {show(instance)}{_value_hint(where, instance)}")]
 
     if kw == "enum":
         hint = suggest(instance, map(str, error.validator_value)) \
@@ -291,6 +297,31 @@ def _translate(error: ValidationError, doc: Document) -> list[tuple[int, str]]:
         return [(line, f"{where.prefix()}{subject}must not be empty")]
 
     return [(line, f"{where.prefix()}{subject}{error.message}")]  # pragma: no cover - fallback
+
+
+#: (step kind, unknown argument) -> a hint for a mistake people make
+HINTS = {
+    ("answer", "call"): " (answer takes the agent's next incoming call: answer: {agent: bob, "
+                        "as: b1}; the caller's call: call: {..., as: c1})",
+    ("answer", "from"): " (answer takes agent: the called agent, e.g. answer: {agent: bob})",
+    ("call", "wait"): " (call returns at once; did you mean a next step wait: {for: answered, "
+                      "call: c1}?)",
+    ("call", "answer"): " (the called agent answers in its own step: answer: {agent: bob}, "
+                        "after the call, no parallel needed)",
+    ("expect", "after"): " (did you mean since: NAME, the name: of an earlier step?)",
+    ("expect", "from"): " (did you mean since: NAME, the name: of an earlier step?)",
+}
+
+
+def _value_hint(where: Where, instance: Any) -> str:
+    """A "did you mean" for a wrong value: ``call: {expect: answered}``, ``for: anwsered``."""
+    if not isinstance(instance, str):
+        return ""
+    if where.kind == "call" and where.rest == ("expect",) and instance in WAIT_FOR:
+        return f" (did you mean a next step wait: {{for: {instance}, call: c1}}?)"
+    if where.kind == "wait" and where.rest == ("for",):
+        return suggest(instance, WAIT_FOR)
+    return ""
 
 
 def _short_title(schema: dict[str, Any] | None) -> str:

@@ -12,8 +12,6 @@ import pytest
 
 from sipclient.agent import Agent, AgentConfig, AuthenticationFailed, Secret, SipTimeout
 
-from .util import run
-
 pytestmark = pytest.mark.lab
 
 REGISTER_FLOW = ["REGISTER", "401", "REGISTER", "200"]
@@ -42,8 +40,9 @@ async def _wait_no_contact(lab, ext: str, seconds: float = 3.0) -> list:
 
 
 @pytest.mark.parametrize("transport,ext", [("udp", "1001"), ("tcp", "1002"), ("wss", "2001")])
-def test_register_and_leave_clean(lab, transport: str, ext: str) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_register_and_leave_clean(lab, transport: str, ext: str) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, ext, transport)) as agent:
             t0 = time.perf_counter()
             result = await agent.register()
@@ -56,23 +55,23 @@ def test_register_and_leave_clean(lab, transport: str, ext: str) -> None:
             print(f"{transport} REGISTER round trip (with challenge): {elapsed * 1000:.1f} ms")
         assert agent.flow() == REGISTER_FLOW * 2  # the un-REGISTER is challenged too
         assert await _wait_no_contact(lab, ext) == []
-    run(main())
 
 
-def test_wrong_password_is_an_authentication_failure(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_wrong_password_is_an_authentication_failure(lab) -> None:
+    async with asyncio.timeout(60.0):
         config = cfg(lab, "1003", password=Secret("not-the-password"))
         async with Agent(config) as agent:
             with pytest.raises(AuthenticationFailed):
                 await agent.register()
             assert agent.flow() == ["REGISTER", "401", "REGISTER", "401"]
             assert "not-the-password" not in agent.trace.text()
-    run(main())
 
 
 @pytest.mark.parametrize("transport,ext", [("udp", "1004"), ("tcp", "1005")])
-def test_call_600_answered_then_hung_up(lab, transport: str, ext: str) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_call_600_answered_then_hung_up(lab, transport: str, ext: str) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, ext, transport)) as agent:
             await agent.register()
             t0 = time.perf_counter()
@@ -87,11 +86,11 @@ def test_call_600_answered_then_hung_up(lab, transport: str, ext: str) -> None:
             await call.hangup()
             assert agent.flow(call.call_id) == [*INVITE_FLOW, "BYE", "200"]
         assert await _wait_no_contact(lab, ext) == []
-    run(main())
 
 
-def test_602_early_media_then_answer(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_602_early_media_then_answer(lab) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, "1006")) as agent:
             call = await agent.call("602")
             final = await call.wait_final(timeout=15)
@@ -102,22 +101,22 @@ def test_602_early_media_then_answer(lab) -> None:
             assert "183" in flow and flow.index("183") < flow.index("200")
             assert flow[-2:] == ["200", "ACK"]
             await call.hangup()
-    run(main())
 
 
-def test_603_is_busy(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_603_is_busy(lab) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, "1007")) as agent:
             call = await agent.call("603")
             final = await call.wait_final(timeout=10)
             assert final.status == 486
             flow = agent.flow(call.call_id)
             assert flow[-2:] == ["486", "ACK"]
-    run(main())
 
 
-def test_604_cancelled_after_two_seconds(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_604_cancelled_after_two_seconds(lab) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, "1008")) as agent:
             call = await agent.call("604")
             await asyncio.sleep(2)
@@ -126,23 +125,23 @@ def test_604_cancelled_after_two_seconds(lab) -> None:
             flow = agent.flow(call.call_id)
             assert flow[-4:] == ["CANCEL", "200", "487", "ACK"], flow
             assert "180" in flow
-    run(main())
 
 
-def test_607_bye_from_the_pbx_is_answered(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_607_bye_from_the_pbx_is_answered(lab) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, "1009")) as agent:
             call = await agent.call("607")
             assert (await call.wait_final(timeout=10)).status == 200
             assert await call.wait_ended(timeout=10) == "remote BYE"
             assert agent.flow(call.call_id) == [*INVITE_FLOW, "BYE", "200"]
-    run(main())
 
 
-def test_same_address_and_port_steal_calls(lab) -> None:
+@pytest.mark.asyncio
+async def test_same_address_and_port_steal_calls(lab) -> None:
     """Seed 001: a second extension registered from the same address and source port gets
     the first one's calls."""
-    async def main() -> None:
+    async with asyncio.timeout(60.0):
         first = Agent(cfg(lab, "1010", local_address="127.0.0.5"))
         await first.open()
         assert (await first.register()).ok
@@ -164,11 +163,11 @@ def test_same_address_and_port_steal_calls(lab) -> None:
                 await again.register()
         assert await _wait_no_contact(lab, "1010") == []
         assert await _wait_no_contact(lab, "1011") == []
-    run(main())
 
 
-def test_different_addresses_same_port_do_not_conflict(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_different_addresses_same_port_do_not_conflict(lab) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, "1013", local_address="127.0.0.2")) as a:
             await a.register()
             port = a.endpoint.transport.local_address[1]
@@ -185,11 +184,11 @@ def test_different_addresses_same_port_do_not_conflict(lab) -> None:
                     assert b._incoming.empty()
         for ext in ("1013", "1014"):
             assert await _wait_no_contact(lab, ext) == []
-    run(main())
 
 
-def test_hold_unhold_info_and_options_on_600(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_hold_unhold_info_and_options_on_600(lab) -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, "1016")) as agent:
             assert (await agent.options()).status in (200, 401)  # OPTIONS ping to the PBX
             call = await agent.call("600")
@@ -206,16 +205,16 @@ def test_hold_unhold_info_and_options_on_600(lab) -> None:
             flow = agent.flow(call.call_id)
             assert flow[len(INVITE_FLOW):] == ["INVITE", "200", "ACK", "INVITE", "200", "ACK",
                                                "INFO", "200", "BYE", "200"], flow
-    run(main())
 
 
-def test_blind_transfer_notifies_are_answered(lab) -> None:
+@pytest.mark.asyncio
+async def test_blind_transfer_notifies_are_answered(lab) -> None:
     """1018 calls 1019 (answered), REFERs it to 600 (202) and hangs up, as phones do for a
     blind transfer; 1019 is moved to 600. Asterisk 16 reports the transfer in sipfrag
     NOTIFYs (RFC 3515) of the implicit subscription, which outlives the call: here only when
     the transferee's channel ends (1019 was answered already, so no new answer is seen).
     Each NOTIFY is answered 200 although the dialog's call is over."""
-    async def main() -> None:
+    async with asyncio.timeout(60.0):
         async with Agent(cfg(lab, "1019")) as callee:
             await callee.register()
             callee.auto_answer = 0.0
@@ -237,4 +236,3 @@ def test_blind_transfer_notifies_are_answered(lab) -> None:
                 assert flow[flow.index("REFER") + 1] == "202", flow
                 notifies = [i for i, m in enumerate(flow) if m == "NOTIFY"]
                 assert notifies and all(flow[i + 1] == "200" for i in notifies), flow
-    run(main())

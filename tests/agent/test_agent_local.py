@@ -13,7 +13,7 @@ from sipclient.proto.dialog import Dialog
 from sipclient.proto.message import Request
 
 from .fake_pbx import FakePbx
-from .util import invite_agent, run
+from .util import invite_agent
 
 PW = "correct-horse-42"
 USERS = {"1001": PW, "1002": "other-pass-77"}
@@ -25,8 +25,9 @@ def config(pbx: FakePbx, user: str = "1001", **kw) -> AgentConfig:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_register_flow_and_identity(transport: str) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_register_flow_and_identity(transport: str) -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS, transport=transport) as pbx:
             async with Agent(config(pbx)) as agent:
                 result = await agent.register()
@@ -45,11 +46,11 @@ def test_register_flow_and_identity(transport: str) -> None:
             # the exit unregistered: Expires 0 with our Contact, challenged and answered
             assert pbx.received[-1].expires == 0 and "1001" not in pbx.bindings
             assert agent.flow()[-4:] == ["REGISTER", "401", "REGISTER", "200"]
-    run(main())
 
 
-def test_registrar_expires_is_followed_and_refreshed_early() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_registrar_expires_is_followed_and_refreshed_early() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS, max_expires=2) as pbx:
             async with Agent(config(pbx, expires=60)) as agent:
                 t0 = agent.now()
@@ -61,11 +62,11 @@ def test_registrar_expires_is_followed_and_refreshed_early() -> None:
                 assert times[1] - t0 < 2.0  # refreshed before the binding expired
                 assert agent.registration.refreshes == 1
                 assert agent.flow() == ["REGISTER", "401", "REGISTER", "200"] * 2
-    run(main())
 
 
-def test_registration_survives_30_percent_loss() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_registration_survives_30_percent_loss() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             imp = ImpairmentSettings(outgoing=Impairment(drop=0.3), incoming=Impairment(drop=0.3),
                                      seed=8)
@@ -77,13 +78,13 @@ def test_registration_survives_30_percent_loss() -> None:
                 # the flow shows the retransmissions that the losses forced
                 assert agent.flow().count("REGISTER") > 2
                 assert agent.flow()[-1] == "200"
-    run(main())
 
 
-def test_wrong_password_fails_without_leaking_it() -> None:
+@pytest.mark.asyncio
+async def test_wrong_password_fails_without_leaking_it() -> None:
     secret = "Wr0ng-Pa55word!"
 
-    async def main() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             cfg = config(pbx, password=Secret(secret))
             assert secret not in repr(cfg) and secret not in str(cfg)
@@ -95,11 +96,11 @@ def test_wrong_password_fails_without_leaking_it() -> None:
                 raw = b"".join(e.data for e in agent.trace)
                 assert secret not in text and secret.encode() not in raw
                 assert secret not in str(info.value) and secret not in repr(agent.digest)
-    run(main())
 
 
-def test_cancelled_task_still_unregisters() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_cancelled_task_still_unregisters() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             registered = asyncio.Event()
 
@@ -117,11 +118,11 @@ def test_cancelled_task_still_unregisters() -> None:
                 await task
             assert "1001" not in pbx.bindings
             assert pbx.received[-1].method == "REGISTER" and pbx.received[-1].expires == 0
-    run(main())
 
 
-def test_call_600_flow_with_challenged_bye() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_call_600_flow_with_challenged_bye() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             async with Agent(config(pbx)) as agent:
                 call = await agent.call("600")
@@ -138,11 +139,11 @@ def test_call_600_flow_with_challenged_bye() -> None:
                 assert b"G729" not in invite.body  # opt-in: the lab cannot transcode it
                 assert b"telephone-event/8000" in invite.body
                 assert invite.headers["Contact"].startswith("<sip:1001@127.0.0.1:")
-    run(main())
 
 
-def test_busy_redirect_and_remote_bye() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_busy_redirect_and_remote_bye() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             async with Agent(config(pbx)) as agent:
                 busy = await agent.call("603")
@@ -159,11 +160,11 @@ def test_busy_redirect_and_remote_bye() -> None:
                 assert (await hung.wait_final(5)).status == 200
                 assert await hung.wait_ended(3) == "remote BYE"
                 assert agent.flow(hung.call_id)[-2:] == ["BYE", "200"]
-    run(main())
 
 
-def test_cancel_while_ringing() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_cancel_while_ringing() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             async with Agent(config(pbx)) as agent:
                 call = await agent.call("604")
@@ -176,11 +177,11 @@ def test_cancel_while_ringing() -> None:
                 flow = agent.flow(call.call_id)
                 assert flow == ["INVITE", "401", "ACK", "INVITE", "100", "180",
                                 "CANCEL", "200", "487", "ACK"]
-    run(main())
 
 
-def test_hold_unhold_info_refer_options() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_hold_unhold_info_refer_options() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS, challenge=("REGISTER", "INVITE")) as pbx:
             async with Agent(config(pbx)) as agent:
                 call = await agent.call("600")
@@ -198,7 +199,6 @@ def test_hold_unhold_info_refer_options() -> None:
                 reinvite = ["INVITE", "401", "ACK", "INVITE", "200", "ACK"]  # challenged too
                 assert flow[7:] == [*reinvite, *reinvite,
                                     "INFO", "200", "REFER", "202", "NOTIFY", "200"]
-    run(main())
 
 
 async def _invite_agent(pbx: FakePbx, agent: Agent) -> tuple[Request, object]:
@@ -206,8 +206,9 @@ async def _invite_agent(pbx: FakePbx, agent: Agent) -> tuple[Request, object]:
     return await invite_agent(pbx, agent)
 
 
-def test_incoming_call_auto_answer_and_remote_bye() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_incoming_call_auto_answer_and_remote_bye() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             async with Agent(config(pbx)) as agent:
                 agent.auto_answer = 0.1
@@ -223,11 +224,11 @@ def test_incoming_call_auto_answer_and_remote_bye() -> None:
                 assert await incoming.wait_ended(2) == "remote BYE"
                 assert agent.flow("incoming-1@pbx") == ["INVITE", "180", "200", "ACK",
                                                         "BYE", "200"]
-    run(main())
 
 
-def test_incoming_call_auto_reject() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_incoming_call_auto_reject() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             async with Agent(config(pbx)) as agent:
                 agent.auto_reject = 486
@@ -235,13 +236,13 @@ def test_incoming_call_auto_reject() -> None:
                 assert (await handle.final_response(timeout=3)).status == 486
                 await asyncio.sleep(0.05)
                 assert agent.flow("incoming-1@pbx") == ["INVITE", "486", "ACK"]
-    run(main())
 
 
-def test_same_address_and_port_reproduce_the_conflict() -> None:
+@pytest.mark.asyncio
+async def test_same_address_and_port_reproduce_the_conflict() -> None:
     """Seed 001: two extensions registered from one address and source port share the
     binding; the PBX sees both at the same place."""
-    async def main() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             first = Agent(config(pbx, "1001", local_address="127.0.0.5"))
             await first.open()
@@ -252,11 +253,11 @@ def test_same_address_and_port_reproduce_the_conflict() -> None:
                                     local_port=port)) as second:
                 assert (await second.register()).ok
                 assert pbx.bindings["1001"] == pbx.bindings["1002"] == ("127.0.0.5", port)
-    run(main())
 
 
-def test_exit_hangs_up_an_answered_incoming_call() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_exit_hangs_up_an_answered_incoming_call() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             async with Agent(config(pbx)) as agent:
                 agent.auto_answer = 0.0
@@ -269,16 +270,16 @@ def test_exit_hangs_up_an_answered_incoming_call() -> None:
             assert incoming.end_reason == "local BYE"
             assert agent.flow("incoming-1@pbx") == ["INVITE", "180", "200", "ACK",
                                                     "BYE", "401", "BYE", "200"]
-    run(main())
 
 
-def test_wildcard_bind_records_the_real_source_address() -> None:
+@pytest.mark.asyncio
+async def test_wildcard_bind_records_the_real_source_address() -> None:
     # bound to 0.0.0.0, the trace and the capture must still say which address was used
     import io
 
     from sipclient.pcap.writer import PcapWriter
 
-    async def main() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             buf = io.BytesIO()
             cfg = config(pbx, local_address=None, capture=PcapWriter(buf))
@@ -287,4 +288,3 @@ def test_wildcard_bind_records_the_real_source_address() -> None:
                 assert agent.trace and all(e.local[0] == "127.0.0.1" for e in agent.trace)
             assert b"\x7f\x00\x00\x01" in buf.getvalue() and agent.trace[0].local[1] != 0
 
-    run(main())

@@ -3,6 +3,7 @@ answering side (RFC 3261 12.1.1), a 2xx that never gets its ACK (13.3.1.4)."""
 
 from __future__ import annotations
 
+import pytest
 import asyncio
 import socket
 
@@ -13,7 +14,7 @@ from sipclient.proto.message import Request
 from sipclient.proto.timers import TimerConfig
 
 from .fake_pbx import FakePbx
-from .util import invite_agent, run
+from .util import invite_agent
 
 USERS = {"1001": "correct-horse-42"}
 RR = ["<sip:127.0.0.2:5099;lr;ftag=caller1>", "<sip:proxy2.invalid;lr>"]
@@ -29,8 +30,9 @@ async def _invite(pbx: FakePbx, agent: Agent, call_id: str = "rr-1@pbx",
                               headers=[("Record-Route", rr) for rr in record_route])
 
 
-def test_answering_side_copies_record_route_and_routes_its_bye() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_answering_side_copies_record_route_and_routes_its_bye() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             async with Agent(_config(pbx)) as agent:
                 agent.auto_answer = 0.05
@@ -52,13 +54,13 @@ def test_answering_side_copies_record_route_and_routes_its_bye() -> None:
             # the UAS's route set is the Record-Route in order (12.1.1), loose routing
             assert bye.headers.get_all("Route") == RR
             assert bye.uri == f"sip:1002@{pbx.host}:{pbx.port}"
-    run(main())
 
 
-def test_a_2xx_never_acked_ends_the_call_with_bye_after_64_t1() -> None:
+@pytest.mark.asyncio
+async def test_a_2xx_never_acked_ends_the_call_with_bye_after_64_t1() -> None:
     """13.3.1.4: the caller never ACKs; after 64*T1 the call ends, its media port closes and
     a BYE goes out (before: the call stayed up for ever, sending RTP)."""
-    async def main() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx(USERS) as pbx:
             cfg = _config(pbx, timers=TimerConfig(t1=0.05, t2=0.2))
             async with Agent(cfg) as agent:
@@ -82,4 +84,3 @@ def test_a_2xx_never_acked_ends_the_call_with_bye_after_64_t1() -> None:
                                             agent.sessions[c].is_ended]
             bye = [r for r in pbx.received if r.method == "BYE" and r.call_id == "noack-1@pbx"]
             assert bye and bye[0].headers.get_all("Route") == RR
-    run(main())

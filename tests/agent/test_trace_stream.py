@@ -12,7 +12,7 @@ from sipclient.agent.trace import Trace, TraceEntry
 from sipclient.proto.message import parse_message
 
 from .fake_pbx import FakePbx
-from .util import run
+
 
 PW = "correct-horse-42"
 
@@ -40,8 +40,9 @@ def test_ring_keeps_the_newest_entries_with_absolute_positions() -> None:
         Trace(limit=0)
 
 
-def test_waiters_wake_on_the_message_not_on_a_tick() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_waiters_wake_on_the_message_not_on_a_tick() -> None:
+    async with asyncio.timeout(60):
         trace = Trace()
         seen: list[float] = []
         unsubscribe = trace.subscribe(lambda e: seen.append(e.time))
@@ -57,11 +58,11 @@ def test_waiters_wake_on_the_message_not_on_a_tick() -> None:
         assert seen == [1.0, 2.0]
         assert await trace.wait_for(lambda e: e.label == "CANCEL", 0, timeout=0.05) is None
         assert await trace.changed(0.01) is False
-    run(main())
 
 
-def test_agent_trace_limit_bounds_a_long_lived_agent() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_agent_trace_limit_bounds_a_long_lived_agent() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx({"1001": PW}) as pbx:
             cfg = AgentConfig(user="1001", password=Secret(PW), server=pbx.server,
                               trace_limit=4)
@@ -74,11 +75,11 @@ def test_agent_trace_limit_bounds_a_long_lived_agent() -> None:
                 assert all(e.message is not None for e in agent.trace)
                 out = [e for e in agent.trace if e.direction == "out"]
                 assert all(bytes(e.message) == e.data for e in out)
-    run(main())
 
 
-def test_registration_can_be_awaited() -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_registration_can_be_awaited() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx({"1001": PW}) as pbx:
             cfg = AgentConfig(user="1001", password=Secret(PW), server=pbx.server)
             async with Agent(cfg) as agent:
@@ -86,13 +87,13 @@ def test_registration_can_be_awaited() -> None:
                 waiting = asyncio.ensure_future(agent.registration.wait_registered(5))
                 await agent.register()
                 assert await waiting is True
-    run(main())
 
 
-def test_ended_calls_leave_the_agent_after_64_t1_with_one_timer() -> None:
+@pytest.mark.asyncio
+async def test_ended_calls_leave_the_agent_after_64_t1_with_one_timer() -> None:
     from sipclient.proto.timers import TimerConfig
 
-    async def main() -> None:
+    async with asyncio.timeout(60):
         async with FakePbx({"1001": PW}) as pbx:
             cfg = AgentConfig(user="1001", password=Secret(PW), server=pbx.server,
                               timers=TimerConfig(t1=0.005), media_level="none")
@@ -108,4 +109,3 @@ def test_ended_calls_leave_the_agent_after_64_t1_with_one_timer() -> None:
                 await asyncio.sleep(64 * 0.005 + 0.2)
                 assert not any(c.call_id in agent.sessions for c in calls)
                 assert agent._leave_timer is None and not agent._leaving
-    run(main())

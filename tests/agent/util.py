@@ -1,4 +1,5 @@
-"""Helpers for the agent tests (no pytest-asyncio: coroutines run with asyncio.run)."""
+"""Helpers for the agent tests (most are ``async def`` tests run by pytest-asyncio;
+:func:`run` is for a sync test that runs one coroutine)."""
 
 from __future__ import annotations
 

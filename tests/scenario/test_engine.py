@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from sipclient.agent import Secret
 from sipclient.scenario.engine import run_scenario
 from sipclient.scenario.loader import load_text
@@ -22,18 +24,18 @@ def fake_target(pbx: FakePbx) -> Target:
                   accounts={"1001": Account("1001", "1001", Secret(PASSWORD))}, name="fake")
 
 
-def run_fake(tmp_path: Path, text: str, env: dict[str, str] | None = None):
+async def run_fake(tmp_path: Path, text: str, env: dict[str, str] | None = None):
+    """Run ``text`` against the fake PBX on this test's loop (pytest-asyncio)."""
     scenario = load_text(text, tmp_path / "t.sip.yaml", env=env or {})
     report = tmp_path / "report"
-
-    async def main():
-        async with FakePbx({"1001": PASSWORD}) as pbx:
-            return await asyncio.wait_for(run_scenario(scenario, fake_target(pbx), report), 30)
-    return asyncio.run(main()), report
+    async with FakePbx({"1001": PASSWORD}) as pbx:
+        result = await asyncio.wait_for(run_scenario(scenario, fake_target(pbx), report), 30)
+    return result, report
 
 
-def test_send_raw_expect_captures_and_secrets_stay_out_of_reports(tmp_path: Path) -> None:
-    result, report = run_fake(tmp_path, """
+@pytest.mark.asyncio
+async def test_send_raw_expect_captures_and_secrets_stay_out_of_reports(tmp_path: Path) -> None:
+    result, report = await run_fake(tmp_path, """
 vars:
   api_token: tok-123-abc
 agents:
@@ -72,8 +74,9 @@ steps:
     assert sent and "\r\n" in sent[0]["text"] and "Content-Length: 0" in sent[0]["text"]
 
 
-def test_a_flow_mismatch_shows_both_flows(tmp_path: Path) -> None:
-    result, _ = run_fake(tmp_path, """
+@pytest.mark.asyncio
+async def test_a_flow_mismatch_shows_both_flows(tmp_path: Path) -> None:
+    result, _ = await run_fake(tmp_path, """
 agents:
   alice: {account: 1001}
 steps:
@@ -87,8 +90,9 @@ steps:
     assert step.received == "INVITE, 401, ACK, INVITE, 100, 486, ACK"
 
 
-def test_a_wrong_final_status_shows_the_response(tmp_path: Path) -> None:
-    result, report = run_fake(tmp_path, """
+@pytest.mark.asyncio
+async def test_a_wrong_final_status_shows_the_response(tmp_path: Path) -> None:
+    result, report = await run_fake(tmp_path, """
 agents:
   alice: {account: 1001}
 steps:
@@ -99,14 +103,16 @@ steps:
     assert step.message == "call c1 (alice to 603): expected 200, received 486 Busy Here"
     assert step.expected == "call c1 (alice to 603) answered 200"
     assert step.received.startswith("SIP/2.0 486 Busy Here\r\n")
-    assert [s.status for s in result.steps] == ["failed", "skipped"]
+    # call returns once the INVITE is sent: the step that needs the answer fails
+    assert [s.status for s in result.steps] == ["passed", "failed"]
     data = json.loads((report / "result.json").read_text())
-    assert data["failing_step"] == "1" and data["steps"][1]["status"] == "skipped"
+    assert data["failing_step"] == "2" and data["steps"][1]["status"] == "failed"
     assert "fake" in data["ladder"]  # the PBX column is named after the target
 
 
-def test_the_scenario_timeout_fails_the_running_step(tmp_path: Path) -> None:
-    result, _ = run_fake(tmp_path, """
+@pytest.mark.asyncio
+async def test_the_scenario_timeout_fails_the_running_step(tmp_path: Path) -> None:
+    result, _ = await run_fake(tmp_path, """
 timeout: 0.5
 agents:
   alice: {account: 1001}
@@ -119,8 +125,9 @@ steps:
     assert result.steps[0].message == "the scenario's timeout (0.5 s) ran out"
 
 
-def test_an_unusable_agent_is_an_error_before_any_step(tmp_path: Path) -> None:
-    result, report = run_fake(tmp_path, """
+@pytest.mark.asyncio
+async def test_an_unusable_agent_is_an_error_before_any_step(tmp_path: Path) -> None:
+    result, report = await run_fake(tmp_path, """
 agents:
   alice: {account: 1001}
   ghost: {account: 4242}
@@ -134,9 +141,10 @@ steps:
     assert json.loads((report / "result.json").read_text())["status"] == "error"
 
 
-def test_webrtc_agents_need_the_extra(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.asyncio
+async def test_webrtc_agents_need_the_extra(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "webrtc", None)  # as if the extra were not installed
-    result, _ = run_fake(tmp_path, """
+    result, _ = await run_fake(tmp_path, """
 agents:
   web: {account: 1001, webrtc: true, transport: udp}
 steps:
@@ -146,8 +154,9 @@ steps:
     assert result.error == "agent web: webrtc agents need the webrtc extra (issue 8)"
 
 
-def test_webrtc_agents_get_the_webrtc_media(tmp_path: Path) -> None:
-    result, _ = run_fake(tmp_path, """
+@pytest.mark.asyncio
+async def test_webrtc_agents_get_the_webrtc_media(tmp_path: Path) -> None:
+    result, _ = await run_fake(tmp_path, """
 agents:
   web: {account: 1001, webrtc: true, transport: udp}
 steps:

@@ -11,9 +11,12 @@ from typing import Any
 from sipclient.agent import Agent, Call, IncomingCall, SipTimeout
 from sipclient.proto.message import Response
 
-from ..context import RunContext, StepFailed
+from ..kinds import (AGENT, BOOL, CALL, CALL_NAME, CODECS, DIGITS, DTMF_MODES, HEADERS, INTEGER,
+                     NUMBER, STATUS, TEXT, arguments, enum, step_kind)
+from ..context import CURRENT_PATH, RunContext, StepFailed
 from ..model import Step
 from ._common import check_status, number, timeout_of
+from .waits import answered, media_up, position_of
 
 
 def _codecs(args: dict[str, Any]) -> tuple[str, ...] | None:
@@ -45,48 +48,77 @@ def _offer_codecs_once(agent: Agent, codecs: tuple[str, ...]) -> Any:
     return restore
 
 
+@step_kind("call", arguments({"from": AGENT, "to": TEXT, "as": CALL_NAME, "codecs": CODECS,
+            "headers": HEADERS,
+            "expect": {"title": "a status or \"none\"",
+                       "anyOf": [STATUS, {"const": "none"}]}},
+           ("from", "to"), True), acts=True)
 async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
-    """INVITE; waits for the final response and checks it (``expect``, default 200;
-    ``none``: return once the INVITE is sent)."""
+    """INVITE; returns once it is sent, with the call named ``as:``. Later steps wait on it
+    (``wait: {for: answered, call: c1}``; hold, dtmf... wait for the answer themselves).
+    With ``expect: STATUS`` the step waits for the final response and checks it."""
     name = args["from"]
     agent = ctx.agent(name)
     to = str(args["to"])
     headers = [(str(k), str(v)) for k, v in (args.get("headers") or {}).items()]
     codecs = _codecs(args)
     restore = _offer_codecs_once(agent, codecs) if codecs else None
+    since = len(agent.trace)
     try:
         session = await agent.call(to, headers=headers)
     finally:
         if restore is not None:
             restore()
-    ref = ctx.add_call(args.get("as"), name, session)
-    expect = args.get("expect")
-    if expect is not None and str(expect).lower() == "none":
+    ref = ctx.add_call(args.get("as"), name, session, since)
+    ref.label = f"{ref.name} ({name} to {to})"
+    ref.timeout = timeout_of(args, 30.0)
+    ref.path = CURRENT_PATH.get()
+    expect = ref.expect = args.get("expect")
+    if expect is None or str(expect).lower() == "none":
         return
-    final = await session.wait_final(timeout_of(args, 30.0))
-    check_status(f"call {ref.name} ({name} to {to})", expect, 200, final)
+    try:
+        final = await session.wait_final(ref.timeout)
+    except SipTimeout:
+        raise StepFailed(f"call {ref.label}: no final response within {ref.timeout:g} s",
+                         expected=f"the INVITE answered {expect}",
+                         received=f"call state: {session.state}") from None
+    check_status(f"call {ref.label}", expect, 200, final)
 
 
-async def _incoming(ctx: RunContext, name: str, timeout: float) -> IncomingCall:
+async def take_incoming(ctx: RunContext, name: str, timeout: float,
+                        what: str = "") -> IncomingCall:
+    """The agent's next incoming call (one a ``wait: {for: incoming}`` took first); the
+    running step's ``expect`` window starts at its INVITE."""
     waiting = ctx.pending.get(name)
     if waiting:
         return waiting.pop(0)
     agent = ctx.agent(name)
     try:
-        return await agent.next_incoming(timeout)
+        incoming = await agent.next_incoming(timeout)
     except SipTimeout:
         seen = [e.message.start_line for e in agent.trace[-10:] if e.message is not None]
-        raise StepFailed(f"no incoming call for {name} within {timeout:g} s",
-                         expected=f"an INVITE for {name}",
+        raise StepFailed(f"{what + ': ' if what else ''}no incoming call for {name} within "
+                         f"{timeout:g} s", expected=f"an INVITE for {name}",
                          received="\n".join(seen) or "(no messages)") from None
+    ctx.took(name, position_of(agent.trace, incoming.request))
+    return incoming
 
 
+def _add_incoming(ctx: RunContext, args: dict[str, Any], name: str,
+                  incoming: IncomingCall) -> None:
+    since = position_of(ctx.agent(name).trace, incoming.request)
+    ref = ctx.add_call(args.get("as"), name, incoming, since)
+    ref.label = f"{ref.name} ({name}, called)"
+
+
+@step_kind("answer", arguments({"agent": AGENT, "as": CALL_NAME, "after": NUMBER,
+           "ring": BOOL, "codecs": CODECS}, ("agent",), True), short="agent", acts=True)
 async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Take the next incoming call, ring (180, unless ``ring: false``), wait ``after``
     seconds, answer 200."""
     name = args["agent"]
-    incoming = await _incoming(ctx, name, timeout_of(args, 10.0))
-    ctx.add_call(args.get("as"), name, incoming)
+    incoming = await take_incoming(ctx, name, timeout_of(args, 10.0))
+    _add_incoming(ctx, args, name, incoming)
     codecs = _codecs(args)
     if codecs:
         media = incoming.media
@@ -105,10 +137,12 @@ async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     await incoming.answer()
 
 
+@step_kind("reject", arguments({"agent": AGENT, "status": INTEGER, "as": CALL_NAME},
+           ("agent",), True), short="agent", acts=True)
 async def reject(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["agent"]
-    incoming = await _incoming(ctx, name, timeout_of(args, 10.0))
-    ctx.add_call(args.get("as"), name, incoming)
+    incoming = await take_incoming(ctx, name, timeout_of(args, 10.0))
+    _add_incoming(ctx, args, name, incoming)
     await incoming.reject(int(args.get("status") or 486))
 
 
@@ -120,6 +154,8 @@ def _outgoing(ctx: RunContext, name: str, what: str) -> Call:
     return session
 
 
+@step_kind("cancel", arguments({"call": CALL, "expect": STATUS}, ("call",), True),
+           short="call", acts=True)
 async def cancel(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """CANCEL the unanswered INVITE; the INVITE's final response must be ``expect`` (487)."""
     name = args["call"]
@@ -143,12 +179,17 @@ def _bye_response(agent: Agent, start: int, call_id: str) -> Response | None:
     return None
 
 
+@step_kind("hangup", arguments({"call": CALL, "expect": STATUS}, ("call",), True),
+           short="call", acts=True)
 async def hangup(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """BYE (CANCEL before the answer, 480 for a call still ringing here); the BYE's
     response must be ``expect`` (200)."""
     name = args["call"]
     ref = ctx.call_ref(name)
     session = ref.session
+    if isinstance(session, Call) and ref.expect is None and not session.is_ended:
+        # a call made to be answered is hung up once answered (unanswered: cancel, expect: none)
+        await answered(ctx, name, ref.timeout)
     if session.is_ended:
         raise StepFailed(f"hangup {name}: the call has already ended ({session.end_reason})")
     agent = session.agent
@@ -165,33 +206,52 @@ async def hangup(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     check_status(f"hangup {name}: BYE", args.get("expect"), 200, resp)
 
 
+@step_kind("hold", arguments({"call": CALL}, ("call",), True), short="call", acts=True)
 async def hold(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+    """re-INVITE sendonly, once the call is answered."""
     async with asyncio.timeout(timeout_of(args)):
-        await ctx.call(args["call"]).hold()
+        ref = await answered(ctx, args["call"], timeout_of(args))
+        await ref.session.hold()
 
 
+@step_kind("unhold", arguments({"call": CALL}, ("call",), True), short="call", acts=True)
 async def unhold(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     async with asyncio.timeout(timeout_of(args)):
-        await ctx.call(args["call"]).unhold()
+        ref = await answered(ctx, args["call"], timeout_of(args))
+        await ref.session.unhold()
 
 
+@step_kind("transfer", arguments({"call": CALL, "to": TEXT, "expect": STATUS},
+           ("call", "to"), True), acts=True)
 async def transfer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Blind transfer: REFER, then the final sipfrag status must be ``expect`` (200)."""
     name = args["call"]
     session = ctx.call(name)
     timeout = timeout_of(args, 30.0)
+    await answered(ctx, name, timeout)
     async with asyncio.timeout(timeout):
         await session.refer(str(args["to"]))
     status = await session.wait_refer(timeout)
     check_status(f"transfer {name} to {args['to']}", args.get("expect"), 200, None, status)
 
 
+@step_kind("dtmf", arguments({"call": CALL, "digits": {"type": ["string", "integer"],
+                                    "title": "DTMF digits (0-9, *, #, A-D)",
+                                    "pattern": DIGITS},
+            "mode": enum(DTMF_MODES), "duration": NUMBER},
+           ("call", "digits"), True), acts=True)
 async def dtmf(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
-    """Send ``digits`` (``mode``: rfc4733, info, inband; ``duration`` ms per digit)."""
+    """Send ``digits`` (``mode``: rfc4733, info, inband; ``duration`` ms per digit), once
+    the call is answered and its media is up."""
     name = args["call"]
     session = ctx.call(name)
     digits = str(args["digits"])
     mode = str(args.get("mode") or "rfc4733")
+    timeout = timeout_of(args, 30.0)
+    if mode == "info":
+        await answered(ctx, name, timeout)
+    else:
+        await media_up(ctx, name, timeout)
     duration = number(args, "duration")
     if duration is not None:
         rtp = getattr(session.media, "rtp", None)
@@ -199,5 +259,5 @@ async def dtmf(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
             raise StepFailed(f"dtmf {name}: duration applies to rfc4733 and inband digits "
                              "on real media only")
         rtp.DTMF_MS = int(duration)  # the RTP session's per-digit length (160 ms by default)
-    async with asyncio.timeout(timeout_of(args, 30.0)):
+    async with asyncio.timeout(timeout):
         await session.send_dtmf(digits, mode)

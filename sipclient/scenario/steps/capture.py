@@ -6,7 +6,7 @@ folder) is flushed packet by packet, so it holds everything the agents sent and 
 to this step. The step fails with every difference, one per line, e.g.
 ``dialog 1 (INVITE): missing message 8: ACK``.
 
-Registered in :data:`sipclient.scenario.steps.STEPS` when this module is imported.
+Its kinds are registered in the table of step kinds (:mod:`sipclient.scenario.kinds`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ from sipclient.pcap.flowspec import FlowFileError
 from sipclient.pcap.read import CaptureError
 from sipclient.pcap.validate import ValidationResult, validate
 
+from ..kinds import STRING, arguments, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
-from . import STEPS
 
 
 def _capture_path(ctx: RunContext) -> Path:
     return Path(ctx.result.capture or ctx.report_dir / "capture.pcap")
 
 
+@step_kind("validate_capture", arguments({"against": STRING}, ("against",)))
 async def validate_capture(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     against = str(args["against"])
     expected = Path(against)
@@ -52,4 +53,3 @@ async def validate_capture(ctx: RunContext, step: Step, args: dict[str, Any]) ->
                          received="\n".join(result.differences))
 
 
-STEPS["validate_capture"] = validate_capture

@@ -1,4 +1,4 @@
-"""Control: ``wait``, ``set``, ``parallel`` (branches at the same time; the first failure
+"""Control: ``set``, ``parallel`` (branches at the same time; the first failure
 cancels the others), ``repeat`` (``${i}`` counts from 0)."""
 
 from __future__ import annotations
@@ -6,48 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..kinds import INTEGER, arguments, ref, step_kind
 from ..context import CURRENT_PATH, RunContext, StepFailed, StepStopped
 from ..model import Step
-from ._common import number, timeout_of
 
-async def wait(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
-    """``seconds``, or ``for``: ``incoming`` (agent), ``ended`` (call), ``registered``
-    (agent), within ``timeout``."""
-    what = args.get("for")
-    if what is None:
-        seconds = number(args, "seconds")
-        if seconds is None:
-            raise StepFailed("wait: give seconds, or for: incoming|ended|registered")
-        await asyncio.sleep(float(seconds))
-        return
-    timeout = timeout_of(args, 30.0)
-    if what == "incoming":
-        name = str(args.get("agent") or "")
-        agent = ctx.agent(name)
-        try:
-            call = await agent.next_incoming(timeout)
-        except Exception:  # SipTimeout
-            raise StepFailed(f"wait: no incoming call for {name} within {timeout:g} s",
-                             expected=f"an INVITE for {name}") from None
-        ctx.pending.setdefault(name, []).append(call)
-    elif what == "ended":
-        name = args.get("call")
-        session = ctx.call(name)
-        try:
-            await session.wait_ended(timeout)
-        except Exception:  # SipTimeout
-            raise StepFailed(f"wait: call {name} still up after {timeout:g} s",
-                             expected=f"call {name} ended",
-                             received=f"call state: {session.state}") from None
-    elif what == "registered":
-        name = str(args.get("agent") or "")
-        agent = ctx.agent(name)
-        if not await agent.registration.wait_registered(timeout):
-            raise StepFailed(f"wait: {name} not registered after {timeout:g} s")
-    else:
-        raise StepFailed(f"wait for: {what!r} is not incoming, ended or registered")
-
-
+@step_kind("set", {"type": "object", "title": "a mapping of name: value",
+           "propertyNames": ref("name"), "minProperties": 1})
 async def set_(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     for name, value in args.items():
         if name == "name":
@@ -55,6 +19,9 @@ async def set_(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
         ctx.set_var(str(name), value)
 
 
+@step_kind("parallel", {"type": "object", "title": "a mapping of branch name: [steps]",
+           "propertyNames": ref("name"), "minProperties": 1,
+           "additionalProperties": ref("steps")}, unresolved=True)
 async def parallel(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Every branch as its own task; the step fails with the first branch that fails, and
     the other branches are cancelled (their unfinished steps show as skipped)."""
@@ -89,6 +56,8 @@ async def parallel(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     raise exc
 
 
+@step_kind("repeat", arguments({"times": INTEGER, "steps": ref("steps")}, ("times", "steps")),
+           unresolved=True)
 async def repeat(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """The child steps ``times`` times; ``${i}`` is the iteration, from 0."""
     assert ctx.run_steps is not None

@@ -12,7 +12,7 @@ digest answer against the scenario's agents' passwords, so ``wrong-password`` ca
 for (passwords never appear in the message). The capture is flushed packet by packet, so it
 holds everything up to this step.
 
-Registered in :data:`sipclient.scenario.steps.STEPS` when this module is imported.
+Its kinds are registered in the table of step kinds (:mod:`sipclient.scenario.kinds`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sipclient.pcap.diagnose import Diagnosis, diagnose
 from sipclient.pcap.diagnose_text import diagnosis_lines, verdict_line
 from sipclient.pcap.read import CaptureError, read_capture
 
+from ..kinds import AGENT, BOOL, arguments, ref, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
-from . import STEPS
 
 
 def _diagnoses(path: Path, passwords: Passwords | None) -> list[Diagnosis]:
@@ -41,6 +41,8 @@ def _same_aor(diag: Diagnosis, aor: str) -> bool:
         aor.split(":", 1)[-1].split("@")[0].lower() and "@" in mine
 
 
+@step_kind("diagnose", arguments({"expect": ref("verdicts"), "absent": ref("verdicts"),
+           "agent": AGENT, "password_check": BOOL}))
 async def run_diagnose(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     path = Path(ctx.result.capture or ctx.report_dir / "capture.pcap")
     passwords = None
@@ -81,4 +83,3 @@ async def run_diagnose(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
                          received="\n".join(line for d in found for line in diagnosis_lines(d)))
 
 
-STEPS["diagnose"] = run_diagnose

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..kinds import AGENT, BOOL, CALL, arguments, ref, step_kind
 from ..context import RunContext, StepFailed
 from ..flowmatch import FlowPatternError, match_flow
 from ..model import Step
 from ..result import flow_of
 from ._common import timeout_of
 
+@step_kind("expect_flow", arguments({
+           "agent": AGENT, "call": CALL, "flow": {"type": "array", "items": ref("flow_item"),
+                                                  "minItems": 1},
+           "exact": BOOL}, ("agent", "flow"), True))
 async def expect_flow(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = str(args["agent"])
     agent = ctx.agent(name)

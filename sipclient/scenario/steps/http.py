@@ -22,7 +22,7 @@ it pushes every dialect to. Then:
 - ``expect_recording: {call: c2c, shape: seed000, tone: 1000}`` (seed000, seed001 (.gsm),
   seed002: the documented URL shapes).
 
-Registered in :data:`sipclient.scenario.steps.STEPS` when this module is imported.
+Its kinds are registered in the table of step kinds (:mod:`sipclient.scenario.kinds`).
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ from sipclient.http.errors import HttpIntegrationError
 from sipclient.http.receivers import WebhookReceiver, WebhookTimeout, matcher
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
 
+from ..kinds import (BOOL, CALL, CALL_NAME, HEADERS, INTEGER, NUMBER, STRING, TEXT, arguments,
+                     enum, step_kind)
 from ..context import RunContext, StepFailed
 from ..model import Step
-from . import STEPS
 from ._common import timeout_of
 
 DIALECTS = ("seed000", "seed002", "seed003", "seed004")
@@ -74,6 +75,12 @@ def _state(ctx: RunContext) -> _HttpState:
     return state
 
 
+@step_kind("http_twin", arguments({
+           "login": STRING, "source": STRING, "ring_timeout": NUMBER, "push_method":
+           enum(["PUT", "POST"]), "webhooks": {"type": "array", "items": enum(
+               ["seed000", "seed002", "seed003", "seed004"]), "minItems": 1},
+           "campaigns": {"type": "array", "items": {"type": "object", "required": ["id"],
+                                                    "title": "a dialer campaign (issue 20)"}}}))
 async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     if getattr(ctx, "_http_state", None) is not None:
         raise StepFailed("http_twin: this scenario already has a twin")
@@ -113,6 +120,10 @@ async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     ctx.cleanups.append(state.close)
 
 
+@step_kind("click_to_call", arguments({
+           "dialect": enum(["seed000", "seed001", "seed003"]), "ramal": TEXT, "number": TEXT,
+           "key": STRING, "as": CALL_NAME, "expect": enum(["ok", "refused"])},
+           ("ramal", "number"), True))
 async def click_to_call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     state = _state(ctx)
     dialect = str(args.get("dialect", "seed001"))
@@ -162,6 +173,10 @@ def _field_ok(value: Any, want: Any) -> bool:
         return False
 
 
+@step_kind("expect_webhook", arguments({
+           "dialect": enum(["seed000", "seed002", "seed003", "seed004"]), "kind": STRING,
+           "call": CALL, "fields": {"type": "object", "title": "field: matcher (or a list)"},
+           "strict": BOOL}, ("dialect",), True))
 async def expect_webhook(ctx: RunContext, step: Step, args: dict[str, Any]) -> str:
     state = _state(ctx)
     dialect = str(args["dialect"])
@@ -208,6 +223,9 @@ async def expect_webhook(ctx: RunContext, step: Step, args: dict[str, Any]) -> s
     return shown
 
 
+@step_kind("expect_recording", arguments({
+           "call": CALL, "shape": enum(["seed000", "seed001", "seed002"]), "tone": NUMBER,
+           "tolerance": NUMBER}, ("call",), True))
 async def expect_recording(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     from sipclient.media.audio import dominant_frequency
     from sipclient.media.codecs.gsm import GsmDecoder
@@ -248,6 +266,9 @@ async def expect_recording(ctx: RunContext, step: Step, args: dict[str, Any]) ->
                              f"{got:.0f} Hz, expected {float(tone):g} ± {tolerance:g} Hz")
 
 
+@step_kind("statusramais", arguments({"rows": {
+           "type": "object", "title": "extension: {field: matcher}",
+           "additionalProperties": {"type": "object"}}}, ("rows",), True))
 async def statusramais(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Ask statusramais until every wanted row matches (or the timeout)."""
     state = _state(ctx)
@@ -280,6 +301,14 @@ async def statusramais(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
         await asyncio.sleep(0.3)
 
 
+@step_kind("http", arguments({
+           "method": STRING, "path": STRING, "url": STRING, "scheme": enum(["https", "http"]),
+           "json": {}, "form": {"type": "object"}, "body": STRING, "headers": HEADERS,
+           "auth": enum(["twin", "none"]), "source": STRING, "insecure": BOOL,
+           "to": enum(["twin", "receiver"]), "ca_file": STRING,
+           "expect": {"type": "object", "additionalProperties": False,
+                      "properties": {"status": INTEGER, "json": {}, "body": STRING,
+                                     "contains": STRING, "not_contains": STRING}}}, (), True))
 async def http(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """A generic request to the twin (``path``) or anywhere (``url``)."""
     state = getattr(ctx, "_http_state", None)
@@ -352,6 +381,3 @@ async def http(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
                          f"{expect['contains']!r}", received=shown)
 
 
-STEPS.update({"http_twin": http_twin, "click_to_call": click_to_call,
-              "expect_webhook": expect_webhook, "expect_recording": expect_recording,
-              "statusramais": statusramais, "http": http})

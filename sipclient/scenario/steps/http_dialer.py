@@ -21,9 +21,9 @@ from typing import Any
 from sipclient.http.dialects import dialer, seed001
 from sipclient.http.errors import HttpIntegrationError
 
+from ..kinds import BOOL, CALL_NAME, STRING, TEXT, arguments, enum, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
-from . import STEPS
 from ._common import timeout_of
 from .http import _state
 
@@ -75,6 +75,9 @@ async def _api(ctx: RunContext, acao: str, **params: Any) -> Any:
         raise StepFailed(f"{acao}: {exc}") from None
 
 
+@step_kind("dialer_insert", arguments({
+           "campaign": TEXT, "contact": {"type": "object"}, "as": CALL_NAME,
+           "expect": enum(["ok", "unknown"])}, ("campaign", "contact"), True))
 async def dialer_insert(ctx: RunContext, step: Step, args: dict[str, Any]) -> str:
     campaign = str(args["campaign"])
     contact = {k: str(v) for k, v in dict(args.get("contact") or {}).items()}
@@ -94,6 +97,11 @@ async def dialer_insert(ctx: RunContext, step: Step, args: dict[str, Any]) -> st
     return str(answer)
 
 
+@step_kind("expect_dialer", arguments({
+           "campaign": TEXT, "contact": CALL_NAME, "status": enum(
+               ["AGUARDANDO", "Dialing", "CONCLUIDO", "Descartado", "EXCEDIDO"]),
+           "tentativas": TEXT, "status_ligacao": STRING, "numero": TEXT, "ddd": TEXT,
+           "cliente": STRING}, ("contact",), True))
 async def expect_dialer(ctx: RunContext, step: Step, args: dict[str, Any]) -> str:
     name = str(args["contact"])
     if name not in _contacts(ctx):
@@ -126,6 +134,8 @@ async def expect_dialer(ctx: RunContext, step: Step, args: dict[str, Any]) -> st
                                                "status_ligacao")}))
 
 
+@step_kind("dialer_pause", arguments({"campaign": TEXT, "paused": BOOL},
+           ("campaign",)))
 async def dialer_pause(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     campaign = str(args["campaign"])
     state = _state(ctx)
@@ -135,5 +145,3 @@ async def dialer_pause(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
     state.twin.dialer.pause(campaign, bool(args.get("paused", True)))
 
 
-STEPS.update({"dialer_insert": dialer_insert, "expect_dialer": expect_dialer,
-              "dialer_pause": dialer_pause})

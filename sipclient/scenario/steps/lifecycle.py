@@ -14,7 +14,7 @@ and source port takes over a port the first phone held. The agent keeps its name
 and trace (one ladder for its whole life); ``${bob.local_port}`` and the other facts follow
 the new transport. A closed agent can be reopened too.
 
-Registered in :data:`sipclient.scenario.steps.STEPS` when this module is imported.
+Its kinds are registered in the table of step kinds (:mod:`sipclient.scenario.kinds`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any
 from sipclient.agent import Agent, AgentError
 from sipclient.io.target import TargetError
 
+from ..kinds import AGENT, BOOL, STRING, arguments, ref, step_kind
 from ..context import CURRENT_PATH, RunContext, StepFailed
 from ..model import Step
-from . import STEPS
 from ._common import timeout_of
 
 __all__ = ["ClosedAgent", "close", "reopen"]
@@ -91,6 +91,8 @@ def _facts(agent: Agent) -> dict[str, Any]:
             "transport": agent.target.transport, "contact": agent.contact_uri}
 
 
+@step_kind("close", arguments({"agent": AGENT, "cleanup": BOOL}, ("agent",), True),
+           short="agent", acts=True)
 async def close(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Close the agent's transport; ``cleanup: false``: without hanging up or unregistering."""
     name = str(args["agent"])
@@ -106,6 +108,8 @@ async def close(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     _mark_closed(ctx, name, agent, step)
 
 
+@step_kind("reopen", arguments({"agent": AGENT, "local_address": STRING,
+           "local_port": ref("port")}, ("agent",), True), short="agent", acts=True)
 async def reopen(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """A new transport for the agent (the old one cleaned up and closed), from
     ``local_address``/``local_port`` when given."""
@@ -138,7 +142,3 @@ async def reopen(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
                 f"{changes.get('local_port', old.config.local_port)}"
         raise StepFailed(f"reopen {name} from {where}: {exc}") from None
     ctx.variables.set_agent(name, _facts(agent))
-
-
-STEPS["close"] = close
-STEPS["reopen"] = reopen

@@ -1,18 +1,28 @@
 """Media: ``play`` and ``record`` mid-call, ``expect_media`` (the call's media statistics:
 codec, tone, DTMF received, loss, MOS, packets). While the call is up, the tone is
-measured on the last :data:`TONE_WINDOW` seconds received; after its end, on the whole call."""
+measured on the last :data:`TONE_WINDOW` seconds received; after its end, on the whole call.
+
+Each waits for the call's media to be up (answered, sending) first. ``expect_media`` then
+checks again at each RTP packet that arrives (and each change of the call) until every
+condition holds or ``timeout`` (:data:`EXPECT_TIMEOUT`) runs out; DTMF digits that can no
+longer become the ones asked for (``123`` received, ``124`` asked) fail at once."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+from ..kinds import CALL, INTEGER, NUMBER, STRING, arguments, ref, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
-from ._common import number
+from ._common import number, timeout_of
+from .waits import media_up
 
 #: seconds of the most recent audio ``tone`` is measured on while the call is up
 TONE_WINDOW = 1.5
+#: seconds ``expect_media`` waits for the media and its conditions by default
+EXPECT_TIMEOUT = 10.0
 
 
 def _media(ctx: RunContext, name: str, method: str) -> Any:
@@ -23,6 +33,12 @@ def _media(ctx: RunContext, name: str, method: str) -> Any:
     return media
 
 
+def check_play(checker: Any, step: Step, prefix: str, line_of: Any) -> None:
+    checker.media_file(step.args.get("source"), line_of(("source",)), prefix + "\"source\": ")
+
+
+@step_kind("play", arguments({"call": CALL, "source": STRING}, ("call", "source"), True),
+           check=check_play, acts=True)
 async def play(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Switch what the call sends: ``tone:1000``, ``silence`` or a WAV file (relative to
     the scenario file)."""
@@ -34,15 +50,19 @@ async def play(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
         if not path.is_file():
             raise StepFailed(f"play: {source}: no such file ({path})")
         source = str(path)
+    await media_up(ctx, args["call"], timeout_of(args, 30.0))
     try:
         _media(ctx, args["call"], "set_play").set_play(source)
     except ValueError as exc:
         raise StepFailed(f"play: {exc}") from None
 
 
+@step_kind("record", arguments({"call": CALL, "file": STRING}, ("call", "file"), True),
+           acts=True)
 async def record(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Record what the call receives from now on into ``file`` in the report folder."""
     path = ctx.report_dir / Path(str(args["file"])).name
+    await media_up(ctx, args["call"], timeout_of(args, 30.0))
     try:
         _media(ctx, args["call"], "set_record").set_record(str(path))
     except OSError as exc:
@@ -99,12 +119,11 @@ def media_problems(stats: dict[str, Any], args: dict[str, Any]) -> tuple[list[st
     return asked, wrong
 
 
-async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
-    name = args["call"]
+def _measure(ctx: RunContext, name: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """The call's first stream's statistics (None: no stream negotiated yet)."""
     streams = _media(ctx, name, "stats").stats()
     if not streams:
-        raise StepFailed(f"expect_media {name}: the call has no media stream (no SDP "
-                         "negotiated)")
+        return None
     stats = dict(streams[0])
     session = ctx.call(name)
     recent = getattr(session.media, "dominant_hz", None)
@@ -113,7 +132,49 @@ async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
         # an earlier play source must not hide the current one
         stats["dominant_hz"] = recent(ctx.now() - TONE_WINDOW)
         stats["dominant_hz_window_s"] = TONE_WINDOW
-    asked, wrong = media_problems(stats, args)
+    return stats
+
+
+def _hopeless(stats: dict[str, Any], args: dict[str, Any]) -> bool:
+    """Digits received that can no longer become the ones asked for."""
+    wanted = args.get("dtmf")
+    got = str(stats.get("dtmf_received") or "")
+    return wanted is not None and not str(wanted).startswith(got)
+
+
+@step_kind("expect_media", arguments({
+           "call": CALL, "codec": STRING, "tone": NUMBER, "tolerance": NUMBER,
+           "dtmf": {"type": ["string", "integer"]}, "max_loss": ref("fraction"),
+           "min_mos": NUMBER,
+           "min_packets": INTEGER}, ("call",), True))
+async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
+    name = args["call"]
+    timeout = timeout_of(args, EXPECT_TIMEOUT)
+    deadline = ctx.now() + timeout
+    session = (await media_up(ctx, name, timeout)).session
+    rtp = getattr(session.media, "rtp", None)
+    while True:
+        stats = _measure(ctx, name, args)
+        if stats is None:
+            wrong, asked = ["the call has no media stream (no SDP negotiated)"], []
+        else:
+            asked, wrong = media_problems(stats, args)
+        left = deadline - ctx.now()
+        if not wrong or session.is_ended or left <= 0 or (stats and _hopeless(stats, args)):
+            break
+        if rtp is not None:  # the next packet (or the end of the call) changes the figures
+            waits = [asyncio.ensure_future(rtp.received(left)),
+                     asyncio.ensure_future(session.changed(left))]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+        elif not await session.changed(left):
+            continue
+    if stats is None:
+        raise StepFailed(f"expect_media {name}: the call has no media stream (no SDP "
+                         "negotiated)")
     if wrong:
         raise StepFailed(f"expect_media {name}: " + "; ".join(wrong),
                          expected=", ".join(asked),

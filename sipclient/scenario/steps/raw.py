@@ -13,6 +13,7 @@ from typing import Any
 
 from sipclient.io.target import TargetError, parse_target
 
+from ..kinds import AGENT, BOOL, STRING, TEXT, arguments, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
 
@@ -38,6 +39,8 @@ def build_raw(template: str, keep_length: bool = False) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
 
 
+@step_kind("send_raw", arguments({"agent": AGENT, "message": STRING, "to": TEXT,
+           "keep_length": BOOL}, ("agent", "message")), acts=True)
 async def send_raw(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     agent = ctx.agent(args["agent"])
     data = build_raw(str(args["message"]), bool(args.get("keep_length", False)))

@@ -7,11 +7,16 @@ from typing import Any
 
 from sipclient.agent import AuthenticationFailed
 
+from ..kinds import AGENT, INTEGER, STATUS, TEXT, arguments, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
 from ._common import check_status, number, text_of, timeout_of
 
 
+@step_kind("register", arguments({"agent": AGENT, "expires": INTEGER,
+            "expect": {"title": "a status or \"fail\"",
+                       "anyOf": [STATUS, {"const": "fail"}]}},
+           ("agent",), waits=True), short="agent", acts=True)
 async def register(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """REGISTER; ``expect`` a status (default 200) or ``fail`` (authentication failure)."""
     name = args["agent"]
@@ -36,6 +41,8 @@ async def register(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     check_status(f"register {name}", expect, 200, result.response, result.status)
 
 
+@step_kind("unregister", arguments({"agent": AGENT, "expect": STATUS}, ("agent",), True),
+           short="agent", acts=True)
 async def unregister(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["agent"]
     async with asyncio.timeout(timeout_of(args)):
@@ -43,6 +50,8 @@ async def unregister(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     check_status(f"unregister {name}", args.get("expect"), 200, result.response, result.status)
 
 
+@step_kind("options", arguments({"agent": AGENT, "to": TEXT, "expect": STATUS},
+           ("agent",), True), short="agent", acts=True)
 async def options(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["agent"]
     to = args.get("to")
