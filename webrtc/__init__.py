@@ -7,7 +7,7 @@ See docs/webrtc.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,7 +100,9 @@ def media_factory(options: Mapping[str, Any] | None = None
     """
     opts = WebRtcOptions(options)
 
-    def factory(agent: "Agent") -> "MediaSession":
+    def factory(agent: "Agent", *, codecs: Sequence[str] | None = None,
+                level: str | None = None) -> "MediaSession":
+        """One call's WebRTC media (``codecs``: this call's; ``level``: WebRTC has one)."""
         from .session import WebRtcMedia
 
         cfg = agent.config
@@ -111,7 +113,7 @@ def media_factory(options: Mapping[str, Any] | None = None
             stem, dot, ext = record.rpartition(".")
             record = f"{stem}-{count}.{ext}" if dot else f"{record}-{count}"
         tap = agent.capture if cfg.capture is not None else None
-        return WebRtcMedia(opts.codecs_for(tuple(cfg.codecs)),
+        return WebRtcMedia(tuple(codecs) if codecs else opts.codecs_for(tuple(cfg.codecs)),
                            play=opts.play if opts.play is not None else cfg.play,
                            record=record, ice_servers=opts.ice_servers, tap=tap,
                            rng=None, dtmf_mode=opts.dtmf, ptime=opts.ptime)

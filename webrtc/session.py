@@ -37,11 +37,14 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 from sipclient.agent.errors import AgentError
 from sipclient.agent.media import AudioAnalyser, make_source
+from sipclient.agent.media_session import RemoteSdp, remote_summary
 from sipclient.media import audio, mos
 from sipclient.media.dtmf import DtmfReceiver
 from sipclient.media.rtp import RtpPacket
+from sipclient.media.sdp import parse_sdp
 from sipclient.media.stats import ReceiveStatistics, loss_fraction, receive_report
 from sipclient.media.stats import receive_totals as stats_totals
+from sipclient.proto.errors import ParseError
 
 from . import sdp as wsdp
 from .tracks import SourceTrack, frame_to_pcm8k
@@ -70,16 +73,9 @@ class WebRtcMedia:
                  record: str | None = None, ice_servers: Sequence[RTCIceServer] = (),
                  tap: Tap | None = None, rng: random.Random | None = None,
                  dtmf_mode: str = "rfc4733", ptime: int = 20) -> None:
-        names = [c.upper() for c in codecs]
-        unknown = [c for c in names if c not in wsdp.CODECS]
-        if unknown:
-            raise ValueError(f"codec(s) {', '.join(unknown)} not available over WebRTC "
-                             f"(known: {', '.join(wsdp.CODECS)})")
-        if not names:
-            raise ValueError("no codec to offer")
         if dtmf_mode not in DTMF_MODES:
             raise ValueError(f"dtmf mode {dtmf_mode!r}: one of {', '.join(DTMF_MODES)}")
-        self.codecs = [wsdp.CODECS[n] for n in names]
+        self.codecs = wsdp.codecs_named(codecs)
         self.play = play
         self.record = record
         self.ice_servers = list(ice_servers)
@@ -93,7 +89,8 @@ class WebRtcMedia:
         self.rfc4733_digits: list[str] = []
         #: DTMF digits received in SIP INFO bodies (the call puts them here)
         self.info_digits: list[str] = []
-        self.remote: wsdp.RemoteMedia | None = None
+        self.remote_media: wsdp.RemoteMedia | None = None
+        self._remote_sdp: bytes | None = None      # the last remote SDP (for :attr:`remote`)
         self.codec: wsdp.Codec | None = None
         self.negotiated: list[wsdp.Codec] | None = None
         self.telephone_event: int | None = None
@@ -173,7 +170,8 @@ class WebRtcMedia:
             setup=setup, codecs=codecs, ssrc=self.sender._ssrc, cname=self.cname,
             session_id=self._session_id, version=self._session_id + self._version,
             direction=direction, telephone_event=te, ptime=self.ptime,
-            mid=(self.remote.mid if self.remote and self.remote.mid else "0")))
+            mid=(self.remote_media.mid if self.remote_media and self.remote_media.mid
+                 else "0")))
 
     def _fingerprints(self) -> list[Any]:
         """sha-256 only: Asterisk 16 warns about (and skips) sha-384/sha-512 lines."""
@@ -200,6 +198,7 @@ class WebRtcMedia:
         """Answer a remote offer; the connection starts in the background."""
         self._require_started()
         remote = wsdp.parse_remote(remote_sdp)
+        self._remote_sdp = bytes(remote_sdp)
         common = wsdp.common_codecs(self.codecs, remote.codecs)
         if not common:
             offered = ", ".join(c.mimeType.split("/")[-1] for c in remote.codecs) or "none"
@@ -227,6 +226,7 @@ class WebRtcMedia:
             self.error = f"unusable SDP answer: {exc}"
             log.warning("%r: %s", self, self.error)
             return
+        self._remote_sdp = bytes(remote_sdp)
         ours = {c.mime.lower(): c for c in self.codecs}
         chosen = [wsdp.Codec(ours[c.mimeType.lower()].name, c.payloadType, c.clockRate,
                              ours[c.mimeType.lower()].channels, ours[c.mimeType.lower()].fmtp)
@@ -240,6 +240,22 @@ class WebRtcMedia:
             self._role = "server" if remote.setup == "active" else "client"
         direction = wsdp.ANSWER_DIRECTION.get(remote.direction, "sendrecv")
         self._apply(remote, chosen, direction)
+
+    def set_codecs(self, names: Sequence[str]) -> None:
+        """This call's codec preference; only before the first offer or answer."""
+        if self._offer_pending or self.negotiated:
+            raise AgentError("the call's codecs cannot change once its media started")
+        self.codecs = wsdp.codecs_named(names)
+
+    @property
+    def remote(self) -> RemoteSdp | None:
+        """The remote SDP's audio stream (the agent's summary, as plain RTP media gives)."""
+        if self._remote_sdp is None:
+            return None
+        try:
+            return remote_summary(parse_sdp(self._remote_sdp, lenient=True))
+        except ParseError:
+            return None
 
     def hold(self) -> None:
         """The next offer is ``a=sendonly`` (RFC 3264 8.4)."""
@@ -292,7 +308,7 @@ class WebRtcMedia:
         if not remote.rtcp_mux:
             log.info("%r: the remote SDP has no a=rtcp-mux; RTCP stays on the RTP path",
                      self)
-        self.remote = remote
+        self.remote_media = remote
         self.negotiated = codecs
         self.codec = codecs[0]
         self.telephone_event = remote.telephone_event

@@ -26,7 +26,7 @@ import random
 import time
 from collections import deque
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
@@ -52,14 +52,13 @@ from .config import AgentConfig
 from .errors import AgentError, AuthenticationFailed, SipTimeout, TransportFailure
 from .incoming import IncomingCall
 from .registration import RegisterResult, Registration
-from .media_session import MediaSession
+from .media_session import MediaFactory, MediaSession
 from .trace import Trace, TraceEntry
 
 __all__ = ["Agent"]
 
 log = logging.getLogger(__name__)
 
-MediaFactory = Callable[["Agent"], MediaSession]
 
 
 class Agent:
@@ -439,15 +438,14 @@ class Agent:
         return await self.registration.unregister()
 
     async def call(self, target: str, *, headers: list[tuple[str, str]] = (),
-                   media_level: str | None = None) -> Call:
+                   media_level: str | None = None,
+                   codecs: Sequence[str] | None = None) -> Call:
         """INVITE ``target`` (a number, or a URI) with an SDP offer; returns once sent.
-        ``media_level`` ("full", "packets", "none") overrides ``config.media_level`` for
-        this call (with the default media factory)."""
+        ``media_level`` ("full", "packets", "none") and ``codecs`` (names from the codec
+        registry, in preference order) override ``config.media_level`` and
+        ``config.codecs`` for this call."""
         self._require_open()
-        if media_level is None or self.media_factory is not real_media:
-            media = self.media_factory(self)
-        else:
-            media = real_media(self, media_level)
+        media = self.media_factory(self, codecs=codecs, level=media_level)
         call = Call(self, self.request_uri(target), media, headers=headers)
         self.sessions[call.call_id] = call
         try:
@@ -601,29 +599,33 @@ class Agent:
                 log.warning("%s: closing the capture: %s", self, exc)
 
 
-def stub_media(agent: Agent) -> MediaSession:
+def stub_media(agent: Agent, *, codecs: Sequence[str] | None = None,
+               level: str | None = None) -> MediaSession:
     """SDP only, no RTP socket (media level "none"): ``Agent(cfg, media_factory=stub_media)``
     for benchmarks and tests that need no audio."""
-    return real_media(agent, "none")
+    return real_media(agent, codecs=codecs, level="none")
 
 
-def real_media(agent: Agent, level: str | None = None) -> MediaSession:
+def real_media(agent: Agent, *, codecs: Sequence[str] | None = None,
+               level: str | None = None) -> MediaSession:
     """The default: real RTP, codecs and DTMF (:class:`sipclient.agent.media.RealMedia`)
-    playing ``config.play`` and recording to ``config.record``, at ``level`` (default
-    ``config.media_level``: see :data:`sipclient.agent.media.MEDIA_LEVELS`)."""
+    playing ``config.play`` and recording to ``config.record``, offering ``codecs``
+    (default ``config.codecs``) at ``level`` (default ``config.media_level``: see
+    :data:`sipclient.agent.media.MEDIA_LEVELS`)."""
     from .media import make_media  # numpy and the codec libraries load with the first call
 
     cfg = agent.config
     level = level or cfg.media_level
+    names = tuple(codecs) if codecs else cfg.codecs
     if level == "none":
-        return make_media("none", agent.local_ip, cfg.codecs)
+        return make_media("none", agent.local_ip, names)
     record = cfg.record
     agent.media_count = getattr(agent, "media_count", 0) + 1
     if record and agent.media_count > 1:  # one file per call: out.wav, out-2.wav, ...
         stem, dot, ext = record.rpartition(".")
         record = f"{stem}-{agent.media_count}.{ext}" if dot else f"{record}-{agent.media_count}"
     tap = agent.capture if cfg.capture is not None else None
-    return make_media(level, agent.local_ip, cfg.codecs, play=cfg.play, record=record,
+    return make_media(level, agent.local_ip, names, play=cfg.play, record=record,
                       port_range=cfg.rtp_ports, tap=tap)
 
 

@@ -176,10 +176,7 @@ class DialogSession:
                 if resp.status >= 300:
                     raise SipFailure(resp, "INFO")
             return
-        send = getattr(self.media, "send_dtmf", None)
-        if send is None:
-            raise AgentError(f"this media session ({type(self.media).__name__}) sends no DTMF")
-        await send(digits, mode)
+        await self.media.send_dtmf(digits, mode)
 
     async def refer(self, target: str) -> Response:
         """Blind transfer (RFC 3515): REFER with Refer-To; expects 202 (or 200). The
@@ -241,10 +238,10 @@ class DialogSession:
 
     def _info_dtmf(self, req: Request) -> None:
         """A DTMF digit in an INFO body (``application/dtmf-relay`` or ``application/dtmf``)
-        goes to the media session's ``info_digits``, when it keeps them."""
-        digits = getattr(self.media, "info_digits", None)
+        goes to the media session's ``info_digits``."""
+        digits = self.media.info_digits
         ctype = req.content_type or ""
-        if digits is None or "dtmf" not in ctype.lower():
+        if "dtmf" not in ctype.lower():
             return
         from sipclient.media.dtmf import parse_info_body
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sipclient.io.impair import Impairment
+from sipclient.media.codecs.registry import default_names
 from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.timers import TimerConfig
 
@@ -19,9 +20,10 @@ __all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS", "MED
 #: AgentConfig.media_level values (sipclient.agent.media.make_media builds each)
 MEDIA_LEVELS = ("full", "packets", "none")
 
-# G.729 is opt-in (``codecs=("G729", ...)``): Asterisk has no G.729 transcoder, so when it is
-# offered by default the PBX may lock a call to G.729 and then fail to play tones into it.
-DEFAULT_CODECS: tuple[str, ...] = ("PCMU", "PCMA", "GSM")
+# The codec registry's defaults. G.729 is opt-in (``codecs=("G729", ...)``): Asterisk has no
+# G.729 transcoder, so when it is offered by default the PBX may lock a call to G.729 and
+# then fail to play tones into it.
+DEFAULT_CODECS: tuple[str, ...] = default_names()
 
 
 class Secret:

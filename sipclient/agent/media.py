@@ -35,7 +35,7 @@ from sipclient.media.sdp_session import SdpSession
 from sipclient.media.stats import loss_fraction, receive_report
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
-from .config import MEDIA_LEVELS
+from .config import DEFAULT_CODECS, MEDIA_LEVELS
 from .errors import AgentError
 from .media_session import RemoteSdp, remote_summary
 
@@ -104,24 +104,16 @@ class AudioAnalyser:
 
 class RealMedia:
     """One call's media (see the module docstring). ``address``: the IP we bind and write
-    in ``c=``; ``codecs``: preference order (PCMU, PCMA, GSM, G729); ``tap``: sees every
+    in ``c=``; ``codecs``: preference order (the codec registry's playable names); ``tap``: sees every
     RTP/RTCP datagram (the agent's capture, :class:`~sipclient.io.rtp_session.RtpSession`)."""
 
-    def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "G729", "GSM"),
+    def __init__(self, address: str, codec_names: Sequence[str] = DEFAULT_CODECS,
                  *, play: str | None = None, record: str | None = None,
                  port_range: tuple[int, int] = (10000, 20000), ptime: int = 20,
                  rng: random.Random | None = None, tap: Tap | None = None,
                  level: str = "full") -> None:
-        names = tuple(n.upper() for n in codec_names)
-        for name in names:
-            try:
-                codecs.by_name(name)
-            except KeyError as exc:
-                raise ValueError(str(exc.args[0])) from None
-        if not names:
-            raise ValueError("no codec to offer")
         self.address = address
-        self.codecs = names
+        self.codecs = _codec_names(codec_names, playable=True)
         self.play = play
         self.record = record
         self.ptime = ptime
@@ -156,6 +148,13 @@ class RealMedia:
             except OSError as exc:
                 raise AgentError(f"cannot write the recording {self.record}: "
                                  f"{exc.strerror or exc}") from None
+
+    def set_codecs(self, names: Sequence[str]) -> None:
+        """This call's codec preference; only before the offer/answer starts."""
+        if self.sdp is not None:
+            raise AgentError("the call's codecs cannot change once its media started "
+                             "(give them to Agent.call(codecs=...) or IncomingCall.answer)")
+        self.codecs = _codec_names(names, playable=not isinstance(self, SdpOnlyMedia))
 
     def _session(self) -> SdpSession:
         if self.sdp is None:
@@ -322,13 +321,10 @@ class SdpOnlyMedia(RealMedia):
 
     DISCARD_PORT = 9
 
-    def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "GSM"),
+    def __init__(self, address: str, codec_names: Sequence[str] = DEFAULT_CODECS,
                  *, ptime: int = 20, rng: random.Random | None = None, **_: Any) -> None:
-        names = tuple(n.upper() for n in codec_names)
-        if not names:
-            raise ValueError("no codec to offer")
         self.address = address
-        self.codecs = names
+        self.codecs = _codec_names(codec_names, playable=False)
         self.ptime = ptime
         self.level = "none"
         self.rng = rng or random.Random()
@@ -369,6 +365,20 @@ class SdpOnlyMedia(RealMedia):
 
     async def close(self) -> None:
         self._closed = True
+
+
+def _codec_names(names: Sequence[str], *, playable: bool) -> tuple[str, ...]:
+    """Upper-case names, each in the codec registry (and playable, for real RTP)."""
+    out = tuple(n.upper() for n in names)
+    if not out:
+        raise ValueError("no codec to offer")
+    for name in out:
+        if playable or codecs.lookup(name) is None:
+            try:
+                codecs.by_name(name)
+            except KeyError as exc:
+                raise ValueError(str(exc.args[0])) from None
+    return out
 
 
 def make_media(level: str, address: str, codec_names: Sequence[str], **options: Any

@@ -207,11 +207,20 @@ def _dtmf(text: str) -> str:
     return text.upper()
 
 
+def codec_choices(*, webrtc: bool) -> tuple[str, ...]:
+    """--codec's names, from the codec registry: what an agent (or a WebRTC endpoint) can
+    send and receive."""
+    from sipclient.media.codecs.registry import playable_names, webrtc_codecs
+
+    names = [c.name for c in webrtc_codecs()] if webrtc else playable_names()
+    return tuple(n.upper() for n in names)
+
+
 def add_media_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """--codec, --play, --record, --dtmf, --dtmf-mode, --dtmf-after (docs/cli.md)."""
     m = p.add_argument_group("media")
     m.add_argument("--codec", metavar="LIST", help="codec preference, e.g. PCMU,PCMA "
-                   "(known: PCMU, PCMA, GSM, G729)")
+                   f"(known: {', '.join(codec_choices(webrtc=False))})")
     m.add_argument("--play", type=_play, metavar="SOURCE", help="what to send: tone:1000, "
                    "tone:1000+1400, silence (default) or a WAV file")
     m.add_argument("--record", metavar="FILE.wav", help="record the received audio")
@@ -228,8 +237,7 @@ def media_config(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if getattr(args, "codec", None) is not None:
         names = tuple(n.strip().upper() for n in args.codec.split(",") if n.strip())
-        known = ("PCMU", "PCMA", "OPUS") if getattr(args, "webrtc", False) else \
-            ("PCMU", "PCMA", "GSM", "G729")
+        known = codec_choices(webrtc=getattr(args, "webrtc", False))
         if not names:
             raise UsageError("--codec needs at least one codec name, e.g. PCMU,PCMA")
         unknown = [n for n in names if n not in known]

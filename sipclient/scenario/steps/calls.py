@@ -5,10 +5,9 @@ found by that name later, whichever side they are on."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
-from sipclient.agent import Agent, Call, IncomingCall, SipTimeout
+from sipclient.agent import Agent, AgentError, Call, IncomingCall, SipTimeout
 from sipclient.proto.message import Response
 
 from ..context import RunContext, StepFailed
@@ -25,26 +24,6 @@ def _codecs(args: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(str(c).upper() for c in codecs)
 
 
-def _offer_codecs_once(agent: Agent, codecs: tuple[str, ...]) -> Any:
-    """The next call's media offers ``codecs`` (the agent's setting stays as it was);
-    returns the function that puts the agent's media factory back."""
-    factory = agent.media_factory
-
-    def once(a: Agent) -> Any:
-        a.media_factory = factory
-        saved = a.config
-        a.config = replace(saved, codecs=codecs)
-        try:
-            return factory(a)
-        finally:
-            a.config = saved
-    agent.media_factory = once
-
-    def restore() -> None:
-        agent.media_factory = factory
-    return restore
-
-
 async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """INVITE; waits for the final response and checks it (``expect``, default 200;
     ``none``: return once the INVITE is sent)."""
@@ -52,13 +31,7 @@ async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     agent = ctx.agent(name)
     to = str(args["to"])
     headers = [(str(k), str(v)) for k, v in (args.get("headers") or {}).items()]
-    codecs = _codecs(args)
-    restore = _offer_codecs_once(agent, codecs) if codecs else None
-    try:
-        session = await agent.call(to, headers=headers)
-    finally:
-        if restore is not None:
-            restore()
+    session = await agent.call(to, headers=headers, codecs=_codecs(args))
     ref = ctx.add_call(args.get("as"), name, session)
     expect = args.get("expect")
     if expect is not None and str(expect).lower() == "none":
@@ -89,11 +62,10 @@ async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     ctx.add_call(args.get("as"), name, incoming)
     codecs = _codecs(args)
     if codecs:
-        media = incoming.media
-        if getattr(media, "sdp", True) is not None or not hasattr(media, "codecs"):
-            raise StepFailed(f"answer {name}: codecs cannot be chosen for this call's media "
-                             "any more (give them to the agent instead)")
-        media.codecs = codecs  # type: ignore[attr-defined]
+        try:
+            incoming.media.set_codecs(codecs)
+        except (AgentError, ValueError) as exc:
+            raise StepFailed(f"answer {name}: {exc}") from None
     if args.get("ring", True):
         await incoming.ringing()
     after = number(args, "after", 0) or 0

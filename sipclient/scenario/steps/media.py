@@ -107,8 +107,8 @@ async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
                          "negotiated)")
     stats = dict(streams[0])
     session = ctx.call(name)
-    recent = getattr(session.media, "dominant_hz", None)
-    if args.get("tone") is not None and callable(recent) and not session.is_ended:
+    recent = session.media.dominant_hz
+    if args.get("tone") is not None and not session.is_ended:
         # the tone heard now (the last seconds), not over the whole call: early media or
         # an earlier play source must not hide the current one
         stats["dominant_hz"] = recent(ctx.now() - TONE_WINDOW)
