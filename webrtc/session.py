@@ -412,9 +412,13 @@ class WebRtcMedia:
 
     # ------------------------------------------------------------------ DTMF, results
 
-    async def send_dtmf(self, digits: str, mode: str | None = None) -> None:
+    async def send_dtmf(self, digits: str, mode: str | None = None, *,
+                        duration_ms: int | None = None) -> None:
         """RFC 4733 events (in-band tones when the remote has no telephone-event), or
-        ``mode="inband"``; returns when the last packet was sent."""
+        ``mode="inband"``; returns when the last packet was sent. The digits' length is
+        aiortc's pacing: ``duration_ms`` is refused."""
+        if duration_ms is not None:
+            raise AgentError("a DTMF duration applies to plain RTP media only, not WebRTC")
         mode = mode or self.dtmf_mode
         if mode not in DTMF_MODES:
             raise AgentError(f"DTMF mode {mode!r}: the media sends {', '.join(DTMF_MODES)}; "

@@ -162,10 +162,14 @@ class DialogSession:
         resp, _ = await self.in_dialog("INFO", body=data, content_type=content_type if data else None)
         return resp
 
-    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
+                        duration_ms: int | None = None) -> None:
         """Send DTMF ``digits``: ``"rfc4733"`` events or ``"inband"`` tones in the RTP
-        stream (the media session paces them), or ``"info"``: one INFO per digit with an
-        ``application/dtmf-relay`` body (``Signal=5``, ``Duration=250``). Returns when sent."""
+        stream (the media session paces them; ``duration_ms`` per digit), or ``"info"``:
+        one INFO per digit with an ``application/dtmf-relay`` body (``Signal=5``,
+        ``Duration=250``). Returns when sent."""
+        if mode == "info" and duration_ms is not None:
+            raise AgentError("a DTMF duration applies to rfc4733 and inband digits only")
         if mode == "info":
             from sipclient.media.dtmf import info_body
 
@@ -176,7 +180,7 @@ class DialogSession:
                 if resp.status >= 300:
                     raise SipFailure(resp, "INFO")
             return
-        await self.media.send_dtmf(digits, mode)
+        await self.media.send_dtmf(digits, mode, duration_ms=duration_ms)
 
     async def refer(self, target: str) -> Response:
         """Blind transfer (RFC 3515): REFER with Refer-To; expects 202 (or 200). The

@@ -244,14 +244,18 @@ class RealMedia:
             return None
         return remote_summary(self.sdp.remote)
 
-    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
+                        duration_ms: int | None = None) -> None:
         """Send ``digits`` as RFC 4733 events (in-band tones when the remote has no
-        telephone-event) or ``mode="inband"`` tones; returns once the last was sent."""
+        telephone-event) or ``mode="inband"`` tones, ``duration_ms`` each (default 160);
+        returns once the last was sent."""
         if mode not in DTMF_MODES:
             raise AgentError(f"DTMF mode {mode!r}: the media sends {', '.join(DTMF_MODES)}; "
                              "SIP INFO goes through the call (call.send_dtmf(digits, 'info'))")
         if self.rtp.params is None or not self.rtp.params.send:
             raise AgentError("no RTP stream to send DTMF on (not negotiated, or on hold)")
+        if duration_ms is not None:
+            self.rtp.DTMF_MS = int(duration_ms)  # this stream's digits from now on
         await self.rtp.send_dtmf(digits, mode)
 
     @property
@@ -349,7 +353,8 @@ class SdpOnlyMedia(RealMedia):
     def port(self) -> int:
         return self.DISCARD_PORT
 
-    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
+                        duration_ms: int | None = None) -> None:
         raise AgentError("media level 'none' sends no RTP: no DTMF but SIP INFO "
                          "(call.send_dtmf(digits, 'info'))")
 

@@ -38,7 +38,8 @@ class MediaSession(Protocol):
     def hold(self) -> None: ...                 # next offer: a=sendonly
     def unhold(self) -> None: ...               # next offer: a=sendrecv
     def set_codecs(self, names: Sequence[str]) -> None: ...  # before the first offer/answer
-    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None: ...
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
+                        duration_ms: int | None = None) -> None: ...  # ms per digit
 
     @property
     def dtmf_received(self) -> str: ...          # RFC 4733 events + INFO (+ in-band tones)

@@ -80,3 +80,49 @@ def test_answer_codecs_choose_the_answer_and_late_changes_are_refused() -> None:
                 assert incoming.media.remote.payloads == [8, 0]
                 await asyncio.sleep(0)
     run(main())
+
+
+def test_dtmf_duration_goes_through_the_interface() -> None:
+    """``duration_ms`` is part of send_dtmf: real RTP sends RFC 4733 events that long (their
+    end packets carry 80 ms = 640 timestamp units at 8 kHz); SIP INFO and WebRTC refuse it
+    in words."""
+    from sipclient.media.dtmf import TelephoneEvent
+    from sipclient.media.rtp import RtpPacket
+
+    sent: list[bytes] = []
+
+    def tap(direction, local, remote, data, when) -> None:
+        if direction == "out":
+            sent.append(bytes(data))
+
+    async def main() -> str:
+        alice = RealMedia("127.0.0.1", ("PCMU",), tap=tap)
+        bob = RealMedia("127.0.0.1", ("PCMU",))
+        await alice.start()
+        await bob.start()
+        alice.accept(bob.answer(alice.offer()))
+        await alice.send_dtmf("12", "rfc4733", duration_ms=80)
+        await asyncio.sleep(0.3)
+        await alice.close()
+        await bob.close()
+        return bob.dtmf_received
+    assert run(main()) == "12"
+    events = []
+    for data in sent:
+        try:
+            packet = RtpPacket.parse(data)
+        except Exception:  # noqa: BLE001 - RTCP goes through the tap too
+            continue
+        if packet.payload_type == 101:
+            events.append(TelephoneEvent.parse(packet.payload))
+    ends = {(e.digit, e.duration) for e in events if e.end}
+    assert ends == {("1", 640), ("2", 640)}
+
+    async def refusals() -> None:
+        from webrtc.session import WebRtcMedia
+
+        with pytest.raises(AgentError, match="WebRTC"):
+            await WebRtcMedia(("PCMU",)).send_dtmf("1", duration_ms=100)
+        with pytest.raises(AgentError, match="no DTMF but SIP INFO"):
+            await SdpOnlyMedia("127.0.0.1").send_dtmf("1", duration_ms=100)
+    run(refusals())

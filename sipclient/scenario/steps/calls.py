@@ -165,11 +165,9 @@ async def dtmf(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     digits = str(args["digits"])
     mode = str(args.get("mode") or "rfc4733")
     duration = number(args, "duration")
-    if duration is not None:
-        rtp = getattr(session.media, "rtp", None)
-        if rtp is None or mode == "info":
-            raise StepFailed(f"dtmf {name}: duration applies to rfc4733 and inband digits "
-                             "on real media only")
-        rtp.DTMF_MS = int(duration)  # the RTP session's per-digit length (160 ms by default)
     async with asyncio.timeout(timeout_of(args, 30.0)):
-        await session.send_dtmf(digits, mode)
+        try:
+            await session.send_dtmf(digits, mode,
+                                    duration_ms=None if duration is None else int(duration))
+        except AgentError as exc:
+            raise StepFailed(f"dtmf {name}: {exc}") from None
