@@ -28,13 +28,13 @@ package) when the codec is first used. A payload that is not whole frames raises
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
+from sipclient.media.codecs import g711
 from sipclient.media.codecs._native import CodecUnavailable
-
-if TYPE_CHECKING:  # numpy loads with the first coder, not with the table (the CLI reads it)
-    import numpy as np
-    import numpy.typing as npt
 
 __all__ = [
     "CODECS", "REGISTRY", "Codec", "CodecImpairment", "Decoder", "Encoder", "by_name",
@@ -83,16 +83,6 @@ class _G711Decoder:
 
     def close(self) -> None:
         """Nothing to free: G.711 is stateless."""
-
-
-def _g711(encode: bool, law: str) -> Callable[[], Any]:
-    def make() -> Any:
-        from sipclient.media.codecs import g711
-
-        if encode:
-            return _G711Encoder(getattr(g711, f"{law}_encode"))
-        return _G711Decoder(getattr(g711, f"{law}_decode"))
-    return make
 
 
 def _gsm_encoder() -> Encoder:
@@ -220,9 +210,11 @@ _G113_G711 = CodecImpairment(0.0, 25.1, 4.3)
 
 #: every codec sipclient knows, by upper-case name, in the order lists show them
 REGISTRY: dict[str, Codec] = {codec.name.upper(): codec for codec in (
-    Codec("PCMU", 0, 8000, 1, 1, False, None, _g711(True, "ulaw"), _g711(False, "ulaw"),
+    Codec("PCMU", 0, 8000, 1, 1, False, None,
+          lambda: _G711Encoder(g711.ulaw_encode), lambda: _G711Decoder(g711.ulaw_decode),
           impairment=_G113_G711, webrtc_pt=0, default=True),
-    Codec("PCMA", 8, 8000, 1, 1, False, None, _g711(True, "alaw"), _g711(False, "alaw"),
+    Codec("PCMA", 8, 8000, 1, 1, False, None,
+          lambda: _G711Encoder(g711.alaw_encode), lambda: _G711Decoder(g711.alaw_decode),
           impairment=_G113_G711, webrtc_pt=8, default=True),
     # Bpl assumed for GSM: see sipclient.media.mos
     Codec("GSM", 3, 8000, 160, 33, True, "libgsm1", _gsm_encoder, _gsm_decoder,
