@@ -62,8 +62,9 @@ class Codec:
 CODECS: dict[str, Codec] = {
     c.name.upper(): Codec(c.name, c.webrtc_pt, c.clock_rate, c.channels, c.fmtp)  # type: ignore[arg-type]
     for c in webrtc_codecs()}
-TELEPHONE_EVENT = Codec("telephone-event", REGISTRY["TELEPHONE-EVENT"].webrtc_pt or 101,
-                        8000, 1, "0-16")
+_TE = REGISTRY["TELEPHONE-EVENT"]
+#: events 0-16 (16: flash), as browsers offer them
+TELEPHONE_EVENT = Codec(_TE.name, _TE.webrtc_pt, _TE.clock_rate, 1, "0-16")  # type: ignore[arg-type]
 
 
 def codecs_named(names: Sequence[str]) -> list[Codec]:

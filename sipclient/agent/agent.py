@@ -78,6 +78,7 @@ class Agent:
         #: reject every incoming call with this status (None: off)
         self.auto_reject: int | None = None
         self.media_factory = media_factory or real_media
+        self.media_count = 0  # calls given media so far (one recording file each)
         self.target: Target = parse_target(config.server)
         self.endpoint: Endpoint | None = None
         self.identity: LocalIdentity | None = None

@@ -13,7 +13,7 @@ from .media_session import MediaSession
 if TYPE_CHECKING:
     from .agent import Agent
 
-__all__ = ["make_call_media", "real_media", "stub_media"]
+__all__ = ["call_recording", "make_call_media", "real_media", "stub_media"]
 
 
 def make_call_media(agent: Agent, *, codecs: Sequence[str] | None = None,
@@ -46,11 +46,18 @@ def real_media(agent: Agent, *, codecs: Sequence[str] | None = None,
     names = tuple(codecs) if codecs else cfg.codecs
     if level == "none":
         return make_media("none", agent.local_ip, names)
-    record = cfg.record
-    agent.media_count = getattr(agent, "media_count", 0) + 1
-    if record and agent.media_count > 1:  # one file per call: out.wav, out-2.wav, ...
-        stem, dot, ext = record.rpartition(".")
-        record = f"{stem}-{agent.media_count}.{ext}" if dot else f"{record}-{agent.media_count}"
     tap = agent.capture if cfg.capture is not None else None
-    return make_media(level, agent.local_ip, names, play=cfg.play, record=record,
-                      port_range=cfg.rtp_ports, tap=tap)
+    return make_media(level, agent.local_ip, names, play=cfg.play,
+                      record=call_recording(agent, cfg.record), port_range=cfg.rtp_ports,
+                      tap=tap)
+
+
+def call_recording(agent: Agent, record: str | None) -> str | None:
+    """The recording file of the agent's next call with media: ``record`` for the first,
+    then one file per call (``out.wav``, ``out-2.wav``, ``out-3.wav`` ...)."""
+    agent.media_count += 1
+    count = agent.media_count
+    if not record or count == 1:
+        return record
+    stem, dot, ext = record.rpartition(".")
+    return f"{stem}-{count}.{ext}" if dot else f"{record}-{count}"

@@ -126,3 +126,15 @@ def test_dtmf_duration_goes_through_the_interface() -> None:
         with pytest.raises(AgentError, match="no DTMF but SIP INFO"):
             await SdpOnlyMedia("127.0.0.1").send_dtmf("1", duration_ms=100)
     run(refusals())
+
+
+def test_one_recording_file_per_call(tmp_path) -> None:
+    """Every factory numbers the recordings through the agent: out.wav, out-2.wav ..."""
+    from sipclient.agent.factories import call_recording
+
+    cfg = AgentConfig(user="1001", server="udp:127.0.0.1:9")
+    agent = Agent(cfg)
+    out = str(tmp_path / "out.wav")
+    assert [call_recording(agent, out) for _ in range(3)] == [
+        out, str(tmp_path / "out-2.wav"), str(tmp_path / "out-3.wav")]
+    assert call_recording(agent, None) is None and agent.media_count == 4
