@@ -241,6 +241,20 @@ class WebRtcMedia:
         direction = wsdp.ANSWER_DIRECTION.get(remote.direction, "sendrecv")
         self._apply(remote, chosen, direction)
 
+    def set_play(self, play: str | None) -> None:
+        """Play ``play`` from now on, mid-call (the forms of the constructor's ``play``)."""
+        source = make_source(play)
+        self.play = play
+        if self.track is not None:
+            self.track.source = source
+
+    def set_record(self, path: str | None) -> None:
+        """Record what arrives to the WAV file ``path`` from now on (None: stop)."""
+        if self._recorder is not None:
+            self._recorder.close()
+        self._recorder = self.analyser.recorder = audio.WavRecorder(path) if path else None
+        self.record = path
+
     def set_codecs(self, names: Sequence[str]) -> None:
         """This call's codec preference; only before the first offer or answer."""
         if self._offer_pending or self.negotiated:

@@ -353,6 +353,12 @@ class SdpOnlyMedia(RealMedia):
     def port(self) -> int:
         return self.DISCARD_PORT
 
+    def set_play(self, play: str | None) -> None:
+        raise AgentError("media level 'none' sends no audio")
+
+    def set_record(self, path: str | None) -> None:
+        raise AgentError("media level 'none' receives no audio to record")
+
     async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
                         duration_ms: int | None = None) -> None:
         raise AgentError("media level 'none' sends no RTP: no DTMF but SIP INFO "

@@ -38,6 +38,8 @@ class MediaSession(Protocol):
     def hold(self) -> None: ...                 # next offer: a=sendonly
     def unhold(self) -> None: ...               # next offer: a=sendrecv
     def set_codecs(self, names: Sequence[str]) -> None: ...  # before the first offer/answer
+    def set_play(self, play: str | None) -> None: ...     # what to send from now on
+    def set_record(self, path: str | None) -> None: ...   # record from now on (None: stop)
     async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
                         duration_ms: int | None = None) -> None: ...  # ms per digit
 

@@ -37,7 +37,7 @@ def _backends() -> list[type]:
 def test_every_media_backend_implements_the_whole_interface(backend: type) -> None:
     members = _members()
     assert {"send_dtmf", "dtmf_received", "stats", "remote", "set_codecs", "codecs",
-            "info_digits"} <= members
+            "info_digits", "set_play", "set_record"} <= members
     instance_attrs = {"codecs", "info_digits"}  # set in __init__
     missing = [m for m in members - instance_attrs if not hasattr(backend, m)]
     assert not missing, f"{backend.__name__} lacks {missing}"
@@ -125,6 +125,8 @@ def test_dtmf_duration_goes_through_the_interface() -> None:
             await WebRtcMedia(("PCMU",)).send_dtmf("1", duration_ms=100)
         with pytest.raises(AgentError, match="no DTMF but SIP INFO"):
             await SdpOnlyMedia("127.0.0.1").send_dtmf("1", duration_ms=100)
+        with pytest.raises(AgentError, match="sends no audio"):
+            SdpOnlyMedia("127.0.0.1").set_play("tone:1000")
     run(refusals())
 
 

@@ -105,3 +105,20 @@ def test_webrtc_reads_its_codecs_from_the_registry() -> None:
     assert [c.name for c in wsdp.codecs_named(["pcma", "opus"])] == ["PCMA", "opus"]
     with pytest.raises(ValueError, match="GSM"):
         wsdp.codecs_named(["GSM"])
+
+
+def test_the_table_loads_without_the_coders() -> None:
+    """The CLI builds --codec's help from the registry: reading it loads neither numpy nor a
+    codec library (a command's start stays quick); the coders load with the first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, io; from sipclient.cli import main, Env; "
+            "main(['call', '--help'], Env(stdout=io.StringIO(), stderr=io.StringIO())); "
+            "print(sorted(m for m in ('numpy', 'sipclient.media.codecs.g711', "
+            "'sipclient.media.codecs._native') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    assert registry.by_name("PCMU").encode([0]) == b"\xff"  # and they do load when used

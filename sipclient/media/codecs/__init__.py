@@ -11,10 +11,9 @@ webrtc/ all read it. :data:`CODECS` is the part of it we can encode and decode.
 Adding a codec: its module here (encoder/decoder) and one record in :mod:`.registry`.
 """
 
-from sipclient.media.codecs._native import CodecUnavailable
 from sipclient.media.codecs.registry import (
-    CODECS, REGISTRY, Codec, CodecImpairment, Decoder, Encoder, by_name, by_payload_type,
-    default_names, lookup, playable_names, webrtc_codecs,
+    CODECS, REGISTRY, Codec, CodecImpairment, CodecUnavailable, Decoder, Encoder, by_name,
+    by_payload_type, default_names, lookup, playable_names, webrtc_codecs,
 )
 
 __all__ = [

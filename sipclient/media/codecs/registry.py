@@ -28,18 +28,34 @@ package) when the codec is first used. A payload that is not whole frames raises
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from sipclient.media.codecs import g711
-from sipclient.media.codecs._native import CodecUnavailable
+if TYPE_CHECKING:  # the table loads without numpy (the CLI reads it); the coders need it
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
-    "CODECS", "REGISTRY", "Codec", "CodecImpairment", "Decoder", "Encoder", "by_name",
-    "by_payload_type", "default_names", "lookup", "playable_names", "webrtc_codecs",
+    "CODECS", "REGISTRY", "Codec", "CodecImpairment", "CodecUnavailable", "Decoder", "Encoder",
+    "by_name", "by_payload_type", "default_names", "lookup", "playable_names", "webrtc_codecs",
 ]
+
+
+class CodecUnavailable(RuntimeError):
+    """The native library behind a codec cannot be loaded.
+
+    ``codec`` is the codec name ("GSM"), ``library`` the shared object that was looked for,
+    ``package`` the Debian package that provides it.
+    """
+
+    def __init__(self, codec: str, library: str, package: str, detail: str = "") -> None:
+        self.codec = codec
+        self.library = library
+        self.package = package
+        message = (
+            f"codec {codec} is unavailable: {library} cannot be loaded; "
+            f"install the Debian package {package} (make lab-deps)"
+        )
+        super().__init__(f"{message} [{detail}]" if detail else message)
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,30 @@ class _G711Decoder:
 
     def close(self) -> None:
         """Nothing to free: G.711 is stateless."""
+
+
+def _ulaw_encoder() -> Encoder:
+    from sipclient.media.codecs import g711
+
+    return _G711Encoder(g711.ulaw_encode)
+
+
+def _ulaw_decoder() -> Decoder:
+    from sipclient.media.codecs import g711
+
+    return _G711Decoder(g711.ulaw_decode)
+
+
+def _alaw_encoder() -> Encoder:
+    from sipclient.media.codecs import g711
+
+    return _G711Encoder(g711.alaw_encode)
+
+
+def _alaw_decoder() -> Decoder:
+    from sipclient.media.codecs import g711
+
+    return _G711Decoder(g711.alaw_decode)
 
 
 def _gsm_encoder() -> Encoder:
@@ -178,7 +218,7 @@ class Codec:
 
     def _coder(self, make: Callable[[], Any] | None) -> Callable[[], Any]:
         if make is None:
-            raise CodecUnavailable(f"{self.name}: sipclient has no coder for it (SDP only)")
+            raise KeyError(f"{self.name}: sipclient has no coder for it (known to SDP only)")
         return make
 
     def encode(self, samples: npt.ArrayLike) -> bytes:
@@ -198,7 +238,9 @@ class Codec:
             decoder.close()
 
     def available(self) -> bool:
-        """True when the codec can be used here (its native library loads)."""
+        """True when the codec can be used here (it has a coder and its library loads)."""
+        if not self.playable:
+            return False
         try:
             self.decoder().close()
         except CodecUnavailable:
@@ -210,11 +252,9 @@ _G113_G711 = CodecImpairment(0.0, 25.1, 4.3)
 
 #: every codec sipclient knows, by upper-case name, in the order lists show them
 REGISTRY: dict[str, Codec] = {codec.name.upper(): codec for codec in (
-    Codec("PCMU", 0, 8000, 1, 1, False, None,
-          lambda: _G711Encoder(g711.ulaw_encode), lambda: _G711Decoder(g711.ulaw_decode),
+    Codec("PCMU", 0, 8000, 1, 1, False, None, _ulaw_encoder, _ulaw_decoder,
           impairment=_G113_G711, webrtc_pt=0, default=True),
-    Codec("PCMA", 8, 8000, 1, 1, False, None,
-          lambda: _G711Encoder(g711.alaw_encode), lambda: _G711Decoder(g711.alaw_decode),
+    Codec("PCMA", 8, 8000, 1, 1, False, None, _alaw_encoder, _alaw_decoder,
           impairment=_G113_G711, webrtc_pt=8, default=True),
     # Bpl assumed for GSM: see sipclient.media.mos
     Codec("GSM", 3, 8000, 160, 33, True, "libgsm1", _gsm_encoder, _gsm_decoder,

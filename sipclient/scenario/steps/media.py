@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sipclient.agent import AgentError
+
 from ..context import RunContext, StepFailed
 from ..model import Step
 from ._common import number
@@ -15,12 +17,8 @@ from ._common import number
 TONE_WINDOW = 1.5
 
 
-def _media(ctx: RunContext, name: str, method: str) -> Any:
-    media = ctx.call(name).media
-    if not hasattr(media, method):
-        raise StepFailed(f"call {name}: its media ({type(media).__name__}) cannot do this "
-                         f"({method})")
-    return media
+def _media(ctx: RunContext, name: str) -> Any:
+    return ctx.call(name).media
 
 
 async def play(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
@@ -35,8 +33,8 @@ async def play(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
             raise StepFailed(f"play: {source}: no such file ({path})")
         source = str(path)
     try:
-        _media(ctx, args["call"], "set_play").set_play(source)
-    except ValueError as exc:
+        _media(ctx, args["call"]).set_play(source)
+    except (AgentError, ValueError) as exc:
         raise StepFailed(f"play: {exc}") from None
 
 
@@ -44,9 +42,11 @@ async def record(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Record what the call receives from now on into ``file`` in the report folder."""
     path = ctx.report_dir / Path(str(args["file"])).name
     try:
-        _media(ctx, args["call"], "set_record").set_record(str(path))
+        _media(ctx, args["call"]).set_record(str(path))
     except OSError as exc:
         raise StepFailed(f"record: cannot write {path}: {exc.strerror}") from None
+    except AgentError as exc:
+        raise StepFailed(f"record: {exc}") from None
 
 
 def media_problems(stats: dict[str, Any], args: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -101,7 +101,7 @@ def media_problems(stats: dict[str, Any], args: dict[str, Any]) -> tuple[list[st
 
 async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     name = args["call"]
-    streams = _media(ctx, name, "stats").stats()
+    streams = _media(ctx, name).stats()
     if not streams:
         raise StepFailed(f"expect_media {name}: the call has no media stream (no SDP "
                          "negotiated)")
