@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sipclient.agent import Agent, AgentConfig, Secret  # noqa: E402
 from sipclient.http.client import HttpClient  # noqa: E402
-from sipclient.http.dialects import seed001  # noqa: E402
+from sipclient.http.dialects import pbx_api  # noqa: E402
 from sipclient.http.receivers import WebhookReceiver  # noqa: E402
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget  # noqa: E402
 from sipclient.lab import Lab  # noqa: E402
@@ -28,7 +28,7 @@ from sipclient.lab.testing import claim_test_lab  # noqa: E402
 
 
 async def bench(lab: Lab, calls: int, talk: float) -> dict[str, list[float]]:
-    creds = seed001.Credentials("root", Secret("bench-senha"), Secret("bench-token"))
+    creds = pbx_api.Credentials("root", Secret("bench-senha"), Secret("bench-token"))
     out: dict[str, list[float]] = {k: [] for k in ("invite_ms", "echo_ms", "cdr_ms",
                                                     "billsec_error_s", "statusramais_ms")}
     ext = "1010"
@@ -40,12 +40,12 @@ async def bench(lab: Lab, calls: int, talk: float) -> dict[str, list[float]]:
                 WebhookTarget("seed000", rx.url("seed000"))])) as twin, Agent(cfg) as agent:
         await agent.register()
         client = HttpClient(ca_file=str(twin.ca_file))
-        url = twin.url + seed001.API_PATH
+        url = twin.url + pbx_api.API_PATH
         for _ in range(calls):
             t0 = time.perf_counter()
-            answer = (await client.post_json(url, seed001.request(
+            answer = (await client.post_json(url, pbx_api.request(
                 "clicktocall", creds, origem=ext, destino="600"))).json()
-            call_id = seed001.parse_click_to_call_answer(answer)
+            call_id = pbx_api.parse_click_to_call_answer(answer)
             incoming = await agent.next_incoming(timeout=10)
             out["invite_ms"].append((time.perf_counter() - t0) * 1000)
             await incoming.answer()
@@ -54,8 +54,8 @@ async def bench(lab: Lab, calls: int, talk: float) -> dict[str, list[float]]:
                 await asyncio.sleep(0.02)
             out["echo_ms"].append((time.perf_counter() - answered) * 1000)
             t1 = time.perf_counter()
-            s = await client.post_json(url, seed001.request("statusramais", creds))
-            seed001.validate_statusramais(s.json())
+            s = await client.post_json(url, pbx_api.request("statusramais", creds))
+            pbx_api.validate_statusramais(s.json())
             out["statusramais_ms"].append((time.perf_counter() - t1) * 1000)
             await asyncio.sleep(max(0.0, talk - (time.perf_counter() - answered)))
             await incoming.hangup()

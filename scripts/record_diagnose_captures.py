@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from scripts.record_golden import Lab, config  # noqa: E402 - the golden captures' lab view
+from scripts.record_golden import Lab, config, record_all  # noqa: E402 - the golden captures' lab view
 from sipclient.agent import Agent, AgentConfig, Secret  # noqa: E402
 from sipclient.pcap.writer import PcapWriter  # noqa: E402
 from sipclient.proto.digest import compute_response, parse_challenge  # noqa: E402
@@ -398,16 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", choices=sorted(CASES), help="record these only")
     args = ap.parse_args(argv)
     lab, claim = start_lab()
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name in args.only or CASES:
-            path = asyncio.run(record(name, Lab.of(lab), args.out / f"{name}.pcap"))
-            print(f"{path}: {path.stat().st_size} bytes")
-    finally:
-        lab.down()
-        if claim is not None:
-            claim.release()
-    return 0
+    return record_all(record, args.only or CASES, lab, args.out, stop=True, claim=claim)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
@@ -162,18 +162,24 @@ def main(argv: list[str] | None = None) -> int:
     claim = None
     if args.run_dir:
         lab = AsteriskLab.from_run_dir(args.run_dir)
-        started = False
     else:
         cfg, claim = claim_test_lab("golden", extra_offset=300)
         lab = AsteriskLab(cfg).up()
-        started = True
+    return record_all(record, args.only or FLOWS, lab, args.out, stop=not args.run_dir,
+                      claim=claim)
+
+
+def record_all(record: Callable[[str, Lab, Path], Awaitable[Path]], names: Iterable[str],
+               lab, out: Path, *, stop: bool, claim=None) -> int:
+    """Record each of ``names`` into ``out/<name>.pcap`` on the running ``lab``; then stop
+    the lab (when ``stop``) and release its ports' ``claim``, whatever happened."""
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name in args.only or FLOWS:
-            path = asyncio.run(record(name, Lab.of(lab), args.out / f"{name}.pcap"))
+        out.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            path = asyncio.run(record(name, Lab.of(lab), out / f"{name}.pcap"))
             print(f"{path}: {path.stat().st_size} bytes")
     finally:
-        if started:
+        if stop:
             lab.down()
         if claim is not None:
             claim.release()

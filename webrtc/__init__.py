@@ -7,7 +7,7 @@ See docs/webrtc.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,18 +100,17 @@ def media_factory(options: Mapping[str, Any] | None = None
     """
     opts = WebRtcOptions(options)
 
-    def factory(agent: "Agent") -> "MediaSession":
+    def factory(agent: "Agent", *, codecs: Sequence[str] | None = None,
+                level: str | None = None) -> "MediaSession":
+        """One call's WebRTC media (``codecs``: this call's; ``level``: WebRTC has one)."""
+        from sipclient.agent.factories import call_recording
+
         from .session import WebRtcMedia
 
         cfg = agent.config
-        record = opts.record if opts.record is not None else cfg.record
-        count = getattr(agent, "media_count", 0) + 1
-        agent.media_count = count  # type: ignore[attr-defined]
-        if record and count > 1:  # one file per call: out.wav, out-2.wav, ... (as real_media)
-            stem, dot, ext = record.rpartition(".")
-            record = f"{stem}-{count}.{ext}" if dot else f"{record}-{count}"
+        record = call_recording(agent, opts.record if opts.record is not None else cfg.record)
         tap = agent.capture if cfg.capture is not None else None
-        return WebRtcMedia(opts.codecs_for(tuple(cfg.codecs)),
+        return WebRtcMedia(tuple(codecs) if codecs else opts.codecs_for(tuple(cfg.codecs)),
                            play=opts.play if opts.play is not None else cfg.play,
                            record=record, ice_servers=opts.ice_servers, tap=tap,
                            rng=None, dtmf_mode=opts.dtmf, ptime=opts.ptime)

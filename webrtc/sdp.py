@@ -18,12 +18,15 @@ leg's ulaw, so opus is opt-in, for WebRTC-to-WebRTC).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiortc import sdp as aiosdp
 from aiortc.rtcdtlstransport import RTCDtlsFingerprint
 from aiortc.rtcicetransport import RTCIceCandidate
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from sipclient.media.codecs.registry import REGISTRY, webrtc_codecs
 
 __all__ = ["Codec", "CODECS", "LocalMedia", "RemoteMedia", "WebRtcSdpError", "build",
            "parse_remote", "common_codecs", "ROLE_FOR_SETUP"]
@@ -54,13 +57,26 @@ class Codec:
                                      channels=self.channels, payloadType=self.payload_type)
 
 
-#: what we can send and decode (aiortc's encoders), by upper-case name
+#: what we can send and decode (aiortc's encoders), by upper-case name: the codec registry's
+#: records that WebRTC carries (sipclient.media.codecs.registry, their ``webrtc_pt``)
 CODECS: dict[str, Codec] = {
-    "PCMU": Codec("PCMU", 0, 8000),
-    "PCMA": Codec("PCMA", 8, 8000),
-    "OPUS": Codec("opus", 111, 48000, 2, "minptime=10;useinbandfec=1"),
-}
-TELEPHONE_EVENT = Codec("telephone-event", 101, 8000, 1, "0-16")
+    c.name.upper(): Codec(c.name, c.webrtc_pt, c.clock_rate, c.channels, c.fmtp)  # type: ignore[arg-type]
+    for c in webrtc_codecs()}
+_TE = REGISTRY["TELEPHONE-EVENT"]
+#: events 0-16 (16: flash), as browsers offer them
+TELEPHONE_EVENT = Codec(_TE.name, _TE.webrtc_pt, _TE.clock_rate, 1, "0-16")  # type: ignore[arg-type]
+
+
+def codecs_named(names: Sequence[str]) -> list[Codec]:
+    """Our codecs for a preference list of names; ValueError naming what WebRTC lacks."""
+    upper = [n.upper() for n in names]
+    unknown = [n for n in upper if n not in CODECS]
+    if unknown:
+        raise ValueError(f"codec(s) {', '.join(unknown)} not available over WebRTC "
+                         f"(known: {', '.join(CODECS)})")
+    if not upper:
+        raise ValueError("no codec to offer")
+    return [CODECS[n] for n in upper]
 
 #: a=setup in the remote SDP -> our DTLS role (RFC 5763 5: the answerer to actpass is active)
 ROLE_FOR_SETUP = {"actpass": "client", "passive": "client", "active": "server"}

@@ -37,11 +37,15 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 from sipclient.agent.errors import AgentError
 from sipclient.agent.media import AudioAnalyser, make_source
+from sipclient.agent.media_session import RemoteSdp, remote_summary
+from sipclient.io.changes import Changes
 from sipclient.media import audio, mos
 from sipclient.media.dtmf import DtmfReceiver
 from sipclient.media.rtp import RtpPacket
+from sipclient.media.sdp import parse_sdp
 from sipclient.media.stats import ReceiveStatistics, loss_fraction, receive_report
 from sipclient.media.stats import receive_totals as stats_totals
+from sipclient.proto.errors import ParseError
 
 from . import sdp as wsdp
 from .tracks import SourceTrack, frame_to_pcm8k
@@ -70,16 +74,9 @@ class WebRtcMedia:
                  record: str | None = None, ice_servers: Sequence[RTCIceServer] = (),
                  tap: Tap | None = None, rng: random.Random | None = None,
                  dtmf_mode: str = "rfc4733", ptime: int = 20) -> None:
-        names = [c.upper() for c in codecs]
-        unknown = [c for c in names if c not in wsdp.CODECS]
-        if unknown:
-            raise ValueError(f"codec(s) {', '.join(unknown)} not available over WebRTC "
-                             f"(known: {', '.join(wsdp.CODECS)})")
-        if not names:
-            raise ValueError("no codec to offer")
         if dtmf_mode not in DTMF_MODES:
             raise ValueError(f"dtmf mode {dtmf_mode!r}: one of {', '.join(DTMF_MODES)}")
-        self.codecs = [wsdp.CODECS[n] for n in names]
+        self.codecs = wsdp.codecs_named(codecs)
         self.play = play
         self.record = record
         self.ice_servers = list(ice_servers)
@@ -93,7 +90,9 @@ class WebRtcMedia:
         self.rfc4733_digits: list[str] = []
         #: DTMF digits received in SIP INFO bodies (the call puts them here)
         self.info_digits: list[str] = []
-        self.remote: wsdp.RemoteMedia | None = None
+        self._received = Changes()
+        self.remote_media: wsdp.RemoteMedia | None = None
+        self._remote_sdp: bytes | None = None      # the last remote SDP (for :attr:`remote`)
         self.codec: wsdp.Codec | None = None
         self.negotiated: list[wsdp.Codec] | None = None
         self.telephone_event: int | None = None
@@ -173,7 +172,8 @@ class WebRtcMedia:
             setup=setup, codecs=codecs, ssrc=self.sender._ssrc, cname=self.cname,
             session_id=self._session_id, version=self._session_id + self._version,
             direction=direction, telephone_event=te, ptime=self.ptime,
-            mid=(self.remote.mid if self.remote and self.remote.mid else "0")))
+            mid=(self.remote_media.mid if self.remote_media and self.remote_media.mid
+                 else "0")))
 
     def _fingerprints(self) -> list[Any]:
         """sha-256 only: Asterisk 16 warns about (and skips) sha-384/sha-512 lines."""
@@ -200,6 +200,7 @@ class WebRtcMedia:
         """Answer a remote offer; the connection starts in the background."""
         self._require_started()
         remote = wsdp.parse_remote(remote_sdp)
+        self._remote_sdp = bytes(remote_sdp)
         common = wsdp.common_codecs(self.codecs, remote.codecs)
         if not common:
             offered = ", ".join(c.mimeType.split("/")[-1] for c in remote.codecs) or "none"
@@ -227,6 +228,7 @@ class WebRtcMedia:
             self.error = f"unusable SDP answer: {exc}"
             log.warning("%r: %s", self, self.error)
             return
+        self._remote_sdp = bytes(remote_sdp)
         ours = {c.mime.lower(): c for c in self.codecs}
         chosen = [wsdp.Codec(ours[c.mimeType.lower()].name, c.payloadType, c.clockRate,
                              ours[c.mimeType.lower()].channels, ours[c.mimeType.lower()].fmtp)
@@ -240,6 +242,36 @@ class WebRtcMedia:
             self._role = "server" if remote.setup == "active" else "client"
         direction = wsdp.ANSWER_DIRECTION.get(remote.direction, "sendrecv")
         self._apply(remote, chosen, direction)
+
+    def set_play(self, play: str | None) -> None:
+        """Play ``play`` from now on, mid-call (the forms of the constructor's ``play``)."""
+        source = make_source(play)
+        self.play = play
+        if self.track is not None:
+            self.track.source = source
+
+    def set_record(self, path: str | None) -> None:
+        """Record what arrives to the WAV file ``path`` from now on (None: stop)."""
+        if self._recorder is not None:
+            self._recorder.close()
+        self._recorder = self.analyser.recorder = audio.WavRecorder(path) if path else None
+        self.record = path
+
+    def set_codecs(self, names: Sequence[str]) -> None:
+        """This call's codec preference; only before the first offer or answer."""
+        if self._offer_pending or self.negotiated:
+            raise AgentError("the call's codecs cannot change once its media started")
+        self.codecs = wsdp.codecs_named(names)
+
+    @property
+    def remote(self) -> RemoteSdp | None:
+        """The remote SDP's audio stream (the agent's summary, as plain RTP media gives)."""
+        if self._remote_sdp is None:
+            return None
+        try:
+            return remote_summary(parse_sdp(self._remote_sdp, lenient=True))
+        except ParseError:
+            return None
 
     def hold(self) -> None:
         """The next offer is ``a=sendonly`` (RFC 3264 8.4)."""
@@ -292,7 +324,7 @@ class WebRtcMedia:
         if not remote.rtcp_mux:
             log.info("%r: the remote SDP has no a=rtcp-mux; RTCP stays on the RTP path",
                      self)
-        self.remote = remote
+        self.remote_media = remote
         self.negotiated = codecs
         self.codec = codecs[0]
         self.telephone_event = remote.telephone_event
@@ -358,8 +390,18 @@ class WebRtcMedia:
 
     # ------------------------------------------------------------------ receiving
 
+    @property
+    def sending(self) -> bool:
+        """Media goes out once the offer/answer is done (ICE/DTLS connect on their own)."""
+        return True
+
+    async def received(self, timeout: float | None = None) -> bool:
+        """The next RTP packet received and decrypted (False: none within ``timeout``)."""
+        return await self._received.wait(timeout)
+
     def on_rtp(self, packet: RtpPacket, size: int) -> None:
         """A decrypted RTP packet (from :class:`MediaDtlsTransport`)."""
+        self._received.wake()  # waiters run after this packet is counted
         now = asyncio.get_running_loop().time()
         if self.timings["first_rtp_ms"] is None and self._connect_started is not None:
             self.timings["first_rtp_ms"] = round(1000 * (now - self._connect_started), 3)
@@ -396,9 +438,13 @@ class WebRtcMedia:
 
     # ------------------------------------------------------------------ DTMF, results
 
-    async def send_dtmf(self, digits: str, mode: str | None = None) -> None:
+    async def send_dtmf(self, digits: str, mode: str | None = None, *,
+                        duration_ms: int | None = None) -> None:
         """RFC 4733 events (in-band tones when the remote has no telephone-event), or
-        ``mode="inband"``; returns when the last packet was sent."""
+        ``mode="inband"``; returns when the last packet was sent. The digits' length is
+        aiortc's pacing: ``duration_ms`` is refused."""
+        if duration_ms is not None:
+            raise AgentError("a DTMF duration applies to plain RTP media only, not WebRTC")
         mode = mode or self.dtmf_mode
         if mode not in DTMF_MODES:
             raise AgentError(f"DTMF mode {mode!r}: the media sends {', '.join(DTMF_MODES)}; "

@@ -7,15 +7,13 @@ and every challenged request (401/407) is retried once with credentials (22.2, 2
 REGISTER, un-REGISTER, INVITE, BYE, re-INVITE, INFO, REFER, OPTIONS. CANCEL and ACK are
 never challenged (22.1).
 
-With ``config.capture`` every SIP message (as traced) and every RTP/RTCP packet of the
-agent's calls is written to one pcap file (:mod:`sipclient.pcap.writer`), with wall-clock
-times (the loop clock plus one offset taken when the agent opens); it is closed last by
-:meth:`Agent.close`.
+With ``config.capture`` every SIP message and RTP/RTCP packet of the agent's calls goes to
+one pcap file (:mod:`sipclient.pcap.writer`) with wall-clock times, closed last by
+:meth:`Agent.close`. A call's media comes from the media factory (:mod:`.factories`).
 
 Leaving is always clean: ``async with`` exit and :meth:`Agent.close` hang up every call,
-unregister and close the transport, bounded by ``config.cleanup_timeout``; the cleanup runs
-to its end even when the task running it is cancelled (SIGINT/SIGTERM in the CLI), and the
-cancellation is re-raised afterwards.
+unregister and close the transport within ``config.cleanup_timeout``, even when the task
+running it is cancelled (SIGINT/SIGTERM in the CLI; the cancellation is re-raised after).
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ import random
 import time
 from collections import deque
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
@@ -49,17 +47,17 @@ from sipclient.proto.uri import SipUri
 
 from .call import Call, DialogSession
 from .config import AgentConfig
-from .errors import AgentError, AuthenticationFailed, SipTimeout, TransportFailure
+from .errors import (AgentError, AuthenticationFailed, SipTimeout, TransportFailure,
+                     cleanup_failure)
+from .factories import make_call_media, real_media, stub_media  # noqa: F401 - re-exported
 from .incoming import IncomingCall
 from .registration import RegisterResult, Registration
-from .media_session import MediaSession
+from .media_session import MediaFactory, MediaSession
 from .trace import Trace, TraceEntry
 
 __all__ = ["Agent"]
 
 log = logging.getLogger(__name__)
-
-MediaFactory = Callable[["Agent"], MediaSession]
 
 
 class Agent:
@@ -80,6 +78,7 @@ class Agent:
         #: reject every incoming call with this status (None: off)
         self.auto_reject: int | None = None
         self.media_factory = media_factory or real_media
+        self.media_count = 0  # calls given media so far (one recording file each)
         self.target: Target = parse_target(config.server)
         self.endpoint: Endpoint | None = None
         self.identity: LocalIdentity | None = None
@@ -288,7 +287,7 @@ class Agent:
                 async with asyncio.timeout(self.config.cleanup_timeout):
                     await self._cleanup()
         except (TimeoutError, AgentError, OSError) as exc:
-            log.warning("%s: cleanup incomplete: %s", self, _cleanup_failure(
+            log.warning("%s: cleanup incomplete: %s", self, cleanup_failure(
                 exc, self.config.cleanup_timeout, self.sessions.values(),
                 self.registration.registered))
         finally:
@@ -439,15 +438,14 @@ class Agent:
         return await self.registration.unregister()
 
     async def call(self, target: str, *, headers: list[tuple[str, str]] = (),
-                   media_level: str | None = None) -> Call:
+                   media_level: str | None = None,
+                   codecs: Sequence[str] | None = None) -> Call:
         """INVITE ``target`` (a number, or a URI) with an SDP offer; returns once sent.
-        ``media_level`` ("full", "packets", "none") overrides ``config.media_level`` for
-        this call (with the default media factory)."""
+        ``media_level`` ("full", "packets", "none") and ``codecs`` (names from the codec
+        registry, in preference order) override ``config.media_level`` and
+        ``config.codecs`` for this call."""
         self._require_open()
-        if media_level is None or self.media_factory is not real_media:
-            media = self.media_factory(self)
-        else:
-            media = real_media(self, media_level)
+        media = make_call_media(self, codecs=codecs, level=media_level)
         call = Call(self, self.request_uri(target), media, headers=headers)
         self.sessions[call.call_id] = call
         try:
@@ -535,7 +533,7 @@ class Agent:
                      event.request.call_id)
             self.respond(event, 503, headers=[("Retry-After", "5")])
             return
-        call = IncomingCall(self, event, self.media_factory(self))
+        call = IncomingCall(self, event, make_call_media(self))
         self.sessions[call.call_id] = call
         self._incoming.put_nowait(call)
         if self.auto_reject is not None:
@@ -599,40 +597,3 @@ class Agent:
                 file.close()
             except OSError as exc:
                 log.warning("%s: closing the capture: %s", self, exc)
-
-
-def stub_media(agent: Agent) -> MediaSession:
-    """SDP only, no RTP socket (media level "none"): ``Agent(cfg, media_factory=stub_media)``
-    for benchmarks and tests that need no audio."""
-    return real_media(agent, "none")
-
-
-def real_media(agent: Agent, level: str | None = None) -> MediaSession:
-    """The default: real RTP, codecs and DTMF (:class:`sipclient.agent.media.RealMedia`)
-    playing ``config.play`` and recording to ``config.record``, at ``level`` (default
-    ``config.media_level``: see :data:`sipclient.agent.media.MEDIA_LEVELS`)."""
-    from .media import make_media  # numpy and the codec libraries load with the first call
-
-    cfg = agent.config
-    level = level or cfg.media_level
-    if level == "none":
-        return make_media("none", agent.local_ip, cfg.codecs)
-    record = cfg.record
-    agent.media_count = getattr(agent, "media_count", 0) + 1
-    if record and agent.media_count > 1:  # one file per call: out.wav, out-2.wav, ...
-        stem, dot, ext = record.rpartition(".")
-        record = f"{stem}-{agent.media_count}.{ext}" if dot else f"{record}-{agent.media_count}"
-    tap = agent.capture if cfg.capture is not None else None
-    return make_media(level, agent.local_ip, cfg.codecs, play=cfg.play, record=record,
-                      port_range=cfg.rtp_ports, tap=tap)
-
-
-def _cleanup_failure(exc: BaseException, limit: float, sessions: Any,
-                     registered: bool) -> str:
-    """Why the cleanup did not finish, in words (a bare TimeoutError has none)."""
-    left = [s for s in sessions if not s.is_ended]
-    what = ([f"{len(left)} call(s) still up"] if left else []) + \
-        (["still registered"] if registered else [])
-    text = str(exc) or (f"not done within cleanup_timeout {limit:g} s"
-                        if isinstance(exc, TimeoutError) else type(exc).__name__)
-    return text + (f" ({', '.join(what)})" if what else "")

@@ -209,10 +209,14 @@ class DialogSession:
         resp, _ = await self.in_dialog("INFO", body=data, content_type=content_type if data else None)
         return resp
 
-    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
+                        duration_ms: int | None = None) -> None:
         """Send DTMF ``digits``: ``"rfc4733"`` events or ``"inband"`` tones in the RTP
-        stream (the media session paces them), or ``"info"``: one INFO per digit with an
-        ``application/dtmf-relay`` body (``Signal=5``, ``Duration=250``). Returns when sent."""
+        stream (the media session paces them; ``duration_ms`` per digit), or ``"info"``:
+        one INFO per digit with an ``application/dtmf-relay`` body (``Signal=5``,
+        ``Duration=250``). Returns when sent."""
+        if mode == "info" and duration_ms is not None:
+            raise AgentError("a DTMF duration applies to rfc4733 and inband digits only")
         if mode == "info":
             from sipclient.media.dtmf import info_body
 
@@ -223,10 +227,7 @@ class DialogSession:
                 if resp.status >= 300:
                     raise SipFailure(resp, "INFO")
             return
-        send = getattr(self.media, "send_dtmf", None)
-        if send is None:
-            raise AgentError(f"this media session ({type(self.media).__name__}) sends no DTMF")
-        await send(digits, mode)
+        await self.media.send_dtmf(digits, mode, duration_ms=duration_ms)
 
     async def refer(self, target: str) -> Response:
         """Blind transfer (RFC 3515): REFER with Refer-To; expects 202 (or 200). The
@@ -289,10 +290,10 @@ class DialogSession:
 
     def _info_dtmf(self, req: Request) -> None:
         """A DTMF digit in an INFO body (``application/dtmf-relay`` or ``application/dtmf``)
-        goes to the media session's ``info_digits``, when it keeps them."""
-        digits = getattr(self.media, "info_digits", None)
+        goes to the media session's ``info_digits``."""
+        digits = self.media.info_digits
         ctype = req.content_type or ""
-        if digits is None or "dtmf" not in ctype.lower():
+        if "dtmf" not in ctype.lower():
             return
         from sipclient.media.dtmf import parse_info_body
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sipclient.io.impair import Impairment
+from sipclient.media.codecs.registry import default_names
 from sipclient.pcap.writer import PcapWriter
+from sipclient.proto.secret import Secret
 from sipclient.proto.timers import TimerConfig
 
 __all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS", "MEDIA_LEVELS"]
@@ -19,45 +21,10 @@ __all__ = ["AgentConfig", "ImpairmentSettings", "Secret", "DEFAULT_CODECS", "MED
 #: AgentConfig.media_level values (sipclient.agent.media.make_media builds each)
 MEDIA_LEVELS = ("full", "packets", "none")
 
-# G.729 is opt-in (``codecs=("G729", ...)``): Asterisk has no G.729 transcoder, so when it is
-# offered by default the PBX may lock a call to G.729 and then fail to play tones into it.
-DEFAULT_CODECS: tuple[str, ...] = ("PCMU", "PCMA", "GSM")
-
-
-class Secret:
-    """A string that never shows itself: ``repr``/``str``/``format`` give ``'***'``."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if isinstance(value, Secret):
-            value = value.reveal()
-        self._value = str(value)
-
-    def reveal(self) -> str:
-        """The secret text (for the digest computation only)."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __format__(self, spec: str) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __reduce__(self) -> Any:  # pickling would write it out: refuse
-        raise TypeError("a Secret cannot be pickled")
+# The codec registry's defaults. G.729 is opt-in (``codecs=("G729", ...)``): Asterisk has no
+# G.729 transcoder, so when it is offered by default the PBX may lock a call to G.729 and
+# then fail to play tones into it.
+DEFAULT_CODECS: tuple[str, ...] = default_names()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sipclient.proto.message import Response
 
 __all__ = ["AgentError", "AuthenticationFailed", "SipFailure", "SipTimeout", "TransportFailure"]
@@ -35,3 +37,14 @@ class SipFailure(AgentError):
 
 class TransportFailure(AgentError):
     """Could not connect or send."""
+
+
+def cleanup_failure(exc: BaseException, limit: float, sessions: Any,
+                    registered: bool) -> str:
+    """Why the cleanup did not finish, in words (a bare TimeoutError has none)."""
+    left = [s for s in sessions if not s.is_ended]
+    what = ([f"{len(left)} call(s) still up"] if left else []) + \
+        (["still registered"] if registered else [])
+    text = str(exc) or (f"not done within cleanup_timeout {limit:g} s"
+                        if isinstance(exc, TimeoutError) else type(exc).__name__)
+    return text + (f" ({', '.join(what)})" if what else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from sipclient.proto.core import AckReceived, RequestReceived
 from sipclient.proto.dialog import Dialog
@@ -82,8 +82,11 @@ class IncomingCall(DialogSession):
             self._send(180, dialog=True)
             self.state = "ringing"
 
-    async def answer(self) -> None:
-        """200 OK with our SDP (an answer to the offer, or an offer when there was none)."""
+    async def answer(self, *, codecs: Sequence[str] | None = None) -> None:
+        """200 OK with our SDP (an answer to the offer, or an offer when there was none);
+        ``codecs``: this call's preference instead of the agent's ``config.codecs``."""
+        if codecs:
+            self.media.set_codecs(codecs)
         await self.media.start()
         sdp = self.media.answer(self.offer) if self.offer else self.media.offer()
         self._send(200, body=sdp, dialog=True)

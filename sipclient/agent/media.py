@@ -28,6 +28,7 @@ from dataclasses import replace
 import numpy as np
 from typing import Any
 
+from sipclient.io.changes import Changes
 from sipclient.io.rtp_session import RtpSession, StreamParams, Tap
 from sipclient.media import audio, codecs, goertzel, mos
 from sipclient.media.offer_answer import MediaConfig, Negotiation, NegotiatedStream
@@ -35,7 +36,7 @@ from sipclient.media.sdp_session import SdpSession
 from sipclient.media.stats import loss_fraction, receive_report
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
-from .config import MEDIA_LEVELS
+from .config import DEFAULT_CODECS, MEDIA_LEVELS
 from .errors import AgentError
 from .media_session import RemoteSdp, remote_summary
 
@@ -104,24 +105,16 @@ class AudioAnalyser:
 
 class RealMedia:
     """One call's media (see the module docstring). ``address``: the IP we bind and write
-    in ``c=``; ``codecs``: preference order (PCMU, PCMA, GSM, G729); ``tap``: sees every
+    in ``c=``; ``codecs``: preference order (the codec registry's playable names); ``tap``: sees every
     RTP/RTCP datagram (the agent's capture, :class:`~sipclient.io.rtp_session.RtpSession`)."""
 
-    def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "G729", "GSM"),
+    def __init__(self, address: str, codec_names: Sequence[str] = DEFAULT_CODECS,
                  *, play: str | None = None, record: str | None = None,
                  port_range: tuple[int, int] = (10000, 20000), ptime: int = 20,
                  rng: random.Random | None = None, tap: Tap | None = None,
                  level: str = "full") -> None:
-        names = tuple(n.upper() for n in codec_names)
-        for name in names:
-            try:
-                codecs.by_name(name)
-            except KeyError as exc:
-                raise ValueError(str(exc.args[0])) from None
-        if not names:
-            raise ValueError("no codec to offer")
         self.address = address
-        self.codecs = names
+        self.codecs = _codec_names(codec_names, playable=True)
         self.play = play
         self.record = record
         self.ptime = ptime
@@ -156,6 +149,13 @@ class RealMedia:
             except OSError as exc:
                 raise AgentError(f"cannot write the recording {self.record}: "
                                  f"{exc.strerror or exc}") from None
+
+    def set_codecs(self, names: Sequence[str]) -> None:
+        """This call's codec preference; only before the offer/answer starts."""
+        if self.sdp is not None:
+            raise AgentError("the call's codecs cannot change once its media started "
+                             "(give them to Agent.call(codecs=...) or IncomingCall.answer)")
+        self.codecs = _codec_names(names, playable=not isinstance(self, SdpOnlyMedia))
 
     def _session(self) -> SdpSession:
         if self.sdp is None:
@@ -245,14 +245,28 @@ class RealMedia:
             return None
         return remote_summary(self.sdp.remote)
 
-    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+    @property
+    def sending(self) -> bool:
+        """RTP goes out now: a stream negotiated and not on hold."""
+        params = self.rtp.params
+        return params is not None and params.send
+
+    async def received(self, timeout: float | None = None) -> bool:
+        """The next RTP packet received (False: none within ``timeout``)."""
+        return await self.rtp.received(timeout)
+
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
+                        duration_ms: int | None = None) -> None:
         """Send ``digits`` as RFC 4733 events (in-band tones when the remote has no
-        telephone-event) or ``mode="inband"`` tones; returns once the last was sent."""
+        telephone-event) or ``mode="inband"`` tones, ``duration_ms`` each (default 160);
+        returns once the last was sent."""
         if mode not in DTMF_MODES:
             raise AgentError(f"DTMF mode {mode!r}: the media sends {', '.join(DTMF_MODES)}; "
                              "SIP INFO goes through the call (call.send_dtmf(digits, 'info'))")
         if self.rtp.params is None or not self.rtp.params.send:
             raise AgentError("no RTP stream to send DTMF on (not negotiated, or on hold)")
+        if duration_ms is not None:
+            self.rtp.DTMF_MS = int(duration_ms)  # this stream's digits from now on
         await self.rtp.send_dtmf(digits, mode)
 
     @property
@@ -322,13 +336,10 @@ class SdpOnlyMedia(RealMedia):
 
     DISCARD_PORT = 9
 
-    def __init__(self, address: str, codec_names: Sequence[str] = ("PCMU", "PCMA", "GSM"),
+    def __init__(self, address: str, codec_names: Sequence[str] = DEFAULT_CODECS,
                  *, ptime: int = 20, rng: random.Random | None = None, **_: Any) -> None:
-        names = tuple(n.upper() for n in codec_names)
-        if not names:
-            raise ValueError("no codec to offer")
         self.address = address
-        self.codecs = names
+        self.codecs = _codec_names(codec_names, playable=False)
         self.ptime = ptime
         self.level = "none"
         self.rng = rng or random.Random()
@@ -336,6 +347,7 @@ class SdpOnlyMedia(RealMedia):
         self.negotiation = None
         self.info_digits = []
         self._closed = False
+        self._no_rtp = Changes()
 
     def __repr__(self) -> str:
         return f"<SdpOnlyMedia {self.address} {','.join(self.codecs)}>"
@@ -353,7 +365,14 @@ class SdpOnlyMedia(RealMedia):
     def port(self) -> int:
         return self.DISCARD_PORT
 
-    async def send_dtmf(self, digits: str, mode: str = "rfc4733") -> None:
+    def set_play(self, play: str | None) -> None:
+        raise AgentError("media level 'none' sends no audio")
+
+    def set_record(self, path: str | None) -> None:
+        raise AgentError("media level 'none' receives no audio to record")
+
+    async def send_dtmf(self, digits: str, mode: str = "rfc4733", *,
+                        duration_ms: int | None = None) -> None:
         raise AgentError("media level 'none' sends no RTP: no DTMF but SIP INFO "
                          "(call.send_dtmf(digits, 'info'))")
 
@@ -364,11 +383,32 @@ class SdpOnlyMedia(RealMedia):
     def dominant_hz(self, since: float | None = None) -> float | None:
         return None
 
+    @property
+    def sending(self) -> bool:
+        return True  # nothing to send: up once the offer/answer is done
+
+    async def received(self, timeout: float | None = None) -> bool:
+        return await self._no_rtp.wait(timeout)  # no RTP arrives at this level
+
     def stats(self) -> list[dict[str, Any]]:
         return []
 
     async def close(self) -> None:
         self._closed = True
+
+
+def _codec_names(names: Sequence[str], *, playable: bool) -> tuple[str, ...]:
+    """Upper-case names, each in the codec registry (and playable, for real RTP)."""
+    out = tuple(n.upper() for n in names)
+    if not out:
+        raise ValueError("no codec to offer")
+    for name in out:
+        if playable or codecs.lookup(name) is None:
+            try:
+                codecs.by_name(name)
+            except KeyError as exc:
+                raise ValueError(str(exc.args[0])) from None
+    return out
 
 
 def make_media(level: str, address: str, codec_names: Sequence[str], **options: Any

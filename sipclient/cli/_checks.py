@@ -8,6 +8,7 @@ folders the recording and the capture go to. Files are read with the explicit li
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
 import stat
@@ -127,3 +128,14 @@ def _regular(flag: str, path: str, name: str) -> None:
         raise UsageError(f"{flag} {path}: not a regular file")
     if info.st_size > limit(name):
         raise UsageError(f"{flag} {path}: {LimitExceeded(name, 'the file')}")
+
+
+def seconds(text: str, limit: float = 1e7) -> float:
+    """An argparse type: a number of seconds from 0 up to (not including) ``limit``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.0 <= value < limit:
+        raise argparse.ArgumentTypeError(f"{text} seconds is out of range")
+    return value

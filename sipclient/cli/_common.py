@@ -1,7 +1,8 @@
 """What the softclient commands (``register``, ``call``, ``answer``, ``options``) share.
 
 * :func:`add_common_options` - the option spec every command takes (server, account,
-  transport and TLS, output, impairment, timers);
+  transport and TLS, output, impairment, timers); the media options are in
+  :mod:`sipclient.cli._media` (re-exported here);
 * :class:`Session` - turns parsed options into an ``AgentConfig`` (bad usage raises
   :class:`~sipclient.cli.UsageError`: exit 2, one line, no traceback), runs a command body
   with an :class:`~sipclient.agent.Agent` under ``asyncio.run``, cancels it on SIGINT/SIGTERM
@@ -28,7 +29,10 @@ from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, E
                            EXIT_USAGE, Env, UsageError)
 from sipclient.cli._hep import add_hep_options, hep_settings, with_hep
 from sipclient.cli._checks import (check_ca_file, check_header_text, check_ip, check_output,
-                                   check_wav, read_secret)
+                                   read_secret, seconds)
+from sipclient.cli._media import (DTMF_MODES, add_media_options, add_webrtc_option,  # noqa: F401
+                                  codec_choices, media_config, media_report, send_dtmf_later,
+                                  webrtc_factory)
 from sipclient.cli._trace import TracePrinter, use_color
 
 PASSWORD_ENV = "SIPCLIENT_PASSWORD"
@@ -47,17 +51,6 @@ def _share(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not a share within 0..1 (e.g. 0.3)")
-    return value
-
-
-def seconds(text: str, limit: float = 1e7) -> float:
-    """An argparse type: a number of seconds from 0 up to (not including) ``limit``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.0 <= value < limit:
-        raise argparse.ArgumentTypeError(f"{text} seconds is out of range")
     return value
 
 
@@ -138,134 +131,6 @@ def add_common_options(p: argparse.ArgumentParser, *, server_required: bool = Tr
     imp.add_argument("--impair", choices=("both", "out", "in"), default="both",
                      help="which direction to impair (default: both)")
     imp.add_argument("--seed", default="0", help="random seed of the impairment (default 0)")
-
-
-# ----------------------------------------------------------------------------- webrtc
-
-def add_webrtc_option(p: argparse.ArgumentParser) -> None:
-    """--webrtc (and --stun): the calls' media is WebRTC (ICE, DTLS-SRTP) over WS/WSS."""
-    w = p.add_argument_group("webrtc")
-    w.add_argument("--webrtc", action="store_true",
-                   help="be a WebRTC endpoint: SIP over ws:// or wss://, media over ICE + "
-                        "DTLS-SRTP (needs aiortc: the webrtc extra; docs/webrtc.md)")
-    w.add_argument("--stun", action="append", metavar="URL",
-                   help="with --webrtc: a STUN server, stun:host:port (default: none; no "
-                        "public STUN server is ever contacted unless given)")
-
-
-def webrtc_factory(args: argparse.Namespace) -> Any:
-    """The media factory for ``--webrtc`` (None without it). The ``webrtc`` package is loaded
-    as a plugin: it is the only one that imports aiortc (pyproject's import contracts)."""
-    if not getattr(args, "webrtc", False):
-        if getattr(args, "stun", None):
-            raise UsageError("--stun needs --webrtc")
-        return None
-    import importlib
-
-    try:
-        backend = importlib.import_module("webrtc")
-    except ImportError as exc:
-        raise UsageError(f"--webrtc needs aiortc ({exc}); install the webrtc extra") from None
-    options: dict[str, Any] = {"stun": list(args.stun or [])}
-    if getattr(args, "dtmf_mode", None) == "inband":
-        options["dtmf"] = "inband"
-    try:
-        return backend.media_factory(options)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-# ----------------------------------------------------------------------------- media
-
-DTMF_MODES = ("rfc4733", "info", "inband")
-DTMF_DIGITS = set("0123456789*#ABCDabcd")
-
-
-def _play(text: str) -> str:
-    """``tone:1000``, ``tone:1000+1400``, ``silence`` or a readable WAV file."""
-    low = text.lower()
-    if low == "silence":
-        return low
-    if low.startswith("tone:"):
-        parts = low[5:].split("+")
-        if all(p.replace(".", "", 1).isdigit() and 0 < float(p) < 4000 for p in parts):
-            return low
-        raise argparse.ArgumentTypeError(f"{text!r}: a tone is tone:HZ or tone:HZ+HZ "
-                                         "(0 < HZ < 4000), e.g. tone:1000+1400")
-    try:
-        open(text, "rb").close()
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror} (--play takes "
-                                         "tone:HZ, tone:HZ+HZ, silence or a WAV file)") from None
-    return text
-
-
-def _dtmf(text: str) -> str:
-    bad = sorted(set(text) - DTMF_DIGITS)
-    if not text or bad:
-        raise argparse.ArgumentTypeError(f"{text!r}: DTMF digits are 0-9 * # A-D")
-    return text.upper()
-
-
-def add_media_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """--codec, --play, --record, --dtmf, --dtmf-mode, --dtmf-after (docs/cli.md)."""
-    m = p.add_argument_group("media")
-    m.add_argument("--codec", metavar="LIST", help="codec preference, e.g. PCMU,PCMA "
-                   "(known: PCMU, PCMA, GSM, G729)")
-    m.add_argument("--play", type=_play, metavar="SOURCE", help="what to send: tone:1000, "
-                   "tone:1000+1400, silence (default) or a WAV file")
-    m.add_argument("--record", metavar="FILE.wav", help="record the received audio")
-    m.add_argument("--dtmf", type=_dtmf, metavar="DIGITS", help="send DTMF once answered")
-    m.add_argument("--dtmf-mode", choices=DTMF_MODES, default="rfc4733", type=str.lower,
-                   help="RFC 4733 events (default), SIP INFO or in-band tones")
-    m.add_argument("--dtmf-after", type=seconds, default=1.0, metavar="S",
-                   help="send the DTMF S seconds after the answer (default 1)")
-    return m
-
-
-def media_config(args: argparse.Namespace) -> dict[str, Any]:
-    """AgentConfig fields from the media options (codecs, play, record)."""
-    out: dict[str, Any] = {}
-    if getattr(args, "codec", None) is not None:
-        names = tuple(n.strip().upper() for n in args.codec.split(",") if n.strip())
-        known = ("PCMU", "PCMA", "OPUS") if getattr(args, "webrtc", False) else \
-            ("PCMU", "PCMA", "GSM", "G729")
-        if not names:
-            raise UsageError("--codec needs at least one codec name, e.g. PCMU,PCMA")
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise UsageError(f"--codec: unknown codec {unknown[0]} (known: {', '.join(known)})")
-        out["codecs"] = names
-    if getattr(args, "play", None) is not None:
-        if args.play != "silence" and not args.play.startswith("tone:"):
-            check_wav("--play", args.play)
-        out["play"] = args.play
-    if getattr(args, "record", None) is not None:
-        check_output("--record", args.record)
-        out["record"] = args.record
-    return out
-
-
-async def send_dtmf_later(call: Any, args: argparse.Namespace) -> None:
-    """``--dtmf`` digits ``--dtmf-after`` seconds into the call (nothing without --dtmf)."""
-    if getattr(args, "dtmf", None):
-        await asyncio.sleep(args.dtmf_after)
-        if not call.is_ended:
-            await call.send_dtmf(args.dtmf, args.dtmf_mode)
-
-
-def media_report(call: Any) -> list[dict[str, Any]]:
-    """The ``"media"`` list of the JSON report: one object per stream of the call."""
-    stats = getattr(getattr(call, "media", None), "stats", None)
-    if stats is None:
-        return []
-    keys = ("codec", "local_rtp", "remote_rtp", "packets_sent", "packets_received", "lost",
-            "jitter_ms", "mean_jitter_ms", "max_jitter_ms", "remote_ssrc", "mos",
-            "dominant_hz", "dtmf_received")
-    webrtc_keys = ("ice_ms", "dtls_ms", "gather_ms", "first_rtp_ms", "dtls_role", "error",
-                   "record_error")
-    return [{**{k: s.get(k) for k in keys}, **{k: s[k] for k in webrtc_keys if k in s}}
-            for s in stats()]
 
 
 # ----------------------------------------------------------------------------- exit codes

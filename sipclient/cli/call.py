@@ -164,8 +164,7 @@ async def _talk(call: Any, duration: float) -> tuple[bool, float]:
 
 
 def _received(call: Any) -> int:
-    stats = getattr(getattr(call, "media", None), "stats", None)
     try:
-        return sum(int(s.get("packets_received") or 0) for s in stats()) if stats else 0
+        return sum(int(s.get("packets_received") or 0) for s in call.media.stats())
     except Exception:  # noqa: BLE001 - a media backend without numbers: no verdict
         return 0

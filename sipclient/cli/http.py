@@ -26,8 +26,9 @@ import json
 from typing import Any
 
 from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_TIMEOUT, Env, UsageError
+from sipclient.http.dialects import dialect_id
 
-DIALECTS_C2C = ("seed000", "seed001", "seed003")
+DIALECTS_C2C = ("seed000", "seed001", "seed003")  # or the modules' names: krolik, pbx_api, rest_c2c
 DIALER_ACTIONS = ("insert", "statusdiscador", "statusdetalhado", "deletediscador",
                   "statusoperacoes", "bloqueioclasse5")
 
@@ -54,7 +55,9 @@ def register(subparsers: Any) -> None:
 
     c2c = actions.add_parser("c2c", help="click-to-call in one of the dialects")
     client_opts(c2c)
-    c2c.add_argument("--dialect", choices=DIALECTS_C2C, default="seed001")
+    c2c.add_argument("--dialect", type=_c2c_dialect, default="seed001", metavar="DIALECT",
+                     help="seed000 (krolik), seed001 (pbx_api, the default) or seed003 "
+                          "(rest_c2c)")
     c2c.add_argument("--ramal", required=True, help="the extension to ring first (4 digits)")
     c2c.add_argument("--number", required=True, help="the number dialled once it answers")
     c2c.add_argument("--key", default="", help="seed 000: the CRM's key (its CDR callid)")
@@ -168,57 +171,57 @@ async def _main(args: argparse.Namespace, env: Env) -> int:
 
 async def _client(args: argparse.Namespace, env: Env) -> int:
     from sipclient.http.client import HttpClient
-    from sipclient.http.dialects import seed000, seed001, seed003
+    from sipclient.http.dialects import krolik, pbx_api, rest_c2c
 
     client = HttpClient(insecure=args.insecure, ca_file=args.ca_file, timeout=args.timeout,
                         source_address=args.source)
     base = args.url.rstrip("/")
 
-    def creds() -> seed001.Credentials:
-        return seed001.Credentials(args.login, _secret(args.senha, "--senha", env),
+    def creds() -> pbx_api.Credentials:
+        return pbx_api.Credentials(args.login, _secret(args.senha, "--senha", env),
                                    _secret(args.token, "--token", env))
 
     if args.http_action == "c2c" and args.dialect == "seed000":
-        c2c = seed000.click_to_call(seed000.make_ramal(args.customer_code, args.ramal),
+        c2c = krolik.click_to_call(krolik.make_ramal(args.customer_code, args.ramal),
                                     args.number, args.key or "sipclient")
-        resp = await client.post_form(base + seed000.CALL_PATH, c2c.form())
+        resp = await client.post_form(base + krolik.CALL_PATH, c2c.form())
         print(json.dumps({"status": resp.status, "answer": resp.text}), file=env.stdout)
         return EXIT_OK if resp.status == 200 else EXIT_FAILURE
     if args.http_action == "c2c" and args.dialect == "seed003":
-        resp = await client.request("GET", base + seed003.call_path(args.ramal, args.number))
-        call_id = seed003.parse_call_answer(resp.json())
+        resp = await client.request("GET", base + rest_c2c.call_path(args.ramal, args.number))
+        call_id = rest_c2c.parse_call_answer(resp.json())
         print(json.dumps({"callId": call_id, "answer": resp.json()}), file=env.stdout)
         return EXIT_OK
     if args.http_action == "active":
-        resp = await client.request("GET", base + seed003.active_path(args.ramal))
-        print(json.dumps(seed003.parse_answer(resp.json())), file=env.stdout)
+        resp = await client.request("GET", base + rest_c2c.active_path(args.ramal))
+        print(json.dumps(rest_c2c.parse_answer(resp.json())), file=env.stdout)
         return EXIT_OK
-    url = base + seed001.API_PATH
+    url = base + pbx_api.API_PATH
     if args.http_action in DIALER_ACTIONS:
         answer = await _dialer(client, url, args, creds())
         print(json.dumps(answer, ensure_ascii=False), file=env.stdout)
         refused = _is_status(answer) and answer[1:2] != ["OK"]
         return EXIT_FAILURE if refused else EXIT_OK
     if args.http_action == "c2c":
-        body = seed001.request("clicktocall", creds(), origem=args.ramal, destino=args.number)
+        body = pbx_api.request("clicktocall", creds(), origem=args.ramal, destino=args.number)
         answer = (await client.post_json(url, body)).json()
-        call_id = seed001.parse_click_to_call_answer(answer)
+        call_id = pbx_api.parse_click_to_call_answer(answer)
         print(json.dumps({"ID": call_id, "answer": answer}), file=env.stdout)
         return EXIT_OK
     if args.http_action == "status":
-        rows = seed001.validate_statusramais(
-            (await client.post_json(url, seed001.request("statusramais", creds()))).json())
+        rows = pbx_api.validate_statusramais(
+            (await client.post_json(url, pbx_api.request("statusramais", creds()))).json())
         print(json.dumps(rows, ensure_ascii=False), file=env.stdout)
         return EXIT_OK
-    rows = seed001.validate_report((await client.post_json(
-        url, seed001.request("statusreport", creds(), datainicial=args.since))).json())
+    rows = pbx_api.validate_report((await client.post_json(
+        url, pbx_api.request("statusreport", creds(), datainicial=args.since))).json())
     print(json.dumps(rows, ensure_ascii=False), file=env.stdout)
     return EXIT_OK
 
 
 async def _dialer(client: Any, url: str, args: argparse.Namespace, creds: Any) -> Any:
     """One of seed 001's dialer, operator or Classe5 actions; the answer, checked."""
-    from sipclient.http.dialects import dialer, operators, seed001
+    from sipclient.http.dialects import dialer, operators, pbx_api
 
     action = args.http_action
     params: dict[str, str] = {}
@@ -245,7 +248,7 @@ async def _dialer(client: Any, url: str, args: argparse.Namespace, creds: Any) -
                                  "idcrm, cliente, cpf, endereco .. conta, gen1 .. gen22")
             params[name] = value
         dialer.parse_insert(params)     # a bad field is said here, before sending
-    answer = (await client.post_json(url, seed001.request(action, creds, **params))).json()
+    answer = (await client.post_json(url, pbx_api.request(action, creds, **params))).json()
     if action == "statusdiscador" and not _is_status(answer):
         dialer.validate_statusdiscador(answer)
     elif action == "statusdetalhado" and not _is_status(answer):
@@ -292,6 +295,18 @@ def _campaign(spec: str) -> Any:
     return rules
 
 
+def _c2c_dialect(text: str) -> str:
+    """``--dialect``: a seed id or its module's name (``krolik``) -> the seed id."""
+    try:
+        ident = dialect_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if ident not in DIALECTS_C2C:
+        raise argparse.ArgumentTypeError(f"{text!r} has no click-to-call; choose from "
+                                         f"{', '.join(DIALECTS_C2C)}")
+    return ident
+
+
 def _webhook(spec: str, env: Env) -> Any:
     from sipclient.http.twin import WebhookTarget
 
@@ -310,7 +325,7 @@ def _webhook(spec: str, env: Env) -> Any:
         else:
             raise UsageError(f"--webhook {dialect}: unknown option {opt!r}")
     try:
-        return WebhookTarget(dialect, url, secret, method)
+        return WebhookTarget(dialect_id(dialect), url, secret, method)
     except ValueError as exc:
         raise UsageError(f"--webhook: {exc}") from None
 
@@ -343,7 +358,7 @@ def twin_lab(run_dir: str | None, env: Env) -> Any:
 
 
 async def _serve_twin(args: argparse.Namespace, env: Env) -> int:
-    from sipclient.http.dialects.seed001 import Credentials
+    from sipclient.http.dialects.pbx_api import Credentials
     from sipclient.http.twin import Twin, TwinConfig
 
     creds = Credentials(args.login, _secret(args.senha, "--senha", env),

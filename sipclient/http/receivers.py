@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from sipclient.http import lenient
-from sipclient.http.dialects import seed000, seed002, seed003, seed004
+from sipclient.http.dialects import krolik, pbx55, rest_c2c, minicrm
 from sipclient.http.errors import FieldError, HttpIntegrationError
 from sipclient.http.server import HttpServer
 from sipclient.http.wire import HttpRequest, HttpResponse, WireError, json_response, text_response
 
 PATHS = {"seed000": "/seed000/cdr", "seed002": "/seed002/push", "seed003": "/seed003/events",
-         "seed004": seed004.PATH}
+         "seed004": minicrm.PATH}
 
 
 @dataclass
@@ -86,7 +86,7 @@ class WebhookReceiver:
         self._server = HttpServer(self._handle, host=self.host, port=self.port)
         self._changed = asyncio.Event()
         self._pushes: dict[str, int] = {}
-        self.book = seed004.CallLogBook(api_key=self.api_key, contacts=self.contacts)
+        self.book = minicrm.CallLogBook(api_key=self.api_key, contacts=self.contacts)
 
     @property
     def warned(self) -> list[Webhook]:
@@ -163,7 +163,7 @@ class WebhookReceiver:
     def _headers(self, req: HttpRequest) -> dict[str, str]:
         out = {}
         for name, value in req.headers.items():
-            secret = name in (seed002.TOKEN_HEADER, "authorization", "cookie") \
+            secret = name in (pbx55.TOKEN_HEADER, "authorization", "cookie") \
                 or value in self._secrets()
             out[name] = "***" if secret else value
         return out
@@ -172,7 +172,7 @@ class WebhookReceiver:
         text = req.body.decode("utf-8", errors="replace")
         for secret in self._secrets():
             text = text.replace(secret, "***")
-        return seed004.redact_api_key(text)
+        return minicrm.redact_api_key(text)
 
     def _checked(self, dialect: str, warnings: list[str]) -> HttpResponse | None:
         """The strict refusal when there are warnings, else None (accept)."""
@@ -199,23 +199,23 @@ class WebhookReceiver:
         try:
             if dialect == "seed000":
                 form = _form(req)
-                warnings = seed000.cdr_deviations(form)
+                warnings = krolik.cdr_deviations(form)
                 refused = self._checked(dialect, warnings)
                 if refused:
                     return refused
                 self._accept(dialect, "cdr", dict(form), req, warnings)
                 return text_response("OK")
             if dialect == "seed002":
-                seed002.check_token(req.headers, self.token)
+                pbx55.check_token(req.headers, self.token)
                 body, warnings = lenient.loads(req.body)
                 call_id = body.get("call_id") if isinstance(body, dict) else None
                 if not isinstance(body, dict):
                     raise FieldError("call_id", "cannot be read: the body is not a JSON object")
                 count = self._pushes.get(str(call_id), 0)
-                phase = seed002.PHASES[min(count, 2)]
-                if count == 0 and seed002.looks_final(body):
+                phase = pbx55.PHASES[min(count, 2)]
+                if count == 0 and pbx55.looks_final(body):
                     phase, count = "end", 1     # the start push never came: take it as end
-                warnings += seed002.push_deviations(body, phase=phase)
+                warnings += pbx55.push_deviations(body, phase=phase)
                 refused = self._checked(dialect, warnings)
                 if refused:
                     return refused
@@ -224,7 +224,7 @@ class WebhookReceiver:
                 return json_response({"status": "ok"})
             if dialect == "seed003":
                 body, warnings = lenient.loads(req.body)
-                warnings += seed003.event_deviations(body)
+                warnings += rest_c2c.event_deviations(body)
                 if not isinstance(body, dict) or not isinstance(body.get("event"), str):
                     raise FieldError("event", "cannot be read: " + "; ".join(warnings))
                 refused = self._checked(dialect, warnings)

@@ -1,6 +1,6 @@
 """Secrets (tokens, API keys, passwords) from the environment or a file, never from a
 command line: ``env:NAME`` or ``file:PATH`` (first line, stripped). The value comes back as a
-:class:`sipclient.agent.Secret`, which prints as ``***``."""
+:class:`sipclient.proto.secret.Secret`, which prints as ``***``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from sipclient.agent import Secret
+from sipclient.proto.secret import Secret
 
 
 class SecretSpecError(ValueError):

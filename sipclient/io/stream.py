@@ -471,9 +471,8 @@ class StreamTransport(Transport):
         (await self.connect(addr)).ping()
 
     async def close(self) -> None:
-        if self._closed:
+        if not self._begin_close():
             return
-        self._closed = True
         if self._server is not None:
             self._server.close()
         conns = list(self.connections.values())

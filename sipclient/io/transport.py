@@ -351,6 +351,14 @@ class Transport(ABC):
     def closed(self) -> bool:
         return self._closed
 
+    def _begin_close(self) -> bool:
+        """Mark the transport closed: True the first time, False when it already was (every
+        ``close`` starts here, so closing twice is harmless)."""
+        if self._closed:
+            return False
+        self._closed = True
+        return True
+
     def emit(self, event: TransportEvent) -> None:
         """Hand ``event`` to ``on_event``; a failing callback is logged, never propagated."""
         try:

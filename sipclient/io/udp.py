@@ -179,9 +179,8 @@ class UdpTransport(Transport):
         self.emit_parsed(data, addr, parse_message)
 
     async def close(self) -> None:
-        if self._closed:
+        if not self._begin_close():
             return
-        self._closed = True
         sock, self._sock = self._sock, None
         if sock is not None:
             self._loop.remove_reader(sock.fileno())

@@ -219,9 +219,8 @@ class WsTransport(Transport):
             self.keepalives_sent += 1
 
     async def close(self) -> None:
-        if self._closed:
+        if not self._begin_close():
             return
-        self._closed = True
         if self._keepalive is not None:
             self._keepalive.cancel()
         if self._ws is not None:

@@ -136,9 +136,8 @@ class WsListener(Transport):
             self.keepalives_received += 1
 
     async def close(self) -> None:
-        if self._closed:
+        if not self._begin_close():
             return
-        self._closed = True
         if self._server is not None:
             self._server.close()
             try:

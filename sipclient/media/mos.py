@@ -32,32 +32,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CODEC_IMPAIRMENTS", "CodecImpairment", "MosEstimate", "codec_delay_ms",
+from sipclient.media.codecs.registry import CodecImpairment, lookup
+
+__all__ = ["CodecImpairment", "codec_impairment", "MosEstimate", "codec_delay_ms",
            "delay_impairment", "effective_equipment_impairment", "estimate_mos",
            "mos_from_r", "r_factor"]
 
 R_DEFAULT = 93.2
 
 
-@dataclass(frozen=True)
-class CodecImpairment:
-    """G.113 appendix I values: equipment impairment, packet-loss robustness with PLC and
-    without, and look-ahead delay (ms)."""
-
-    ie: float
-    bpl: float
-    bpl_no_plc: float
-    lookahead_ms: float = 0.0
-
-
-CODEC_IMPAIRMENTS: dict[str, CodecImpairment] = {
-    "PCMU": CodecImpairment(0.0, 25.1, 4.3),
-    "PCMA": CodecImpairment(0.0, 25.1, 4.3),
-    "G722": CodecImpairment(0.0, 25.1, 4.3),
-    "G729": CodecImpairment(11.0, 19.0, 19.0, 5.0),
-    "G723": CodecImpairment(15.0, 16.1, 16.1, 7.5),
-    "GSM": CodecImpairment(20.0, 10.0, 10.0),     # Bpl assumed: see the module docstring
-}
+def codec_impairment(codec: str) -> CodecImpairment | None:
+    """The G.113 values of ``codec`` (its record in the codec registry), if known."""
+    record = lookup(codec)
+    return record.impairment if record is not None else None
 
 
 def delay_impairment(delay_ms: float) -> float:
@@ -90,7 +77,7 @@ def mos_from_r(r: float) -> float:
 
 def codec_delay_ms(codec: str, ptime_ms: float = 20.0) -> float:
     """Packetization (one ptime) plus the codec's look-ahead."""
-    info = CODEC_IMPAIRMENTS.get(codec.upper())
+    info = codec_impairment(codec)
     return ptime_ms + (info.lookahead_ms if info else 0.0)
 
 
@@ -110,7 +97,7 @@ def estimate_mos(codec: str, loss_percent: float = 0.0, *, network_delay_ms: flo
     """Estimate R and MOS for a call leg: ``codec`` by its SDP name (PCMU, PCMA, G729, GSM,
     G723, G722), ``loss_percent`` packet loss, one-way ``network_delay_ms``, the jitter
     buffer's delay and the ptime. ``ie``/``bpl`` override the G.113 table."""
-    info = CODEC_IMPAIRMENTS.get(codec.upper())
+    info = codec_impairment(codec)
     if info is None and (ie is None or bpl is None):
         raise ValueError(f"no G.113 values for {codec!r}: pass ie= and bpl=")
     ie_v = ie if ie is not None else info.ie  # type: ignore[union-attr]

@@ -26,42 +26,26 @@ from dataclasses import dataclass, field, replace
 from sipclient.media.sdp import (
     DIRECTIONS, Attribute, Connection, MediaDescription, Origin, RtpMap, SessionDescription,
 )
+from sipclient.media.codecs.registry import REGISTRY, lookup
+from sipclient.media.codecs.registry import Codec as CodecRecord
 from sipclient.proto.errors import ParseError
 
 __all__ = [
-    "CODECS", "Codec", "CodecSpec", "MediaConfig", "NegotiatedStream", "Negotiation",
+    "Codec", "CodecSpec", "MediaConfig", "NegotiatedStream", "Negotiation",
     "answer_direction", "build_answer", "build_offer", "negotiate",
 ]
 
 
-@dataclass(frozen=True)
-class CodecSpec:
-    """What SDP says about a codec: name, RTP clock rate, channels, static PT, default fmtp."""
-
-    name: str
-    clock_rate: int
-    static_pt: int | None = None
-    fmtp: str | None = None
-    channels: int = 1
-
-
-#: Codec names accepted in a preference list (case-insensitive): RFC 3551 table 4 and the
-#: usual dynamic ones (RFC 4733 telephone-event, RFC 7587 opus).
-CODECS: dict[str, CodecSpec] = {s.name.lower(): s for s in (
-    CodecSpec("PCMU", 8000, 0), CodecSpec("GSM", 8000, 3), CodecSpec("G723", 8000, 4),
-    CodecSpec("PCMA", 8000, 8), CodecSpec("G722", 8000, 9), CodecSpec("CN", 8000, 13),
-    CodecSpec("G729", 8000, 18, "annexb=no"),
-    CodecSpec("telephone-event", 8000, None, "0-15"),
-    CodecSpec("opus", 48000, None, "minptime=10;useinbandfec=1", channels=2),
-    CodecSpec("iLBC", 8000, None, "mode=30"), CodecSpec("speex", 8000),
-)}
+#: what SDP says about a codec (name, clock rate, channels, static PT, default fmtp): the
+#: codec registry's record (sipclient.media.codecs.registry, the one table of codecs)
+CodecSpec = CodecRecord
 
 
 def codec_spec(name: str) -> CodecSpec:
-    try:
-        return CODECS[name.lower()]
-    except KeyError:
-        raise ValueError(f"unknown codec {name!r} (known: {', '.join(CODECS)})") from None
+    spec = lookup(name)
+    if spec is None:
+        raise ValueError(f"unknown codec {name!r} (known: {', '.join(c.name for c in REGISTRY.values())})")
+    return spec
 
 
 @dataclass(frozen=True)
@@ -174,14 +158,14 @@ def answer_direction(offered: str, ours: str = "sendrecv", *, hold_address: bool
 
 # -- building --------------------------------------------------------------------------------
 def _offer_codecs(config: MediaConfig) -> list[tuple[int, CodecSpec]]:
-    used = {CODECS[n.lower()].static_pt for n in config.codecs} - {None}
+    used = {codec_spec(n).payload_type for n in config.codecs} - {None}
     if any(n.lower() == "telephone-event" for n in config.codecs):
         used.add(config.telephone_event_pt)
     out, next_pt = [], 96
     for name in config.codecs:
         spec = codec_spec(name)
-        if spec.static_pt is not None:
-            pt = spec.static_pt
+        if spec.payload_type is not None:
+            pt = spec.payload_type
         elif spec.name == "telephone-event":
             pt = config.telephone_event_pt
         else:
@@ -269,7 +253,7 @@ def build_answer(offer: SessionDescription, config: MediaConfig, origin: Origin,
                                              offered.formats or ("0",)))
             continue
         te = _telephone_event(offered, common[0][1].clock_rate) if want_te else None
-        chosen = common + ([(te[0], replace(CODECS["telephone-event"], clock_rate=te[1]))]
+        chosen = common + ([(te[0], replace(REGISTRY["TELEPHONE-EVENT"], clock_rate=te[1]))]
                            if te is not None else [])
         conn = offer.media_connection(index)
         hold_addr = bool(conn and conn.is_hold)
@@ -387,7 +371,7 @@ def negotiate(offer: SessionDescription, answer: SessionDescription,
             if rm.encoding.lower() == "telephone-event":
                 te = pt if te is None else te
                 continue
-            spec = CODECS.get(rm.encoding.lower()) or CodecSpec(rm.encoding, rm.clock_rate)
+            spec = lookup(rm.encoding) or CodecSpec(rm.encoding, None, rm.clock_rate)
             common.append((pt, spec))
         if not common:
             rejected.append(index)

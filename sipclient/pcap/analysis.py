@@ -8,9 +8,10 @@ non-2xx in the INVITE's transaction), the retransmissions marked, and for calls:
 (INVITE to the first provisional response other than 100), answer time (INVITE to the 2xx),
 duration (2xx to BYE), disposition and the codecs of the SDP offer and answer.
 
-A retransmission is marked as tshark marks it (``sip.resend``): the same CSeq, method (and
-status code, for a response) as the previous message between the same source and
-destination for this Call-ID. A capture taken at several hops shows the same message once
+A retransmission is marked as tshark marks it (``sip.resend``, the "tshark" rule of
+:mod:`sipclient.pcap.retransmissions`, the one module that decides retransmissions): the
+same CSeq, method (and status code, for a response) as the previous message between the
+same source and destination for this Call-ID. A capture taken at several hops shows the same message once
 per hop; those are separate messages, not retransmissions, as they travel between other
 addresses.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sipclient.media.sdp import parse_sdp
+from sipclient.pcap import retransmissions
 from sipclient.pcap.rtp_streams import codec_name
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
@@ -246,46 +248,10 @@ def _sdp_codecs(m) -> list[str] | None:
 
 
 def mark_retransmissions(messages: list[SipPacket]) -> list[bool]:
-    """tshark's ``sip.resend``: per (Call-ID, source, destination, transport) the last CSeq
-    number and its method are kept, with the state of that transaction as seen in that
-    direction: a request is a resend when the same CSeq number and method was already
-    requested; a final response is a resend when the same final status was already sent for
-    that CSeq and method. Provisional responses are never resends; a new CSeq number starts over (and
-    a CANCEL or ACK with the INVITE's number keeps the INVITE's method, so it is no
-    resend)."""
-    state: dict[tuple, list] = {}        # key -> [cseq, method, phase, final status]
-    out = []
-    for p in messages:
-        m = p.message
-        seq, method = _cseq(m), _cseq_method(m)
-        key = (m.call_id if _has_call_id(m) else None, p.src, p.dst, p.transport)
-        entry = state.get(key)
-        resend = False
-        if entry is None:
-            entry = state[key] = [seq, method, "none", None]
-        elif entry[0] != seq:
-            entry[:] = [seq, method, "none", None]
-        if seq is not None:
-            if isinstance(m, Request):
-                if entry[2] == "request" and method == entry[1]:
-                    resend = True
-                elif entry[2] == "none":
-                    entry[2] = "request"
-            elif m.status >= 200:
-                if entry[2] == "final" and entry[3] == (m.status, method):
-                    resend = True
-                else:
-                    entry[2], entry[3] = "final", (m.status, method)
-        out.append(resend)
-    return out
-
-
-def _has_call_id(m) -> bool:
-    try:
-        m.call_id
-        return True
-    except ParseError:
-        return False
+    """tshark's ``sip.resend`` (:mod:`sipclient.pcap.retransmissions`, rule "tshark"), so
+    the summary's retransmissions are tshark's, frame by frame."""
+    return retransmissions.mark_retransmissions(
+        ((p.src, p.dst, p.transport, p.message, None) for p in messages), rule="tshark")
 
 
 def dialogs(capture: Capture) -> list[Dialog]:

@@ -13,8 +13,9 @@ are gone. Retransmissions (same sender, same transaction, same message kind) are
 :class:`Expected` items describe what a flow should be: built from a golden capture
 (:func:`expect_from_observed`) or read from a flow description file (:func:`load_flow_file`,
 YAML, format in captures/README.md). Flow items use the syntax of the scenarios'
-``expect_flow``: ``"183?"`` optional, ``"180|183"`` either, ``"1xx"`` any provisional,
-``"100*"`` zero or more.
+``expect_flow`` (one parser, :mod:`sipclient.pcap.flowpattern`): ``"183?"`` optional,
+``"180|183"`` either, ``"1xx"`` any provisional, ``"18x"`` 180 to 189, ``"100*"`` zero or
+more, ``"100+"`` one or more.
 
 Pure: no I/O besides reading the flow file's text given to :func:`parse_flow_text`.
 """
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence
 
 from sipclient.media.sdp import parse_sdp
+from sipclient.pcap.flowpattern import FlowItem, parse_item
+from sipclient.pcap.retransmissions import transaction_key
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import REASON_PHRASES, Request, Response
 
@@ -205,21 +208,6 @@ def _header_values(msg: Request | Response, name: str) -> list[str]:
     return list(msg.headers.get_lines(name))
 
 
-def _retrans_key(msg: Request | Response, side: str) -> tuple | None:
-    try:
-        cseq = msg.cseq
-        branch = msg.top_via.branch
-    except (ParseError, IndexError, AttributeError):
-        return None
-    if isinstance(msg, Request):
-        return (side, "req", msg.method, cseq.seq, cseq.method, branch)
-    try:
-        to_tag = msg.to.tag
-    except (ParseError, AttributeError):
-        to_tag = None
-    return (side, "resp", msg.status, cseq.seq, cseq.method, branch, to_tag, msg.body)
-
-
 def observe(packets: Iterable[PacketLike], headers: Sequence[str] = DEFAULT_HEADERS,
             ) -> list[DialogFlow]:
     """Group SIP packets by Call-ID (order of first appearance) and normalise each message.
@@ -253,12 +241,11 @@ def _observe_dialog(number: int, call_id: str, pkts: list[PacketLike],
     for p in pkts:
         msg = p.message
         side = "A" if tuple(p.src) == first_src else "B"
-        key = _retrans_key(msg, side)
-        if key is not None:
-            if key in seen:
-                retrans += 1
-                continue
-            seen.add(key)
+        key = (side, *transaction_key(msg))  # RFC 3261 (sipclient.pcap.retransmissions)
+        if key in seen:
+            retrans += 1
+            continue
+        seen.add(key)
         cseq = msg.cseq
         is_req = isinstance(msg, Request)
         requester = side if is_req else ("B" if side == "A" else "A")
@@ -290,46 +277,14 @@ def _observe_dialog(number: int, call_id: str, pkts: list[PacketLike],
 
 # --------------------------------------------------------------------------- expectations
 
-_ATOM = re.compile(r"^(?:[A-Za-z][A-Za-z0-9._!%*+`'~-]*|[1-6](?:\d\d|xx|\dx))$")
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """A flow item: alternatives (``180|183``), optional (``?``) or repeated (``*``)."""
-
-    atoms: tuple[str, ...]
-    quantifier: str = ""  # "", "?" or "*"
-
-    def matches(self, kind: str) -> bool:
-        for atom in self.atoms:
-            if atom == kind or atom.upper() == kind:
-                return True
-            if kind.isdigit() and atom[0].isdigit() and "x" in atom:
-                if all(a == "x" or a == k for a, k in zip(atom, kind)):
-                    return True
-        return False
-
-    @property
-    def optional(self) -> bool:
-        return self.quantifier in ("?", "*")
-
-    def __str__(self) -> str:
-        return "|".join(self.atoms) + self.quantifier
+#: a flow item (the syntax of the scenarios' expect_flow: :mod:`sipclient.pcap.flowpattern`)
+Pattern = FlowItem
 
 
 def parse_pattern(item: str | int) -> Pattern:
-    """``"INVITE"``, ``200``, ``"183?"``, ``"180|183"``, ``"1xx"``, ``"100*"``."""
-    text = str(item).strip()
-    quant = ""
-    if text[-1:] in ("?", "*"):
-        text, quant = text[:-1], text[-1]
-    atoms = tuple(a.strip() for a in text.split("|"))
-    for a in atoms:
-        if not _ATOM.match(a):
-            raise ValueError(f"bad flow item {item!r} (a method, a status like 200 or 1xx, "
-                             f"'A|B', with '?' or '*')")
-    atoms = tuple(a.upper() if a[0].isalpha() else a.lower() for a in atoms)
-    return Pattern(atoms, quant)
+    """``"INVITE"``, ``200``, ``"183?"``, ``"180|183"``, ``"1xx"``, ``"18x"``, ``"100*"``,
+    ``"100+"``: ValueError (:class:`FlowPatternError`) for anything else."""
+    return parse_item(item)
 
 
 @dataclass(frozen=True)
@@ -354,7 +309,7 @@ class Expected:
 
     @property
     def label(self) -> str:
-        atoms = self.pattern.atoms
+        atoms = self.pattern.alternatives
         if len(atoms) == 1 and not self.pattern.quantifier:
             a = atoms[0]
             return label_of(int(a), self.method or "") if a.isdigit() else a
@@ -391,7 +346,7 @@ def expect_from_observed(flows: Sequence[DialogFlow], *, headers: bool = True,
             if headers:
                 heads = dict(m.headers)
             items.append(Expected(
-                pattern=Pattern((m.kind,), quant), method=m.method, side=m.side,
+                pattern=Pattern.exactly(m.kind, optional=bool(quant)), method=m.method, side=m.side,
                 cseq_rank=m.cseq_rank, headers=heads, sdp=m.sdp, sdp_absent=m.sdp is None,
                 strict_headers=headers, at=at))
         delay = flow.answer_delay

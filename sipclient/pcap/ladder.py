@@ -18,7 +18,7 @@ bands with their statistics. Pure: no I/O, no clock, the same input gives the sa
 
 A retransmission is a message that repeats an earlier one between the same two parties in
 the same transaction (start line, top Via, CSeq, From, To and body alike: RFC 3261 17.1.1.2,
-17.2.1). That marks a repeated CANCEL too, which tshark's ``sip.resend`` (and the summary,
+17.2.1; :mod:`sipclient.pcap.retransmissions`). That marks a repeated CANCEL too, which tshark's ``sip.resend`` (and the summary,
 which follows tshark) does not count: tshark compares a CSeq with the previous one of that
 direction only, and a CANCEL carries its INVITE's number. Control characters in labels and
 names are drawn as ``?``: a capture cannot send escape sequences to the terminal.
@@ -27,11 +27,12 @@ names are drawn as ``?``: a capture cannot send escape sequences to the terminal
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response, parse_message
+from sipclient.pcap import retransmissions
 
 __all__ = ["LadderMessage", "Layout", "addr_text", "from_capture", "from_trace", "label_of",
            "layout", "mark_retransmissions", "render_text", "stream_label"]
@@ -54,6 +55,8 @@ class LadderMessage:
     text: str
     call_id: str | None
     transport: str
+    #: the parsed message (parsed once, by the capture reader or the live stack)
+    message: Request | Response | None = field(default=None, compare=False, repr=False)
 
 
 # -- building ------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ def _ladder_message(time: float, src: Any, dst: Any, data: bytes,
     return LadderMessage(time=float(time), src=addr_text(src), dst=addr_text(dst),
                          label=label_of(message, data),
                          text=data.decode("utf-8", "replace"), call_id=_call_id(message),
-                         transport=str(transport).upper())
+                         transport=str(transport).upper(), message=message)
 
 
 def from_trace(entries: Iterable[Any] | Mapping[str, Iterable[Any]],
@@ -157,25 +160,13 @@ def from_capture(capture: Any, call_id: str | None = None) -> list[LadderMessage
 
 
 # -- retransmissions ------------------------------------------------------------------------
-def _transaction_key(m: LadderMessage) -> tuple:
-    message = _message_of(m.text.encode("utf-8", "surrogateescape"))
-    if message is None:
-        return (m.src, m.dst, m.text)
-    h = message.headers
-    return (m.src, m.dst, m.label, h.get("Via"), h.get("CSeq"), h.get("To"), h.get("From"),
-            message.body)
-
-
 def mark_retransmissions(messages: Iterable[LadderMessage]) -> list[bool]:
     """For each message, whether it repeats an earlier one between the same two parties:
-    same start line, top Via (branch), CSeq, From, To and body (RFC 3261 17.1.1.2, 17.2.1)."""
-    seen: set[tuple] = set()
-    out = []
-    for m in messages:
-        key = _transaction_key(m)
-        out.append(key in seen)
-        seen.add(key)
-    return out
+    same start line, top Via (branch), CSeq, From, To and body (RFC 3261 17.1.1.2, 17.2.1;
+    the rule of :mod:`sipclient.pcap.retransmissions`)."""
+    return retransmissions.mark_retransmissions(
+        (m.src, m.dst, m.transport, m.message if m.message is not None else
+         _message_of(m.text.encode("utf-8", "surrogateescape")), m.text) for m in messages)
 
 
 # -- streams --------------------------------------------------------------------------------

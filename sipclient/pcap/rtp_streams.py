@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sipclient.media.dtmf import event_to_digit
-from sipclient.media.mos import CODEC_IMPAIRMENTS, estimate_mos
+from sipclient.media.mos import codec_impairment, estimate_mos
 from sipclient.media.sdp import STATIC_PAYLOAD_TYPES, SessionDescription
 from sipclient.media.stats import StreamStats
 from sipclient.pcap.rtp_stats import HEADER_DTYPE, stream_figures
@@ -315,7 +315,7 @@ def _measure(src: Address, dst: Address, ssrc: int, acc: _Acc) -> RtpStream:
     codecs = [codec_name(p, rtpmap) for p in counts]
     codec = codec_name(main_pt, rtpmap)
     mos = None
-    if codec.upper() in CODEC_IMPAIRMENTS:
+    if codec_impairment(codec) is not None:
         mos = estimate_mos(codec, max(0.0, summary.lost_percent),
                            jitter_buffer_ms=2 * summary.mean_jitter_ms).mos
     dtmf = _dtmf_events(src, dst, ssrc, acc, stamps, _event_pts(rtpmap), rtpmap)

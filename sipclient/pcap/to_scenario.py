@@ -28,14 +28,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from sipclient.media.codecs.registry import default_names, playable_names
 from sipclient.media.sdp import parse_sdp
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
 
 __all__ = ["ToScenarioError", "dialog_call_ids", "to_scenario"]
 
-#: codecs a sipclient agent can send and receive (sipclient.media.codecs)
-PLAYABLE = ("PCMU", "PCMA", "GSM", "G729")
 _HOLD = ("sendonly", "inactive")
 
 
@@ -251,10 +250,11 @@ def to_scenario(packets: Sequence[Any], call_id: str, *, side: str = "caller",
     events.sort(key=lambda e: e.time)
     events = _merge_digits(events)
 
-    codecs = [c for c in offered if c in PLAYABLE]
-    dropped = [c for c in offered if c not in PLAYABLE and c not in ("TELEPHONE-EVENT", "CN")]
+    playable = {n.upper() for n in playable_names()}  # what an agent can send and receive
+    codecs = [c for c in offered if c in playable]
+    dropped = [c for c in offered if c not in playable and c not in ("TELEPHONE-EVENT", "CN")]
     if not codecs:
-        codecs = ["PCMU", "PCMA"]
+        codecs = [c.upper() for c in default_names()]
 
     lines = [
         f"# Written by `sipclient pcap to-scenario` from {source}, Call-ID {call_id},",

@@ -154,9 +154,9 @@ def _align(items: Sequence[Expected], msgs: Sequence[Observed]) -> list[tuple[st
                 best = min(best, cost[i + 1][j] + (0 if it.pattern.optional else 1))
                 if j < m:
                     if it.matches(msgs[j]):
-                        nxt = cost[i][j + 1] if it.pattern.quantifier == "*" else inf
+                        nxt = cost[i][j + 1] if it.pattern.repeat else inf
                         best = min(best, cost[i + 1][j + 1], nxt)
-                    elif it.pattern.quantifier != "*":
+                    elif not it.pattern.repeat:
                         best = min(best, cost[i + 1][j + 1] + 1)
             if j < m:
                 best = min(best, cost[i][j + 1] + 1)
@@ -166,7 +166,7 @@ def _align(items: Sequence[Expected], msgs: Sequence[Observed]) -> list[tuple[st
     while i < n or j < m:
         here = cost[i][j]
         if i < n and j < m and items[i].matches(msgs[j]):
-            if items[i].pattern.quantifier == "*" and cost[i][j + 1] == here:
+            if items[i].pattern.repeat and cost[i][j + 1] == here:
                 ops.append(("match", i, j))
                 j += 1
                 continue
@@ -175,11 +175,11 @@ def _align(items: Sequence[Expected], msgs: Sequence[Observed]) -> list[tuple[st
                 i, j = i + 1, j + 1
                 continue
         if i < n and items[i].pattern.optional and cost[i + 1][j] == here:
-            if items[i].pattern.quantifier != "*" or not ops or ops[-1][1] != i:
+            if not items[i].pattern.repeat or not ops or ops[-1][1] != i:
                 ops.append(("skip", i, j))
             i += 1
             continue
-        if i < n and j < m and items[i].pattern.quantifier != "*" \
+        if i < n and j < m and not items[i].pattern.repeat \
                 and not items[i].matches(msgs[j]) and cost[i + 1][j + 1] + 1 == here:
             ops.append(("sub", i, j))
             i, j = i + 1, j + 1

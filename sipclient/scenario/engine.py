@@ -539,11 +539,8 @@ def _collect(ctx: RunContext, result: ScenarioResult) -> None:
         result.agents[name] = trace_dicts(agent.trace, ctx.wall_offset)
         result.flows[name] = flow_of(agent.trace)
     for name, ref in ctx.calls.items():
-        stats = getattr(ref.session.media, "stats", None)
-        if stats is None:
-            continue
         try:
-            streams = stats()
+            streams = ref.session.media.stats()
         except Exception:  # noqa: BLE001 - media that cannot report is reported as none
             streams = []
         result.media[name] = dict(streams[0]) if streams else {}

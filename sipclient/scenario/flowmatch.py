@@ -4,8 +4,12 @@ A flow is what :meth:`sipclient.agent.Trace.flow` gives: requests by method, res
 status (``["INVITE", "401", "ACK", ...]``). A pattern lists items (docs/scenarios.md):
 
 * ``INVITE``, ``200`` (or the number 200): exactly that;
-* ``"180|183"``: either; ``"1xx"`` (``"4xx"``, ...): any status of that class;
+* ``"180|183"``: either; ``"1xx"`` (``"4xx"``, ...): any status of that class; ``"18x"``:
+  180 to 189;
 * ``"183?"``: optional; ``"100*"``: zero or more; ``"100+"``: one or more.
+
+Items are read by :mod:`sipclient.pcap.flowpattern`, the one syntax that ``pcap validate``'s
+flow files use too.
 
 ``exact=True``: the pattern must cover the whole flow. ``exact=False``: the items must appear
 in that order, other messages may come between and around them.
@@ -18,73 +22,13 @@ combination of optional and repeated items (no greedy surprises), in O(items x m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["FlowItem", "FlowMatch", "FlowPatternError", "match_flow", "parse_pattern"]
+from sipclient.pcap.flowpattern import FlowItem, FlowPatternError, parse_item
 
-_CLASS = re.compile(r"^[1-6]xx$", re.IGNORECASE)
-_STATUS = re.compile(r"^[1-6][0-9][0-9]$")
-_METHOD = re.compile(r"^[A-Za-z][A-Za-z0-9_.!%*+`'~-]*$")
-
-
-class FlowPatternError(ValueError):
-    """An item of a flow pattern that cannot be read (the message names the item)."""
-
-
-@dataclass(frozen=True)
-class FlowItem:
-    """One pattern item: alternatives (``"INVITE"``, ``"180"``, ``"1xx"``), how many times."""
-
-    text: str
-    alternatives: tuple[str, ...]
-    optional: bool = False  # "?" or "*"
-    repeat: bool = False    # "*" or "+"
-
-    def matches(self, label: str) -> bool:
-        label = str(label)
-        for alt in self.alternatives:
-            if _CLASS.match(alt):
-                if _STATUS.match(label) and label[0] == alt[0]:
-                    return True
-            elif _STATUS.match(alt):
-                if label == alt:
-                    return True
-            elif label.upper() == alt.upper():
-                return True
-        return False
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def parse_item(value: object, index: int | None = None) -> FlowItem:
-    """``200``, ``"INVITE"``, ``"180|183?"``, ``"100*"`` -> :class:`FlowItem`."""
-    where = f"flow item {index}" if index is not None else "flow item"
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise FlowPatternError(f"{where}: {value!r} is not a method or a status")
-    text = str(value).strip()
-    body, optional, repeat = text, False, False
-    if body.endswith("?"):
-        body, optional = body[:-1], True
-    elif body.endswith("*"):
-        body, optional, repeat = body[:-1], True, True
-    elif body.endswith("+"):
-        body, repeat = body[:-1], True
-    alternatives = tuple(a.strip() for a in body.split("|"))
-    for alt in alternatives:
-        if not alt:
-            raise FlowPatternError(f"{where}: {text!r} has an empty alternative")
-        if alt[0].isdigit():
-            if not (_STATUS.match(alt) or _CLASS.match(alt)):
-                raise FlowPatternError(
-                    f"{where}: {alt!r} is not a status (100-699) or a class like 1xx")
-        elif not _METHOD.match(alt):
-            raise FlowPatternError(f"{where}: {alt!r} is not a SIP method or a status")
-    return FlowItem(text, tuple(a.lower() if _CLASS.match(a) else a for a in alternatives),
-                    optional, repeat)
-
+__all__ = ["FlowItem", "FlowMatch", "FlowPatternError", "match_flow", "parse_item",
+           "parse_pattern"]
 
 def parse_pattern(items: Iterable[object]) -> list[FlowItem]:
     """Every item of a pattern (errors name the 1-based item)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import regex
 
-from sipclient.media.sdp import parse_sdp
+from sipclient.media.sdp import STATIC_PAYLOAD_TYPES, parse_sdp
 from sipclient.proto.limits import limit
 from sipclient.proto.message import Request, Response
 
@@ -32,9 +32,14 @@ __all__ = ["Conditions", "MatchError", "StatusSpec", "capture_values", "sdp_summ
 
 Message = Request | Response
 
-_STATIC = {0: "PCMU", 3: "GSM", 4: "G723", 8: "PCMA", 9: "G722", 13: "CN", 18: "G729"}
 _NOT_CODECS = {"TELEPHONE-EVENT", "CN"}
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+
+
+def _static_name(pt: int) -> str:
+    """The RFC 3551 name of a static payload type, else the number."""
+    static = STATIC_PAYLOAD_TYPES.get(pt)
+    return static[0] if static else str(pt)
 
 
 class MatchError(ValueError):
@@ -87,7 +92,7 @@ def sdp_summary(body: bytes) -> tuple[list[str], str] | None:
         maps = media.rtpmaps
         names = []
         for pt in media.payload_types:
-            name = maps[pt].encoding if pt in maps else _STATIC.get(pt, str(pt))
+            name = maps[pt].encoding if pt in maps else _static_name(pt)
             if name.upper() not in _NOT_CODECS:
                 names.append(name.upper())
         return names, sdp.media_direction(index)

@@ -60,7 +60,10 @@ from .model import Scenario
 from .selection import slug
 
 __all__ = ["IFACE_CAPTURE", "RunListener", "RunOutcome", "RunPlan", "annotate", "read_result",
-           "run_one", "run_placed", "run_plan", "step_event", "stub_result"]
+           "run_one", "run_placed", "run_plan", "step_event", "stub_result",
+           # what the -n worker processes (workers.py) use: signals, lab need, results
+           "SIGNAL_NAMES", "Interrupted", "complete_results", "interrupted_result",
+           "needs_ordinary_lab", "raise_interrupt", "restore_signals"]
 
 OnStep = Callable[[Any], Any]
 
@@ -196,30 +199,33 @@ def run_plan(plan: RunPlan, listener: RunListener | None = None) -> RunOutcome:
     listener = listener or _Quiet()
     plan.report_root.mkdir(parents=True, exist_ok=True)
     if plan.workers > 1 and len(plan.scenarios) > 1:
-        from .workers import _run_workers  # workers build on this module
+        from .workers import run_workers  # workers build on this module
 
-        return _run_workers(plan, listener)
+        return run_workers(plan, listener)
     return _run_here(plan, listener)
 
 
 # ----------------------------------------------------------------------------- signals
 
-class _Interrupted(BaseException):
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived while blocking (``signum`` says which)."""
+
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
-def _raise_interrupt(signum: int, _frame: Any) -> None:
-    raise _Interrupted(signum)
+def raise_interrupt(signum: int, _frame: Any) -> None:
+    """A signal handler: raise :class:`Interrupted`."""
+    raise Interrupted(signum)
 
 
 def _blocking_signals() -> list[tuple[int, Any]]:
-    """While blocking (a lab booting): SIGINT/SIGTERM raise :class:`_Interrupted`."""
+    """While blocking (a lab booting): SIGINT/SIGTERM raise :class:`Interrupted`."""
     saved = []
     for signum in SIGNAL_NAMES:
         try:
-            saved.append((signum, signal.signal(signum, _raise_interrupt)))
+            saved.append((signum, signal.signal(signum, raise_interrupt)))
         except ValueError:  # not the main thread
             pass
     return saved
@@ -236,12 +242,14 @@ def _deferred_signals(got: list[int]) -> list[tuple[int, Any]]:
     return saved
 
 
-def _restore(saved: list[tuple[int, Any]]) -> None:
+def restore_signals(saved: list[tuple[int, Any]]) -> None:
+    """Put back the handlers ``saved`` by the signal guards."""
     for signum, previous in saved:
         signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
 
 
-def _needs_ordinary_lab(plan: RunPlan, netlab: Any) -> bool:
+def needs_ordinary_lab(plan: RunPlan, netlab: Any) -> bool:
+    """True when some scenario of ``plan`` runs on the ordinary lab (not the netns one)."""
     return plan.target.is_lab and any(netlab is None or not netlab.wanted(s)
                                       for s in plan.scenarios)
 
@@ -255,7 +263,7 @@ def _close_quietly(closers: Sequence[Any], outcome: RunOutcome) -> None:
             if closer is not None:
                 closer.close()
     finally:
-        _restore(shield)
+        restore_signals(shield)
     if late and outcome.signal is None:
         outcome.signal = late[0]
 
@@ -270,7 +278,7 @@ def _run_here(plan: RunPlan, listener: RunListener) -> RunOutcome:
         try:
             netlab = make_netlab(plan.target, 0, listener.note)
             target = None
-            if _needs_ordinary_lab(plan, netlab):
+            if needs_ordinary_lab(plan, netlab):
                 handle = LabHandle.open(plan.target.environ, 0, listener.note)
             if handle is not None or not plan.target.is_lab:
                 target = plan.target.build(handle.lab if handle else None)
@@ -282,7 +290,7 @@ def _run_here(plan: RunPlan, listener: RunListener) -> RunOutcome:
                 outcome.target = (f"{outcome.target}; WebRTC scenarios: {netlab.description}"
                                   if handle is not None else netlab.description)
             _close_quietly([netlab, handle], outcome)
-    except _Interrupted as exc:
+    except Interrupted as exc:
         outcome.signal = exc.signum
     except Exception as exc:  # noqa: BLE001 - the lab did not start: one line, no traceback
         from sipclient.lab import LabError
@@ -291,14 +299,14 @@ def _run_here(plan: RunPlan, listener: RunListener) -> RunOutcome:
             raise
         outcome.error = str(exc)
     finally:
-        _restore(saved)
-    outcome.results = _complete(plan, results, outcome)
+        restore_signals(saved)
+    outcome.results = complete_results(plan, results, outcome)
     outcome.duration = time.time() - started
     return outcome
 
 
-def _complete(plan: RunPlan, results: Sequence[dict[str, Any] | None],
-              outcome: RunOutcome) -> list[dict[str, Any]]:
+def complete_results(plan: RunPlan, results: Sequence[dict[str, Any] | None],
+                     outcome: RunOutcome) -> list[dict[str, Any]]:
     """Every planned scenario gets a result: those that never started are ``skipped``."""
     why = (f"not run: {outcome.error}" if outcome.error else
            f"not run: the run was interrupted ({outcome.signal_name})" if outcome.signal else
@@ -395,7 +403,8 @@ async def run_placed(scenario: Scenario, target: Any, report_dir: Path,
                          capture_interface=capture_interface)
 
 
-def _interrupted_result(scenario: Scenario, report_dir: Path) -> dict[str, Any]:
+def interrupted_result(scenario: Scenario, report_dir: Path) -> dict[str, Any]:
+    """The result of a scenario cut short: what it wrote, marked interrupted, or a stub."""
     data = read_result(report_dir)
     if data is None:
         return stub_result(scenario, "interrupted", "interrupted", report_dir)
@@ -422,7 +431,7 @@ async def _one_by_one(plan: RunPlan, target: Any, listener: RunListener,
                                               on_step=step_reporter(listener, index),
                                               capture_interface=plan.capture_interface)
         except asyncio.CancelledError:
-            results[index] = _interrupted_result(scenario, report_dir)
+            results[index] = interrupted_result(scenario, report_dir)
             listener.finished(index, results[index], None)
             raise
         result = results[index]

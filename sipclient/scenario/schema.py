@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sipclient.pcap.flowpattern import ITEM_REGEX as FLOW_ITEM_REGEX
 from .kinds import (BOOL, CODECS, DIRECTIONS, DTMF_MODES, HEADERS, INTEGER,  # noqa: F401
                     NUMBER, STRING, TEXT, WAIT_FOR, enum, kinds, ref, wait_target)
 
@@ -109,11 +110,10 @@ def build() -> dict[str, Any]:
                              {"type": "string", "pattern": r"^([1-6](\d\d|xx)|\$\{[^}]+\})$"},
                              {"type": "array", "minItems": 1, "items": {
                                  "type": "integer", "minimum": 100, "maximum": 699}}]},
-        "flow_item": {"title": "a method (INVITE), a status (200, \"1xx\"), alternatives "
-                               "(\"180|183\"), optionally ending in ? or *",
+        "flow_item": {"title": "a method (INVITE), a status (200, \"1xx\", \"18x\"), "
+                               "alternatives (\"180|183\"), optionally ending in ?, * or +",
                       "anyOf": [{"type": "integer", "minimum": 100, "maximum": 699},
-                                {"type": "string", "pattern":
-                                 r"^([A-Z]+|[1-6](\d\d|xx))(\|([A-Z]+|[1-6](\d\d|xx)))*[?*]?$"}]},
+                                {"type": "string", "pattern": FLOW_ITEM_REGEX}]},
         "header_regexes": {"type": "object", "additionalProperties": {
             "type": ["string", "number"], "title": "a regular expression"}},
         "capture": {"type": "object", "additionalProperties": False, "required": ["header"],

@@ -1,6 +1,6 @@
 """The ``-n`` worker processes of a run (multiprocessing, spawn).
 
-The parent (:func:`_run_workers`, called by :func:`sipclient.scenario.runner.run_plan`) puts
+The parent (:func:`run_workers`, called by :func:`sipclient.scenario.runner.run_plan`) puts
 every scenario's index, path and report folder on a task queue and reads the workers'
 messages (``note``, ``lab-error``, ``start``, ``step``, ``done``) from another; SIGINT/SIGTERM are
 forwarded to every worker. A worker (:func:`_worker_main`, importable by its module path, as
@@ -24,12 +24,12 @@ from typing import Any
 
 from sipclient.io.loop import run as run_loop
 from .labs import LabHandle, TargetSpec, make_netlab
-from .runner import (SIGNAL_NAMES, RunListener, RunOutcome, RunPlan, _complete, _Interrupted,
-                     _interrupted_result, _needs_ordinary_lab, _raise_interrupt, _restore,
-                     annotate, run_placed, step_event)
+from .runner import (SIGNAL_NAMES, Interrupted, RunListener, RunOutcome, RunPlan, annotate,
+                     complete_results, interrupted_result, needs_ordinary_lab, raise_interrupt,
+                     restore_signals, run_placed, step_event)
 
 
-def _run_workers(plan: RunPlan, listener: RunListener) -> RunOutcome:
+def run_workers(plan: RunPlan, listener: RunListener) -> RunOutcome:
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -47,7 +47,7 @@ def _run_workers(plan: RunPlan, listener: RunListener) -> RunOutcome:
     got: list[int] = []
     netlab = make_netlab(plan.target)  # only asked whether WebRTC scenarios need one
     wants_netlab = netlab is not None and any(netlab.wanted(s) for s in plan.scenarios)
-    needs_lab = _needs_ordinary_lab(plan, netlab)
+    needs_lab = needs_ordinary_lab(plan, netlab)
     procs = [ctx.Process(target=_worker_main,
                          args=(w, plan.target, tasks, messages, needs_lab, wants_netlab,
                                plan.capture_interface),
@@ -91,7 +91,7 @@ def _run_workers(plan: RunPlan, listener: RunListener) -> RunOutcome:
         for p in procs:
             p.join()
     finally:
-        _restore(saved)
+        restore_signals(saved)
         tasks.cancel_join_thread()
     failed = [p for p in procs if p.exitcode not in (0, None) and p.exitcode > 0]
     if labs and not any(r is not None for r in results):
@@ -104,7 +104,7 @@ def _run_workers(plan: RunPlan, listener: RunListener) -> RunOutcome:
             else f"{n} workers"
         if wants_netlab:
             outcome.target += "; WebRTC scenarios: a lab in test network namespaces per worker"
-    outcome.results = _complete(plan, results, outcome)
+    outcome.results = complete_results(plan, results, outcome)
     outcome.duration = time.time() - started
     return outcome
 
@@ -135,8 +135,8 @@ def _worker_main(worker: int, spec: TargetSpec, tasks: Any, messages: Any,
     """A worker process: its own lab (or the shared external target), then scenarios from
     ``tasks`` until the end marker or a signal. WebRTC scenarios get the worker's own
     namespace lab (made when the first one comes)."""
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, raise_interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     handle = netlab = None
 
     def say(text: str) -> None:
@@ -148,7 +148,7 @@ def _worker_main(worker: int, spec: TargetSpec, tasks: Any, messages: Any,
         if spec.is_lab and needs_lab:
             try:
                 handle = LabHandle.open(spec.environ, worker, say)
-            except _Interrupted:
+            except Interrupted:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported by the parent, one line
                 messages.put(("lab-error", worker, str(exc)))
@@ -156,7 +156,7 @@ def _worker_main(worker: int, spec: TargetSpec, tasks: Any, messages: Any,
         target = spec.build(handle.lab if handle else None) \
             if handle is not None or not spec.is_lab else None
         run_loop(_worker_loop(worker, target, tasks, messages, netlab, capture_interface))
-    except (_Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt):
         pass
     finally:
         # the parent forwards every signal it gets: a late one must not cut the lab's stop
@@ -203,7 +203,7 @@ async def _worker_loop(worker: int, target: Any, tasks: Any, messages: Any,
         current[:] = [task]
         await asyncio.wait([task])
         if task.cancelled():
-            data = _interrupted_result(scenario, Path(report_dir))
+            data = interrupted_result(scenario, Path(report_dir))
         else:
             data = task.result()
         messages.put(("done", worker, index, data))

@@ -9,7 +9,7 @@ import pytest
 from sipclient.agent import Agent
 from sipclient.agent.errors import AuthenticationFailed
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed001
+from sipclient.http.dialects import pbx_api
 from sipclient.http.twin import Twin, TwinConfig
 
 from .util import agent_config, assert_lab_idle, credentials, run
@@ -23,7 +23,7 @@ def test_block_then_unblock_the_tenant(lab) -> None:
             client = HttpClient(ca_file=str(twin.ca_file))
 
             async def classe5(login: str, acao: str):
-                return (await client.post_json(twin.url + seed001.API_PATH, seed001.request(
+                return (await client.post_json(twin.url + pbx_api.API_PATH, pbx_api.request(
                     "bloqueioclasse5", credentials(), logincliente=login,
                     classe5acao=acao))).json()
 

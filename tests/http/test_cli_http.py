@@ -12,7 +12,7 @@ import pytest
 
 from sipclient.cli import Env, main
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed000
+from sipclient.http.dialects import krolik
 
 from .test_dialects import record
 from .util import SECRETS, SENHA, TOKEN, run
@@ -49,7 +49,7 @@ def test_receive_prints_each_webhook() -> None:
         ["http", "receive", "--count", "1", "--timeout", "20", "--strict"], Env(out, err, {}))))
     thread.start()
     urls = _wait_line(out)["urls"]
-    form = seed000.cdr_from_record(record()).form()
+    form = krolik.cdr_from_record(record()).form()
     bad = run(HttpClient().post_form(urls["seed000"], form | {"billsec": "x"}))
     ok = run(HttpClient().post_form(urls["seed000"], form))
     thread.join(25)
@@ -167,3 +167,22 @@ def test_twin_up_says_which_port_is_taken(lab) -> None:
     assert rc == 1 and out.getvalue() == ""
     assert f"cannot listen on 127.0.0.1:{port}" in err.getvalue()
     assert "--seed003-port" in err.getvalue()
+
+
+def test_dialects_answer_to_their_seed_id_and_their_module_name() -> None:
+    """The vendor modules are named for what they are (krolik, pbx_api, pbx55, rest_c2c,
+    minicrm); what users type (seed000 ...) keeps working, and both forms are accepted."""
+    from sipclient.cli.http import _c2c_dialect, _webhook
+    from sipclient.http import dialects
+
+    assert [_c2c_dialect(n) for n in ("krolik", "SEED001", "rest_c2c")] == [
+        "seed000", "seed001", "seed003"]
+    assert _webhook("minicrm=http://127.0.0.1:9/Api/CallLog", Env(environ={})).dialect == "seed004"
+    assert _webhook("seed002=http://127.0.0.1:9/p", Env(environ={})).dialect == "seed002"
+    err = io.StringIO()
+    rc = main(["http", "c2c", "--url", "https://127.0.0.1:9", "--dialect", "minicrm",
+               "--ramal", "1001", "--number", "600"], Env(io.StringIO(), err, {}))
+    assert rc == 2 and "has no click-to-call" in err.getvalue()
+    for ident, module in dialects.DIALECTS.items():
+        assert hasattr(__import__(f"sipclient.http.dialects.{module}").http.dialects, module)
+        assert dialects.dialect_id(module) == ident

@@ -14,7 +14,7 @@ import pytest
 
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import dialer, seed001
+from sipclient.http.dialects import dialer, pbx_api
 from sipclient.http.dialects.dialer import CampaignRules
 from sipclient.http.twin import Twin, TwinConfig
 from sipclient.media.audio import dominant_frequency
@@ -40,11 +40,11 @@ def test_campaign_of_five_contacts(lab) -> None:
                 Agent(agent_config(lab, "1012", play="tone:1000")) as operator:
             assert (await operator.register()).ok
             client = HttpClient(ca_file=str(twin.ca_file))
-            url = twin.url + seed001.API_PATH
+            url = twin.url + pbx_api.API_PATH
             held: dict[str, float] = {}
 
             async def api(acao: str, **params: str):
-                resp = await client.post_json(url, seed001.request(acao, credentials(),
+                resp = await client.post_json(url, pbx_api.request(acao, credentials(),
                                                                    **params))
                 assert resp.status == 200, resp.text
                 return resp.json()
@@ -110,7 +110,7 @@ def test_campaign_of_five_contacts(lab) -> None:
             assert int(detail["tamanho_gravacao"]) > 0
             assert await api("statusdetalhado", idcampanha="235",
                              idmailing=ids["talks 5 s"]) == []
-            gsm = await client.request("GET", twin.url + seed001.record_path(
+            gsm = await client.request("GET", twin.url + pbx_api.record_path(
                 detail["gravacao"]))
             assert gsm.status == 200 and len(gsm.body) % 33 == 0 and len(gsm.body) > 33 * 500
             decoder = GsmDecoder()

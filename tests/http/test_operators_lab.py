@@ -12,7 +12,7 @@ import pytest
 
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import operators, seed001
+from sipclient.http.dialects import operators, pbx_api
 from sipclient.http.dialects.dialer import CampaignRules
 from sipclient.http.twin import Twin, TwinConfig
 
@@ -43,11 +43,11 @@ def test_login_pause_logout_rows(lab) -> None:
             await code(ana, "6094")
             await code(bia, "6092")
             await asyncio.sleep(0.3)
-            rows = (await client.post_json(twin.url + seed001.API_PATH, seed001.request(
+            rows = (await client.post_json(twin.url + pbx_api.API_PATH, pbx_api.request(
                 "statusoperacoes", credentials(),
                 datainicial=start.strftime("%Y-%m-%d %H:%M:%S")))).json()
             # the campaign's answered contact goes to the queue: ana (1014) is its one member
-            assert (await client.post_json(twin.url + seed001.API_PATH, seed001.request(
+            assert (await client.post_json(twin.url + pbx_api.API_PATH, pbx_api.request(
                 "insert", credentials(), idcampanha="300", cliente="Q", ddd1="11",
                 tel1="90000600"))).json() == ["Status", "OK"]
             incoming = await ana.next_incoming(timeout=15)

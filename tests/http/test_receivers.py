@@ -11,7 +11,7 @@ import ssl
 import pytest
 
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed000, seed002, seed003
+from sipclient.http.dialects import krolik, pbx55, rest_c2c
 from sipclient.http.errors import HttpError
 from sipclient.http.receivers import WebhookReceiver, WebhookTimeout, matcher
 from sipclient.http.server import HttpServer
@@ -55,7 +55,7 @@ def test_minicrm_answers_the_seed_examples_exactly(index: int) -> None:
 
 
 def test_seed000_cdr_checked_field_by_field() -> None:
-    good = seed000.cdr_from_record(record()).form()
+    good = krolik.cdr_from_record(record()).form()
 
     async def main():
         async with WebhookReceiver(strict=True) as rx, WebhookReceiver() as lenient:
@@ -90,13 +90,13 @@ def test_seed002_two_pushes_and_a_transfer_with_the_token() -> None:
             url = rx.url("seed002")
             hdr = {"token": "LKAGSDK"}
             answers = [
-                await client.post_json(url, seed002.payload(rec, "start", central_id="1000"),
+                await client.post_json(url, pbx55.payload(rec, "start", central_id="1000"),
                                        hdr, method="PUT"),
-                await client.post_json(url, seed002.payload(rec, "end", central_id="1000"),
+                await client.post_json(url, pbx55.payload(rec, "end", central_id="1000"),
                                        hdr),
-                await client.post_json(url, seed002.payload(rec, "transfer", central_id="1000",
+                await client.post_json(url, pbx55.payload(rec, "transfer", central_id="1000",
                                                             transfer_id="1479477009.5198"), hdr),
-                await client.post_json(url, seed002.payload(rec, "start", central_id="1000"),
+                await client.post_json(url, pbx55.payload(rec, "start", central_id="1000"),
                                        {"token": "wrong"}),
                 await client.request("GET", url),
             ]
@@ -113,9 +113,9 @@ def test_seed003_events() -> None:
     async def main():
         async with WebhookReceiver(strict=True) as rx:
             client = HttpClient()
-            await client.post_json(rx.url("seed003"), seed003.event("call.dialing", rec, "c", 1))
-            await client.post_json(rx.url("seed003"), seed003.event("call.hangup", rec, "c", 2))
-            broken = seed003.event("call.hangup", rec, "c", 3)
+            await client.post_json(rx.url("seed003"), rest_c2c.event("call.dialing", rec, "c", 1))
+            await client.post_json(rx.url("seed003"), rest_c2c.event("call.hangup", rec, "c", 2))
+            broken = rest_c2c.event("call.hangup", rec, "c", 3)
             del broken["data"]["callId"]
             bad = await client.post_json(rx.url("seed003"), broken)
             hangup = await rx.expect("seed003", "call.hangup", timeout=1,

@@ -11,7 +11,7 @@ import pytest
 
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed001, seed003, seed004
+from sipclient.http.dialects import pbx_api, rest_c2c, minicrm
 from sipclient.http.twin import Twin, TwinConfig
 
 from .test_twin_lab import wav_tone
@@ -31,28 +31,28 @@ def test_seed003_on_plain_http_and_discador_php_with_bearer(lab) -> None:
             plain, tls = HttpClient(), HttpClient(ca_file=str(twin.ca_file))
             base = twin.seed003_url
             assert base.startswith("http://")
-            out = {"c2c": (await plain.request("GET", base + seed003.call_path("1016", "600")
+            out = {"c2c": (await plain.request("GET", base + rest_c2c.call_path("1016", "600")
                                                )).json()}
-            call_id = seed003.parse_call_answer(out["c2c"])
+            call_id = rest_c2c.parse_call_answer(out["c2c"])
             await twin.wait_ended(call_id, timeout=10)
-            out["status"] = (await plain.request("GET", base + seed003.status_path(call_id))
+            out["status"] = (await plain.request("GET", base + rest_c2c.status_path(call_id))
                              ).json()
-            out["api_plain"] = (await plain.post_json(base + seed001.API_PATH, {})).json()
+            out["api_plain"] = (await plain.post_json(base + pbx_api.API_PATH, {})).json()
             out["other_plain"] = (await plain.request("GET", base + "/gravador28/x.gsm")).status
             # seed 001's click-to-call example: /discador.php, the token only in the Bearer
             bearer = ('{"acao":"clicktocall","login":"%s","senha":"%s","token":"%s",'
                       '"origem":"1016","destino":"600"}' % (LOGIN, SENHA, TOKEN))
             body = {"acao": "clicktocall", "login": LOGIN, "senha": SENHA, "origem": "1016",
                     "destino": "600"}
-            out["discador"] = (await tls.post_json(twin.url + seed001.DIALER_PATH, body,
+            out["discador"] = (await tls.post_json(twin.url + pbx_api.DIALER_PATH, body,
                                                    {"Authorization": "Bearer " + bearer})
                                ).json()
-            out["no_bearer"] = (await tls.post_json(twin.url + seed001.DIALER_PATH, body)
+            out["no_bearer"] = (await tls.post_json(twin.url + pbx_api.DIALER_PATH, body)
                                 ).json()
             out["wrong_bearer"] = (await tls.post_json(
-                twin.url + seed001.DIALER_PATH, body,
+                twin.url + pbx_api.DIALER_PATH, body,
                 {"Authorization": "Bearer " + bearer.replace(TOKEN, "nope")})).json()
-            await twin.wait_ended(seed001.parse_click_to_call_answer(out["discador"]), 10)
+            await twin.wait_ended(pbx_api.parse_click_to_call_answer(out["discador"]), 10)
             return out
     out = run(main())
     assert out["c2c"]["apiStatus"] == "CONECTION_OK"
@@ -74,13 +74,13 @@ def test_direct_call_recorded_with_gravacao_equal_to_idchamada(lab) -> None:
             await incoming.answer()
             assert (await call.wait_final(timeout=10)).status == 200
             await asyncio.sleep(2.5)
-            rows = seed001.validate_statusramais((await client.post_json(
-                twin.url + seed001.API_PATH, seed001.request("statusramais",
+            rows = pbx_api.validate_statusramais((await client.post_json(
+                twin.url + pbx_api.API_PATH, pbx_api.request("statusramais",
                                                              credentials()))).json())
             await call.hangup()
             await asyncio.sleep(0.5)
             gravacao = rows[0]["GRAVACAO"]
-            wav = await client.request("GET", twin.url + seed001.record_path(gravacao, "wav"))
+            wav = await client.request("GET", twin.url + pbx_api.record_path(gravacao, "wav"))
             return rows, wav
     rows, wav = run(main())
     by_ramal = {r["Ramal"]: r for r in rows}
@@ -94,6 +94,6 @@ def test_direct_call_recorded_with_gravacao_equal_to_idchamada(lab) -> None:
 
 
 def test_minicrm_template_fetches_the_recording() -> None:
-    template = "https://127.0.0.1:8443/record?Rec=" + seed004.REFERENCE_PLACEHOLDER
-    assert seed004.recording_url(template, "1796672826.900001") == \
+    template = "https://127.0.0.1:8443/record?Rec=" + minicrm.REFERENCE_PLACEHOLDER
+    assert minicrm.recording_url(template, "1796672826.900001") == \
         "https://127.0.0.1:8443/record?Rec=1796672826.900001"

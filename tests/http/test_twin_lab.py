@@ -14,7 +14,7 @@ import pytest
 
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed000, seed001, seed003, seed004
+from sipclient.http.dialects import krolik, pbx_api, rest_c2c, minicrm
 from sipclient.http.receivers import WebhookReceiver
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
 from sipclient.media.audio import dominant_frequency
@@ -38,12 +38,12 @@ async def start_call(client: HttpClient, twin: Twin, dialect: str, ext: str, num
                      key: str = "crm-key-1") -> str:
     """Send the dialect's click-to-call; return the twin's call id."""
     if dialect == "seed001":
-        body = seed001.request("clicktocall", credentials(), origem=ext, destino=number)
-        resp = await client.post_json(twin.url + seed001.API_PATH, body)
-        return seed001.parse_click_to_call_answer(resp.json())
+        body = pbx_api.request("clicktocall", credentials(), origem=ext, destino=number)
+        resp = await client.post_json(twin.url + pbx_api.API_PATH, body)
+        return pbx_api.parse_click_to_call_answer(resp.json())
     if dialect == "seed000":
-        c2c = seed000.click_to_call(seed000.make_ramal("100", ext), number, key)
-        resp = await client.post_form(twin.url + seed000.CALL_PATH, c2c.form())
+        c2c = krolik.click_to_call(krolik.make_ramal("100", ext), number, key)
+        resp = await client.post_form(twin.url + krolik.CALL_PATH, c2c.form())
         assert resp.status == 200, resp.text
         for _ in range(50):
             ids = [c.record.id for c in twin.calls.values() if c.record.key == key]
@@ -51,8 +51,8 @@ async def start_call(client: HttpClient, twin: Twin, dialect: str, ext: str, num
                 return ids[-1]
             await asyncio.sleep(0.1)
         raise AssertionError("the seed000 request started no call")
-    resp = await client.request("GET", twin.url + seed003.call_path(ext, number))
-    return seed003.parse_call_answer(resp.json())
+    resp = await client.request("GET", twin.url + rest_c2c.call_path(ext, number))
+    return rest_c2c.parse_call_answer(resp.json())
 
 
 def wav_tone(data: bytes) -> float:
@@ -101,38 +101,38 @@ def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
             log = await rx.expect("seed004", "calllog", ReferenceId=rec.uniqueid)
             assert abs(log.fields["Duration"] - talk) <= 1.0
             # MiniCRM downloads it through the twin's recording URL template
-            minicrm = await client.request("GET", seed004.recording_url(
+            crm_rec = await client.request("GET", minicrm.recording_url(
                 twin.minicrm_template, log.fields["ReferenceId"]))
-            assert minicrm.status == 200 and wav_tone(minicrm.body) == pytest.approx(1000,
+            assert crm_rec.status == 200 and wav_tone(crm_rec.body) == pytest.approx(1000,
                                                                                     abs=15)
 
             # the recording, at each documented URL shape, holds the agent's tone
-            wav = await client.request("GET", twin.url + seed000.record_path(cdr["userfield"]))
+            wav = await client.request("GET", twin.url + krolik.record_path(cdr["userfield"]))
             assert wav.status == 200, wav.text
             assert wav_tone(wav.body) == pytest.approx(1000, abs=15)
             url = end.fields["call_url_audio"]
             assert url.startswith(twin.url + "/webphone-1000/")
             assert (await client.request("GET", url)).body == wav.body
-            gsm = await client.request("GET", twin.url + seed001.record_path(rec.recording))
+            gsm = await client.request("GET", twin.url + pbx_api.record_path(rec.recording))
             assert gsm.status == 200 and len(gsm.body) % 33 == 0
             decoder = GsmDecoder()
             pcm = np.concatenate([decoder.decode(gsm.body[i:i + 33])
                                   for i in range(0, len(gsm.body), 33)])
             assert dominant_frequency(pcm[8000:], 8000) == pytest.approx(1000, abs=15)
             report = (await client.post_json(
-                twin.url + seed001.API_PATH,
-                seed001.request("statusreport", credentials(), datainicial=""))).json()
-            seed001.validate_report(report)
+                twin.url + pbx_api.API_PATH,
+                pbx_api.request("statusreport", credentials(), datainicial=""))).json()
+            pbx_api.validate_report(report)
             row = next(r for r in report if r["id"] == rec.id)
             assert row["statuschamada"] == "ANSWER" and row["gravacao"] == rec.recording
             if dialect == "seed003":
-                status = seed003.parse_answer((await client.request(
-                    "GET", twin.url + seed003.status_path(call_id))).json())
+                status = rest_c2c.parse_answer((await client.request(
+                    "GET", twin.url + rest_c2c.status_path(call_id))).json())
                 assert status["apiStatus"] == "SUCCESS"
                 assert status["data"]["status"] == "FINISHED"
                 assert status["data"]["disposition"] == "ANSWERED"
                 assert status["data"]["billsec"] == rec.billsec
-                unknown = await client.request("GET", twin.url + seed003.status_path("nope"))
+                unknown = await client.request("GET", twin.url + rest_c2c.status_path("nope"))
                 assert unknown.status == 404 and unknown.json()["apiStatus"] == "NOT_FOUND"
             assert not rx.rejected, rx.rejected
             assert not rx.warned, [w.warnings for w in rx.warned]
@@ -202,14 +202,14 @@ def test_statusramais_during_an_ivr_call(lab) -> None:
             incoming = await callee.next_incoming(timeout=15)
             await incoming.answer()
             await asyncio.sleep(1.5)
-            resp = await client.post_json(twin.url + seed001.API_PATH,
-                                          seed001.request("statusramais", credentials()))
-            rows = seed001.validate_statusramais(resp.json())
-            active = (await client.request("GET", twin.url + seed003.active_path("1020"))).json()
+            resp = await client.post_json(twin.url + pbx_api.API_PATH,
+                                          pbx_api.request("statusramais", credentials()))
+            rows = pbx_api.validate_statusramais(resp.json())
+            active = (await client.request("GET", twin.url + rest_c2c.active_path("1020"))).json()
             gravacao = rows[0]["GRAVACAO"] if rows else ""
             await call.hangup()
             await asyncio.sleep(0.5)
-            after = await client.request("GET", twin.url + seed001.record_path(gravacao, "wav"))
+            after = await client.request("GET", twin.url + pbx_api.record_path(gravacao, "wav"))
         by_ramal = {r["Ramal"]: r for r in rows}
         assert set(by_ramal) == {"1019", "1020"}, rows
         out, into = by_ramal["1019"], by_ramal["1020"]
@@ -223,7 +223,7 @@ def test_statusramais_during_an_ivr_call(lab) -> None:
         assert int(out["Duracao"]) >= 2
         assert gravacao.endswith("-S-1019-" + out["IDCHAMADA"]) and gravacao.startswith("20")
         assert after.status == 200 and wav_tone(after.body) == pytest.approx(1000, abs=15)
-        seed003.parse_answer(active)
+        rest_c2c.parse_answer(active)
         assert active["apiStatus"] == "SUCCESS"
         assert active["data"]["name"].startswith("PJSIP/1020-")
         assert active["data"]["state"] == "UP"
@@ -236,19 +236,19 @@ def test_refusals_as_documented(lab) -> None:
     async def main() -> dict:
         async with Twin(lab, TwinConfig(credentials=credentials())) as twin:
             good = HttpClient(ca_file=str(twin.ca_file))
-            url = twin.url + seed001.API_PATH
-            bad_token = seed001.request("statusramais", credentials()) | {"token": "wrong"}
+            url = twin.url + pbx_api.API_PATH
+            bad_token = pbx_api.request("statusramais", credentials()) | {"token": "wrong"}
             answers = {
-                "ok": (await good.post_json(url, seed001.request("statusramais",
+                "ok": (await good.post_json(url, pbx_api.request("statusramais",
                                                                  credentials()))).json(),
                 "token": (await good.post_json(url, bad_token)).json(),
-                "senha": (await good.post_json(url, seed001.request(
+                "senha": (await good.post_json(url, pbx_api.request(
                     "statusramais", credentials()) | {"senha": "x"})).json(),
                 "source": (await HttpClient(ca_file=str(twin.ca_file),
                                             source_address="127.0.0.2").post_json(
-                    url, seed001.request("statusramais", credentials()))).json(),
+                    url, pbx_api.request("statusramais", credentials()))).json(),
                 "plain": (await good.post_json(url.replace("https://", "http://"),
-                                               seed001.request("statusramais",
+                                               pbx_api.request("statusramais",
                                                                credentials()))).json(),
             }
             verify = HttpClient()  # the default verifies: the twin's self-signed cert fails

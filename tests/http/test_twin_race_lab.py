@@ -9,7 +9,7 @@ import pytest
 
 from sipclient.agent import Agent
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed001
+from sipclient.http.dialects import pbx_api
 from sipclient.http.receivers import WebhookReceiver
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
 
@@ -42,10 +42,10 @@ def test_five_click_to_calls_one_second_apart_each_end_with_its_own_cdr(lab) -> 
             taker = asyncio.get_running_loop().create_task(take_calls())
             ids = []
             for _ in range(5):
-                body = seed001.request("clicktocall", credentials(), origem="1011",
+                body = pbx_api.request("clicktocall", credentials(), origem="1011",
                                        destino="600")
-                answer = (await client.post_json(twin.url + seed001.API_PATH, body)).json()
-                ids.append(seed001.parse_click_to_call_answer(answer))
+                answer = (await client.post_json(twin.url + pbx_api.API_PATH, body)).json()
+                ids.append(pbx_api.parse_click_to_call_answer(answer))
                 await asyncio.sleep(1.0)
             records = [await twin.wait_ended(i, timeout=20) for i in ids]
             taker.cancel()

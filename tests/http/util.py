@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Coroutine, TypeVar
 
 from sipclient.agent import AgentConfig, Secret
-from sipclient.http.dialects.seed001 import Credentials
+from sipclient.http.dialects.pbx_api import Credentials
 
 T = TypeVar("T")
 

@@ -16,7 +16,6 @@ controlled over ``ctrl_tcp`` (netstring JSON commands; its events are collected)
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -27,15 +26,13 @@ import pytest
 
 from sipclient.lab.probe import free_udp_port, port_in_use, tcp_accepts
 
+from .tools import require_binary
+
 MODULES = "/usr/lib/baresip/modules"
 
 
 def baresip_binary() -> str:
-    path = shutil.which("baresip")
-    if path is None:
-        pytest.fail("baresip not found: run `make lab-deps` (Debian package baresip)",
-                    pytrace=False)
-    return path
+    return require_binary("baresip", "run `make lab-deps` (Debian package baresip)")
 
 
 def version() -> str:

@@ -19,11 +19,12 @@ only).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from .tools import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
 NPM_DIR = REPO / "run" / "npm-interop"
@@ -138,11 +139,7 @@ async function stats() {
 
 
 def _npm() -> str:
-    path = shutil.which("npm")
-    if path is None:
-        pytest.fail("npm not found: the browser interop tests install SIP.js and JsSIP with it",
-                    pytrace=False)
-    return path
+    return require_binary("npm", "the browser interop tests install SIP.js and JsSIP with it")
 
 
 def bundles() -> Path:

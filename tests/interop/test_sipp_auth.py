@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -28,17 +27,15 @@ import pytest
 from sipclient.cli import EXIT_AUTH, EXIT_OK, Env, main
 from sipclient.lab.probe import free_udp_port, port_in_use
 
+from .tools import require_binary
+
 SCENARIO = Path(__file__).with_name("sipp") / "uas_auth.xml"
 HOST = "127.0.0.1"
 USER, PASSWORD = "1001", "s3cret-sipp"
 
 
 def sipp_binary() -> str:
-    path = shutil.which("sipp")
-    if path is None:
-        pytest.fail("sipp not found: run `make lab-deps` (Debian package sip-tester)",
-                    pytrace=False)
-    return path
+    return require_binary("sipp", "run `make lab-deps` (Debian package sip-tester)")
 
 
 class Sipp:

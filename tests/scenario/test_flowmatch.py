@@ -63,11 +63,25 @@ def test_in_order_subsequence_with_exact_false() -> None:
     assert not match_flow(["BYE", "INVITE"], ECHO_CALL, exact=False).ok
 
 
-@pytest.mark.parametrize("bad", ["", "18x", "INVITE|", "70", "a b", True, None, 42.5])
+@pytest.mark.parametrize("bad", ["", "1yx", "INVITE|", "70", "a b", True, None, 42.5])
 def test_unreadable_items_are_named(bad) -> None:
     with pytest.raises(FlowPatternError) as info:
         match_flow(["INVITE", bad], ["INVITE"])
     assert "flow item 2" in str(info.value)
+
+
+def test_one_syntax_with_pcap_flow_files() -> None:
+    """expect_flow and pcap validate's flow files read items with one parser: "18x" (the
+    flow files' partial status) and "+" (expect_flow's one or more) work in both."""
+    from sipclient.pcap.flowspec import parse_pattern as flow_file_item
+
+    flow = ["INVITE", "100", "180", "183", "200", "ACK"]
+    assert match_flow(["INVITE", "100?", "18x+", "200", "ACK"], flow).ok
+    assert not match_flow(["INVITE", "100?", "18x+", "200", "ACK"],
+                          ["INVITE", "100", "200", "ACK"]).ok
+    for text in ("18x+", "1xx", "180|183?", "100*", "invite"):
+        assert flow_file_item(text) == parse_item(text)
+    assert flow_file_item("18x").matches("183") and not flow_file_item("18x").matches("200")
 
 
 def test_items_are_parsed_once_with_their_marks() -> None:

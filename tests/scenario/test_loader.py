@@ -225,9 +225,9 @@ steps:
     ('  - register: alice\n  - options: {agent: alice, expect: 2000}', 5,
      'step 2 (options): "expect" must be a status code (200), a class ("4xx") or a list of '
      'codes, got 2000'),
-    ('  - expect_flow: {agent: alice, flow: [INVITE, "18x"]}', 4,
-     'step 1 (expect_flow): "flow" item 2 must be a method (INVITE), a status (200, "1xx"), '
-     'alternatives ("180|183"), optionally ending in ? or *, got "18x"'),
+    ('  - expect_flow: {agent: alice, flow: [INVITE, "18y"]}', 4,
+     'step 1 (expect_flow): "flow" item 2 must be a method (INVITE), a status (200, "1xx", '
+     '"18x"), alternatives ("180|183"), optionally ending in ?, * or +, got "18y"'),
     ('  - expect: {agent: alice}', 4,
      'step 1 (expect): needs "method" or "status" (which message to wait for)'),
     ('  - wait: {for: incoming}', 4, 'step 1 (wait): for: incoming needs "agent"'),

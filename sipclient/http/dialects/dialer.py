@@ -98,7 +98,7 @@ def parse_insert(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def insert_params(idcampanha: str, phones: list[tuple[str, str]], **values: str
                   ) -> dict[str, str]:
-    """``insert``'s fields (for ``seed001.request("insert", creds, **params)``): the phones
+    """``insert``'s fields (for ``pbx_api.request("insert", creds, **params)``): the phones
     as ``ddd1``/``tel1``... , checked like the PBX checks them."""
     params = {"idcampanha": str(idcampanha), **{k: str(v) for k, v in values.items()}}
     if len(phones) > PHONES:

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sipclient.http.dialects import dialer as d
-from sipclient.http.dialects import seed001
+from sipclient.http.dialects import pbx_api
 from sipclient.http.twin.ami import AmiError, Message
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class Dialer:
         rules = campaign.rules
         uniqueid = self.twin._channel_id(attempt.started)
         attempt.uniqueid = uniqueid
-        attempt.gravacao = seed001.make_gravacao(attempt.started, attempt.number, rules.id,
+        attempt.gravacao = pbx_api.make_gravacao(attempt.started, attempt.number, rules.id,
                                                  uniqueid)
         live = _Live(campaign, contact, attempt, f"dialer-{uniqueid}")
         self._live[uniqueid] = live

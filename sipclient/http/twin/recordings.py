@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sipclient.http.dialects import seed000, seed001, seed002
+from sipclient.http.dialects import krolik, pbx_api, pbx55
 from sipclient.http.dialects.record import CallRecord
 from sipclient.http.wire import HttpRequest, HttpResponse, text_response
 
@@ -18,8 +18,8 @@ def serve_recording(req: HttpRequest, records: list[CallRecord], monitor_dir: Pa
     path = req.path
     rec: CallRecord | None = None
     want_gsm = False
-    if path.startswith(seed001.RECORD_PREFIX):
-        name = path[len(seed001.RECORD_PREFIX):]
+    if path.startswith(pbx_api.RECORD_PREFIX):
+        name = path[len(pbx_api.RECORD_PREFIX):]
         stem, _, ext = name.rpartition(".")
         want_gsm = ext == "gsm"
         rec = next((r for r in records if r.recording == stem and ext in ("gsm", "wav")),
@@ -28,11 +28,11 @@ def serve_recording(req: HttpRequest, records: list[CallRecord], monitor_dir: Pa
             file = _inside(monitor_dir, f"{stem}.wav")   # recorded by the dialplan itself
             if file is not None and file.is_file():
                 return _audio(file, want_gsm)
-    elif path.startswith(seed000.RECORD_PREFIX):
-        userfield = path[len(seed000.RECORD_PREFIX):]
+    elif path.startswith(krolik.RECORD_PREFIX):
+        userfield = path[len(krolik.RECORD_PREFIX):]
         rec = next((r for r in records if r.userfield == userfield), None)
     elif path.startswith("/webphone-"):
-        rec = next((r for r in records if seed002.audio_path(r, central_id) == path), None)
+        rec = next((r for r in records if pbx55.audio_path(r, central_id) == path), None)
     else:
         ref = req.query.get("Rec", "")
         rec = next((r for r in records if r.uniqueid and r.uniqueid == ref), None)

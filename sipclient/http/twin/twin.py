@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed000, seed001, seed002, seed003, seed004
+from sipclient.http.dialects import krolik, pbx_api, pbx55, rest_c2c, minicrm
 from sipclient.http.dialects.dialer import CampaignRules
 from sipclient.http.dialects.operators import OperatorLog
 from sipclient.http.dialects.record import CallRecord
@@ -58,7 +58,7 @@ class WebhookTarget:
 
 @dataclass
 class TwinConfig:
-    credentials: seed001.Credentials
+    credentials: pbx_api.Credentials
     host: str = "127.0.0.1"
     port: int = 0
     customer_code: str = "100"       # seed 000's 3-digit code in front of the extension
@@ -128,7 +128,7 @@ class Twin:
         """The recording URL template MiniCRM is given (seed 004), for the twin's CallLogs'
         ReferenceId: ``https://host:port/record?Rec={%RefereceId%}`` (the document's
         spelling)."""
-        return self.url + "/record?Rec=" + seed004.REFERENCE_PLACEHOLDER
+        return self.url + "/record?Rec=" + minicrm.REFERENCE_PLACEHOLDER
 
     @property
     def monitor_dir(self) -> Path:
@@ -205,7 +205,7 @@ class Twin:
         if dialect == "seed003":
             call_id = f"{serial:04x}{int(now.timestamp() * 1000) & 0xffffffffffff:012x}"
         else:
-            call_id = seed001.make_call_id(extension, now, serial)
+            call_id = pbx_api.make_call_id(extension, now, serial)
         rec = CallRecord(id=call_id, uniqueid="", extension=extension, number=number,
                          start=now, key=key or call_id, dialect=dialect,
                          customer_code=self.config.customer_code)
@@ -216,9 +216,9 @@ class Twin:
         # GRAVACAO carries the same id as IDCHAMADA (the channel's linkedid).
         uniqueid = self._channel_id(now)
         self._by_uniqueid[uniqueid] = call_id
-        gravacao = seed001.make_gravacao(now, number, extension, uniqueid)
+        gravacao = pbx_api.make_gravacao(now, number, extension, uniqueid)
         stamp = int(now.timestamp())
-        userfield = seed000.make_userfield(now, self.config.customer_code + extension,
+        userfield = krolik.make_userfield(now, self.config.customer_code + extension,
                                            extension, number, f"{stamp}{serial:03d}")
         call.record = replace(rec, recording=gravacao, userfield=userfield, uniqueid=uniqueid)
         self._push_start(call.record)
@@ -333,7 +333,7 @@ class Twin:
         call.transfer_pushed = True
         for target in self.config.webhooks:
             if target.dialect == "seed002":
-                self._queue(target, self._deliver(target, "transfer", seed002.payload(
+                self._queue(target, self._deliver(target, "transfer", pbx55.payload(
                     call.record, "transfer", central_id=self.config.central_id,
                     base_url=self.url, transfer_id=call.transfer_id)))
 
@@ -342,26 +342,26 @@ class Twin:
     def _push_start(self, rec: CallRecord) -> None:
         for target in self.config.webhooks:
             if target.dialect == "seed002":
-                self._queue(target, self._deliver(target, "start", seed002.payload(
+                self._queue(target, self._deliver(target, "start", pbx55.payload(
                     rec, "start", central_id=self.config.central_id, base_url=self.url)))
             elif target.dialect == "seed003":
-                self._queue(target, self._deliver(target, "call.dialing", seed003.event(
+                self._queue(target, self._deliver(target, "call.dialing", rest_c2c.event(
                     "call.dialing", rec, self.config.client_id, _epoch_ms())))
 
     def _push_end(self, rec: CallRecord) -> None:
         for target in self.config.webhooks:
             if target.dialect == "seed000":
-                body: Any = seed000.cdr_from_record(rec).form()
+                body: Any = krolik.cdr_from_record(rec).form()
             elif target.dialect == "seed002":
-                body = seed002.payload(rec, "end", central_id=self.config.central_id,
+                body = pbx55.payload(rec, "end", central_id=self.config.central_id,
                                        base_url=self.url)
             elif target.dialect == "seed003":
-                body = seed003.event("call.hangup", rec, self.config.client_id, _epoch_ms())
+                body = rest_c2c.event("call.hangup", rec, self.config.client_id, _epoch_ms())
             else:
                 start_utc = rec.start.astimezone(timezone.utc).replace(tzinfo=None)
-                body = seed004.request(_reveal(target.secret) or "",
+                body = minicrm.request(_reveal(target.secret) or "",
                                        self.config.user_extension_field or rec.extension,
-                                       [seed004.record_from_call(rec, start_utc)])
+                                       [minicrm.record_from_call(rec, start_utc)])
             self._queue(target, self._deliver(target, "end", body))
 
     def _queue(self, target: WebhookTarget, delivery: Any) -> None:
@@ -383,7 +383,7 @@ class Twin:
             else:
                 headers = {}
                 if target.dialect == "seed002" and target.secret is not None:
-                    headers[seed002.TOKEN_HEADER] = _reveal(target.secret)
+                    headers[pbx55.TOKEN_HEADER] = _reveal(target.secret)
                 resp = await client.post_json(target.url, body, headers,
                                               method=target.method)
             self.deliveries.append((target.dialect, kind, resp.status))
@@ -399,24 +399,24 @@ class Twin:
     async def _plain(self, req: HttpRequest) -> HttpResponse:
         """Plain HTTP: seed 003's API (documented on http://DOMAIN:3030), seed 001's "Erro de
         Protocolo" on seed 001's paths, 404 elsewhere."""
-        routed = seed003.route(req.path)
+        routed = rest_c2c.route(req.path)
         if routed:
             return await self._api003(req, *routed)
-        if req.path in seed001.API_PATHS:
-            return json_response(seed001.PROTOCOL_ERROR)
+        if req.path in pbx_api.API_PATHS:
+            return json_response(pbx_api.PROTOCOL_ERROR)
         return text_response(f"not found over plain HTTP: {req.path} (seed 003's /api/... "
                              "only; the rest is HTTPS)\n", 404)
 
     async def _handle(self, req: HttpRequest) -> HttpResponse:
         path = req.path
-        if path in seed001.API_PATHS:
+        if path in pbx_api.API_PATHS:
             return await self._api001(req)
-        if path == seed000.CALL_PATH:
+        if path == krolik.CALL_PATH:
             return await self._call000(req)
-        if path.startswith((seed001.RECORD_PREFIX, seed000.RECORD_PREFIX, "/webphone-")) \
+        if path.startswith((pbx_api.RECORD_PREFIX, krolik.RECORD_PREFIX, "/webphone-")) \
                 or path == "/record":
             return await self._recording(req)
-        routed = seed003.route(path)
+        routed = rest_c2c.route(path)
         if routed:
             return await self._api003(req, *routed)
         return text_response(f"not found: {path}\n", 404)
@@ -425,32 +425,32 @@ class Twin:
         if req.method != "POST":
             return json_response(["Status", "Use POST"], 405)
         try:
-            api = seed001.parse_request(seed001.with_bearer(req.json(),
+            api = pbx_api.parse_request(pbx_api.with_bearer(req.json(),
                                                             req.header("authorization")))
         except (FieldError, ValueError) as exc:
             return json_response(["Status", f"Requisicao Invalida: {exc}"], 400)
-        failed = seed001.check_access(api, self.config.credentials, req.peer[0])
+        failed = pbx_api.check_access(api, self.config.credentials, req.peer[0])
         if failed:
             self.refusals.append(failed)
             log.warning("seed001 %s refused from %s: %s does not match", api.acao,
                         req.peer[0], failed)
-            return json_response(seed001.LOGIN_INVALID)
+            return json_response(pbx_api.LOGIN_INVALID)
         try:
             if api.acao == "clicktocall":
-                origem, destino = seed001.click_to_call_params(api.params)
+                origem, destino = pbx_api.click_to_call_params(api.params)
                 rec = await self.click_to_call(origem, destino, dialect="seed001")
                 return json_response(["Status", "CHAMADA OK", "ID", rec.id])
             if api.acao == "statusramais":
                 return json_response(await self.statusramais())
             if api.acao == "statusreport":
-                since = seed001.parse_datainicial(api.params, datetime.now())
-                return json_response(seed001.report([c.record for c in self.calls.values()],
+                since = pbx_api.parse_datainicial(api.params, datetime.now())
+                return json_response(pbx_api.report([c.record for c in self.calls.values()],
                                                     since))
             if api.acao == "bloqueioclasse5":
                 return json_response(await self.classe5(api.params))
             if api.acao in ("insert", "statusdiscador", "statusdetalhado", "deletediscador"):
                 return json_response(self.dialer.answer(api.acao, api.params, datetime.now()))
-            since = seed001.parse_datainicial(api.params, datetime.now())
+            since = pbx_api.parse_datainicial(api.params, datetime.now())
             return json_response(self.operators.since(since))   # statusoperacoes
         except FieldError as exc:
             return json_response(["Status", f"Parametro Invalido: {exc}"])
@@ -468,7 +468,7 @@ class Twin:
     async def _call000(self, req: HttpRequest) -> HttpResponse:
         # The document: every request is answered 200, whatever its parameters.
         try:
-            c2c = seed000.parse_click_to_call(req.form() if req.method == "POST" else req.query)
+            c2c = krolik.parse_click_to_call(req.form() if req.method == "POST" else req.query)
             if c2c.customer_code != self.config.customer_code:
                 raise FieldError("ramal", f"customer code {c2c.customer_code} is not "
                                  f"{self.config.customer_code}")
@@ -486,24 +486,24 @@ class Twin:
                 rec = await self.click_to_call(params["ramal"], params["number"],
                                                dialect="seed003")
             except HttpError as exc:
-                return json_response(seed003.answer("ERROR", now, {"error": str(exc)}))
-            return json_response(seed003.answer("CONECTION_OK", now,
-                                                seed003.call_data(rec, now)))
+                return json_response(rest_c2c.answer("ERROR", now, {"error": str(exc)}))
+            return json_response(rest_c2c.answer("CONECTION_OK", now,
+                                                rest_c2c.call_data(rec, now)))
         if kind == "status":
             call = self.calls.get(params["call_id"])
             if call is None:
-                return json_response(seed003.answer("NOT_FOUND", now, None), 404)
+                return json_response(rest_c2c.answer("NOT_FOUND", now, None), 404)
             rec = call.record
             status = "FINISHED" if rec.ended else "IN_PROGRESS"
-            data = seed003.call_data(rec, now, status)
-            data.update({"disposition": seed003.hangup_disposition(rec.disposition)
+            data = rest_c2c.call_data(rec, now, status)
+            data.update({"disposition": rest_c2c.hangup_disposition(rec.disposition)
                          if rec.disposition else None,
                          "duration": rec.duration, "billsec": rec.billsec})
-            return json_response(seed003.answer("SUCCESS", now, data))
+            return json_response(rest_c2c.answer("SUCCESS", now, data))
         channels = await self._channels()
         mine = [c for c in channels if _ext_of(c) == params["ramal"]]
         if not mine:
-            return json_response(seed003.answer("SUCCESS", now, None))
+            return json_response(rest_c2c.answer("SUCCESS", now, None))
         chan = mine[0]
         linked = [c["Channel"] for c in channels
                   if c.get("BridgeId") and c.get("BridgeId") == chan.get("BridgeId")
@@ -514,9 +514,9 @@ class Twin:
                 "callerId": {"name": chan.get("CallerIDName", ""),
                              "number": chan.get("CallerIDNum", "")},
                 "state": chan.get("ChannelStateDesc", "").upper(), "account": None,
-                "dateOfCreation": seed003.iso(created),
+                "dateOfCreation": rest_c2c.iso(created),
                 "linkedChannel": linked[0] if linked else None}
-        return json_response(seed003.answer("SUCCESS", now, data))
+        return json_response(rest_c2c.answer("SUCCESS", now, data))
 
     # --- status ----------------------------------------------------------------------------
 
@@ -540,7 +540,7 @@ class Twin:
             exten = ext if incoming else chan.get("Exten", "")
             if exten in ("s", "h", ""):
                 exten = chan.get("ConnectedLineNum", "")
-            rows.append(seed001.statusramais_row(
+            rows.append(pbx_api.statusramais_row(
                 Ramal=ext, Status=DEVICE_STATES.get(states.get(f"PJSIP/{ext}", ""), "In use"),
                 Direcao="ENTRADA" if incoming else "SAIDA",
                 Duracao=_seconds(chan.get("Duration", "0")),

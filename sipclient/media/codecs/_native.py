@@ -15,27 +15,10 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from sipclient.media.codecs.registry import CodecUnavailable  # noqa: F401 - raised here
 from sipclient.proto.errors import LocalProtocolError, ParseError
 
 __all__ = ["CodecUnavailable", "NativeState", "load_library", "frames_of", "check_payload"]
-
-
-class CodecUnavailable(RuntimeError):
-    """The native library behind a codec cannot be loaded.
-
-    ``codec`` is the codec name ("GSM"), ``library`` the shared object that was looked for,
-    ``package`` the Debian package that provides it.
-    """
-
-    def __init__(self, codec: str, library: str, package: str, detail: str = "") -> None:
-        self.codec = codec
-        self.library = library
-        self.package = package
-        message = (
-            f"codec {codec} is unavailable: {library} cannot be loaded; "
-            f"install the Debian package {package} (make lab-deps)"
-        )
-        super().__init__(f"{message} [{detail}]" if detail else message)
 
 
 @cache

@@ -5,10 +5,9 @@ found by that name later, whichever side they are on."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
-from sipclient.agent import Agent, Call, IncomingCall, SipTimeout
+from sipclient.agent import Agent, AgentError, Call, IncomingCall, SipTimeout
 from sipclient.proto.message import Response
 
 from ..kinds import (AGENT, BOOL, CALL, CALL_NAME, CODECS, DIGITS, DTMF_MODES, HEADERS, INTEGER,
@@ -28,26 +27,6 @@ def _codecs(args: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(str(c).upper() for c in codecs)
 
 
-def _offer_codecs_once(agent: Agent, codecs: tuple[str, ...]) -> Any:
-    """The next call's media offers ``codecs`` (the agent's setting stays as it was);
-    returns the function that puts the agent's media factory back."""
-    factory = agent.media_factory
-
-    def once(a: Agent) -> Any:
-        a.media_factory = factory
-        saved = a.config
-        a.config = replace(saved, codecs=codecs)
-        try:
-            return factory(a)
-        finally:
-            a.config = saved
-    agent.media_factory = once
-
-    def restore() -> None:
-        agent.media_factory = factory
-    return restore
-
-
 @step_kind("call", arguments({"from": AGENT, "to": TEXT, "as": CALL_NAME, "codecs": CODECS,
             "headers": HEADERS,
             "expect": {"title": "a status or \"none\"",
@@ -61,14 +40,8 @@ async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     agent = ctx.agent(name)
     to = str(args["to"])
     headers = [(str(k), str(v)) for k, v in (args.get("headers") or {}).items()]
-    codecs = _codecs(args)
-    restore = _offer_codecs_once(agent, codecs) if codecs else None
     since = len(agent.trace)
-    try:
-        session = await agent.call(to, headers=headers)
-    finally:
-        if restore is not None:
-            restore()
+    session = await agent.call(to, headers=headers, codecs=_codecs(args))
     ref = ctx.add_call(args.get("as"), name, session, since)
     ref.label = f"{ref.name} ({name} to {to})"
     ref.timeout = timeout_of(args, 30.0)
@@ -121,11 +94,10 @@ async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     _add_incoming(ctx, args, name, incoming)
     codecs = _codecs(args)
     if codecs:
-        media = incoming.media
-        if getattr(media, "sdp", True) is not None or not hasattr(media, "codecs"):
-            raise StepFailed(f"answer {name}: codecs cannot be chosen for this call's media "
-                             "any more (give them to the agent instead)")
-        media.codecs = codecs  # type: ignore[attr-defined]
+        try:
+            incoming.media.set_codecs(codecs)
+        except (AgentError, ValueError) as exc:
+            raise StepFailed(f"answer {name}: {exc}") from None
     if args.get("ring", True):
         await incoming.ringing()
     after = number(args, "after", 0) or 0
@@ -253,11 +225,9 @@ async def dtmf(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     else:
         await media_up(ctx, name, timeout)
     duration = number(args, "duration")
-    if duration is not None:
-        rtp = getattr(session.media, "rtp", None)
-        if rtp is None or mode == "info":
-            raise StepFailed(f"dtmf {name}: duration applies to rfc4733 and inband digits "
-                             "on real media only")
-        rtp.DTMF_MS = int(duration)  # the RTP session's per-digit length (160 ms by default)
     async with asyncio.timeout(timeout):
-        await session.send_dtmf(digits, mode)
+        try:
+            await session.send_dtmf(digits, mode,
+                                    duration_ms=None if duration is None else int(duration))
+        except AgentError as exc:
+            raise StepFailed(f"dtmf {name}: {exc}") from None

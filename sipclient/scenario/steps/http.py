@@ -38,7 +38,7 @@ from typing import Any
 
 from sipclient.agent import Secret
 from sipclient.http.client import HttpClient
-from sipclient.http.dialects import seed000, seed001, seed002, seed003
+from sipclient.http.dialects import krolik, pbx_api, pbx55, rest_c2c
 from sipclient.http.errors import HttpIntegrationError
 from sipclient.http.receivers import WebhookReceiver, WebhookTimeout, matcher
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
@@ -56,7 +56,7 @@ DIALECTS = ("seed000", "seed002", "seed003", "seed004")
 class _HttpState:
     twin: Twin
     receiver: WebhookReceiver
-    credentials: seed001.Credentials
+    credentials: pbx_api.Credentials
     calls: dict[str, str] = field(default_factory=dict)     # as-name -> twin call id
 
     def client(self, source: str | None = None) -> HttpClient:
@@ -97,7 +97,7 @@ async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     senha, token, push, key = (secrets.token_hex(8) for _ in range(4))
     for value in (senha, token, push, key):
         ctx.variables.add_secret(value)
-    creds = seed001.Credentials(str(args.get("login", "root")), Secret(senha), Secret(token),
+    creds = pbx_api.Credentials(str(args.get("login", "root")), Secret(senha), Secret(token),
                                 str(args.get("source", "127.0.0.1")))
     receiver = await WebhookReceiver(token=push, api_key=key).start()
     wanted = args.get("webhooks") or list(DIALECTS)
@@ -134,18 +134,18 @@ async def click_to_call(ctx: RunContext, step: Step, args: dict[str, Any]) -> No
     before = set(state.twin.calls)
     try:
         if dialect == "seed001":
-            answer = (await client.post_json(url + seed001.API_PATH, seed001.request(
+            answer = (await client.post_json(url + pbx_api.API_PATH, pbx_api.request(
                 "clicktocall", state.credentials, origem=ramal, destino=number))).json()
             ok = isinstance(answer, list) and answer[1:2] == ["CHAMADA OK"]
             shown = json.dumps(answer, ensure_ascii=False)
         elif dialect == "seed000":
             key = str(args.get("key", name))
-            c2c = seed000.click_to_call(seed000.make_ramal(state.twin.config.customer_code,
+            c2c = krolik.click_to_call(krolik.make_ramal(state.twin.config.customer_code,
                                                            ramal), number, key)
-            resp = await client.post_form(url + seed000.CALL_PATH, c2c.form())
+            resp = await client.post_form(url + krolik.CALL_PATH, c2c.form())
             ok, shown = resp.status == 200 and resp.text == "OK", f"{resp.status} {resp.text}"
         else:
-            answer = (await client.request("GET", url + seed003.call_path(ramal, number))).json()
+            answer = (await client.request("GET", url + rest_c2c.call_path(ramal, number))).json()
             ok = isinstance(answer, dict) and answer.get("apiStatus") == "CONECTION_OK"
             shown = json.dumps(answer, ensure_ascii=False)
     except HttpIntegrationError as exc:
@@ -243,9 +243,9 @@ async def expect_recording(ctx: RunContext, step: Step, args: dict[str, Any]) ->
         raise StepFailed(f"expect_recording: call {name} has not ended") from None
     rec = call.record
     shape = str(args.get("shape", "seed000"))
-    path = {"seed000": seed000.record_path(rec.userfield),
-            "seed001": seed001.record_path(rec.recording),
-            "seed002": seed002.audio_path(rec, state.twin.config.central_id)}[shape]
+    path = {"seed000": krolik.record_path(rec.userfield),
+            "seed001": pbx_api.record_path(rec.recording),
+            "seed002": pbx55.audio_path(rec, state.twin.config.central_id)}[shape]
     resp = await state.client().request("GET", state.twin.url + path)
     if resp.status != 200:
         raise StepFailed(f"expect_recording: GET {path} answered {resp.status}: "
@@ -277,15 +277,15 @@ async def statusramais(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
     deadline = asyncio.get_running_loop().time() + timeout_of(args, 5.0)
     while True:
         answer = (await state.client().post_json(
-            state.twin.url + seed001.API_PATH,
-            seed001.request("statusramais", state.credentials))).json()
+            state.twin.url + pbx_api.API_PATH,
+            pbx_api.request("statusramais", state.credentials))).json()
         try:
-            rows = seed001.validate_statusramais(answer)
+            rows = pbx_api.validate_statusramais(answer)
         except HttpIntegrationError as exc:
             raise StepFailed(f"statusramais: {exc}") from None
         problems = []
         for ramal, fields_ in wanted.items():
-            found = seed001.find_rows(rows, ramal)
+            found = pbx_api.find_rows(rows, ramal)
             if not found:
                 problems.append(f"no row for {ramal}")
                 continue

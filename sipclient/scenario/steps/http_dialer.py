@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sipclient.http.dialects import dialer, seed001
+from sipclient.http.dialects import dialer, pbx_api
 from sipclient.http.errors import HttpIntegrationError
 
 from ..kinds import BOOL, CALL_NAME, STRING, TEXT, arguments, enum, step_kind
@@ -67,8 +67,8 @@ def _contacts(ctx: RunContext) -> dict[str, tuple[str, str]]:
 async def _api(ctx: RunContext, acao: str, **params: Any) -> Any:
     state = _state(ctx)
     try:
-        resp = await state.client().post_json(state.twin.url + seed001.API_PATH,
-                                              seed001.request(acao, state.credentials,
+        resp = await state.client().post_json(state.twin.url + pbx_api.API_PATH,
+                                              pbx_api.request(acao, state.credentials,
                                                               **params))
         return resp.json()
     except HttpIntegrationError as exc:

@@ -13,6 +13,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from sipclient.agent import AgentError
+
 from ..kinds import CALL, INTEGER, NUMBER, STRING, arguments, ref, step_kind
 from ..context import RunContext, StepFailed
 from ..model import Step
@@ -25,12 +27,8 @@ TONE_WINDOW = 1.5
 EXPECT_TIMEOUT = 10.0
 
 
-def _media(ctx: RunContext, name: str, method: str) -> Any:
-    media = ctx.call(name).media
-    if not hasattr(media, method):
-        raise StepFailed(f"call {name}: its media ({type(media).__name__}) cannot do this "
-                         f"({method})")
-    return media
+def _media(ctx: RunContext, name: str) -> Any:
+    return ctx.call(name).media
 
 
 def check_play(checker: Any, step: Step, prefix: str, line_of: Any) -> None:
@@ -52,8 +50,8 @@ async def play(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
         source = str(path)
     await media_up(ctx, args["call"], timeout_of(args, 30.0))
     try:
-        _media(ctx, args["call"], "set_play").set_play(source)
-    except ValueError as exc:
+        _media(ctx, args["call"]).set_play(source)
+    except (AgentError, ValueError) as exc:
         raise StepFailed(f"play: {exc}") from None
 
 
@@ -64,9 +62,11 @@ async def record(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     path = ctx.report_dir / Path(str(args["file"])).name
     await media_up(ctx, args["call"], timeout_of(args, 30.0))
     try:
-        _media(ctx, args["call"], "set_record").set_record(str(path))
+        _media(ctx, args["call"]).set_record(str(path))
     except OSError as exc:
         raise StepFailed(f"record: cannot write {path}: {exc.strerror}") from None
+    except AgentError as exc:
+        raise StepFailed(f"record: {exc}") from None
 
 
 def media_problems(stats: dict[str, Any], args: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -121,13 +121,13 @@ def media_problems(stats: dict[str, Any], args: dict[str, Any]) -> tuple[list[st
 
 def _measure(ctx: RunContext, name: str, args: dict[str, Any]) -> dict[str, Any] | None:
     """The call's first stream's statistics (None: no stream negotiated yet)."""
-    streams = _media(ctx, name, "stats").stats()
+    streams = _media(ctx, name).stats()
     if not streams:
         return None
     stats = dict(streams[0])
     session = ctx.call(name)
-    recent = getattr(session.media, "dominant_hz", None)
-    if args.get("tone") is not None and callable(recent) and not session.is_ended:
+    recent = session.media.dominant_hz
+    if args.get("tone") is not None and not session.is_ended:
         # the tone heard now (the last seconds), not over the whole call: early media or
         # an earlier play source must not hide the current one
         stats["dominant_hz"] = recent(ctx.now() - TONE_WINDOW)
@@ -152,7 +152,6 @@ async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
     timeout = timeout_of(args, EXPECT_TIMEOUT)
     deadline = ctx.now() + timeout
     session = (await media_up(ctx, name, timeout)).session
-    rtp = getattr(session.media, "rtp", None)
     while True:
         stats = _measure(ctx, name, args)
         if stats is None:
@@ -162,16 +161,14 @@ async def expect_media(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
         left = deadline - ctx.now()
         if not wrong or session.is_ended or left <= 0 or (stats and _hopeless(stats, args)):
             break
-        if rtp is not None:  # the next packet (or the end of the call) changes the figures
-            waits = [asyncio.ensure_future(rtp.received(left)),
-                     asyncio.ensure_future(session.changed(left))]
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
-        elif not await session.changed(left):
-            continue
+        # the next packet (or a change of the call) changes the figures
+        waits = [asyncio.ensure_future(session.media.received(left)),
+                 asyncio.ensure_future(session.changed(left))]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
     if stats is None:
         raise StepFailed(f"expect_media {name}: the call has no media stream (no SDP "
                          "negotiated)")

@@ -66,10 +66,7 @@ async def answered(ctx: RunContext, name: str, timeout: float) -> CallRef:
 
 
 def _sending(session: DialogSession) -> bool:
-    rtp = getattr(session.media, "rtp", None)
-    if rtp is None:  # media without an RTP session of ours (WebRTC): up once answered
-        return True
-    return rtp.params is not None and rtp.params.send
+    return session.media.sending
 
 
 async def media_up(ctx: RunContext, name: str, timeout: float) -> CallRef:
@@ -98,9 +95,9 @@ def _word_reached(word: str, session: DialogSession) -> bool | None:
     if word == "ended":
         return True if session.is_ended else None
     if word == "held":
-        remote = getattr(session.media, "remote", None)
-        held = session.on_hold or getattr(remote, "direction", None) in ("sendonly",
-                                                                         "inactive")
+        remote = session.media.remote
+        held = session.on_hold or (remote is not None
+                                   and remote.direction in ("sendonly", "inactive"))
         return True if held else (False if session.is_ended else None)
     provisional = [r.status for r in getattr(session, "provisional", [])]
     if word == "ringing":
