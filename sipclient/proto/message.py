@@ -87,6 +87,24 @@ _DIGITS_RE = re.compile(r"[0-9]+\Z")
 
 _MISSING = object()
 
+# Parsed header values shared by every message: the values are frozen, and a call's
+# From, To, Call-ID, CSeq and Via come back verbatim in its responses and its next
+# requests, so each is parsed once, not once per message. Keyed by header name (each
+# name has one parser and one limit) and value; bounded (emptied when full).
+_MEMO: dict[tuple[str, str], Any] = {}
+_MEMO_MAX = 4096
+
+
+def _memo_parse(header: str, parser: Callable[[str], Any], value: str) -> Any:
+    key = (header, value)
+    result = _MEMO.get(key, _MISSING)
+    if result is _MISSING:
+        result = parser(value)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = result
+    return result
+
 
 def _bad(reason: str, header: str | None = None, offset: int | None = None) -> ParseError:
     return ParseError(reason, header=header, offset=offset)
@@ -309,10 +327,16 @@ class Message:
                 raise ParseError(f"missing {header} header", header=header)
             result = None
         else:
-            try:
-                result = parser(value)
-            except (ParseError, ValueError, IndexError, TypeError) as exc:
-                raise self._error(header, exc, header) from None
+            memo_key = (header, value)
+            result = _MEMO.get(memo_key, _MISSING)
+            if result is _MISSING:
+                try:
+                    result = parser(value)
+                except (ParseError, ValueError, IndexError, TypeError) as exc:
+                    raise self._error(header, exc, header) from None
+                if len(_MEMO) >= _MEMO_MAX:
+                    _MEMO.clear()
+                _MEMO[memo_key] = result
         cache[header] = result
         return result
 
@@ -330,7 +354,7 @@ class Message:
         out = []
         for value in h.get_all(header):
             try:
-                out.append(parser(value))
+                out.append(_memo_parse(header, parser, value))
             except (ParseError, ValueError, IndexError, TypeError) as exc:
                 raise self._error(header, exc, header) from None
         cache[key] = result = tuple(out)
