@@ -3,7 +3,7 @@ process, not once per message: the memo must never change what a message reads."
 
 import pytest
 
-from sipclient.proto import message as message_mod
+from sipclient.proto import views as message_mod
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import parse_message
 
