@@ -17,7 +17,7 @@ import select
 import time
 from pathlib import Path
 
-__all__ = ["LogFollower", "wait_for_text", "pidfd_of", "wait_exited"]
+__all__ = ["LogFollower", "wait_for_text", "pidfd_of", "wait_exited", "wait_readable"]
 
 _IN_MODIFY = 0x002
 _IN_MOVED_TO = 0x080
@@ -25,10 +25,12 @@ _IN_CREATE = 0x100
 
 
 class LogFollower:
-    """The bytes appended to ``path`` (which may not exist yet), woken by inotify."""
+    """The bytes appended to ``path`` (which may not exist yet), woken by inotify. Its
+    directory is created when missing (a container creates its logs there later)."""
 
     def __init__(self, path: Path, offset: int = 0) -> None:
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         libc = ctypes.CDLL(None, use_errno=True)
         fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd < 0:
@@ -108,8 +110,14 @@ def wait_for_text(path: Path, needle: bytes, deadline: float, *,
 
 def wait_exited(pids: list[int], seconds: float) -> bool:
     """Wait until every process of ``pids`` ended (True) or ``seconds`` passed (False)."""
+    return wait_readable([fd for fd in map(pidfd_of, pids) if fd is not None], seconds)
+
+
+def wait_readable(fds: list[int], seconds: float) -> bool:
+    """Wait until every descriptor of ``fds`` (pidfds: their processes ended) is readable
+    (True) or ``seconds`` passed (False); closes them all."""
     deadline = time.monotonic() + seconds
-    fds = [fd for fd in map(pidfd_of, pids) if fd is not None]
+    fds = list(fds)
     try:
         while fds:
             left = deadline - time.monotonic()

@@ -29,7 +29,7 @@ from sipclient.lab import probe
 from sipclient.lab.ami import ami_command
 from sipclient.lab.config import Account, LabConfig
 from sipclient.lab.errors import AsteriskNotInstalled, LabError
-from sipclient.lab.follow import pidfd_of, wait_exited, wait_for_text
+from sipclient.lab.follow import pidfd_of, wait_exited, wait_for_text, wait_readable
 from sipclient.lab.render import ensure_certificate, render
 
 STATE_FILE = "lab.json"
@@ -400,19 +400,18 @@ class Lab:
             raise LabError(f"asterisk still running from {self.run_dir}: pids {left}")
 
     def _down_container(self, timeout: float) -> None:
+        pid = self.container.pid()  # its Asterisk, seen from here: its exit closes its ports
+        exited = pidfd_of(pid) if pid is not None else None
         self.container.remove(timeout=min(timeout, 10.0))
         state = _read_state(self.run_dir)
         if state is not None:
             state.update(pid=None, stopped=time.time())
             _write_state(self.run_dir, state)
+        if exited is not None:
+            wait_readable([exited], 5.0)  # host networking: its sockets close as it exits
         if not probe.address_is_local(self.config.bind):
             return  # a lab in another network namespace: its ports cannot be seen from here
-        deadline = time.monotonic() + 5.0
-        while True:  # host networking: its sockets close with the container
-            busy = self._busy_ports()
-            if not busy or time.monotonic() >= deadline:
-                break
-            time.sleep(0.1)
+        busy = self._busy_ports()
         if busy:
             raise LabError(f"the lab container is gone but its ports still listen: "
                            f"{', '.join(busy)}")

@@ -61,3 +61,14 @@ def test_wait_exited_wakes_on_each_exit() -> None:
         stuck.kill()
         for p in [*procs, stuck]:
             p.wait()
+
+
+def test_a_log_directory_made_later_is_followed_too(tmp_path) -> None:
+    """A container renders its run directory itself: the log directory may not exist yet."""
+    log = tmp_path / "lab" / "log" / "full"
+    proc = _later(f"import os, time; time.sleep(0.3); os.makedirs({str(log.parent)!r}, "
+                  f"exist_ok=True); open({str(log)!r}, 'a').write('Asterisk Ready.\\n')")
+    try:
+        assert wait_for_text(log, b"Asterisk Ready.", time.monotonic() + 20) == "found"
+    finally:
+        proc.wait()
