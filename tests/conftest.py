@@ -24,9 +24,16 @@ from typing import Iterator
 
 import pytest
 
-# The suite runs on asyncio's standard loop; `SIPCLIENT_LOOP=uvloop make test` runs what goes
-# through sipclient.io.loop.run (the CLI, the scenario runner) on uvloop instead.
+# The suite runs on asyncio's standard loop; `SIPCLIENT_LOOP=uvloop make test` runs it on
+# uvloop instead: what goes through sipclient.io.loop.run (the CLI, the scenario runner, in
+# this process or a child) and, through the loop policy, every asyncio.run of the tests.
 os.environ.setdefault("SIPCLIENT_LOOP", "asyncio")
+if os.environ["SIPCLIENT_LOOP"].lower() == "uvloop":
+    import asyncio
+
+    import uvloop  # a missing uvloop is an error here: the run asked for it
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 # Scenario files under tests/ are fixtures of the scenario tests (some broken on purpose),
 # not tests of this suite: the sipclient pytest plugin must not collect them here.

@@ -403,6 +403,7 @@ async def _receive(args: argparse.Namespace, env: Env) -> int:
         deadline = None if args.timeout is None else loop.time() + args.timeout
         shown = rejected = 0
         while not args.count or shown < args.count:
+            seen = rx.changes
             for w in rx.received[shown:]:
                 print(json.dumps(w.report(), default=str, ensure_ascii=False), file=env.stdout,
                       flush=True)
@@ -415,7 +416,8 @@ async def _receive(args: argparse.Namespace, env: Env) -> int:
             rejected = len(rx.rejected)
             if args.count and shown >= args.count:
                 break
-            if deadline is not None and loop.time() >= deadline:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
                 return EXIT_TIMEOUT
-            await asyncio.sleep(0.1)
+            await rx.wait_change(seen, left)  # the next webhook, or the time-out
     return EXIT_OK

@@ -33,6 +33,7 @@ from sipclient.http.dialects import krolik, pbx55, rest_c2c, minicrm
 from sipclient.http.errors import FieldError, HttpIntegrationError
 from sipclient.http.server import HttpServer
 from sipclient.http.wire import HttpRequest, HttpResponse, WireError, json_response, text_response
+from sipclient.http.waiting import wait_until
 
 PATHS = {"seed000": "/seed000/cdr", "seed002": "/seed002/push", "seed003": "/seed003/events",
          "seed004": minicrm.PATH}
@@ -135,6 +136,16 @@ class WebhookReceiver:
                 await asyncio.wait_for(self._changed.wait(), left)
             except asyncio.TimeoutError:
                 pass
+
+    @property
+    def changes(self) -> int:
+        """How many webhooks were received or rejected so far (for :meth:`wait_change`)."""
+        return len(self.received) + len(self.rejected)
+
+    async def wait_change(self, seen: int, timeout: float | None = None) -> bool:
+        """Wait until :attr:`changes` differs from ``seen`` (True) or ``timeout`` seconds
+        passed (False): a follower waits on arrivals, it never polls."""
+        return await wait_until(self._changed, lambda: self.changes != seen, timeout)
 
     def _describe_miss(self, dialect: str, kind: str | None, matchers: Mapping[str, Any],
                        timeout: float) -> str:

@@ -52,7 +52,9 @@ def loop_factory(choice: str | None = None) -> Callable[[], asyncio.AbstractEven
         import uvloop
 
         return uvloop.new_event_loop
-    return asyncio.new_event_loop
+    # the standard loop itself, whatever the policy (a uvloop policy's new_event_loop
+    # would hand back a uvloop one)
+    return asyncio.SelectorEventLoop
 
 
 def run(main: Coroutine[Any, Any, T], *, loop: str | None = None, debug: bool | None = None,

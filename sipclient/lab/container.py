@@ -276,6 +276,12 @@ class Container:
         how = f" (killed by signal {code - 128})" if isinstance(code, int) and code > 128 else ""
         return f"container {self.name} exited with status {code}{how}"
 
+    def exit_watcher(self) -> subprocess.Popen:
+        """``<engine> wait``: its stdout becomes readable when the container has ended (an
+        event to wait on, with a select, instead of asking ``inspect`` again and again)."""
+        return subprocess.Popen([self.engine, "wait", self.name], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
     def logs(self) -> str | None:
         """Its console output (stdout and stderr), or None when there is no container."""
         done = self._cmd("logs", self.name)

@@ -34,6 +34,7 @@ from typing import Mapping
 from sipclient.lab import probe
 from sipclient.lab.config import LabConfig
 from sipclient.lab.errors import LabError
+from sipclient.lab.follow import pidfd_of, wait_for_text
 
 __all__ = ["KamailioLab", "find_kamailio", "lab_accounts", "TEMPLATE"]
 
@@ -191,20 +192,28 @@ class KamailioLab:
                                  else socket.SOCK_STREAM):
                 raise LabError(f"kamailio lab: {kind} port {self.hostport} is in use")
         self._log_file = open(self.log_path, "ab")
+        log_start = self._log_file.tell()  # this run's lines start here
         self._proc = subprocess.Popen(
             [binary, "-f", str(self.config_file), "-DD", "-E", "-Y", str(self.run_dir),
              "-P", str(self.run_dir / "kamailio.pid"), "-m", "64", "-M", pkg],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True)
-        deadline = time.monotonic() + self.boot_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._stopped()
-                raise LabError("kamailio exited at start:\n" + self.log_tail())
-            if (probe.sip_options_udp(self.bind, self.sip_port, 0.3)
-                    and probe.sip_options_stream(self.bind, self.sip_port, timeout=0.5)):
-                return self
-            time.sleep(0.1)
+        # its own "ready" line (event_route core:worker-one-init) or its exit: no polling
+        own = pidfd_of(self._proc.pid)
+        try:
+            outcome = "exited" if own is None else wait_for_text(
+                self.log_path, b"kamailio lab ready", time.monotonic() + self.boot_timeout,
+                exits=[own], offset=log_start)
+        finally:
+            if own is not None:
+                os.close(own)
+        if outcome == "exited":
+            self._proc.wait(1.0)
+            self._stopped()
+            raise LabError("kamailio exited at start:\n" + self.log_tail())
+        if (outcome == "found" and probe.sip_options_udp(self.bind, self.sip_port, 2.0)
+                and probe.sip_options_stream(self.bind, self.sip_port, timeout=2.0)):
+            return self
         self.down()
         raise LabError(f"kamailio did not answer OPTIONS on {self.hostport} within "
                        f"{self.boot_timeout} s:\n" + self.log_tail())
@@ -270,12 +279,11 @@ class KamailioLab:
 
     def wait_registered(self, user: str, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``user`` has been registered ``count`` times (LabError otherwise)."""
-        deadline = time.monotonic() + timeout
-        while len(self.registrations(user)) < count:
-            if time.monotonic() > deadline:
-                raise LabError(f"kamailio saw no REGISTER of {user} in {timeout} s:\n"
-                               + self.log_tail())
-            time.sleep(0.05)
+        needle = f"registered {user} expires ".encode()  # registrations()' lines
+        if wait_for_text(self.log_path, needle, time.monotonic() + timeout,
+                         count=count) != "found":
+            raise LabError(f"kamailio saw no REGISTER of {user} in {timeout} s:\n"
+                           + self.log_tail())
 
     def rejected(self) -> list[str]:
         """Lines of the in-dialog requests refused because they carried no Route."""

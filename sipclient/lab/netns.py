@@ -28,6 +28,7 @@ import asyncio
 import ctypes
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -200,6 +201,10 @@ class TestNet:
             _ip("link", "add", self._veth_pbx, "type", "veth", "peer", "name", self._veth_ue)
             _ip("link", "set", self._veth_pbx, "netns", self.pbx_ns)
             _ip("link", "set", self._veth_ue, "netns", self.ue_ns)
+            # netlink's link events of the UE side, heard from before the links go up
+            monitor = subprocess.Popen(["ip", "-n", self.ue_ns, "-o", "monitor", "link"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL)
             for ns, dev, ip in ((self.pbx_ns, self._veth_pbx, self.pbx_ip),
                                 (self.ue_ns, self._veth_ue, self.ue_ip)):
                 # IPv4 only: no IPv6 link-local candidates, no router solicitations
@@ -211,19 +216,39 @@ class TestNet:
                 # loopback up: Asterisk's AMI and control paths bind 127.0.0.1
                 _ip("link", "set", "lo", "up", netns=ns)
             self.created = True
-            self._wait_link()
+            try:
+                self._wait_link(monitor)
+            finally:
+                monitor.kill()
+                monitor.wait()
+                monitor.stdout.close()
         except BaseException:
             self.destroy()
             raise
         return self
 
-    def _wait_link(self, timeout: float = 5.0) -> None:
+    def _wait_link(self, monitor: subprocess.Popen, timeout: float = 5.0) -> None:
+        """Wait for the UE side's carrier: up already, or the ``ip monitor link`` event that
+        says so (no polling)."""
+        out = _ip("-br", "link", "show", self._veth_ue, netns=self.ue_ns, check=False)
+        if " UP " in f" {out} ":
+            return
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = _ip("-br", "link", "show", self._veth_ue, netns=self.ue_ns, check=False)
-            if " UP " in f" {out} ":
-                return
-            time.sleep(0.05)
+        pending = b""
+        fd = monitor.stdout.fileno()
+        while (left := deadline - time.monotonic()) > 0:
+            if not select.select([fd], [], [], left)[0]:
+                break
+            data = os.read(fd, 65536)
+            if not data:
+                break  # the monitor ended
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                if self._veth_ue.encode() in line and b"state UP" in line:
+                    return
+        out = _ip("-br", "link", "show", self._veth_ue, netns=self.ue_ns, check=False)
+        if " UP " in f" {out} ":
+            return
         raise NetnsError(f"veth {self._veth_ue} did not come up in {timeout} s")
 
     def destroy(self) -> None:

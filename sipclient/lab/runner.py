@@ -29,6 +29,7 @@ from sipclient.lab import probe
 from sipclient.lab.ami import ami_command
 from sipclient.lab.config import Account, LabConfig
 from sipclient.lab.errors import AsteriskNotInstalled, LabError
+from sipclient.lab.follow import pidfd_of, wait_exited, wait_for_text, wait_readable
 from sipclient.lab.render import ensure_certificate, render
 
 STATE_FILE = "lab.json"
@@ -264,7 +265,14 @@ class Lab:
                                     "engine": box.engine, "started": time.time()})
         try:
             box.start(self.run_dir / STATE_FILE, say=say)
-            self._wait_ready(time.monotonic() + timeout, died=box.died)
+            watcher = box.exit_watcher()  # its output: the container has ended
+            try:
+                self._wait_ready(time.monotonic() + timeout, died=box.died,
+                                 exits=[watcher.stdout.fileno()])
+            finally:
+                watcher.kill()
+                watcher.wait()
+                watcher.stdout.close()
         except BaseException:
             self.down()
             raise
@@ -291,41 +299,66 @@ class Lab:
                 f"lab ports in use on {c.bind}: {', '.join(busy)} (another lab running? "
                 "stop it with `sipclient lab down`, or choose other ports)")
 
-    def _wait_ready(self, deadline: float,
-                    died: Callable[[], str | None] | None = None) -> None:
-        booted = False
-        last: dict[str, str | None] = {}
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise LabError(f"asterisk exited with status {self._proc.returncode} while "
-                               f"starting; see {self.run_dir / 'log'}:\n{self._log_tail()}")
-            why = died() if died is not None else None
-            if why:
+    def _wait_ready(self, deadline: float, died: Callable[[], str | None] | None = None,
+                    exits: list[int] = ()) -> None:
+        """Wait for Asterisk's own "Asterisk Ready." line in ``log/full`` (inotify) or its
+        exit (a pidfd of our child; ``exits``: descriptors readable when a container ended),
+        then check that every transport answers. An external lab, whose logs are elsewhere,
+        is asked ``core waitfullybooted`` (a command that returns once it is booted)."""
+        if self.config.external:
+            left = deadline - time.monotonic()
+            if self._try_cli("core waitfullybooted", max(left, 0.1)) is None:
+                raise LabError(f"the external lab at {self.config.host}:{self.config.ami_port}"
+                               " did not answer `core waitfullybooted` over AMI")
+        else:
+            fds = list(exits)
+            own = pidfd_of(self._proc.pid) if self._proc is not None else None
+            if own is not None:
+                fds.append(own)
+            outcome = "exited" if own is None and self._proc is not None else None
+            try:
+                while outcome is None:
+                    outcome = wait_for_text(self.run_dir / "log" / "full", b"Asterisk Ready.",
+                                            deadline, exits=fds)
+                    if (outcome == "exited" and own is None
+                            and not (died is not None and died())):
+                        fds, outcome = [], None  # the watcher ended, not the container
+            finally:
+                if own is not None:
+                    os.close(own)
+            if outcome == "exited":
+                if self._proc is not None and self._proc.poll() is None:
+                    self._proc.wait(1.0)  # its pidfd is readable: it has ended, reap it
+                if self._proc is not None and self._proc.returncode is not None:
+                    raise LabError(f"asterisk exited with status {self._proc.returncode} "
+                                   f"while starting; see {self.run_dir / 'log'}:\n"
+                                   f"{self._log_tail()}")
+                why = (died() if died is not None else None) or "asterisk exited"
                 raise LabError(f"{why} while starting; see {self.run_dir / 'log'}:\n"
                                f"{self._log_tail()}")
-            if not booted:
-                booted = self._try_cli("core waitfullybooted", 5.0) is not None
-                if not booted:
-                    time.sleep(0.1)
-                    continue
-            last = self.check_ports()
-            if all(last.values()):
-                return
-            time.sleep(0.2)
-        what = "did not finish booting" if not booted else "ports not answering: " + ", ".join(
-            k for k, v in last.items() if not v)
-        raise LabError(f"asterisk {what} within the boot timeout; see {self.run_dir / 'log'}"
-                       f"\n{self._log_tail()}")
+            if outcome == "timeout":
+                raise LabError(f"asterisk did not finish booting within the boot timeout; see "
+                               f"{self.run_dir / 'log'}\n{self._log_tail()}")
+        # booted: its transports were bound while its modules loaded; each probe waits for
+        # its answer (up to 5 s, or what is left of the boot timeout)
+        wait = min(5.0, max(deadline - time.monotonic(), 1.0))
+        last = self.check_ports(wait)
+        if not all(last.values()):
+            raise LabError("asterisk booted but ports not answering: " + ", ".join(
+                k for k, v in last.items() if not v) + f"; see {self.run_dir / 'log'}\n"
+                f"{self._log_tail()}")
 
-    def check_ports(self) -> dict[str, str | None]:
-        """Probe every transport; name -> status line that answered, or None."""
+    def check_ports(self, timeout: float | None = None) -> dict[str, str | None]:
+        """Probe every transport (each waits ``timeout`` s at most for its answer, default
+        the probe's own); name -> status line that answered, or None."""
         c = self.config
         h = c.probe_host
+        t = {} if timeout is None else {"timeout": timeout}
         return {
-            "udp": probe.sip_options_udp(h, c.sip_port),
-            "tcp": probe.sip_options_stream(h, c.sip_port),
-            "tls": probe.sip_options_stream(h, c.tls_port, tls=True),
-            "wss": probe.websocket_upgrade(h, c.wss_port, "/ws", tls=True),
+            "udp": probe.sip_options_udp(h, c.sip_port, **t),
+            "tcp": probe.sip_options_stream(h, c.sip_port, **t),
+            "tls": probe.sip_options_stream(h, c.tls_port, tls=True, **t),
+            "wss": probe.websocket_upgrade(h, c.wss_port, "/ws", tls=True, **t),
         }
 
     def down(self, timeout: float = 15.0) -> None:
@@ -367,33 +400,28 @@ class Lab:
             raise LabError(f"asterisk still running from {self.run_dir}: pids {left}")
 
     def _down_container(self, timeout: float) -> None:
+        pid = self.container.pid()  # its Asterisk, seen from here: its exit closes its ports
+        exited = pidfd_of(pid) if pid is not None else None
         self.container.remove(timeout=min(timeout, 10.0))
         state = _read_state(self.run_dir)
         if state is not None:
             state.update(pid=None, stopped=time.time())
             _write_state(self.run_dir, state)
+        if exited is not None:
+            wait_readable([exited], 5.0)  # host networking: its sockets close as it exits
         if not probe.address_is_local(self.config.bind):
             return  # a lab in another network namespace: its ports cannot be seen from here
-        deadline = time.monotonic() + 5.0
-        while True:  # host networking: its sockets close with the container
-            busy = self._busy_ports()
-            if not busy or time.monotonic() >= deadline:
-                break
-            time.sleep(0.1)
+        busy = self._busy_ports()
         if busy:
             raise LabError(f"the lab container is gone but its ports still listen: "
                            f"{', '.join(busy)}")
 
     def _wait_gone(self, pids: list[int], seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while True:
-            if self._proc is not None:
-                self._proc.poll()  # reap our own child so it does not linger as a zombie
-            if all(_is_zombie(p) for p in pids):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+        """Wait for the exit of ``pids`` (pidfds: woken by the exits themselves)."""
+        gone = wait_exited(pids, seconds)
+        if self._proc is not None:
+            self._proc.poll()  # reap our own child so it does not linger as a zombie
+        return gone or all(_is_zombie(p) for p in pids)
 
     def __enter__(self) -> "Lab":
         return self.up()

@@ -32,126 +32,23 @@ Authentication, dialogs and the choice of responses stay with the application
 from __future__ import annotations
 
 import heapq
-import re
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass
 
 from .errors import LocalProtocolError, ParseError
 from .fields import Via
-from .headers import _key, split_list
-from .ids import IdGenerator, RandomSource
+from .ids import IdGenerator
 from .message import Message, Request, Response, parse_message
-from .timers import TimerConfig
-from .builders import build_cancel, build_response, replace_top_via
+from .builders import (build_cancel, build_rejection, build_response, replace_top_via,
+                       response_addr, stamp_received)
+from .core_types import (RELIABLE_TRANSPORTS, AckReceived, CoreConfig, Event, MessageDropped,
+                         RequestReceived, RequestRejected, ResponseReceived,
+                         TransactionTimeout, TransportError)
 from .transaction import (ClientKey, ClientTransaction, Deliver, Kind, ServerKey,
                           ServerTransaction, State, TimedOut, Transaction, TransactionKey,
                           Transmit, TransportFailed, cancel_target_key, server_key)
 
 Addr = tuple[str, int]
-
-#: Transports on which a message is delivered or an error is reported (RFC 3261 18).
-RELIABLE_TRANSPORTS = frozenset({"TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS"})
-
-
-@dataclass(frozen=True, slots=True)
-class CoreConfig:
-    """Local transport identity and timers.
-
-    ``host``/``port``/``transport`` fill the sent-by of the Via the core adds (18.1.1);
-    ``rport`` asks for symmetric response routing (RFC 3581); ``rng`` feeds branches and
-    tags (seed it in tests).
-    """
-
-    host: str = "127.0.0.1"
-    port: int | None = 5060
-    transport: str = "UDP"
-    timers: TimerConfig = field(default_factory=TimerConfig)
-    rng: RandomSource | None = None
-    rport: bool = True
-
-
-# ----------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class RequestReceived:
-    """A new request (retransmissions are absorbed by its server transaction, 17.2).
-
-    ``key`` identifies the server transaction to answer with :meth:`SipCore.send_response`.
-    For a CANCEL, ``cancels`` is the INVITE server transaction it matches (9.2), or None
-    (the application should then answer 481).
-    """
-
-    request: Request
-    key: ServerKey
-    addr: Addr
-    transport: str
-    cancels: ServerKey | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseReceived:
-    """A response matched to our client transaction ``key`` (17.1.3); ``request`` is the
-    request as sent. ``retransmission`` marks a repeated 2xx to INVITE (the core has re-sent
-    the ACK for it if one was given to :meth:`SipCore.send_ack`)."""
-
-    response: Response
-    key: ClientKey
-    request: Request
-    retransmission: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AckReceived:
-    """An ACK. ``key`` is the INVITE server transaction that absorbed it (ACK for a non-2xx,
-    17.2.1, reported once), or None for the ACK of a 2xx (its own transaction, 17)."""
-
-    request: Request
-    addr: Addr
-    key: ServerKey | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionTimeout:
-    """Timer B, F or H fired (17.1.1.2, 17.1.2.2, 17.2.1), or ``timer == "2xx"``: our 2xx
-    to an INVITE was never ACKed within 64*T1 (13.3.1.4; end the session with BYE)."""
-
-    key: TransactionKey
-    timer: str
-
-
-@dataclass(frozen=True, slots=True)
-class TransportError:
-    """The I/O layer reported a failure for transaction ``key`` (17.1.4, 17.2.4)."""
-
-    key: TransactionKey
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class MessageDropped:
-    """Input ignored: unparsable (``error``), a stray response (17.1.3, 18.1.2) ..."""
-
-    data: bytes
-    addr: Addr
-    reason: str
-    error: ParseError | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRejected:
-    """The core answered a request itself with ``status`` (400 for garbage, 482 merged)."""
-
-    status: int
-    reason: str
-    addr: Addr
-    request: Request | None = None
-    error: ParseError | None = None
-
-
-Event = Union[RequestReceived, ResponseReceived, AckReceived, TransactionTimeout,
-              TransportError, MessageDropped, RequestRejected]
 
 
 @dataclass
@@ -167,10 +64,6 @@ class _Pending2xx:
     next: float | None
     give_up: float
     message: Response | None = None
-
-
-_REQUEST_LINE = re.compile(r"([A-Za-z0-9.!%*_+`'~\-]+) (\S+) (SIP/\S+)\Z")
-_COPY_ON_400 = {"via", "from", "to", "call-id", "cseq"}
 
 
 class SipCore:
@@ -429,7 +322,7 @@ class SipCore:
             self._reject(bytes(msg), addr, exc)
             return
         reliable = transport.upper() in RELIABLE_TRANSPORTS
-        msg = self._stamp_received(msg, via, addr, rport)
+        msg = stamp_received(msg, via, addr, rport)
         if msg.method == "ACK":
             tx = self._servers.get(key)
             if (tx is not None and tx.kind is Kind.INVITE_SERVER
@@ -442,7 +335,7 @@ class SipCore:
         if tx is not None and (not key.legacy or tx.request.to.tag == to_tag):
             self._apply(tx, tx.receive_request(msg, now), now)
             return
-        reply_to = addr if reliable else self._response_addr(via, addr, rport)
+        reply_to = addr if reliable else response_addr(via, addr, rport)
         tx = ServerTransaction(msg, reply_to, reliable=reliable, timers=self.timers, key=key)
         merge = (from_tag, call_id, cseq.seq, cseq.method)
         other = self._merge_index.get(merge) if to_tag is None else None
@@ -670,81 +563,22 @@ class SipCore:
         self._2xx_by_seq.setdefault((job.call_id, job.seq), {})[tx.key] = None
         self._schedule_2xx(job)
 
-    def _stamp_received(self, msg: Request, via: Via, addr: Addr, rport) -> Request:
-        """18.2.1 / RFC 3581: add ``received`` (and fill ``rport``) to the top Via."""
-        new = via
-        if via.host.strip("[]") != addr[0] or rport is not None:
-            new = new.with_param("received", addr[0])
-        if rport is True:
-            new = new.with_param("rport", str(addr[1]))
-        if new is via:
-            return msg
-        msg = msg.copy()
-        replace_top_via(msg, new)
-        return msg
-
-    def _response_addr(self, via: Via, source: Addr, rport) -> Addr:
-        """Where responses go over an unreliable transport (18.2.2, RFC 3581 4)."""
-        default = 5061 if via.transport.upper() in ("TLS", "WSS") else 5060
-        if via.maddr:
-            return (via.maddr, via.port or default)
-        if rport is not None:
-            return source
-        return (source[0], via.port or default)
-
     def _simple_response(self, request: Request, status: int) -> Response:
         return build_response(request, status, to_tag=self.ids.tag())
 
     def _reject(self, data: bytes, addr: Addr, exc: ParseError) -> None:
         """Answer an unparsable request with 400 when its start line and Via are readable
         (8.2.6.2: Via, From, To, Call-ID, CSeq copied); otherwise drop it."""
-        salvaged = _salvage(data)
-        if salvaged is None:
-            self._events.append(MessageDropped(data, addr, f"unparsable: {exc}", exc))
-            return
-        headers, via = salvaged
-        status = exc.status_hint if 400 <= exc.status_hint <= 699 else 400
-        out = []
-        for name, value in headers:
-            if _key(name) == "to" and "tag=" not in value.lower():
-                value = f"{value};tag={self.ids.tag()}"
-            out.append((name, value))
-        text = exc.reason.replace("\\", "\\\\").replace('"', '\\"')[:200]
-        out.append(("Warning", f'399 {self.config.host} "{text}"'))
         try:
-            response = Response(status, headers=out)
+            rejected = build_rejection(data, exc, self.config.host, self.ids.tag())
         except LocalProtocolError as bad:  # a header the 400 would echo is unsendable (a CR)
             self._events.append(MessageDropped(data, addr, f"unparsable and unanswerable: "
                                                f"{exc}; {bad}", exc))
             return
+        if rejected is None:
+            self._events.append(MessageDropped(data, addr, f"unparsable: {exc}", exc))
+            return
+        response, via = rejected
         rport = True if "rport" in via.params else None
-        self._out.append((bytes(response), self._response_addr(via, addr, rport), response))
-        self._events.append(RequestRejected(status, str(exc), addr, None, exc))
-
-
-def _salvage(data: bytes) -> tuple[list[tuple[str, str]], Via] | None:
-    """Start line and the headers a 400 must copy, from bytes that did not parse."""
-    text = data.decode("utf-8", "replace").lstrip("\r\n")
-    head = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
-    lines: list[str] = []
-    for line in re.split(r"\r?\n", head):
-        if line[:1] in (" ", "\t") and lines:
-            lines[-1] += " " + line.strip()
-        else:
-            lines.append(line)
-    m = _REQUEST_LINE.match(lines[0].strip()) if lines else None
-    if m is None or m.group(1) == "ACK":
-        return None  # not a request, or an ACK (never answered, 17.2.3)
-    headers = []
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep and _key(name.strip()) in _COPY_ON_400:
-            headers.append((name.strip(), value.strip()))
-    vias = [v for n, v in headers if _key(n) == "via"]
-    if not vias:
-        return None
-    try:
-        via = Via.parse(split_list(vias[0])[0])
-    except (ParseError, IndexError):  # IndexError: an empty Via value
-        return None
-    return headers, via
+        self._out.append((bytes(response), response_addr(via, addr, rport), response))
+        self._events.append(RequestRejected(response.status, str(exc), addr, None, exc))

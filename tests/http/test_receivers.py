@@ -3,6 +3,7 @@ answers to the seed's own example requests; the HTTP server's TLS and plain-HTTP
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import json
 import re
@@ -159,3 +160,27 @@ def test_server_tls_plain_and_verification(tmp_path) -> None:
     assert run(main()) == ({"tls": True, "path": "/x"}, {"tls": True, "path": "/y"},
                            ["Status", "Erro de Protocolo"])
     assert json.dumps(["Status", "Erro de Protocolo"])  # what the document prints
+
+
+def test_wait_change_wakes_on_an_arrival_and_times_out_without_one() -> None:
+    """`http receive` follows the receiver by waiting on arrivals (no polling): a webhook,
+    accepted or rejected, wakes the waiter at once; silence ends at the time-out."""
+    good = seed000.cdr_from_record(record()).form()
+
+    async def main():
+        async with WebhookReceiver(strict=True) as rx:
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            silent = await rx.wait_change(rx.changes, 0.2)
+            waited = loop.time() - t0
+            seen = rx.changes
+            waiter = asyncio.ensure_future(rx.wait_change(seen, 10))
+            await HttpClient().post_form(rx.url("seed000"), good)
+            woke = await asyncio.wait_for(waiter, 5)
+            seen = rx.changes
+            rejected = asyncio.ensure_future(rx.wait_change(seen, 10))
+            await HttpClient().post_form(rx.url("seed000"), good | {"disposition": "X"})
+            return silent, waited, woke, await asyncio.wait_for(rejected, 5), rx.changes
+    silent, waited, woke, woke_rejected, changes = run(main())
+    assert silent is False and waited >= 0.2
+    assert woke is True and woke_rejected is True and changes == 2

@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from sipclient.lab import Lab, probe
+from sipclient.lab.errors import LabError
 from sipclient.lab.runner import processes_mentioning
 from sipclient.lab.testing import claim_test_lab, test_lab_config
 
@@ -78,3 +80,22 @@ def test_cli_lab_up_returns_and_asterisk_outlives_the_command(tmp_path):
     assert "lab stopped" in down.stdout
     assert _all_processes_mentioning(str(config.run_dir)) == []
     claim.release()
+
+
+def test_an_asterisk_that_dies_while_starting_fails_up_at_once_with_its_status(tmp_path):
+    """`lab up` waits on Asterisk's own events (its "Asterisk Ready." line, its exit): one
+    that exits while booting is reported at once, with its status, not at the boot timeout."""
+    config, claim = claim_test_lab("dies", extra_offset=400)
+    fake = tmp_path / "asterisk"
+    fake.write_text("#!/bin/sh\necho 'loading modules'\nsleep 0.3\nexit 7\n")
+    fake.chmod(0o755)
+    lab = Lab(config.replace(boot_timeout=60))
+    lab._asterisk = str(fake)  # noqa: SLF001 - the binary that starts and dies
+    started = time.monotonic()
+    try:
+        with pytest.raises(LabError) as err:
+            lab.up()
+        assert "asterisk exited with status 7 while starting" in str(err.value)
+        assert time.monotonic() - started < 20
+    finally:
+        claim.release()

@@ -1,6 +1,6 @@
 """The fast paths agree with the general parsers they shortcut.
 
-parse_message reads the common message with one regex (message._FAST_RE) and leaves the
+parse_message reads the common message with one regex (parsing._FAST_RE) and leaves the
 header block unsplit (headers.Headers._from_block); parse_uri, parse_params, Via.parse,
 NameAddr.parse and Contact.parse try one match for the common shape first. Each test
 compares a fast path with the general code on the same input: the same value (type,
@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sipclient.proto import message as M
+from sipclient.proto import parsing as M
+from sipclient.proto import views as V
 from sipclient.proto.errors import ParseError
 from sipclient.proto.fields import Contact, NameAddr, Via, _parse_params_general, parse_params
 from sipclient.proto.headers import COMPACT_FORMS, CANONICAL_NAMES, Headers
@@ -85,8 +86,8 @@ LOOKUP_NAMES = sorted(set(CANONICAL_NAMES) | set(CANONICAL_NAMES.values())
 
 def check_lazy_headers(msg):
     assert msg.headers._items is None, "a fast-path message starts with an unsplit block"
-    lazy = M._build_headers(msg._m)
-    split = M._build_headers(msg._m)
+    lazy = V._build_headers(msg._m)
+    split = V._build_headers(msg._m)
     split._load()
     names = set(LOOKUP_NAMES)
     for name, _ in split.items():

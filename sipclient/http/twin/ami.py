@@ -68,7 +68,7 @@ class AmiClient:
             raise AmiError(f"AMI at {host}:{port} unreachable: {exc}") from None
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
         reply = await self.action("Login", Username=user, Secret=secret,
-                                  Events="call,user,system,agent")
+                                  Events="call,user,system,agent,dialplan")
         if reply.get("Response") != "Success":
             await self.close()
             raise AmiError(f"AMI login refused for user {user}")

@@ -33,6 +33,7 @@ from sipclient.http.server import HttpServer
 from sipclient.http.twin.ami import AmiClient, AmiError, Message
 from sipclient.http.twin.dialer import Dialer
 from sipclient.http.twin.recordings import serve_recording
+from sipclient.http.waiting import wait_until
 from sipclient.http.wire import HttpRequest, HttpResponse, json_response, text_response
 
 log = logging.getLogger("sipclient.http.twin")
@@ -105,6 +106,8 @@ class Twin:
         self.dialer = Dialer(self, config.campaigns)
         self.blocked = False             # bloqueioclasse5
         self.operators = OperatorLog()   # statusoperacoes, from app_queue's AMI events
+        self.ami_events = 0              # AMI events seen (wait_ami_event waits for more)
+        self._ami_event = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -148,6 +151,7 @@ class Twin:
         self.ami.subscribe(self._on_event)
         self.ami.subscribe(self.dialer.on_event)
         self.ami.subscribe(lambda msg: self.operators.on_event(msg, datetime.now()))
+        self.ami.subscribe(self._count_event)
         try:
             server = HttpServer(self._handle, host=self.config.host, port=self.config.port,
                                 ssl_context=ctx, plain_handler=self._plain)
@@ -243,6 +247,15 @@ class Twin:
             CallerID=f'"Click2Call {number}" <{number}>',
             Variable=[f"TWIN_ID={call.record.id}", f"TWIN_REC={gravacao}.wav",
                       f"TWIN_GRAVACAO={gravacao}"])
+
+    def _count_event(self, msg: Message) -> None:
+        self.ami_events += 1
+        self._ami_event.set()
+
+    async def wait_ami_event(self, seen: int, timeout: float) -> bool:
+        """Wait until the twin saw an AMI event after the first ``seen`` (True: the lab's
+        state may have changed, e.g. statusramais) or ``timeout`` passed (False)."""
+        return await wait_until(self._ami_event, lambda: self.ami_events != seen, timeout)
 
     def _on_event(self, msg: Message) -> None:
         event = msg.get("Event", "")

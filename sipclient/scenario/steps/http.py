@@ -274,8 +274,16 @@ async def statusramais(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
     state = _state(ctx)
     wanted: dict[str, dict[str, Any]] = {str(k): dict(v or {})
                                          for k, v in (args.get("rows") or {}).items()}
-    deadline = asyncio.get_running_loop().time() + timeout_of(args, 5.0)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_of(args, 5.0)
+    # a row changes with the lab's state, which the twin hears as AMI events (channels,
+    # device states, dialplan variables): ask again after each; a wanted comparison
+    # (Duracao >= 5) also changes with the clock, so then ask again each second too
+    ticks = any(str(w)[:1] in ("<", ">") for fields_ in wanted.values()
+                for want in fields_.values()
+                for w in (want if isinstance(want, list) else [want]))
     while True:
+        seen = state.twin.ami_events
         answer = (await state.client().post_json(
             state.twin.url + pbx_api.API_PATH,
             pbx_api.request("statusramais", state.credentials))).json()
@@ -295,10 +303,11 @@ async def statusramais(ctx: RunContext, step: Step, args: dict[str, Any]) -> Non
                                     f"expected {want!r}")
         if not problems:
             return
-        if asyncio.get_running_loop().time() >= deadline:
+        left = deadline - loop.time()
+        if left <= 0:
             raise StepFailed(f"statusramais: {'; '.join(problems)}",
                              received=json.dumps(rows, ensure_ascii=False, indent=1))
-        await asyncio.sleep(0.3)
+        await state.twin.wait_ami_event(seen, min(left, 1.0) if ticks else left)
 
 
 @step_kind("http", arguments({
