@@ -165,7 +165,7 @@ def test_server_tls_plain_and_verification(tmp_path) -> None:
 def test_wait_change_wakes_on_an_arrival_and_times_out_without_one() -> None:
     """`http receive` follows the receiver by waiting on arrivals (no polling): a webhook,
     accepted or rejected, wakes the waiter at once; silence ends at the time-out."""
-    good = seed000.cdr_from_record(record()).form()
+    good = krolik.cdr_from_record(record()).form()
 
     async def main():
         async with WebhookReceiver(strict=True) as rx:

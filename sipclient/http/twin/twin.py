@@ -35,6 +35,7 @@ from sipclient.http.twin.dialer import Dialer
 from sipclient.http.twin.recordings import serve_recording
 from sipclient.http.waiting import wait_until
 from sipclient.http.wire import HttpRequest, HttpResponse, json_response, text_response
+from sipclient.http.twin.values import ami_value, epoch_ms, hms_seconds, reveal_secret
 
 log = logging.getLogger("sipclient.http.twin")
 
@@ -359,7 +360,7 @@ class Twin:
                     rec, "start", central_id=self.config.central_id, base_url=self.url)))
             elif target.dialect == "seed003":
                 self._queue(target, self._deliver(target, "call.dialing", rest_c2c.event(
-                    "call.dialing", rec, self.config.client_id, _epoch_ms())))
+                    "call.dialing", rec, self.config.client_id, epoch_ms())))
 
     def _push_end(self, rec: CallRecord) -> None:
         for target in self.config.webhooks:
@@ -369,10 +370,10 @@ class Twin:
                 body = pbx55.payload(rec, "end", central_id=self.config.central_id,
                                        base_url=self.url)
             elif target.dialect == "seed003":
-                body = rest_c2c.event("call.hangup", rec, self.config.client_id, _epoch_ms())
+                body = rest_c2c.event("call.hangup", rec, self.config.client_id, epoch_ms())
             else:
                 start_utc = rec.start.astimezone(timezone.utc).replace(tzinfo=None)
-                body = minicrm.request(_reveal(target.secret) or "",
+                body = minicrm.request(reveal_secret(target.secret) or "",
                                        self.config.user_extension_field or rec.extension,
                                        [minicrm.record_from_call(rec, start_utc)])
             self._queue(target, self._deliver(target, "end", body))
@@ -396,7 +397,7 @@ class Twin:
             else:
                 headers = {}
                 if target.dialect == "seed002" and target.secret is not None:
-                    headers[pbx55.TOKEN_HEADER] = _reveal(target.secret)
+                    headers[pbx55.TOKEN_HEADER] = reveal_secret(target.secret)
                 resp = await client.post_json(target.url, body, headers,
                                               method=target.method)
             self.deliveries.append((target.dialect, kind, resp.status))
@@ -521,7 +522,7 @@ class Twin:
         linked = [c["Channel"] for c in channels
                   if c.get("BridgeId") and c.get("BridgeId") == chan.get("BridgeId")
                   and c["Channel"] != chan["Channel"]]
-        seconds = _seconds(chan.get("Duration", "0"))
+        seconds = hms_seconds(chan.get("Duration", "0"))
         created = datetime.fromtimestamp(now.timestamp() - seconds, timezone.utc)
         data = {"id": chan.get("Uniqueid"), "name": chan["Channel"], "channel": None,
                 "callerId": {"name": chan.get("CallerIDName", ""),
@@ -556,9 +557,9 @@ class Twin:
             rows.append(pbx_api.statusramais_row(
                 Ramal=ext, Status=DEVICE_STATES.get(states.get(f"PJSIP/{ext}", ""), "In use"),
                 Direcao="ENTRADA" if incoming else "SAIDA",
-                Duracao=_seconds(chan.get("Duration", "0")),
+                Duracao=hms_seconds(chan.get("Duration", "0")),
                 StatusCanal=chan.get("ChannelStateDesc", ""),
-                Callerid=_clean(chan.get("ConnectedLineNum", "")), Extension=exten,
+                Callerid=ami_value(chan.get("ConnectedLineNum", "")), Extension=exten,
                 JSON1=values["JSON1"], JSON2=values["JSON2"], JSON3=values["JSON3"],
                 GRAVACAO=values["GRAVACAO"], IDCHAMADA=chan.get("Linkedid", "")))
         return rows
@@ -576,32 +577,6 @@ class Twin:
 def _ext_of(chan: Message) -> str:
     match = _PJSIP.fullmatch(chan.get("Channel", ""))
     return match.group(1) if match else ""
-
-
-def _seconds(hms: str) -> int:
-    try:
-        parts = [int(p) for p in hms.split(":")]
-    except ValueError:
-        return 0
-    total = 0
-    for p in parts:
-        total = total * 60 + p
-    return total
-
-
-def _clean(value: str) -> str:
-    return "" if value in ("<unknown>", "<null>") else value
-
-
-def _epoch_ms() -> int:
-    return int(datetime.now(timezone.utc).timestamp() * 1000)
-
-
-def _reveal(value: Any) -> str | None:
-    if value is None:
-        return None
-    reveal = getattr(value, "reveal", None)
-    return reveal() if callable(reveal) else str(value)
 
 
 __all__ = ["Twin", "TwinConfig", "WebhookTarget"]
