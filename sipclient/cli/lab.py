@@ -135,6 +135,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
     except ValueError as exc:
         print(f"sipclient lab: {exc}", file=env.stderr)
         return EXIT_USAGE
+    except LabError as exc:  # asking whether it runs needs the container engine
+        print(f"sipclient lab {args.lab_action}: {exc}", file=env.stderr)
+        return EXIT_FAILURE
     try:
         return _ACTIONS[args.lab_action](lab, args, env)
     except LabError as exc:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -95,8 +96,14 @@ def _hold_7048() -> socket.socket | None:
 
 
 @pytest.mark.lab
-def test_run_from_an_empty_directory_starts_its_lab_there_on_free_ports(tmp_path: Path) -> None:
-    here = tmp_path / "elsewhere"
+def test_run_from_an_empty_directory_starts_its_lab_there_on_free_ports() -> None:
+    # a short path: under pytest-xdist tmp_path is too deep for Asterisk's control socket
+    # (107 characters), and the lab would rightly move to the per-user cache
+    with tempfile.TemporaryDirectory(prefix="sc-", dir="/tmp") as short:
+        _run_from_an_empty_directory(Path(short) / "elsewhere")
+
+
+def _run_from_an_empty_directory(here: Path) -> None:
     here.mkdir()
     (here / "one.sip.yaml").write_text(SCENARIO)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIPCLIENT_LAB_")}
