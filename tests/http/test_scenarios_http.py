@@ -57,3 +57,19 @@ steps:
     failing = result.failing_step
     assert "'disposition': 'NO ANSWER'" in failing.received or \
         '"disposition": "NO ANSWER"' in failing.received
+
+
+@pytest.mark.asyncio
+async def test_dialects_named_by_their_module_run_like_their_seed_ids(lab, tmp_path: Path) -> None:
+    """The seed003 answered click-to-call, every dialect named by its module instead
+    (rest_c2c, krolik, pbx55): the same steps, the same webhooks, the same recording."""
+    text = (SCENARIOS / "c2c-seed003-answered.sip.yaml").read_text()
+    for ident, module in (("seed000", "krolik"), ("seed002", "pbx55"), ("seed003", "rest_c2c")):
+        text = text.replace(f"dialect: {ident}", f"dialect: {module}").replace(
+            f"shape: {ident}", f"shape: {module}")
+    text = text.replace("http_twin: {}", "http_twin: {webhooks: [krolik, pbx55, rest_c2c]}")
+    assert "seed00" not in text.split("steps:", 1)[1]
+    result = await _run(lab, load_text(text, tmp_path / "named.sip.yaml"), tmp_path / "report")
+    assert result.status == "passed", result.error
+    assert [json.loads(s.received)["dialect"] for s in result.steps
+            if s.kind == "expect_webhook"] == ["seed000", "seed002", "seed003"]
