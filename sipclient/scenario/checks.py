@@ -202,10 +202,9 @@ class _Checker:
             line = line_of(("codecs", n))
             codec = lookup(name)
             if codec is None:
-                close = difflib.get_close_matches(name.upper(), [u.upper() for u in usable],
-                                                  n=1, cutoff=0.6)
-                hint = f" (did you mean \"{usable[[u.upper() for u in usable].index(close[0])]}\"?)" \
-                    if close else ""
+                upper = {u.upper(): u for u in usable}
+                close = difflib.get_close_matches(name.upper(), upper, n=1, cutoff=0.6)
+                hint = f" (did you mean \"{upper[close[0]]}\"?)" if close else ""
                 self.error(line, f"{prefix}\"codecs\": unknown codec {show(name)}{hint} "
                                  f"(known: {', '.join(usable)})")
             elif codec.name not in usable:
