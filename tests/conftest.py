@@ -26,7 +26,8 @@ import pytest
 
 # The suite runs on asyncio's standard loop; `SIPCLIENT_LOOP=uvloop make test` runs it on
 # uvloop instead: what goes through sipclient.io.loop.run (the CLI, the scenario runner, in
-# this process or a child) and, through the loop policy, every asyncio.run of the tests.
+# this process or a child) and, through the loop policy, every loop of the tests (the
+# pytest-asyncio loop of the async def tests, and the few asyncio.run left).
 os.environ.setdefault("SIPCLIENT_LOOP", "asyncio")
 if os.environ["SIPCLIENT_LOOP"].lower() == "uvloop":
     import asyncio

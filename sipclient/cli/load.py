@@ -17,7 +17,6 @@ import asyncio
 import dataclasses
 import json
 import signal
-import time
 from typing import Any
 
 from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Env,
@@ -182,8 +181,7 @@ def registrar(args: argparse.Namespace, env: Env) -> int:
         print(f"kamailio registrar on {lab.server('udp')} (and tcp) with {len(users)} "
               f"accounts {users[0]}-{users[-1]} (lab passwords); log {lab.log_path}; "
               "Ctrl-C stops it", file=env.stdout, flush=True)
-        while not got and lab.running:  # a signal or Kamailio's own exit ends the wait
-            time.sleep(0.2)
+        _wait_signal_or_exit(got, lab.pid)
     finally:
         lab.down()
         for sig, handler in previous.items():
@@ -192,6 +190,39 @@ def registrar(args: argparse.Namespace, env: Env) -> int:
         print(f"kamailio exited:\n{lab.log_tail()}", file=env.stderr)
         return EXIT_FAILURE
     return SIGNAL_EXITS[got[0]]
+
+
+def _wait_signal_or_exit(got: list[int], pid: int | None) -> None:
+    """Sleep until a signal arrived (its handler appended to ``got``: the wake-up fd wakes
+    the select) or process ``pid`` ended (its pidfd became readable): no polling."""
+    import os
+    import select
+    import socket
+
+    from sipclient.lab.follow import pidfd_of
+
+    exited = pidfd_of(pid) if pid is not None else None
+    if exited is None:
+        return
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+    previous = signal.set_wakeup_fd(wake_w.fileno())
+    try:
+        while not got:
+            ready, _, _ = select.select([wake_r, exited], [], [])
+            if exited in ready:
+                return
+            try:
+                while wake_r.recv(64):
+                    pass
+            except BlockingIOError:
+                pass
+    finally:
+        signal.set_wakeup_fd(previous)
+        wake_r.close()
+        wake_w.close()
+        os.close(exited)
 
 
 # ----------------------------------------------------------------------------- run

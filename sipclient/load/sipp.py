@@ -12,13 +12,16 @@ with the way to install it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipclient.lab.follow import pidfd_of, wait_for_text
 from sipclient.lab.probe import free_udp_port, port_in_use
 
 __all__ = ["SippUas", "SippResult", "sipp_binary", "sipp_uac"]
@@ -32,7 +35,11 @@ def sipp_binary() -> str:
 
 
 class SippUas:
-    """``sipp -sn uas`` (or ``-sf scenario``) on ``host``:<free port>, stopped on exit."""
+    """``sipp -sn uas`` (or ``-sf scenario``) on ``host``:<free port>, stopped on exit.
+
+    Started is an event, not a poll: sipp opens its sockets before its traffic loop, whose
+    first act is to write its statistics file's header (``-trace_stat``); ``__enter__`` waits
+    for that line (inotify, :mod:`sipclient.lab.follow`) or sipp's exit (a pidfd)."""
 
     def __init__(self, host: str = "127.0.0.1", *, scenario: str | Path | None = None,
                  extra: tuple[str, ...] = (), transport: str = "udp") -> None:
@@ -42,6 +49,7 @@ class SippUas:
         self.scenario = scenario
         self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
+        self._dir: str | None = None
 
     @property
     def target(self) -> str:
@@ -52,16 +60,28 @@ class SippUas:
                "-i", self.host, "-p", str(self.port), "-mp", str(self.port + 2), "-nostdin",
                "-max_recv_loops", "10000", "-buff_size", "4194304",
                *(("-t", "t1") if self.transport == "tcp" else ()), *self.extra]
+        self._dir = tempfile.mkdtemp(prefix="sipclient-sipp-uas-")
+        stat = Path(self._dir) / "stat.csv"
+        # its first statistics line at once (the header), then one an hour
+        cmd += ["-trace_stat", "-stf", str(stat), "-fd", "3600"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while not port_in_use(self.host, self.port, _TCP if self.transport == "tcp" else _UDP):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr \
-                    else ""
-                self.__exit__()
-                raise RuntimeError(f"sipp UAS did not start on {self.target}: {err[-400:]}")
-            time.sleep(0.05)
+        exited = pidfd_of(self.proc.pid)
+        try:
+            how = wait_for_text(stat, b"StartTime", time.monotonic() + 10,
+                                exits=[exited] if exited is not None else [])
+        finally:
+            if exited is not None:
+                os.close(exited)
+        if how != "found" or not port_in_use(self.host, self.port,
+                                             _TCP if self.transport == "tcp" else _UDP):
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            self.proc.wait(5)
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            self.__exit__()
+            why = {"timeout": " within 10 s"}.get(how, "")
+            raise RuntimeError(f"sipp UAS did not start on {self.target}{why}: {err[-400:]}")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -74,6 +94,9 @@ class SippUas:
                 self.proc.wait()
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
 
 _UDP = 2  # socket.SOCK_DGRAM, without importing socket for one constant

@@ -9,11 +9,14 @@
   inside ``repeat``, ``new.*``;
 * ``{env: NAME}`` vars without ``default`` have NAME set; secret files and WAV files exist;
 * regular expressions (``expect`` headers, captures) compile;
-* names do not clash (a call named like an agent, a var called ``target``).
+* names do not clash (a call named like an agent, a var called ``target``);
+* codec names (an agent's ``codecs:``, a ``call``'s or ``answer``'s) are in the codec registry
+  (:mod:`sipclient.media.codecs.registry`) and ones that agent can send.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -157,6 +160,8 @@ class _Checker:
             self.server(agent.fields.get("server"), self.doc.line(at + ("server",)), prefix)
             self.headers(agent.fields.get("headers"), lambda sub: self.doc.line(at + sub),
                          prefix, values=True)
+            self.codecs(agent.fields.get("codecs"), lambda sub: self.doc.line(at + sub),
+                        prefix, name)
 
     def server(self, value: Any, line: int, prefix: str) -> None:
         """A literal ``server:`` must be a target the agent can use (not at run time)."""
@@ -182,6 +187,31 @@ class _Checker:
             elif values and isinstance(text, str) and _CONTROL.search(text):
                 self.error(where, f"{prefix}header {name}: the value holds a control "
                                   f"character (CR/LF would start a new header line)")
+
+    def codecs(self, value: Any, line_of: LineOf, prefix: str, agent: Any) -> None:
+        """Every literal name of ``codecs:`` is a codec of the registry that ``agent`` can
+        send (RTP: the playable ones; a WebRTC agent: aiortc's), any case."""
+        from sipclient.media.codecs.registry import lookup, playable_names, webrtc_codecs
+
+        fields = self.scenario.agents[agent].fields if agent in self.scenario.agents else {}
+        webrtc = fields.get("webrtc") is True
+        usable = tuple(c.name for c in webrtc_codecs()) if webrtc else playable_names()
+        for n, name in enumerate(value if isinstance(value, list) else ()):  # else: the schema's
+            if not isinstance(name, str) or "${" in name:
+                continue
+            line = line_of(("codecs", n))
+            codec = lookup(name)
+            if codec is None:
+                upper = {u.upper(): u for u in usable}
+                close = difflib.get_close_matches(name.upper(), upper, n=1, cutoff=0.6)
+                hint = f" (did you mean \"{upper[close[0]]}\"?)" if close else ""
+                self.error(line, f"{prefix}\"codecs\": unknown codec {show(name)}{hint} "
+                                 f"(known: {', '.join(usable)})")
+            elif codec.name not in usable:
+                why = "not carried over WebRTC" if webrtc and codec.playable else \
+                    "known to SDP only: an agent cannot send it"
+                self.error(line, f"{prefix}\"codecs\": {codec.name} is {why} (known: "
+                                 f"{', '.join(usable)})")
 
     def media_file(self, value: Any, line: int, prefix: str) -> None:
         if not isinstance(value, str) or "${" in value or value == "silence" \

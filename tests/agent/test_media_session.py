@@ -13,7 +13,7 @@ from sipclient.agent.media import RealMedia, SdpOnlyMedia
 from sipclient.agent.media_session import MediaSession
 
 from .fake_pbx import FakePbx
-from .util import invite_agent, run
+from .util import invite_agent
 
 USERS = {"1001": "correct-horse-42"}
 
@@ -43,7 +43,8 @@ def test_every_media_backend_implements_the_whole_interface(backend: type) -> No
     assert not missing, f"{backend.__name__} lacks {missing}"
 
 
-def test_call_codecs_apply_to_that_call_only() -> None:
+@pytest.mark.asyncio
+async def test_call_codecs_apply_to_that_call_only() -> None:
     async def main() -> None:
         async with FakePbx(USERS) as pbx:
             cfg = AgentConfig(user="1001", server=pbx.server, password=Secret(USERS["1001"]))
@@ -60,10 +61,11 @@ def test_call_codecs_apply_to_that_call_only() -> None:
                 assert agent.config.codecs == ("PCMU", "PCMA", "GSM")
                 await first.hangup()
                 await second.hangup()
-    run(main())
+    await asyncio.wait_for(main(), 60)
 
 
-def test_answer_codecs_choose_the_answer_and_late_changes_are_refused() -> None:
+@pytest.mark.asyncio
+async def test_answer_codecs_choose_the_answer_and_late_changes_are_refused() -> None:
     async def main() -> None:
         async with FakePbx(USERS) as pbx:
             cfg = AgentConfig(user="1001", server=pbx.server, password=Secret(USERS["1001"]))
@@ -79,10 +81,11 @@ def test_answer_codecs_choose_the_answer_and_late_changes_are_refused() -> None:
                 assert incoming.media.remote is not None
                 assert incoming.media.remote.payloads == [8, 0]
                 await asyncio.sleep(0)
-    run(main())
+    await asyncio.wait_for(main(), 60)
 
 
-def test_dtmf_duration_goes_through_the_interface() -> None:
+@pytest.mark.asyncio
+async def test_dtmf_duration_goes_through_the_interface() -> None:
     """``duration_ms`` is part of send_dtmf: real RTP sends RFC 4733 events that long (their
     end packets carry 80 ms = 640 timestamp units at 8 kHz); SIP INFO and WebRTC refuse it
     in words."""
@@ -106,7 +109,7 @@ def test_dtmf_duration_goes_through_the_interface() -> None:
         await alice.close()
         await bob.close()
         return bob.dtmf_received
-    assert run(main()) == "12"
+    assert await asyncio.wait_for(main(), 60) == "12"
     events = []
     for data in sent:
         try:
@@ -127,7 +130,7 @@ def test_dtmf_duration_goes_through_the_interface() -> None:
             await SdpOnlyMedia("127.0.0.1").send_dtmf("1", duration_ms=100)
         with pytest.raises(AgentError, match="sends no audio"):
             SdpOnlyMedia("127.0.0.1").set_play("tone:1000")
-    run(refusals())
+    await asyncio.wait_for(refusals(), 60)
 
 
 def test_one_recording_file_per_call(tmp_path) -> None:

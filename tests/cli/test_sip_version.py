@@ -7,6 +7,8 @@ import asyncio
 import io
 import socket
 
+import pytest
+
 from sipclient.agent import Agent, AgentConfig
 from sipclient.cli import EXIT_DATAERR, Env, main
 
@@ -31,7 +33,8 @@ def test_message_check_flags_an_unknown_version(tmp_path) -> None:
     assert "unsupported SIP version 'SIP/7.0'" in out and "505" in out and "offset 32" in out
 
 
-def test_agent_answers_505_to_an_unknown_version() -> None:
+@pytest.mark.asyncio
+async def test_agent_answers_505_to_an_unknown_version() -> None:
     async def main_() -> bytes:
         async with Agent(AgentConfig(user="1002", server="udp:127.0.0.1:9")) as agent:
             agent.auto_answer = 0.0
@@ -49,5 +52,5 @@ def test_agent_answers_505_to_an_unknown_version() -> None:
                 sock.close()
             assert agent.sessions == {}  # no call was created
             return data
-    data = asyncio.run(main_())
+    data = await asyncio.wait_for(main_(), 30)
     assert data.startswith(b"SIP/2.0 505 "), data[:200]

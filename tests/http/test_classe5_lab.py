@@ -4,6 +4,8 @@ ACL denies every address), DESBLOQUEAR lets both work again."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sipclient.agent import Agent
@@ -12,12 +14,13 @@ from sipclient.http.client import HttpClient
 from sipclient.http.dialects import pbx_api
 from sipclient.http.twin import Twin, TwinConfig
 
-from .util import agent_config, assert_lab_idle, credentials, run
+from .util import agent_config, assert_lab_idle, credentials
 
 pytestmark = pytest.mark.lab
 
 
-def test_block_then_unblock_the_tenant(lab) -> None:
+@pytest.mark.asyncio
+async def test_block_then_unblock_the_tenant(lab) -> None:
     async def main() -> dict:
         async with Twin(lab, TwinConfig(credentials=credentials())) as twin:
             client = HttpClient(ca_file=str(twin.ca_file))
@@ -51,7 +54,7 @@ def test_block_then_unblock_the_tenant(lab) -> None:
             out["after"] = await try_agent()
             out["bad"] = await classe5("lab", "APAGAR")
             return out
-    out = run(main())
+    out = await asyncio.wait_for(main(), 90)
     assert out["before"] == (200, 200)
     assert out["unknown"] == ["Status", "Login Cliente Invalido"]
     assert out["block"] == out["unblock"] == ["Status", "OK"]

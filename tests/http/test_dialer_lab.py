@@ -20,7 +20,7 @@ from sipclient.http.twin import Twin, TwinConfig
 from sipclient.media.audio import dominant_frequency
 from sipclient.media.codecs.gsm import GsmDecoder
 
-from .util import agent_config, assert_lab_idle, credentials, run
+from .util import agent_config, assert_lab_idle, credentials
 
 pytestmark = pytest.mark.lab
 
@@ -33,8 +33,9 @@ def campaign() -> CampaignRules:
                                                      dialer.ANSWER: None})
 
 
-def test_campaign_of_five_contacts(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_campaign_of_five_contacts(lab) -> None:
+    async with asyncio.timeout(120):
         async with Twin(lab, TwinConfig(credentials=credentials(),
                                         campaigns=[campaign()])) as twin, \
                 Agent(agent_config(lab, "1012", play="tone:1000")) as operator:
@@ -122,5 +123,4 @@ def test_campaign_of_five_contacts(lab) -> None:
             assert await api("statusdiscador", idcampanha="235") == []
             taker.cancel()
             await asyncio.gather(taker, return_exceptions=True)
-    run(main(), timeout=120)
     assert_lab_idle(lab)

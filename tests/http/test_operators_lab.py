@@ -16,12 +16,13 @@ from sipclient.http.dialects import operators, pbx_api
 from sipclient.http.dialects.dialer import CampaignRules
 from sipclient.http.twin import Twin, TwinConfig
 
-from .util import agent_config, assert_lab_idle, credentials, run
+from .util import agent_config, assert_lab_idle, credentials
 
 pytestmark = pytest.mark.lab
 
 
-def test_login_pause_logout_rows(lab) -> None:
+@pytest.mark.asyncio
+async def test_login_pause_logout_rows(lab) -> None:
     async def main():
         rules = CampaignRules("300", queue="operadores", ring_timeout=5, concluded_after=1.0)
         async with Twin(lab, TwinConfig(credentials=credentials(), campaigns=[rules])) as twin, \
@@ -58,7 +59,7 @@ def test_login_pause_logout_rows(lab) -> None:
             done = await twin.dialer.wait_status("300", contact, ("CONCLUIDO",), timeout=10)
             await code(ana, "6092")      # leave the queue empty for the next test
             return rows, start, done
-    rows, start, done = run(main())
+    rows, start, done = await asyncio.wait_for(main(), 90)
     assert done.concluded.operator == "1014"
     assert done.concluded.side == "OPERADOR" and 1.5 <= done.concluded.talk <= 3
     operators.validate(rows)

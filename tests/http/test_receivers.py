@@ -19,7 +19,6 @@ from sipclient.http.server import HttpServer
 from sipclient.http.wire import json_response
 
 from .test_dialects import record
-from .util import run
 
 SEED004 = "/work/shared/seeds/004_*.txt"
 _QUOTES = str.maketrans({"„": "\"", "”": "\"", "“": "\"", "″": "\"", "\u00a0": " "})
@@ -37,7 +36,8 @@ def seed004_examples() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("index", [0, 1])
-def test_minicrm_answers_the_seed_examples_exactly(index: int) -> None:
+@pytest.mark.asyncio
+async def test_minicrm_answers_the_seed_examples_exactly(index: int) -> None:
     body, expected = seed004_examples()[index]
 
     async def main():
@@ -45,7 +45,7 @@ def test_minicrm_answers_the_seed_examples_exactly(index: int) -> None:
             resp = await HttpClient().request("POST", rx.url("seed004"), body.encode(),
                                               {"Content-Type": "application/json"})
             return resp, rx.received, rx.rejected
-    resp, received, rejected = run(main())
+    resp, received, rejected = await asyncio.wait_for(main(), 90)
     assert resp.status == 200
     # the example's three counters byte for byte as the seed prints them, then the two its
     # text describes (Missing: a record without a field; NotFound: an unknown number)
@@ -55,7 +55,8 @@ def test_minicrm_answers_the_seed_examples_exactly(index: int) -> None:
         assert len(rejected) == 1 and "Data[0]: field 'Number' is missing" in rejected[0][1]
 
 
-def test_seed000_cdr_checked_field_by_field() -> None:
+@pytest.mark.asyncio
+async def test_seed000_cdr_checked_field_by_field() -> None:
     good = krolik.cdr_from_record(record()).form()
 
     async def main():
@@ -70,7 +71,7 @@ def test_seed000_cdr_checked_field_by_field() -> None:
                 await rx.expect("seed000", "cdr", callid="other", timeout=0.2)
             taken = await client.post_form(lenient.url("seed000"), no_callid)
             return ok, bad, missing, got, str(miss.value), taken, lenient.received
-    ok, bad, missing, got, miss, taken, received = run(main())
+    ok, bad, missing, got, miss, taken, received = await asyncio.wait_for(main(), 90)
     assert (ok.status, ok.text) == (200, "OK")
     assert bad.status == 400 and "field 'disposition' must be one of" in bad.text
     assert missing.status == 400 and "field 'callid' is missing" in missing.text
@@ -82,7 +83,8 @@ def test_seed000_cdr_checked_field_by_field() -> None:
     assert received[0].warnings == ["field 'callid' is missing"]
 
 
-def test_seed002_two_pushes_and_a_transfer_with_the_token() -> None:
+@pytest.mark.asyncio
+async def test_seed002_two_pushes_and_a_transfer_with_the_token() -> None:
     rec = record()
 
     async def main():
@@ -102,13 +104,14 @@ def test_seed002_two_pushes_and_a_transfer_with_the_token() -> None:
                 await client.request("GET", url),
             ]
             return answers, [(w.kind, w.method) for w in rx.received], rx.rejected
-    answers, kinds, rejected = run(main())
+    answers, kinds, rejected = await asyncio.wait_for(main(), 90)
     assert [a.status for a in answers] == [200, 200, 200, 401, 405]
     assert kinds == [("start", "PUT"), ("end", "POST"), ("transfer", "POST")]
     assert "token" in rejected[0][1] and "LKAGSDK" not in rejected[0][1]
 
 
-def test_seed003_events() -> None:
+@pytest.mark.asyncio
+async def test_seed003_events() -> None:
     rec = record()
 
     async def main():
@@ -122,7 +125,7 @@ def test_seed003_events() -> None:
             hangup = await rx.expect("seed003", "call.hangup", timeout=1,
                                      data=lambda d: d["disposition"] == "ANSWERED")
             return bad, hangup
-    bad, hangup = run(main())
+    bad, hangup = await asyncio.wait_for(main(), 90)
     assert bad.status == 400 and "data: field 'callId' is missing" in bad.text
     assert hangup.fields["data"]["callId"] == rec.id
 
@@ -133,7 +136,8 @@ def test_matchers() -> None:
     assert matcher("ANSWER")("ANSWER") and matcher("29")(29)
 
 
-def test_server_tls_plain_and_verification(tmp_path) -> None:
+@pytest.mark.asyncio
+async def test_server_tls_plain_and_verification(tmp_path) -> None:
     from sipclient.lab.config import LabConfig
     from sipclient.lab.render import ensure_certificate
 
@@ -157,12 +161,13 @@ def test_server_tls_plain_and_verification(tmp_path) -> None:
             with pytest.raises(HttpError, match="certificate not trusted"):
                 await HttpClient().request("GET", server.url("/x"))
             return verified.json(), insecure.json(), plain_answer.json()
-    assert run(main()) == ({"tls": True, "path": "/x"}, {"tls": True, "path": "/y"},
-                           ["Status", "Erro de Protocolo"])
+    assert await asyncio.wait_for(main(), 90) == (
+        {"tls": True, "path": "/x"}, {"tls": True, "path": "/y"}, ["Status", "Erro de Protocolo"])
     assert json.dumps(["Status", "Erro de Protocolo"])  # what the document prints
 
 
-def test_wait_change_wakes_on_an_arrival_and_times_out_without_one() -> None:
+@pytest.mark.asyncio
+async def test_wait_change_wakes_on_an_arrival_and_times_out_without_one() -> None:
     """`http receive` follows the receiver by waiting on arrivals (no polling): a webhook,
     accepted or rejected, wakes the waiter at once; silence ends at the time-out."""
     good = krolik.cdr_from_record(record()).form()
@@ -181,6 +186,6 @@ def test_wait_change_wakes_on_an_arrival_and_times_out_without_one() -> None:
             rejected = asyncio.ensure_future(rx.wait_change(seen, 10))
             await HttpClient().post_form(rx.url("seed000"), good | {"disposition": "X"})
             return silent, waited, woke, await asyncio.wait_for(rejected, 5), rx.changes
-    silent, waited, woke, woke_rejected, changes = run(main())
+    silent, waited, woke, woke_rejected, changes = await asyncio.wait_for(main(), 90)
     assert silent is False and waited >= 0.2
     assert woke is True and woke_rejected is True and changes == 2

@@ -18,17 +18,16 @@ pytestmark = pytest.mark.lab
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios" / "http"
 
 
-def _run(lab, scenario, report: Path):
-    async def main():
-        return await asyncio.wait_for(run_scenario(scenario, Target.from_lab(lab), report), 90)
-    return asyncio.run(main())
+async def _run(lab, scenario, report: Path):
+    return await asyncio.wait_for(run_scenario(scenario, Target.from_lab(lab), report), 90)
 
 
 @pytest.mark.parametrize("name", ["c2c-seed003-answered", "c2c-cancel", "statusramais-ivr",
                                   "refusals", "minicrm-seed-example", "dialer-campaign"])
-def test_http_scenarios_pass(lab, tmp_path: Path, name: str) -> None:
+@pytest.mark.asyncio
+async def test_http_scenarios_pass(lab, tmp_path: Path, name: str) -> None:
     scenario = load_scenario(SCENARIOS / f"{name}.sip.yaml")
-    result = _run(lab, scenario, tmp_path / "report")
+    result = await _run(lab, scenario, tmp_path / "report")
     assert result.status == "passed", result.error
     shown_steps = [s for s in result.steps if s.kind == "expect_webhook"]
     source = (SCENARIOS / f"{name}.sip.yaml").read_text()
@@ -39,7 +38,8 @@ def test_http_scenarios_pass(lab, tmp_path: Path, name: str) -> None:
         assert "token" not in shown["headers"] or shown["headers"]["token"] == "***"
 
 
-def test_a_wrong_webhook_expectation_fails_in_words(lab, tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_a_wrong_webhook_expectation_fails_in_words(lab, tmp_path: Path) -> None:
     scenario = load_text("""
 name: wrong disposition
 agents:
@@ -51,9 +51,25 @@ steps:
   - expect_webhook: {dialect: seed000, kind: cdr, call: c2c, timeout: 8,
                      fields: {disposition: ANSWER}}
 """, tmp_path / "t.sip.yaml")
-    result = _run(lab, scenario, tmp_path / "report")
+    result = await _run(lab, scenario, tmp_path / "report")
     assert result.status == "failed"
     assert "expect_webhook: no seed000 cdr with disposition: ANSWER within 8 s" in result.error
     failing = result.failing_step
     assert "'disposition': 'NO ANSWER'" in failing.received or \
         '"disposition": "NO ANSWER"' in failing.received
+
+
+@pytest.mark.asyncio
+async def test_dialects_named_by_their_module_run_like_their_seed_ids(lab, tmp_path: Path) -> None:
+    """The seed003 answered click-to-call, every dialect named by its module instead
+    (rest_c2c, krolik, pbx55): the same steps, the same webhooks, the same recording."""
+    text = (SCENARIOS / "c2c-seed003-answered.sip.yaml").read_text()
+    for ident, module in (("seed000", "krolik"), ("seed002", "pbx55"), ("seed003", "rest_c2c")):
+        text = text.replace(f"dialect: {ident}", f"dialect: {module}").replace(
+            f"shape: {ident}", f"shape: {module}")
+    text = text.replace("http_twin: {}", "http_twin: {webhooks: [krolik, pbx55, rest_c2c]}")
+    assert "seed00" not in text.split("steps:", 1)[1]
+    result = await _run(lab, load_text(text, tmp_path / "named.sip.yaml"), tmp_path / "report")
+    assert result.status == "passed", result.error
+    assert [json.loads(s.received)["dialect"] for s in result.steps
+            if s.kind == "expect_webhook"] == ["seed000", "seed002", "seed003"]

@@ -6,6 +6,7 @@ userfield example, without the ``callid`` a vendor leaves out."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import pytest
 from sipclient.http.client import HttpClient
 from sipclient.http.receivers import WebhookReceiver
 
-from .util import run
 
 EXAMPLES = Path(__file__).parent / "seed_examples"
 JSON = {"Content-Type": "application/json"}
@@ -57,7 +57,8 @@ async def _send(rx: WebhookReceiver, case: str):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_seed_example_accepted_with_warnings_and_refused_when_strict(case: str) -> None:
+@pytest.mark.asyncio
+async def test_seed_example_accepted_with_warnings_and_refused_when_strict(case: str) -> None:
     dialect = case.split("-")[0]
     _, expected = CASES[case]
 
@@ -66,7 +67,8 @@ def test_seed_example_accepted_with_warnings_and_refused_when_strict(case: str) 
                 WebhookReceiver(token=SEED002_TOKEN, strict=True) as strict:
             return (await _send(rx, case), rx.received, rx.rejected,
                     await _send(strict, case), strict.received, strict.rejected)
-    ok, received, rejected, refused, strict_received, strict_rejected = run(main())
+    ok, received, rejected, refused, strict_received, strict_rejected = \
+        await asyncio.wait_for(main(), 90)
     assert ok.status == 200, ok.text
     assert received and all(w.dialect == dialect for w in received)
     for w in received:

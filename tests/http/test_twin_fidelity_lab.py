@@ -15,13 +15,14 @@ from sipclient.http.dialects import pbx_api, rest_c2c, minicrm
 from sipclient.http.twin import Twin, TwinConfig
 
 from .test_twin_lab import wav_tone
-from .util import (LOGIN, SENHA, TOKEN, agent_config, assert_lab_idle, credentials, run,
+from .util import (LOGIN, SENHA, TOKEN, agent_config, assert_lab_idle, credentials,
                    twin_and_two_agents)
 
 pytestmark = pytest.mark.lab
 
 
-def test_seed003_on_plain_http_and_discador_php_with_bearer(lab) -> None:
+@pytest.mark.asyncio
+async def test_seed003_on_plain_http_and_discador_php_with_bearer(lab) -> None:
     async def main() -> dict:
         async with Twin(lab, TwinConfig(credentials=credentials(), seed003_port=0,
                                         ring_timeout=2)) as twin, \
@@ -54,7 +55,7 @@ def test_seed003_on_plain_http_and_discador_php_with_bearer(lab) -> None:
                 {"Authorization": "Bearer " + bearer.replace(TOKEN, "nope")})).json()
             await twin.wait_ended(pbx_api.parse_click_to_call_answer(out["discador"]), 10)
             return out
-    out = run(main())
+    out = await asyncio.wait_for(main(), 90)
     assert out["c2c"]["apiStatus"] == "CONECTION_OK"
     assert out["status"]["apiStatus"] == "SUCCESS"
     assert out["status"]["data"]["disposition"] == "BUSY"
@@ -66,7 +67,8 @@ def test_seed003_on_plain_http_and_discador_php_with_bearer(lab) -> None:
     assert_lab_idle(lab)
 
 
-def test_direct_call_recorded_with_gravacao_equal_to_idchamada(lab) -> None:
+@pytest.mark.asyncio
+async def test_direct_call_recorded_with_gravacao_equal_to_idchamada(lab) -> None:
     async def main():
         async with twin_and_two_agents(lab, "1017", "1018") as (twin, caller, callee, client):
             call = await caller.call("1018")
@@ -82,7 +84,7 @@ def test_direct_call_recorded_with_gravacao_equal_to_idchamada(lab) -> None:
             gravacao = rows[0]["GRAVACAO"]
             wav = await client.request("GET", twin.url + pbx_api.record_path(gravacao, "wav"))
             return rows, wav
-    rows, wav = run(main())
+    rows, wav = await asyncio.wait_for(main(), 90)
     by_ramal = {r["Ramal"]: r for r in rows}
     assert set(by_ramal) == {"1017", "1018"}
     out, into = by_ramal["1017"], by_ramal["1018"]

@@ -21,7 +21,7 @@ from sipclient.media.audio import dominant_frequency
 from sipclient.media.codecs.gsm import GsmDecoder
 
 from .util import (API_KEY, PUSH_TOKEN, SECRETS, agent_config, assert_lab_idle, credentials,
-                   run, twin_and_two_agents)
+                   twin_and_two_agents)
 
 pytestmark = pytest.mark.lab
 
@@ -64,8 +64,9 @@ def wav_tone(data: bytes) -> float:
 
 @pytest.mark.parametrize("dialect,ext", [("seed001", "1015"), ("seed000", "1016"),
                                          ("seed003", "1017")])
-def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
+    async with asyncio.timeout(90):
         async with WebhookReceiver(token=PUSH_TOKEN, api_key=API_KEY) as rx, \
                 Twin(lab, twin_config(rx)) as twin, \
                 Agent(agent_config(lab, ext, play="tone:1000")) as agent:
@@ -139,13 +140,13 @@ def test_click_to_call_answered(lab, dialect: str, ext: str, capsys) -> None:
         out = capsys.readouterr()
         for secret in SECRETS:
             assert secret not in out.out + out.err
-    run(main())
 
 
-def test_unanswered_busy_and_cancel(lab) -> None:
+@pytest.mark.asyncio
+async def test_unanswered_busy_and_cancel(lab) -> None:
     """NO ANSWER (the extension rings out), BUSY (it answers 486), CANCEL (the operator
     hangs up while the number still rings), each checked in seed 000, 002 and 003."""
-    async def main() -> None:
+    async with asyncio.timeout(90):
         async with WebhookReceiver(token=PUSH_TOKEN, api_key=API_KEY) as rx, \
                 Twin(lab, twin_config(rx, ring_timeout=3)) as twin, \
                 Agent(agent_config(lab, "1018")) as agent:
@@ -185,14 +186,14 @@ def test_unanswered_busy_and_cancel(lab) -> None:
                 assert hangup.fields["data"]["disposition"] == disposition
             assert not rx.rejected, rx.rejected
             assert not rx.warned, [w.warnings for w in rx.warned]
-    run(main())
     assert_lab_idle(lab)
 
 
-def test_statusramais_during_an_ivr_call(lab) -> None:
+@pytest.mark.asyncio
+async def test_statusramais_during_an_ivr_call(lab) -> None:
     """1019 calls the IVR 608 + 1020, types its "CPF"; 1020 answers: statusramais shows both
     In use, 1019 SAIDA and 1020 ENTRADA, JSON1 = the digits; seed 003's active call too."""
-    async def main() -> None:
+    async with asyncio.timeout(90):
         async with twin_and_two_agents(lab, "1019", "1020") as (twin, caller, callee, client):
             call = await caller.call("6081020")
             final = await call.wait_final(timeout=10)
@@ -227,10 +228,10 @@ def test_statusramais_during_an_ivr_call(lab) -> None:
         assert active["apiStatus"] == "SUCCESS"
         assert active["data"]["name"].startswith("PJSIP/1020-")
         assert active["data"]["state"] == "UP"
-    run(main())
 
 
-def test_refusals_as_documented(lab) -> None:
+@pytest.mark.asyncio
+async def test_refusals_as_documented(lab) -> None:
     """Wrong token, wrong source address, plain HTTP: each refused as seed 001 says; the
     secrets never show in the answers or the logs."""
     async def main() -> dict:
@@ -267,7 +268,7 @@ def test_refusals_as_documented(lab) -> None:
     handler.emit = records.append  # type: ignore[method-assign]
     logging.getLogger("sipclient.http").addHandler(handler)
     try:
-        answers = run(main())
+        answers = await asyncio.wait_for(main(), 90)
     finally:
         logging.getLogger("sipclient.http").removeHandler(handler)
     assert isinstance(answers["ok"], list)
@@ -283,11 +284,12 @@ def test_refusals_as_documented(lab) -> None:
         assert secret not in text
 
 
-def test_transfer_gives_seed002_a_third_push(lab) -> None:
+@pytest.mark.asyncio
+async def test_transfer_gives_seed002_a_third_push(lab) -> None:
     """The agent transfers the click-to-call (REFER to 607, which hangs up by itself after
     2 s: a transfer to 600 would leave two echoes talking to each other for ever): seed 002
     gets start, end and a third push carrying call_transfer_id, in that order."""
-    async def main() -> None:
+    async with asyncio.timeout(90):
         async with WebhookReceiver(token=PUSH_TOKEN) as rx, \
                 Twin(lab, TwinConfig(credentials=credentials(), webhooks=[
                     WebhookTarget("seed002", rx.url("seed002"), PUSH_TOKEN)])) as twin, \
@@ -308,5 +310,4 @@ def test_transfer_gives_seed002_a_third_push(lab) -> None:
             assert transfer.fields["call_status"] == "ANSWER"
             assert not rx.rejected, rx.rejected
             assert not rx.warned, [w.warnings for w in rx.warned]
-    run(main())
     assert_lab_idle(lab)

@@ -13,13 +13,14 @@ from sipclient.http.dialects import pbx_api
 from sipclient.http.receivers import WebhookReceiver
 from sipclient.http.twin import Twin, TwinConfig, WebhookTarget
 
-from .util import agent_config, assert_lab_idle, credentials, run
+from .util import agent_config, assert_lab_idle, credentials
 
 pytestmark = pytest.mark.lab
 
 
-def test_five_click_to_calls_one_second_apart_each_end_with_its_own_cdr(lab) -> None:
-    async def main() -> None:
+@pytest.mark.asyncio
+async def test_five_click_to_calls_one_second_apart_each_end_with_its_own_cdr(lab) -> None:
+    async with asyncio.timeout(90):
         async with WebhookReceiver() as rx, \
                 Twin(lab, TwinConfig(credentials=credentials(), webhooks=[
                     WebhookTarget("seed000", rx.url("seed000"))])) as twin, \
@@ -64,5 +65,4 @@ def test_five_click_to_calls_one_second_apart_each_end_with_its_own_cdr(lab) -> 
             assert len(rx.find("seed000", "cdr")) == 5
             assert not rx.rejected, rx.rejected
             assert not rx.warned, [w.warnings for w in rx.warned]
-    run(main())
     assert_lab_idle(lab)

@@ -1,4 +1,5 @@
-"""Helpers for the HTTP integration tests (coroutines run with asyncio.run)."""
+"""Helpers for the HTTP integration tests (most are ``async def`` tests run by pytest-asyncio;
+:func:`run` is for a sync test that drives a CLI command in a thread and sends it one request)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ SECRETS = (SENHA, TOKEN, PUSH_TOKEN, API_KEY)
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 90.0) -> T:
+    """Run ``coro`` in a fresh event loop, failing after ``timeout`` seconds."""
     async def bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
     return asyncio.run(bounded())

@@ -19,7 +19,6 @@ from sipclient.lab.kamailio import KamailioLab, lab_accounts
 from sipclient.lab.probe import free_udp_port
 from sipclient.media.audio import dominant_frequency, read_wav, tone, write_wav
 
-from ..agent.util import run
 from .baresip import Baresip, version
 
 ACCOUNTS = lab_accounts()
@@ -74,7 +73,8 @@ def check(b: Baresip, result: dict) -> None:
 
 @pytest.mark.parametrize("codec", ["PCMU", "PCMA"])
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_we_call_baresip(tmp_path, tone_wav, baresip_version, matrix, transport: str,
+@pytest.mark.asyncio
+async def test_we_call_baresip(tmp_path, tone_wav, baresip_version, matrix, transport: str,
                          codec: str) -> None:
     cell = matrix.cell("baresip", "us -> peer", transport, codec, version=baresip_version)
     with Baresip(tmp_path / "b", play=tone_wav, codecs=codec,
@@ -87,7 +87,7 @@ def test_we_call_baresip(tmp_path, tone_wav, baresip_version, matrix, transport:
                 assert (await call.wait_final(5)).status == 200
                 assert call.media.stats()[0]["codec"] == codec
                 return await talk_and_check(b, call, hangup_by_us=True)
-        result = run(main(), 40)
+        result = await asyncio.wait_for(main(), 40)
         assert result["reason"] == "local BYE"
         check(b, result)
     cell.checked(audio="both ways", dtmf="both ways (RFC 4733)")
@@ -95,7 +95,8 @@ def test_we_call_baresip(tmp_path, tone_wav, baresip_version, matrix, transport:
 
 @pytest.mark.parametrize("codec", ["PCMU", "PCMA"])
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_baresip_calls_us(tmp_path, tone_wav, baresip_version, matrix, transport: str,
+@pytest.mark.asyncio
+async def test_baresip_calls_us(tmp_path, tone_wav, baresip_version, matrix, transport: str,
                           codec: str) -> None:
     cell = matrix.cell("baresip", "peer -> us", transport, codec, version=baresip_version)
     port = free_udp_port()
@@ -110,7 +111,7 @@ def test_baresip_calls_us(tmp_path, tone_wav, baresip_version, matrix, transport
                 incoming = await agent.next_incoming(timeout=5)
                 await asyncio.wait_for(incoming.acked.wait(), 5)
                 return await talk_and_check(b, incoming, hangup_by_us=False)
-        result = run(main(), 40)
+        result = await asyncio.wait_for(main(), 40)
         assert result["reason"] == "remote BYE"
         check(b, result)
     cell.checked(audio="both ways", dtmf="both ways (RFC 4733)")
@@ -118,7 +119,8 @@ def test_baresip_calls_us(tmp_path, tone_wav, baresip_version, matrix, transport
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 @pytest.mark.parametrize("direction", ["us -> peer", "peer -> us"])
-def test_baresip_and_us_through_kamailio(tmp_path, tone_wav, baresip_version, matrix,
+@pytest.mark.asyncio
+async def test_baresip_and_us_through_kamailio(tmp_path, tone_wav, baresip_version, matrix,
                                          kamailio: KamailioLab, transport: str,
                                          direction: str) -> None:
     cell = matrix.cell("baresip", direction, transport, "PCMU", version=baresip_version,
@@ -148,7 +150,7 @@ def test_baresip_and_us_through_kamailio(tmp_path, tone_wav, baresip_version, ma
                 result = await talk_and_check(b, call, hangup_by_us=direction == "us -> peer")
                 result["call_id"] = call.call_id
                 return result
-        result = run(main(), 40)
+        result = await asyncio.wait_for(main(), 40)
         check(b, result)
     routed = kamailio.routed(result["call_id"])
     assert "ACK" in routed and "BYE" in routed, (routed, kamailio.log_tail())

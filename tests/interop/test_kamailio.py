@@ -18,7 +18,6 @@ import pytest
 from sipclient.agent import Agent, AgentConfig, Secret
 from sipclient.lab.kamailio import KamailioLab, find_kamailio, lab_accounts
 
-from ..agent.util import run
 
 ACCOUNTS = lab_accounts()
 
@@ -40,7 +39,8 @@ def agent_config(lab: KamailioLab, user: str, transport: str, **kw) -> AgentConf
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 @pytest.mark.parametrize("hangup_by", ["caller", "callee"])
-def test_two_agents_call_through_kamailio(request, transport: str, hangup_by: str,
+@pytest.mark.asyncio
+async def test_two_agents_call_through_kamailio(request, transport: str, hangup_by: str,
                                           family: str, matrix) -> None:
     kamailio: KamailioLab = request.getfixturevalue("kamailio6" if family == "ipv6"
                                                     else "kamailio")
@@ -81,5 +81,5 @@ def test_two_agents_call_through_kamailio(request, transport: str, hangup_by: st
         assert bye_sender[-2:] == ["BYE", "200"], flows
         # one 200 for the INVITE on the callee: no retransmissions for want of an ACK
         assert flows[1].count("200") <= 3, flows
-    run(main(), timeout=30)
+    await asyncio.wait_for(main(), 30)
     cell.checked(audio="both ways", note="ACK and BYE routed by Kamailio")

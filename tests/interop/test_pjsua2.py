@@ -21,7 +21,6 @@ import pytest
 from sipclient.agent import Agent, AgentConfig, Secret
 from sipclient.agent import StubMedia
 
-from ..agent.util import run
 from .pj import PjCall, PjUA, until
 
 pytestmark = pytest.mark.lab
@@ -78,7 +77,8 @@ def our_config(lab, **kw) -> AgentConfig:
 
 
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
-def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
+@pytest.mark.asyncio
+async def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
     cell = matrix.cell("pjsua2", "us -> peer", "udp", "PCMU/PCMA", version=pj_version(),
                        via=f"Asterisk lab; hang-up by {hangup_by}")
     cell.checked(note="signalling only (stub media, pjsua2 null audio)")
@@ -108,11 +108,12 @@ def test_agent_calls_pjsua2(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
             assert states.index("CONFIRMED") < states.index("DISCONNECTED"), states
             assert theirs.remote_uri and OUR_EXT in theirs.remote_uri
         assert call.state == "ended"
-    run(main())
+    await asyncio.wait_for(main(), 60)
 
 
 @pytest.mark.parametrize("hangup_by", ["us", "pjsua2"])
-def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
+@pytest.mark.asyncio
+async def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
     cell = matrix.cell("pjsua2", "peer -> us", "udp", "PCMU/PCMA", version=pj_version(),
                        via=f"Asterisk lab; hang-up by {hangup_by}")
     cell.checked(note="signalling only (stub media, pjsua2 null audio)")
@@ -146,11 +147,12 @@ def test_pjsua2_calls_agent(lab, pjua: PjUA, hangup_by: str, matrix) -> None:
             await until(lambda: not agent.sessions or all(
                 s.is_ended for s in agent.sessions.values()), 2, "ended sessions")
         assert agent.flow()[-4:] == ["REGISTER", "401", "REGISTER", "200"]  # un-REGISTER
-    run(main())
+    await asyncio.wait_for(main(), 60)
 
 
 @pytest.mark.parametrize("direction", ["us -> peer", "peer -> us"])
-def test_audio_both_ways_with_pjsua2(lab, pjua: PjUA, direction: str, matrix,
+@pytest.mark.asyncio
+async def test_audio_both_ways_with_pjsua2(lab, pjua: PjUA, direction: str, matrix,
                                      tmp_path) -> None:
     """pjsua2 plays a 1500 Hz WAV into the call and records what it hears; we play 1000 Hz
     (G.711 through Asterisk): each side hears the other's tone."""
@@ -182,7 +184,7 @@ def test_audio_both_ways_with_pjsua2(lab, pjua: PjUA, direction: str, matrix,
             await theirs.wait_state("DISCONNECTED", timeout=5)
             return heard, theirs
 
-    heard, theirs = run(main())
+    heard, theirs = await asyncio.wait_for(main(), 60)
     assert heard is not None and abs(heard - 1500) <= 30, heard
     assert theirs.recording, "pjsua2 recorded nothing"
     for _ in range(40):  # the recorder's WAV header is written when pjsua2 closes it

@@ -10,7 +10,7 @@ from sipclient.io.impair import ImpairedTransport, Impairment
 from sipclient.io.transport import EventQueue, Received
 from sipclient.io.udp import UdpTransport
 
-from .util import ok, register, run
+from .util import ok, register
 
 
 async def _pair(outgoing=None, incoming=None, seed=1):
@@ -34,7 +34,8 @@ async def _collect(q: EventQueue, quiet: float = 0.1) -> list[Received]:
             return got
 
 
-def test_dropping_30_percent_of_1000_datagrams():
+@pytest.mark.asyncio
+async def test_dropping_30_percent_of_1000_datagrams():
     async def scenario():
         tx, _, rx, rx_q = await _pair(outgoing=Impairment(drop=0.3), seed=2024)
         try:
@@ -52,12 +53,14 @@ def test_dropping_30_percent_of_1000_datagrams():
             await rx.close()
         return sorted(dropped)
 
-    first = run(scenario())
-    assert run(scenario()) == first  # same seed, same decisions
+    async with asyncio.timeout(20):
+        first = await scenario()
+        assert await scenario() == first  # same seed, same decisions
 
 
-def test_drop_the_second_outgoing_register_exactly():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_drop_the_second_outgoing_register_exactly():
+    async with asyncio.timeout(10):
         tx, _, rx, rx_q = await _pair(outgoing=Impairment(drop_nth=(2,), methods=("register",)))
         try:
             await tx.send(b"OPTIONS sip:x SIP/2.0\r\nCSeq: 9 OPTIONS\r\nContent-Length: 0\r\n\r\n",
@@ -74,11 +77,10 @@ def test_drop_the_second_outgoing_register_exactly():
             await tx.close()
             await rx.close()
 
-    run(scenario())
 
-
-def test_duplicate_everything_incoming():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_duplicate_everything_incoming():
+    async with asyncio.timeout(10):
         tx, tx_q, rx, _ = await _pair(incoming=Impairment(duplicate=1.0))
         try:
             for n in (1, 2, 3):
@@ -91,11 +93,10 @@ def test_duplicate_everything_incoming():
             await tx.close()
             await rx.close()
 
-    run(scenario())
 
-
-def test_delay_with_jitter_is_logged_and_delivered_late():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_delay_with_jitter_is_logged_and_delivered_late():
+    async with asyncio.timeout(10):
         tx, _, rx, rx_q = await _pair(outgoing=Impairment(delay=0.05, jitter=0.02))
         loop = asyncio.get_running_loop()
         try:
@@ -110,19 +111,16 @@ def test_delay_with_jitter_is_logged_and_delivered_late():
             await tx.close()
             await rx.close()
 
-    run(scenario())
 
-
-def test_close_cancels_delayed_messages():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_close_cancels_delayed_messages():
+    async with asyncio.timeout(10):
         tx, _, rx, rx_q = await _pair(outgoing=Impairment(delay=5.0))
         await tx.send(register(1), rx.local_address)
         await tx.close()
         assert tx.inner.closed
         assert await _collect(rx_q, quiet=0.05) == []
         await rx.close()
-
-    run(scenario())
 
 
 def test_bad_impairment_values():
@@ -132,10 +130,11 @@ def test_bad_impairment_values():
         Impairment(drop_nth=(0,))
 
 
-def test_on_tcp_whole_messages_are_dropped():
+@pytest.mark.asyncio
+async def test_on_tcp_whole_messages_are_dropped():
     from sipclient.io.stream import TcpTransport
 
-    async def scenario():
+    async with asyncio.timeout(10):
         q = EventQueue()
         pbx = ImpairedTransport(
             await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True),
@@ -151,5 +150,3 @@ def test_on_tcp_whole_messages_are_dropped():
         finally:
             await phone.close()
             await pbx.close()
-
-    run(scenario())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 
@@ -9,8 +10,6 @@ import pytest
 
 from sipclient.io.resolve import Naptr, Resolved, ResolveError, Resolver, Srv, order_srv
 from sipclient.io.target import parse_target
-
-from .util import run
 
 
 class FakeDns:
@@ -62,13 +61,15 @@ EXAMPLE = FakeDns(
 )
 
 
-def resolve(text, dns):
-    return run(Resolver(dns, rng=random.Random(1)).resolve(parse_target(text)))
+async def resolve(text, dns):
+    async with asyncio.timeout(10):
+        return await Resolver(dns, rng=random.Random(1)).resolve(parse_target(text))
 
 
-def test_naptr_then_srv_then_addresses_in_order():
+@pytest.mark.asyncio
+async def test_naptr_then_srv_then_addresses_in_order():
     dns = FakeDns(EXAMPLE.naptr_records, EXAMPLE.srv_records, EXAMPLE.address_records)
-    assert resolve("sip:example.com", dns) == [
+    assert await resolve("sip:example.com", dns) == [
         ("tls", "192.0.2.1", 5061),
         ("tcp", "192.0.2.2", 5060),
         ("udp", "192.0.2.3", 5070),
@@ -79,59 +80,67 @@ def test_naptr_then_srv_then_addresses_in_order():
     assert ("SRV", "_sip._xyz.example.com") not in dns.queries
 
 
-def test_sips_keeps_only_secure_services():
+@pytest.mark.asyncio
+async def test_sips_keeps_only_secure_services():
     dns = FakeDns(EXAMPLE.naptr_records, EXAMPLE.srv_records, EXAMPLE.address_records)
-    assert resolve("sips:example.com", dns) == [("tls", "192.0.2.1", 5061)]
+    assert await resolve("sips:example.com", dns) == [("tls", "192.0.2.1", 5061)]
 
 
-def test_explicit_transport_skips_naptr():
+@pytest.mark.asyncio
+async def test_explicit_transport_skips_naptr():
     dns = FakeDns(EXAMPLE.naptr_records, EXAMPLE.srv_records, EXAMPLE.address_records)
-    assert resolve("sip:example.com;transport=tcp", dns) == [("tcp", "192.0.2.2", 5060)]
+    assert await resolve("sip:example.com;transport=tcp", dns) == [("tcp", "192.0.2.2", 5060)]
     assert [q for q in dns.queries if q[0] == "NAPTR"] == []
 
 
-def test_explicit_port_skips_naptr_and_srv():
+@pytest.mark.asyncio
+async def test_explicit_port_skips_naptr_and_srv():
     dns = FakeDns(EXAMPLE.naptr_records, EXAMPLE.srv_records, EXAMPLE.address_records)
-    assert resolve("example.com:7048", dns) == [("udp", "192.0.2.9", 7048)]
+    assert await resolve("example.com:7048", dns) == [("udp", "192.0.2.9", 7048)]
     assert dns.queries == [("A/AAAA", "example.com")]
-    assert resolve("tcp:example.com:7048", dns) == [("tcp", "192.0.2.9", 7048)]
+    assert await resolve("tcp:example.com:7048", dns) == [("tcp", "192.0.2.9", 7048)]
 
 
-def test_no_naptr_falls_back_to_srv_for_each_transport():
+@pytest.mark.asyncio
+async def test_no_naptr_falls_back_to_srv_for_each_transport():
     dns = FakeDns(srv={"_sip._tcp.example.net": [Srv(0, 0, 5080, "pbx.example.net")]},
                   addresses={"pbx.example.net": ["198.51.100.7"]})
-    assert resolve("example.net", dns) == [("tcp", "198.51.100.7", 5080)]
+    assert await resolve("example.net", dns) == [("tcp", "198.51.100.7", 5080)]
     assert [q[1] for q in dns.queries if q[0] == "SRV"] == [
         "_sip._udp.example.net", "_sip._tcp.example.net", "_sips._tcp.example.net"]
 
 
-def test_no_naptr_no_srv_uses_addresses_on_the_default_port():
+@pytest.mark.asyncio
+async def test_no_naptr_no_srv_uses_addresses_on_the_default_port():
     dns = FakeDns(addresses={"example.org": ["203.0.113.5"]})
-    assert resolve("example.org", dns) == [("udp", "203.0.113.5", 5060)]
-    assert resolve("sips:example.org", dns) == [("tls", "203.0.113.5", 5061)]
-    assert resolve("tls:example.org", dns) == [("tls", "203.0.113.5", 5061)]
+    assert await resolve("example.org", dns) == [("udp", "203.0.113.5", 5060)]
+    assert await resolve("sips:example.org", dns) == [("tls", "203.0.113.5", 5061)]
+    assert await resolve("tls:example.org", dns) == [("tls", "203.0.113.5", 5061)]
 
 
-def test_srv_dot_target_means_not_available():
+@pytest.mark.asyncio
+async def test_srv_dot_target_means_not_available():
     dns = FakeDns(srv={"_sip._udp.example.org": [Srv(0, 0, 0, ".")]},
                   addresses={"example.org": ["203.0.113.5"]})
-    assert resolve("udp:example.org", dns) == [("udp", "203.0.113.5", 5060)]
+    assert await resolve("udp:example.org", dns) == [("udp", "203.0.113.5", 5060)]
 
 
-def test_ip_literals_localhost_and_websocket_urls():
+@pytest.mark.asyncio
+async def test_ip_literals_localhost_and_websocket_urls():
     dns = FakeDns(addresses={"pbx.example.com": ["192.0.2.50"]})
-    assert resolve("udp:127.0.0.1:7048", dns) == [Resolved("udp", "127.0.0.1", 7048)]
-    assert resolve("[::1]", dns) == [("udp", "::1", 5060)]
-    assert resolve("sips:127.0.0.1", dns) == [("tls", "127.0.0.1", 5061)]
-    assert resolve("localhost", dns) == [("udp", "127.0.0.1", 5060)]
+    assert await resolve("udp:127.0.0.1:7048", dns) == [Resolved("udp", "127.0.0.1", 7048)]
+    assert await resolve("[::1]", dns) == [("udp", "::1", 5060)]
+    assert await resolve("sips:127.0.0.1", dns) == [("tls", "127.0.0.1", 5061)]
+    assert await resolve("localhost", dns) == [("udp", "127.0.0.1", 5060)]
     assert dns.queries == []
-    assert resolve("wss://pbx.example.com/ws", dns) == [("wss", "192.0.2.50", 443)]
+    assert await resolve("wss://pbx.example.com/ws", dns) == [("wss", "192.0.2.50", 443)]
     assert dns.queries == [("A/AAAA", "pbx.example.com")]
 
 
-def test_nothing_found_is_a_resolve_error():
+@pytest.mark.asyncio
+async def test_nothing_found_is_a_resolve_error():
     with pytest.raises(ResolveError, match="nowhere.example"):
-        resolve("nowhere.example", FakeDns())
+        await resolve("nowhere.example", FakeDns())
 
 
 def test_srv_weights_follow_rfc2782():
@@ -145,7 +154,8 @@ def test_srv_weights_follow_rfc2782():
     assert 0.85 < firsts["heavy"] / 2000 < 0.95
 
 
-def test_dnspython_backend_parses_records_without_network(monkeypatch):
+@pytest.mark.asyncio
+async def test_dnspython_backend_parses_records_without_network(monkeypatch):
     import dns.rdata
     import dns.rdataclass
     import dns.rdatatype
@@ -171,5 +181,5 @@ def test_dnspython_backend_parses_records_without_network(monkeypatch):
 
     backend = DnspythonDns()
     monkeypatch.setattr(backend, "_get", lambda: FakeResolver())
-    assert resolve("example.com", backend) == [
+    assert await resolve("example.com", backend) == [
         ("tcp", "192.0.2.10", 5060), ("tcp", "2001:db8::10", 5060)]

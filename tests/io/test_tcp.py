@@ -10,7 +10,7 @@ import pytest
 from sipclient.io.stream import PING, PONG, TcpTransport
 from sipclient.io.transport import ConnectionLost, EventQueue, Received, TransportError
 
-from .util import invite, ok, register, run
+from .util import invite, ok, register
 
 
 async def _wait_for(predicate, timeout: float = 2.0) -> None:
@@ -35,8 +35,9 @@ async def _close_writer(writer):
         pass
 
 
-def test_message_split_across_many_small_writes():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_message_split_across_many_small_writes():
+    async with asyncio.timeout(10):
         q = EventQueue()
         server = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
         reader, writer = await _raw_client(server.local_address)
@@ -55,11 +56,10 @@ def test_message_split_across_many_small_writes():
             await _close_writer(writer)
             await server.close()
 
-    run(scenario())
 
-
-def test_several_messages_in_one_write():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_several_messages_in_one_write():
+    async with asyncio.timeout(10):
         q = EventQueue()
         server = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
         reader, writer = await _raw_client(server.local_address)
@@ -74,11 +74,10 @@ def test_several_messages_in_one_write():
             await _close_writer(writer)
             await server.close()
 
-    run(scenario())
 
-
-def test_received_ping_is_answered_with_pong():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_received_ping_is_answered_with_pong():
+    async with asyncio.timeout(10):
         server = await TcpTransport.create(
             on_event=EventQueue(), local=("127.0.0.1", 0), listen=True
         )
@@ -93,13 +92,12 @@ def test_received_ping_is_answered_with_pong():
             await _close_writer(writer)
             await server.close()
 
-    run(scenario())
 
-
-def test_keepalive_interval_sends_pings_and_counts_pongs():
+@pytest.mark.asyncio
+async def test_keepalive_interval_sends_pings_and_counts_pongs():
     pings = []
 
-    async def scenario():
+    async with asyncio.timeout(10):
         async def handle(reader, writer):
             while True:
                 data = await reader.read(100)
@@ -120,15 +118,14 @@ def test_keepalive_interval_sends_pings_and_counts_pongs():
             await client.close()
             raw_server.close()
             await raw_server.wait_closed()
-
-    run(scenario())
     assert set(b"".join(pings).split(PING)) == {b""}  # nothing but double CRLFs
 
 
-def test_connection_reuse_both_ways():
+@pytest.mark.asyncio
+async def test_connection_reuse_both_ways():
     """We connect once; the PBX answers and sends its own request over our connection."""
 
-    async def scenario():
+    async with asyncio.timeout(10):
         phone_q, pbx_q = EventQueue(), EventQueue()
         pbx = await TcpTransport.create(on_event=pbx_q, local=("127.0.0.1", 0), listen=True)
         phone = await TcpTransport.create(on_event=phone_q, local=("127.0.0.2", 0))
@@ -156,11 +153,10 @@ def test_connection_reuse_both_ways():
             await phone.close()
             await pbx.close()
 
-    run(scenario())
 
-
-def test_concurrent_sends_share_one_new_connection():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_concurrent_sends_share_one_new_connection():
+    async with asyncio.timeout(10):
         pbx_q = EventQueue()
         pbx = await TcpTransport.create(on_event=pbx_q, local=("127.0.0.1", 0), listen=True)
         phone = await TcpTransport.create(on_event=EventQueue())
@@ -173,11 +169,10 @@ def test_concurrent_sends_share_one_new_connection():
             await phone.close()
             await pbx.close()
 
-    run(scenario())
 
-
-def test_framing_error_reports_and_closes_the_connection():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_framing_error_reports_and_closes_the_connection():
+    async with asyncio.timeout(10):
         q = EventQueue()
         server = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
         reader, writer = await _raw_client(server.local_address)
@@ -200,11 +195,10 @@ def test_framing_error_reports_and_closes_the_connection():
             await _close_writer(writer)
             await server.close()
 
-    run(scenario())
 
-
-def test_a_malformed_but_framed_message_is_reported_and_the_stream_goes_on():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_a_malformed_but_framed_message_is_reported_and_the_stream_goes_on():
+    async with asyncio.timeout(10):
         q = EventQueue()
         server = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
         reader, writer = await _raw_client(server.local_address)
@@ -223,11 +217,10 @@ def test_a_malformed_but_framed_message_is_reported_and_the_stream_goes_on():
             await _close_writer(writer)
             await server.close()
 
-    run(scenario())
 
-
-def test_an_oversized_message_closes_the_connection():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_an_oversized_message_closes_the_connection():
+    async with asyncio.timeout(10):
         q = EventQueue()
         server = await TcpTransport.create(
             on_event=q, local=("127.0.0.1", 0), listen=True, max_message_size=300
@@ -244,11 +237,10 @@ def test_an_oversized_message_closes_the_connection():
             await _close_writer(writer)
             await server.close()
 
-    run(scenario())
 
-
-def test_peer_close_is_reported():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_peer_close_is_reported():
+    async with asyncio.timeout(10):
         q = EventQueue()
         server = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
         reader, writer = await _raw_client(server.local_address)
@@ -261,11 +253,10 @@ def test_peer_close_is_reported():
         finally:
             await server.close()
 
-    run(scenario())
 
-
-def test_connect_refused_is_a_clear_error():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_connect_refused_is_a_clear_error():
+    async with asyncio.timeout(10):
         with socket.socket() as s:  # find a port nobody listens on
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -276,11 +267,10 @@ def test_connect_refused_is_a_clear_error():
         finally:
             await client.close()
 
-    run(scenario())
 
-
-def test_listener_port_is_reusable_right_after_close():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_listener_port_is_reusable_right_after_close():
+    async with asyncio.timeout(10):
         q = EventQueue()
         first = await TcpTransport.create(on_event=q, local=("127.0.0.7", 0), listen=True)
         addr = first.local_address
@@ -293,11 +283,10 @@ def test_listener_port_is_reusable_right_after_close():
         assert second.local_address == addr
         await second.close()
 
-    run(scenario())
 
-
-def test_outgoing_connection_from_a_chosen_local_address_and_port():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_outgoing_connection_from_a_chosen_local_address_and_port():
+    async with asyncio.timeout(10):
         q = EventQueue()
         pbx = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
         with socket.socket() as s:
@@ -311,5 +300,3 @@ def test_outgoing_connection_from_a_chosen_local_address_and_port():
         finally:
             await phone.close()
             await pbx.close()
-
-    run(scenario())

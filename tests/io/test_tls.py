@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sipclient.io.stream import TlsTransport
 from sipclient.io.transport import EventQueue, TlsOptions, TlsVerificationError
 
-from .util import ok, register, run
+from .util import ok, register
 
 
 async def _server(cert, q=None):
@@ -19,8 +21,9 @@ async def _server(cert, q=None):
     )
 
 
-def test_verification_is_on_by_default_and_fails_clearly(self_signed):
-    async def scenario():
+@pytest.mark.asyncio
+async def test_verification_is_on_by_default_and_fails_clearly(self_signed):
+    async with asyncio.timeout(10):
         server = await _server(self_signed)
         client = await TlsTransport.create(on_event=EventQueue())
         try:
@@ -34,12 +37,11 @@ def test_verification_is_on_by_default_and_fails_clearly(self_signed):
             await client.close()
             await server.close()
 
-    run(scenario())
-
 
 @pytest.mark.parametrize("how", ["insecure", "ca_file"])
-def test_handshake_succeeds_when_told_to_trust(self_signed, how):
-    async def scenario():
+@pytest.mark.asyncio
+async def test_handshake_succeeds_when_told_to_trust(self_signed, how):
+    async with asyncio.timeout(10):
         server_q, client_q = EventQueue(), EventQueue()
         server = await _server(self_signed, server_q)
         opts = (
@@ -60,11 +62,10 @@ def test_handshake_succeeds_when_told_to_trust(self_signed, how):
             await client.close()
             await server.close()
 
-    run(scenario())
 
-
-def test_ca_file_with_the_wrong_server_name_fails(self_signed):
-    async def scenario():
+@pytest.mark.asyncio
+async def test_ca_file_with_the_wrong_server_name_fails(self_signed):
+    async with asyncio.timeout(10):
         server = await _server(self_signed)
         client = await TlsTransport.create(
             on_event=EventQueue(),
@@ -77,11 +78,10 @@ def test_ca_file_with_the_wrong_server_name_fails(self_signed):
             await client.close()
             await server.close()
 
-    run(scenario())
 
-
-def test_sni_host_name_from_connect(self_signed):
-    async def scenario():
+@pytest.mark.asyncio
+async def test_sni_host_name_from_connect(self_signed):
+    async with asyncio.timeout(10):
         server = await _server(self_signed)
         client = await TlsTransport.create(
             on_event=EventQueue(), tls=TlsOptions(ca_file=self_signed.cert)
@@ -92,5 +92,3 @@ def test_sni_host_name_from_connect(self_signed):
         finally:
             await client.close()
             await server.close()
-
-    run(scenario())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sipclient.io.transport import (
@@ -14,15 +16,16 @@ from sipclient.io.transport import (
     registered_transports,
 )
 
-from .util import register, run
+from .util import register
 
 
 def test_registry_knows_every_transport():
     assert registered_transports() == ["tcp", "tls", "udp", "ws", "wss"]
 
 
-def test_open_transport_by_name():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_open_transport_by_name():
+    async with asyncio.timeout(10):
         q = EventQueue()
         udp = await open_transport("udp", on_event=q, local=("127.0.0.1", 0))
         tcp = await open_transport("TCP", on_event=q, local=("127.0.0.1", 0), listen=True)
@@ -39,15 +42,12 @@ def test_open_transport_by_name():
             await tcp.close()
         assert "closed" in repr(udp)
 
-    run(scenario())
 
-
-def test_unknown_transport_name():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_unknown_transport_name():
+    async with asyncio.timeout(10):
         with pytest.raises(TransportError, match="unknown transport 'sctp'"):
             await open_transport("sctp", on_event=EventQueue())
-
-    run(scenario())
 
 
 def test_identity_formatting():
@@ -69,7 +69,8 @@ class _Hops:
         return [Resolved(*h) for h in self.hops]
 
 
-def test_open_for_target_udp_tcp_with_failover():
+@pytest.mark.asyncio
+async def test_open_for_target_udp_tcp_with_failover():
     import socket
 
     from sipclient.io.stream import TcpTransport
@@ -77,7 +78,7 @@ def test_open_for_target_udp_tcp_with_failover():
     from sipclient.io.transport import open_for_target
     from sipclient.io.udp import UdpTransport
 
-    async def scenario():
+    async with asyncio.timeout(10):
         q = EventQueue()
         pbx_udp = await UdpTransport.bind(("127.0.0.1", 0), on_event=q)
         pbx_tcp = await TcpTransport.create(on_event=q, local=("127.0.0.1", 0), listen=True)
@@ -109,5 +110,3 @@ def test_open_for_target_udp_tcp_with_failover():
         finally:
             await pbx_udp.close()
             await pbx_tcp.close()
-
-    run(scenario())

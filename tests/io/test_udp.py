@@ -11,11 +11,12 @@ from sipclient.io.udp import UdpTransport
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
 
-from .util import ok, register, run
+from .util import ok, register
 
 
-def test_register_and_200_between_two_transports():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_register_and_200_between_two_transports():
+    async with asyncio.timeout(10):
         phone_q, pbx_q = EventQueue(), EventQueue()
         phone = await UdpTransport.bind(("127.0.0.2", 0), on_event=phone_q)
         pbx = await UdpTransport.bind(("127.0.0.1", 0), on_event=pbx_q)
@@ -37,11 +38,10 @@ def test_register_and_200_between_two_transports():
             await phone.close()
             await pbx.close()
 
-    run(scenario())
 
-
-def test_garbage_is_reported_not_raised_and_keepalives_ignored():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_garbage_is_reported_not_raised_and_keepalives_ignored():
+    async with asyncio.timeout(10):
         q = EventQueue()
         rx = await UdpTransport.bind(("127.0.0.1", 0), on_event=q)
         tx = await UdpTransport.bind(("127.0.0.1", 0), on_event=EventQueue())
@@ -59,10 +59,9 @@ def test_garbage_is_reported_not_raised_and_keepalives_ignored():
             await tx.close()
             await rx.close()
 
-    run(scenario())
 
-
-def test_a_raising_callback_does_not_kill_the_transport():
+@pytest.mark.asyncio
+async def test_a_raising_callback_does_not_kill_the_transport():
     seen = []
 
     def callback(event):
@@ -70,7 +69,7 @@ def test_a_raising_callback_does_not_kill_the_transport():
         if len(seen) == 1:
             raise RuntimeError("consumer bug")
 
-    async def scenario():
+    async with asyncio.timeout(10):
         rx = await UdpTransport.bind(("127.0.0.1", 0), on_event=callback)
         tx = await UdpTransport.bind(("127.0.0.1", 0), on_event=EventQueue())
         try:
@@ -83,13 +82,12 @@ def test_a_raising_callback_does_not_kill_the_transport():
         finally:
             await tx.close()
             await rx.close()
-
-    run(scenario())
     assert [e.message.cseq.seq for e in seen] == [1, 2]
 
 
-def test_two_agents_on_different_loopback_addresses_share_a_port():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_two_agents_on_different_loopback_addresses_share_a_port():
+    async with asyncio.timeout(10):
         a = await UdpTransport.bind(("127.0.0.2", 5099), on_event=EventQueue())
         try:
             b = await UdpTransport.bind(("127.0.0.3", 5099), on_event=EventQueue())
@@ -99,11 +97,10 @@ def test_two_agents_on_different_loopback_addresses_share_a_port():
         finally:
             await a.close()
 
-    run(scenario())
 
-
-def test_same_address_and_port_at_the_same_time_is_a_clear_error():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_same_address_and_port_at_the_same_time_is_a_clear_error():
+    async with asyncio.timeout(10):
         a = await UdpTransport.bind(("127.0.0.4", 0), on_event=EventQueue())
         try:
             with pytest.raises(TransportError, match="already in use"):
@@ -111,13 +108,12 @@ def test_same_address_and_port_at_the_same_time_is_a_clear_error():
         finally:
             await a.close()
 
-    run(scenario())
 
-
-def test_same_address_and_port_rebinds_right_after_close():
+@pytest.mark.asyncio
+async def test_same_address_and_port_rebinds_right_after_close():
     """Two agents reproduce the seed's port conflict one after the other."""
 
-    async def scenario():
+    async with asyncio.timeout(10):
         first = await UdpTransport.bind(("127.0.0.5", 0), on_event=EventQueue())
         addr = first.local_address
         await first.close()
@@ -132,11 +128,10 @@ def test_same_address_and_port_rebinds_right_after_close():
             await tx.close()
             await second.close()
 
-    run(scenario())
 
-
-def test_identity_for_a_wildcard_bind_names_a_real_address():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_identity_for_a_wildcard_bind_names_a_real_address():
+    async with asyncio.timeout(10):
         t = await UdpTransport.bind(("0.0.0.0", 0), on_event=EventQueue())
         try:
             ident = await t.identity(("127.0.0.1", 5060))
@@ -147,21 +142,19 @@ def test_identity_for_a_wildcard_bind_names_a_real_address():
         finally:
             await t.close()
 
-    run(scenario())
 
-
-def test_send_after_close_raises():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_send_after_close_raises():
+    async with asyncio.timeout(10):
         t = await UdpTransport.bind(("127.0.0.1", 0), on_event=EventQueue())
         await t.close()
         with pytest.raises(TransportError, match="closed"):
             await t.send(b"x", ("127.0.0.1", 9))
 
-    run(scenario())
 
-
-def test_ipv6_loopback():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_ipv6_loopback():
+    async with asyncio.timeout(10):
         q = EventQueue()
         try:
             rx = await UdpTransport.bind(("::1", 0), on_event=q)
@@ -177,16 +170,13 @@ def test_ipv6_loopback():
             await tx.close()
             await rx.close()
 
-    run(scenario())
 
-
-def test_a_message_too_big_for_one_datagram_is_refused():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_a_message_too_big_for_one_datagram_is_refused():
+    async with asyncio.timeout(10):
         t = await UdpTransport.bind(("127.0.0.1", 0), on_event=EventQueue())
         try:
             with pytest.raises(TransportError, match="does not fit in one UDP datagram"):
                 await t.send(b"x" * 70000, ("127.0.0.1", 9))
         finally:
             await t.close()
-
-    run(scenario())

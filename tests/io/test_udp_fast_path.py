@@ -13,11 +13,12 @@ from sipclient.io.loop import loop_name, run as run_loop
 from sipclient.io.transport import EventQueue, TransportError
 from sipclient.io.udp import UdpTransport
 
-from .util import register, run
+from .util import register
 
 
-def test_a_burst_reaches_the_raw_sink_in_one_readiness() -> None:
-    async def scenario() -> None:
+@pytest.mark.asyncio
+async def test_a_burst_reaches_the_raw_sink_in_one_readiness() -> None:
+    async with asyncio.timeout(10):
         q = EventQueue()
         rx = await UdpTransport.bind(("127.0.0.1", 0), on_event=q)
         got: list[tuple[bytes, tuple[str, int]]] = []
@@ -53,11 +54,10 @@ def test_a_burst_reaches_the_raw_sink_in_one_readiness() -> None:
             tx.close()
             await rx.close()
 
-    run(scenario())
 
-
-def test_send_nowait_sends_at_once_and_refuses_oversize_and_closed() -> None:
-    async def scenario() -> None:
+@pytest.mark.asyncio
+async def test_send_nowait_sends_at_once_and_refuses_oversize_and_closed() -> None:
+    async with asyncio.timeout(10):
         q = EventQueue()
         a = await UdpTransport.bind(("127.0.0.1", 0), on_event=EventQueue())
         b = await UdpTransport.bind(("127.0.0.1", 0), on_event=q)
@@ -72,8 +72,6 @@ def test_send_nowait_sends_at_once_and_refuses_oversize_and_closed() -> None:
             await b.close()
         with pytest.raises(TransportError, match="closed"):
             a.send_nowait(register(), b.local_address)
-
-    run(scenario())
 
 
 def test_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:

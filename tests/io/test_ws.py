@@ -19,7 +19,7 @@ from sipclient.io.transport import (
 )
 from sipclient.io.ws import WsTransport
 
-from .util import invite, ok, register, run
+from .util import invite, ok, register
 
 
 @contextlib.asynccontextmanager
@@ -63,8 +63,9 @@ def _check_conversation(q: EventQueue, transport: WsTransport):
     return check()
 
 
-def test_ws_reader_survives_keepalive_frames_and_garbage():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_ws_reader_survives_keepalive_frames_and_garbage():
+    async with asyncio.timeout(10):
         async with asterisk_like_server() as (port, received):
             q = EventQueue()
             t = await WsTransport.connect(f"ws://127.0.0.1:{port}/ws", on_event=q)
@@ -79,14 +80,13 @@ def test_ws_reader_survives_keepalive_frames_and_garbage():
             lost = await q.get(timeout=2)
             assert isinstance(lost, ConnectionLost) and lost.reason == "closed locally"
 
-    run(scenario())
 
-
-def test_wss_with_verification(self_signed):
+@pytest.mark.asyncio
+async def test_wss_with_verification(self_signed):
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(self_signed.cert, self_signed.key)
 
-    async def scenario():
+    async with asyncio.timeout(10):
         async with asterisk_like_server(server_ctx) as (port, received):
             url = f"wss://localhost:{port}/ws"
             with pytest.raises(TlsVerificationError, match="insecure=True"):
@@ -101,11 +101,10 @@ def test_wss_with_verification(self_signed):
                 finally:
                     await t.close()
 
-    run(scenario())
 
-
-def test_identity_uses_a_random_invalid_host():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_identity_uses_a_random_invalid_host():
+    async with asyncio.timeout(10):
         async with asterisk_like_server() as (port, _):
             t = await WsTransport.connect(f"ws://127.0.0.1:{port}/ws", on_event=EventQueue())
             try:
@@ -118,20 +117,18 @@ def test_identity_uses_a_random_invalid_host():
             finally:
                 await t.close()
 
-    run(scenario())
 
-
-def test_server_without_sip_subprotocol_is_refused():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_server_without_sip_subprotocol_is_refused():
+    async with asyncio.timeout(10):
         async with asterisk_like_server(subprotocols=()) as (port, _):
             with pytest.raises(TransportError, match="'sip' WebSocket subprotocol"):
                 await WsTransport.connect(f"ws://127.0.0.1:{port}/ws", on_event=EventQueue())
 
-    run(scenario())
 
-
-def test_non_utf8_bytes_go_out_as_a_binary_frame():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_non_utf8_bytes_go_out_as_a_binary_frame():
+    async with asyncio.timeout(10):
         async with asterisk_like_server() as (port, received):
             q = EventQueue()
             t = await WsTransport.connect(f"ws://127.0.0.1:{port}/ws", on_event=q)
@@ -143,11 +140,10 @@ def test_non_utf8_bytes_go_out_as_a_binary_frame():
             finally:
                 await t.close()
 
-    run(scenario())
 
-
-def test_server_close_is_reported():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_server_close_is_reported():
+    async with asyncio.timeout(10):
         async def handler(ws):
             await ws.close(1001, "going away")
 
@@ -163,11 +159,10 @@ def test_server_close_is_reported():
             finally:
                 await t.close()
 
-    run(scenario())
 
-
-def test_bad_url_and_refused_connection():
-    async def scenario():
+@pytest.mark.asyncio
+async def test_bad_url_and_refused_connection():
+    async with asyncio.timeout(10):
         with pytest.raises(TransportError, match="not a WebSocket URL"):
             await WsTransport.connect("http://127.0.0.1/ws", on_event=EventQueue())
         async with serve(lambda ws: asyncio.sleep(0), "127.0.0.1", 0) as server:
@@ -175,13 +170,12 @@ def test_bad_url_and_refused_connection():
         with pytest.raises(TransportError, match="cannot connect"):
             await WsTransport.connect(f"ws://127.0.0.1:{port}/ws", on_event=EventQueue())
 
-    run(scenario())
 
-
-def test_client_keepalive_frames():
+@pytest.mark.asyncio
+async def test_client_keepalive_frames():
     frames = []
 
-    async def scenario():
+    async with asyncio.timeout(10):
         async def handler(ws):
             async for frame in ws:
                 frames.append(frame)
@@ -199,16 +193,15 @@ def test_client_keepalive_frames():
             finally:
                 await t.close()
             assert t.keepalives_sent >= 2
-
-    run(scenario())
     assert set(frames) == {"\r\n\r\n"}
 
 
-def test_open_for_target_with_a_ws_url():
+@pytest.mark.asyncio
+async def test_open_for_target_with_a_ws_url():
     from sipclient.io.target import parse_target
     from sipclient.io.transport import open_for_target
 
-    async def scenario():
+    async with asyncio.timeout(10):
         async with asterisk_like_server() as (port, received):
             q = EventQueue()
             t, addr = await open_for_target(parse_target(f"ws://127.0.0.1:{port}/ws"), on_event=q)
@@ -218,5 +211,3 @@ def test_open_for_target_with_a_ws_url():
                 assert (await q.received(timeout=3)).message.status == 200
             finally:
                 await t.close()
-
-    run(scenario())

@@ -1,21 +1,7 @@
-"""Helpers for the transport tests: a bounded asyncio runner and real SIP messages."""
+"""Helpers for the transport tests: real SIP messages (the tests are ``async def`` tests run
+by pytest-asyncio, each bounded by ``asyncio.timeout``)."""
 
 from __future__ import annotations
-
-import asyncio
-from collections.abc import Coroutine
-from typing import Any, TypeVar
-
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-    """Run ``coro`` in a fresh event loop, failing the test after ``timeout`` seconds."""
-
-    async def main() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(main())
 
 
 def register(n: int = 1, via: str = "SIP/2.0/UDP 127.0.0.2:5099", call_id: str = "reg-1") -> bytes:

@@ -191,3 +191,27 @@ def test_sigterm_removes_every_binding_and_exits_143(kamailio, tmp_path):
     while logged("0") != everyone and time.monotonic() < deadline:
         time.sleep(0.1)
     assert logged("0") == everyone
+
+
+def test_the_registrar_ends_when_kamailio_dies(tmp_path):
+    """The foreground registrar sleeps on a signal or Kamailio's exit: Kamailio killed, it
+    says so with the log's last lines and exits 1 at once (no signal needed)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "kam"
+    proc = subprocess.Popen([sys.executable, "-m", "sipclient", "load", "registrar", "--users",
+                             "1001-1002", "--run-dir", str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert " on udp:" in line, line + proc.stderr.read()
+        os.killpg(int((run_dir / "kamailio.pid").read_text()), signal.SIGKILL)
+        assert proc.wait(20) == 1
+        assert "kamailio exited:" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

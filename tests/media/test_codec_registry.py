@@ -89,6 +89,19 @@ def test_to_scenario_replays_what_the_registry_can_play(added) -> None:
     assert "G722" not in registry.playable_names()
 
 
+def test_the_scenario_check_reads_the_registry(added, tmp_path) -> None:
+    from sipclient.scenario.loader import load_text
+    from sipclient.scenario.model import ScenarioErrors
+
+    text = ("agents:\n  alice: {account: 1001, codecs: [l16x, PCMU]}\nsteps:\n"
+            "  - call: {from: alice, to: '600', codecs: [%s]}\n")
+    load_text(text % "L16X", tmp_path / "ok.sip.yaml", env={})
+    with pytest.raises(ScenarioErrors) as err:
+        load_text(text % "AMR", tmp_path / "bad.sip.yaml", env={})
+    assert str(err.value) == (f"{tmp_path / 'bad.sip.yaml'}:4: step 1 (call): \"codecs\": unknown "
+                              f"codec \"AMR\" (known: PCMU, PCMA, GSM, G729, L16X)")
+
+
 def test_the_agent_default_offer_comes_from_the_registry() -> None:
     from sipclient.agent.config import DEFAULT_CODECS
 

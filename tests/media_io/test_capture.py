@@ -29,12 +29,6 @@ from sipclient.io.rtp_session import RtpSession, StreamParams
 EXPECTED_CALL_600 = ["INVITE", "401", "ACK", "INVITE", "100", "200", "ACK", "BYE", "200"]
 
 
-def run(coro, timeout: float = 60.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
 def tshark(*args: str) -> str:
     assert shutil.which("tshark"), "tshark is missing (apt-get install tshark)"
     done = subprocess.run(["tshark", *args], capture_output=True, text=True, timeout=120)
@@ -81,7 +75,8 @@ def cfg(lab, ext: str, **kw) -> AgentConfig:
 # ----------------------------------------------------------------------------- no PBX
 
 
-def test_the_tap_sees_every_datagram_at_the_arrival_time_of_the_statistics() -> None:
+@pytest.mark.asyncio
+async def test_the_tap_sees_every_datagram_at_the_arrival_time_of_the_statistics() -> None:
     async def main() -> None:
         taps: dict[str, list] = {"a": [], "b": []}
         a = RtpSession("127.0.0.1", source=make_source("tone:1000"), sink=AudioAnalyser(),
@@ -112,10 +107,11 @@ def test_the_tap_sees_every_datagram_at_the_arrival_time_of_the_statistics() -> 
             # the very same clock readings: a capture from the tap gives tshark our jitter
             assert (arrived[0][4], arrived[-1][4]) == (stream.first_arrival, stream.last_arrival)
             assert all(isinstance(t[3], bytes) for t in tapped)
-    run(main())
+    await asyncio.wait_for(main(), 60)
 
 
-def test_a_failing_tap_is_dropped_and_the_media_goes_on() -> None:
+@pytest.mark.asyncio
+async def test_a_failing_tap_is_dropped_and_the_media_goes_on() -> None:
     async def main() -> None:
         calls = []
 
@@ -135,14 +131,15 @@ def test_a_failing_tap_is_dropped_and_the_media_goes_on() -> None:
         await b.stop()
         assert len(calls) == 1 and a.tap is None
         assert a.sender.packets_sent > 10 and b.receive_totals()["packets"] > 10
-    run(main())
+    await asyncio.wait_for(main(), 60)
 
 
 # ----------------------------------------------------------------------------- the lab
 
 
 @pytest.mark.lab
-def test_tshark_rtp_streams_equal_our_statistics(lab, tmp_path) -> None:
+@pytest.mark.asyncio
+async def test_tshark_rtp_streams_equal_our_statistics(lab, tmp_path) -> None:
     pcap = tmp_path / "call.pcap"
 
     async def main():
@@ -158,7 +155,7 @@ def test_tshark_rtp_streams_equal_our_statistics(lab, tmp_path) -> None:
             [stream] = call.media.rtp.stats.streams.values()
             return stats, stream.summary(), call.media.rtp.ssrc, agent.flow()
 
-    stats, ours, our_ssrc, flow = run(main())
+    stats, ours, our_ssrc, flow = await asyncio.wait_for(main(), 60)
     streams = rtp_streams(pcap)
     [theirs] = [s for s in streams if s["dst"] == stats["local_rtp"]]
     [sent] = [s for s in streams if s["src"] == stats["local_rtp"]]
@@ -190,7 +187,8 @@ def test_tshark_rtp_streams_equal_our_statistics(lab, tmp_path) -> None:
 
 
 @pytest.mark.lab
-def test_the_capture_holds_every_sip_message_and_rtp_both_ways(lab, tmp_path) -> None:
+@pytest.mark.asyncio
+async def test_the_capture_holds_every_sip_message_and_rtp_both_ways(lab, tmp_path) -> None:
     pcap = tmp_path / "call.pcap"
 
     async def main():
@@ -205,7 +203,7 @@ def test_the_capture_holds_every_sip_message_and_rtp_both_ways(lab, tmp_path) ->
             [stats] = call.media.stats()
             return agent, stats
 
-    agent, stats = run(main())
+    agent, stats = await asyncio.wait_for(main(), 60)
     local = int(stats["local_rtp"].rsplit(":", 1)[1])
     remote = int(stats["remote_rtp"].rsplit(":", 1)[1])
     # the whole life of the agent, un-REGISTER on close included, in order
@@ -225,7 +223,8 @@ def test_the_capture_holds_every_sip_message_and_rtp_both_ways(lab, tmp_path) ->
 
 @pytest.mark.lab
 @pytest.mark.parametrize("how", ["exception", "cancel"])
-def test_an_interrupted_call_leaves_a_readable_capture(lab, tmp_path, how: str) -> None:
+@pytest.mark.asyncio
+async def test_an_interrupted_call_leaves_a_readable_capture(lab, tmp_path, how: str) -> None:
     pcap = tmp_path / "call.pcap"
     agent = Agent(cfg(lab, "1008", codecs=("PCMA",), play="tone:1000", capture=str(pcap)))
     seen_during: list[str] = []
@@ -259,7 +258,7 @@ def test_an_interrupted_call_leaves_a_readable_capture(lab, tmp_path, how: str) 
         await task
 
     with pytest.raises(RuntimeError if how == "exception" else asyncio.CancelledError):
-        run(main())
+        await asyncio.wait_for(main(), 60)
     assert seen_during == EXPECTED_CALL_600[:7]
     # the cleanup hung up (BYE, 200) and the file was closed with everything in it
     assert sip_flow(pcap) == agent.flow() == EXPECTED_CALL_600

@@ -27,12 +27,6 @@ HERE = Path(__file__).parent
 RTP_RANGE = (10000, 20000)
 
 
-def run(coro, timeout: float = 60.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
 def cfg(lab, ext: str, **kw) -> AgentConfig:
     c = lab.config
     kw.setdefault("password", Secret(lab.account(ext).password))
@@ -65,14 +59,15 @@ async def talk(call, seconds: float) -> dict:
 
 
 @pytest.mark.parametrize("codec", ["PCMU", "PCMA", "GSM"])
-def test_echo_returns_the_tone_per_codec(lab, codec: str) -> None:
+@pytest.mark.asyncio
+async def test_echo_returns_the_tone_per_codec(lab, codec: str) -> None:
     async def main() -> dict:
         async with Agent(cfg(lab, "1006", codecs=(codec,), play="tone:1000")) as agent:
             call = await agent.call("600")
             final = await call.wait_final(timeout=10)
             assert final.status == 200, final
             return await talk(call, 3.0)
-    s = run(main())
+    s = await asyncio.wait_for(main(), 60)
     show(f"600 echo {codec}", s)
     assert s["codec"] == codec
     check_port(s)
@@ -80,7 +75,7 @@ def test_echo_returns_the_tone_per_codec(lab, codec: str) -> None:
     assert near(s["dominant_hz"], 1000, 0.01), s
 
 
-def call_between_agents(lab, caller: tuple[str, str], callee: tuple[str, str]
+async def call_between_agents(lab, caller: tuple[str, str], callee: tuple[str, str]
                         ) -> tuple[dict, dict]:
     """``caller`` (extension, codec) plays 1000 Hz and calls ``callee`` (extension, codec),
     which answers at once and plays 600 Hz; 3 s of talk: both sides' stats."""
@@ -96,12 +91,13 @@ def call_between_agents(lab, caller: tuple[str, str], callee: tuple[str, str]
             await incoming.wait_ended(timeout=5)
             await incoming.media.close()
             return stats, incoming.media.stats()[0]
-    return run(main())
+    return await asyncio.wait_for(main(), 60)
 
 
-def test_g729_between_two_agents(lab) -> None:
+@pytest.mark.asyncio
+async def test_g729_between_two_agents(lab) -> None:
     """Asterisk has no G.729 transcoder: both legs G.729, passed through."""
-    caller, callee = call_between_agents(lab, ("1008", "G729"), ("1007", "G729"))
+    caller, callee = await call_between_agents(lab, ("1008", "G729"), ("1007", "G729"))
     show("G.729 caller", caller)
     show("G.729 callee", callee)
     assert caller["codec"] == callee["codec"] == "G729"
@@ -112,8 +108,9 @@ def test_g729_between_two_agents(lab) -> None:
     assert near(callee["dominant_hz"], 1000, 0.01), callee
 
 
-def test_transcoding_pcma_to_gsm(lab) -> None:
-    caller, callee = call_between_agents(lab, ("1009", "PCMA"), ("1007", "GSM"))
+@pytest.mark.asyncio
+async def test_transcoding_pcma_to_gsm(lab) -> None:
+    caller, callee = await call_between_agents(lab, ("1009", "PCMA"), ("1007", "GSM"))
     show("PCMA caller", caller)
     show("GSM callee", callee)
     assert caller["codec"] == "PCMA" and callee["codec"] == "GSM"
@@ -121,7 +118,8 @@ def test_transcoding_pcma_to_gsm(lab) -> None:
     assert near(callee["dominant_hz"], 1000, 0.01), callee
 
 
-def test_606_sends_our_rfc4733_digits_back(lab) -> None:
+@pytest.mark.asyncio
+async def test_606_sends_our_rfc4733_digits_back(lab) -> None:
     async def main() -> dict:
         async with Agent(cfg(lab, "1006", codecs=("PCMU",))) as agent:
             call = await agent.call("606")
@@ -132,7 +130,7 @@ def test_606_sends_our_rfc4733_digits_back(lab) -> None:
             assert reason == "remote BYE"
             await call.media.close()
             return call.media.stats()[0]
-    s = run(main())
+    s = await asyncio.wait_for(main(), 60)
     show("606 DTMF", s)
     assert s["dtmf_received"] == "4711"
 
@@ -144,7 +142,8 @@ def _sdp_direction(body: bytes) -> str | None:
     return None
 
 
-def test_hold_and_resume(lab) -> None:
+@pytest.mark.asyncio
+async def test_hold_and_resume(lab) -> None:
     async def main() -> tuple[list, dict, dict]:
         async with Agent(cfg(lab, "1006", codecs=("PCMU",), play="tone:1000")) as agent:
             call = await agent.call("600")
@@ -167,7 +166,7 @@ def test_hold_and_resume(lab) -> None:
                        and e.message.body]
             await call.hangup()
             return invites, before, after
-    invites, before, after = run(main())
+    invites, before, after = await asyncio.wait_for(main(), 60)
     directions = [(d, getattr(m, "method", None) or m.status, _sdp_direction(m.body))
                   for d, m in invites]
     offers = [x for x in directions if x[0] == "out"]
@@ -194,7 +193,8 @@ def _sipp_pcap() -> Path:
     pytest.fail("sipp's dtmf_2833_1.pcap not found: run `make lab-deps` (sip-tester)")
 
 
-def test_sipp_uas_plays_rfc4733_digit_1(lab, tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_sipp_uas_plays_rfc4733_digit_1(lab, tmp_path: Path) -> None:
     """sipp answers our call directly and replays its capture of an RFC 4733 '1'."""
     from sipclient.lab.probe import free_udp_port
 
@@ -218,7 +218,7 @@ def test_sipp_uas_plays_rfc4733_digit_1(lab, tmp_path: Path) -> None:
             assert final.status == 200, final
             return await talk(call, 2.0)
     try:
-        s = run(main())
+        s = await asyncio.wait_for(main(), 60)
         out, _ = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:

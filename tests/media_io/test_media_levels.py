@@ -12,7 +12,6 @@ from sipclient.agent import AgentConfig
 from sipclient.agent.media import AudioAnalyser, RealMedia, SdpOnlyMedia, make_media, make_source
 from sipclient.io.rtp_session import RtpSession, StreamParams
 
-from ..agent.util import run
 
 
 async def _pair(level: str) -> tuple[RtpSession, RtpSession]:
@@ -28,7 +27,8 @@ async def _pair(level: str) -> tuple[RtpSession, RtpSession]:
     return a, b
 
 
-def test_packets_level_sends_preencoded_payloads_and_only_counts() -> None:
+@pytest.mark.asyncio
+async def test_packets_level_sends_preencoded_payloads_and_only_counts() -> None:
     async def main() -> tuple[RtpSession, RtpSession]:
         a, b = await _pair("packets")
         for s in (a, b):  # from here on, an encode or a decode would be a failure
@@ -40,7 +40,7 @@ def test_packets_level_sends_preencoded_payloads_and_only_counts() -> None:
         await b.stop()
         return a, b
 
-    a, b = run(main())
+    a, b = await asyncio.wait_for(main(), 60)
     assert len(a._payloads) == 50  # one second of 20 ms frames, encoded once
     ta = a.receive_totals()
     assert ta["packets"] >= 20 and ta["lost"] == 0 and ta["jitter_ms"] is not None
@@ -48,7 +48,8 @@ def test_packets_level_sends_preencoded_payloads_and_only_counts() -> None:
     assert a.sender.packets_sent >= 20 and a.send_late
 
 
-def test_full_level_decodes_what_arrives() -> None:
+@pytest.mark.asyncio
+async def test_full_level_decodes_what_arrives() -> None:
     async def main() -> tuple[RtpSession, RtpSession]:
         a, b = await _pair("full")
         await asyncio.sleep(0.6)
@@ -56,11 +57,12 @@ def test_full_level_decodes_what_arrives() -> None:
         await b.stop()
         return a, b
 
-    a, b = run(main())
+    a, b = await asyncio.wait_for(main(), 60)
     assert a.sink.received_audio().size > 0 and a.receive_totals()["lost"] == 0
 
 
-def test_none_level_binds_nothing_and_still_negotiates() -> None:
+@pytest.mark.asyncio
+async def test_none_level_binds_nothing_and_still_negotiates() -> None:
     async def main() -> None:
         media = make_media("none", "127.0.0.1", ("PCMU", "PCMA"))
         assert isinstance(media, SdpOnlyMedia)
@@ -78,7 +80,7 @@ def test_none_level_binds_nothing_and_still_negotiates() -> None:
         assert (media.remote.codec, media.remote.port, media.remote.direction) == (
             "PCMA", 9, "sendrecv")
         await media.close()
-    run(main())
+    await asyncio.wait_for(main(), 60)
 
 
 def test_level_is_a_config_and_per_call_choice() -> None:

@@ -15,17 +15,12 @@ from sipclient.agent.media import RealMedia
 from sipclient.io.rtp_session import RtpSession
 
 
-def run(coro, timeout: float = 30.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
 def near(value, target: float, share: float) -> bool:
     return value is not None and abs(value - target) <= target * share
 
 
-def test_ports_are_an_even_rtp_port_and_the_next_odd_one() -> None:
+@pytest.mark.asyncio
+async def test_ports_are_an_even_rtp_port_and_the_next_odd_one() -> None:
     async def main() -> None:
         sessions = [RtpSession("127.0.0.1") for _ in range(4)]
         for s in sessions:
@@ -38,10 +33,11 @@ def test_ports_are_an_even_rtp_port_and_the_next_odd_one() -> None:
         assert len({s.port for s in sessions}) == 4
         for s in sessions:
             await s.stop()
-    run(main())
+    await asyncio.wait_for(main(), 30)
 
 
-def test_a_taken_port_is_skipped() -> None:
+@pytest.mark.asyncio
+async def test_a_taken_port_is_skipped() -> None:
     async def main() -> None:
         blockers = []
         base = None
@@ -66,10 +62,11 @@ def test_a_taken_port_is_skipped() -> None:
         assert await s.bind() == base + 2
         await s.stop()
         blockers[0].close()
-    run(main())
+    await asyncio.wait_for(main(), 30)
 
 
-def test_media_sessions_offer_answer_hold_resume() -> None:
+@pytest.mark.asyncio
+async def test_media_sessions_offer_answer_hold_resume() -> None:
     async def main():
         alice = RealMedia("127.0.0.1", ("PCMA", "PCMU"), play="tone:1000")
         bob = RealMedia("127.0.0.1", ("PCMU", "PCMA", "GSM"), play="tone:600")
@@ -97,14 +94,15 @@ def test_media_sessions_offer_answer_hold_resume() -> None:
         await alice.close()
         await bob.close()
         return alice.stats()[0], bob.stats()[0], since
-    a, b, since = run(main())
+    a, b, since = await asyncio.wait_for(main(), 30)
     assert a["codec"] == b["codec"] == "PCMA"  # the offerer's order (RFC 3264 6.1)
     assert near(a["dominant_hz"], 600, 0.01) and near(b["dominant_hz"], 1000, 0.01)
     assert near(since, 600, 0.01)
     assert a["lost"] == 0 and b["lost"] == 0 and 1 <= a["mos"] <= 4.5
 
 
-def test_record_writes_what_was_received(tmp_path) -> None:
+@pytest.mark.asyncio
+async def test_record_writes_what_was_received(tmp_path) -> None:
     from sipclient.media.audio import dominant_frequency, read_wav
 
     async def main():
@@ -116,7 +114,7 @@ def test_record_writes_what_was_received(tmp_path) -> None:
         await asyncio.sleep(1.0)
         await alice.close()
         await bob.close()
-    run(main())
+    await asyncio.wait_for(main(), 30)
     samples = read_wav(tmp_path / "bob.wav")
     assert samples.size >= 6000 and near(dominant_frequency(samples), 1000, 0.01)
     assert np.abs(samples).max() > 1000

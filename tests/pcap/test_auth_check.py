@@ -3,6 +3,7 @@ against the lab (one wrong password among right ones)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -239,7 +240,8 @@ def test_cli_errors_are_one_line_with_their_exit_code(tmp_path) -> None:
 
 
 @pytest.mark.lab
-def test_finds_the_wrong_password_among_our_own_registrations(lab, tmp_path) -> None:
+@pytest.mark.asyncio
+async def test_finds_the_wrong_password_among_our_own_registrations(lab, tmp_path) -> None:
     import asyncio
 
     from sipclient.agent import Agent, AgentConfig, AuthenticationFailed, Secret
@@ -262,7 +264,7 @@ def test_finds_the_wrong_password_among_our_own_registrations(lab, tmp_path) -> 
 
     path = tmp_path / "runs.pcap"
     with path.open("wb") as f:
-        asyncio.run(asyncio.wait_for(run(PcapWriter(f)), 60))
+        await asyncio.wait_for(run(PcapWriter(f)), 60)
     pwfile = tmp_path / "passwords"
     pwfile.write_text("".join(f"{ext}:{lab.account(ext).password}\n" for ext in (*right, wrong)))
     out, err = io.StringIO(), io.StringIO()

@@ -126,12 +126,14 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.lab
-def test_a_fresh_recording_gives_the_same_codes(tmp_path):
+@pytest.mark.asyncio
+async def test_a_fresh_recording_gives_the_same_codes(tmp_path):
     """Re-record every case against a lab started here (nonce_lifetime 4 s) and diagnose."""
     lab, claim = SCRIPT.start_lab("diagnose-test")
     try:
         for name, case in CASES.items():
-            path = asyncio.run(SCRIPT.record(name, SCRIPT.Lab.of(lab), tmp_path / f"{name}.pcap"))
+            path = await asyncio.wait_for(
+                SCRIPT.record(name, SCRIPT.Lab.of(lab), tmp_path / f"{name}.pcap"), 180)
             got = codes_of(path)
             assert got and all(codes == list(case.codes) for codes in got), (name, got)
     finally:

@@ -40,8 +40,8 @@ def _recorder():
 REC = _recorder()
 
 
-def fresh_run(lab, name: str, path: Path, **kw) -> Path:
-    return asyncio.run(REC.record(name, REC.Lab.of(lab), path, **kw))
+async def fresh_run(lab, name: str, path: Path, **kw) -> Path:
+    return await asyncio.wait_for(REC.record(name, REC.Lab.of(lab), path, **kw), 180)
 
 
 def test_every_golden_flow_has_its_capture_and_readme_entry() -> None:
@@ -65,8 +65,9 @@ def test_tshark_reads_every_golden_sip_message_as_we_do(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(REC.FLOWS))
-def test_a_fresh_run_validates_against_its_golden_capture(lab, tmp_path, name: str) -> None:
-    run = fresh_run(lab, name, tmp_path / f"{name}.pcap")
+@pytest.mark.asyncio
+async def test_a_fresh_run_validates_against_its_golden_capture(lab, tmp_path, name: str) -> None:
+    run = await fresh_run(lab, name, tmp_path / f"{name}.pcap")
     out, err = io.StringIO(), io.StringIO()
     status = main(["pcap", "validate", str(run), "--against", str(CAPTURES / f"{name}.pcap"),
                    "--json"], Env(stdout=out, stderr=err))
@@ -76,8 +77,9 @@ def test_a_fresh_run_validates_against_its_golden_capture(lab, tmp_path, name: s
     assert len(result["dialogs"]) == 1
 
 
-def test_a_run_missing_its_ack_fails_naming_the_message(lab, tmp_path) -> None:
-    run = read_capture(str(fresh_run(lab, "invite-early-media", tmp_path / "run.pcap"))).sip
+@pytest.mark.asyncio
+async def test_a_run_missing_its_ack_fails_naming_the_message(lab, tmp_path) -> None:
+    run = read_capture(str(await fresh_run(lab, "invite-early-media", tmp_path / "run.pcap"))).sip
     acks = [i for i, p in enumerate(run) if getattr(p.message, "method", "") == "ACK"]
     del run[acks[-1]]  # the ACK of the 200
     result = validate(run, str(CAPTURES / "invite-early-media.pcap"))
@@ -85,8 +87,9 @@ def test_a_run_missing_its_ack_fails_naming_the_message(lab, tmp_path) -> None:
     assert result.differences == ["dialog 1 (INVITE): missing message 8: ACK"]
 
 
-def test_a_run_answered_with_another_codec_fails_naming_it(lab, tmp_path) -> None:
-    run = fresh_run(lab, "invite-early-media", tmp_path / "pcma.pcap", codecs=("PCMA",))
+@pytest.mark.asyncio
+async def test_a_run_answered_with_another_codec_fails_naming_it(lab, tmp_path) -> None:
+    run = await fresh_run(lab, "invite-early-media", tmp_path / "pcma.pcap", codecs=("PCMA",))
     out, err = io.StringIO(), io.StringIO()
     status = main(["pcap", "validate", str(run), "--against",
                    str(CAPTURES / "invite-early-media.pcap")], Env(stdout=out, stderr=err))

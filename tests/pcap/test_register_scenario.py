@@ -99,12 +99,14 @@ def short_lab():
 @pytest.mark.lab
 @pytest.mark.parametrize("name", ["stale-nonce", "same-source-port-conflict", "ok",
                                   "expires-short", "keepalive"])
-def test_the_replay_reproduces_the_capture(short_lab, tmp_path, name):
+@pytest.mark.asyncio
+async def test_the_replay_reproduces_the_capture(short_lab, tmp_path, name):
     from sipclient.scenario.engine import run_scenario
     from sipclient.scenario.target import Target
 
     scenario = load(convert(name, argv=("--account", "1011")), tmp_path)
-    result = asyncio.run(run_scenario(scenario, Target.from_lab(short_lab), tmp_path / "report"))
+    result = await asyncio.wait_for(
+        run_scenario(scenario, Target.from_lab(short_lab), tmp_path / "report"), 180)
     assert result.status == "passed", (result.error, [(s.path, s.status, s.message)
                                                       for s in result.steps])
     original = [d.codes for d in diagnose(read_capture(str(DATA / f"{name}.pcap")).sip)]
@@ -114,14 +116,15 @@ def test_the_replay_reproduces_the_capture(short_lab, tmp_path, name):
 
 
 @pytest.mark.lab
-def test_the_diagnose_step_fails_naming_what_it_found(short_lab, tmp_path):
+@pytest.mark.asyncio
+async def test_the_diagnose_step_fails_naming_what_it_found(short_lab, tmp_path):
     from sipclient.scenario.engine import run_scenario
     from sipclient.scenario.target import Target
 
     text = ("name: diagnose fails\nagents:\n  a: {account: 1012}\nsteps:\n  - register: a\n"
             "  - diagnose: {agent: a, expect: [stale-nonce], absent: [ok]}\n")
-    result = asyncio.run(run_scenario(load(text, tmp_path), Target.from_lab(short_lab),
-                                      tmp_path / "report"))
+    result = await asyncio.wait_for(
+        run_scenario(load(text, tmp_path), Target.from_lab(short_lab), tmp_path / "report"), 180)
     step = result.steps[-1]
     assert result.status == "failed" and step.status == "failed"
     assert "missing stale-nonce" in step.message and "unwanted ok" in step.message
@@ -129,7 +132,8 @@ def test_the_diagnose_step_fails_naming_what_it_found(short_lab, tmp_path):
 
 
 @pytest.mark.lab
-def test_the_seed001_scenario_capture_is_a_conflict_naming_both_aors(lab, tmp_path):
+@pytest.mark.asyncio
+async def test_the_seed001_scenario_capture_is_a_conflict_naming_both_aors(lab, tmp_path):
     """The project's own seed 001 scenario (two agents, one address and port) recorded in
     its capture.pcap: ``diagnose`` names both AORs."""
     from sipclient.scenario.engine import run_scenario
@@ -138,7 +142,8 @@ def test_the_seed001_scenario_capture_is_a_conflict_naming_both_aors(lab, tmp_pa
 
     root = Path(__file__).resolve().parents[2]
     scenario = load_scenario(root / "scenarios" / "register" / "same-source-port-conflict.sip.yaml")
-    result = asyncio.run(run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"))
+    result = await asyncio.wait_for(
+        run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"), 180)
     assert result.status == "passed", result.error
     found = {d.registration.aor.split("@")[0]: d for d in
              diagnose(read_capture(str(tmp_path / "report" / "capture.pcap")).sip)}

@@ -89,7 +89,8 @@ def test_an_unknown_call_id_or_neither_call_nor_registration_is_a_clear_error(tm
 
 
 @pytest.mark.lab
-def test_a_recorded_call_to_600_replays_against_the_lab(lab, tmp_path) -> None:
+@pytest.mark.asyncio
+async def test_a_recorded_call_to_600_replays_against_the_lab(lab, tmp_path) -> None:
     from sipclient.agent import Agent, AgentConfig, Secret
     from sipclient.pcap.writer import PcapWriter
     from sipclient.scenario.engine import run_scenario
@@ -111,7 +112,7 @@ def test_a_recorded_call_to_600_replays_against_the_lab(lab, tmp_path) -> None:
 
     pcap = tmp_path / "call600.pcap"
     with pcap.open("wb") as f:
-        asyncio.run(asyncio.wait_for(record(PcapWriter(f)), 60))
+        await asyncio.wait_for(record(PcapWriter(f)), 60)
     cid = [c for c, m in dialog_call_ids(read_capture(str(pcap)).sip) if m == "INVITE"][0]
     out = tmp_path / "replay.sip.yaml"
     assert main(["pcap", "to-scenario", str(pcap), "--call-id", cid, "--account", "1009",
@@ -121,7 +122,8 @@ def test_a_recorded_call_to_600_replays_against_the_lab(lab, tmp_path) -> None:
         "call", "dtmf", "hold", "unhold", "hangup", "expect_flow"]
     assert [s.args["digits"] for s in scenario.steps if s.kind == "dtmf"] == ["42"]
     assert scenario.agents["caller"].fields["codecs"] == ["PCMA", "PCMU"]
-    result = asyncio.run(run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"))
+    result = await asyncio.wait_for(
+        run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"), 180)
     assert result.status == "passed", (result.error, [(s.path, s.status, s.message)
                                                       for s in result.steps])
     # the replay's own capture shows the same flow as the recording
@@ -134,12 +136,14 @@ def test_a_recorded_call_to_600_replays_against_the_lab(lab, tmp_path) -> None:
 
 @pytest.mark.lab
 @pytest.mark.parametrize("name", ["invite-early-media", "busy", "cancel"])
-def test_golden_calls_replay_against_the_lab(lab, tmp_path, name: str) -> None:
+@pytest.mark.asyncio
+async def test_golden_calls_replay_against_the_lab(lab, tmp_path, name: str) -> None:
     from sipclient.scenario.engine import run_scenario
     from sipclient.scenario.target import Target
 
     scenario = load_text(convert(CAPTURES / f"{name}.pcap", account="1009"),
                          tmp_path / "replay.sip.yaml", env={})
-    result = asyncio.run(run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"))
+    result = await asyncio.wait_for(
+        run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"), 180)
     assert result.status == "passed", (result.error, [(s.path, s.status, s.message)
                                                       for s in result.steps])

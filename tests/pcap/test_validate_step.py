@@ -23,7 +23,7 @@ steps:
 """
 
 
-def _run(lab, tmp_path: Path, golden: str):
+async def _run(lab, tmp_path: Path, golden: str):
     from sipclient.scenario.engine import run_scenario
     from sipclient.scenario.target import Target
 
@@ -32,20 +32,23 @@ def _run(lab, tmp_path: Path, golden: str):
     path = tmp_path / "busy.sip.yaml"
     path.write_text(SCENARIO % golden)
     scenario = load_text(path.read_text(), path, env={})
-    return asyncio.run(run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"))
+    return await asyncio.wait_for(
+        run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"), 180)
 
 
 @pytest.mark.lab
-def test_the_step_passes_when_the_run_follows_the_golden_flow(lab, tmp_path) -> None:
-    result = _run(lab, tmp_path, "busy.pcap")
+@pytest.mark.asyncio
+async def test_the_step_passes_when_the_run_follows_the_golden_flow(lab, tmp_path) -> None:
+    result = await _run(lab, tmp_path, "busy.pcap")
     assert result.status == "passed", (result.error, [(s.kind, s.status, s.message)
                                                       for s in result.steps])
     assert [s.kind for s in result.steps] == ["call", "validate_capture"]
 
 
 @pytest.mark.lab
-def test_the_step_fails_naming_the_difference(lab, tmp_path) -> None:
-    result = _run(lab, tmp_path, "cancel.pcap")
+@pytest.mark.asyncio
+async def test_the_step_fails_naming_the_difference(lab, tmp_path) -> None:
+    result = await _run(lab, tmp_path, "cancel.pcap")
     assert result.status == "failed"
     step = result.steps[-1]
     assert step.kind == "validate_capture" and step.status == "failed"
@@ -54,7 +57,8 @@ def test_the_step_fails_naming_the_difference(lab, tmp_path) -> None:
 
 
 @pytest.mark.lab
-def test_a_missing_golden_file_is_named(lab, tmp_path) -> None:
+@pytest.mark.asyncio
+async def test_a_missing_golden_file_is_named(lab, tmp_path) -> None:
     from sipclient.scenario.engine import run_scenario
     from sipclient.scenario.target import Target
 
@@ -62,7 +66,8 @@ def test_a_missing_golden_file_is_named(lab, tmp_path) -> None:
     path.write_text("agents:\n  alice: {account: \"1014\"}\nsteps:\n"
                     "  - validate_capture: {against: nowhere.pcap}\n")
     scenario = load_text(path.read_text(), path, env={})
-    result = asyncio.run(run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"))
+    result = await asyncio.wait_for(
+        run_scenario(scenario, Target.from_lab(lab), tmp_path / "report"), 180)
     assert result.status == "failed"
     assert result.steps[0].message == \
         f"validate_capture: against: no such file {tmp_path / 'nowhere.pcap'}"

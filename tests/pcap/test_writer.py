@@ -113,12 +113,6 @@ def test_checksums_are_valid():
 # ----------------------------------------------------------------------------- the lab
 
 
-def run(coro, timeout: float = 60.0):
-    async def bounded():
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
 def addr(a: tuple[str, int]) -> tuple[str, str]:
     return a[0], str(a[1])
 
@@ -156,7 +150,8 @@ async def recording_agent(lab, pcap: Path, user: str, server: str,
 
 
 @pytest.mark.lab
-def test_a_wss_registration_shows_every_message_as_sip(lab, tmp_path):
+@pytest.mark.asyncio
+async def test_a_wss_registration_shows_every_message_as_sip(lab, tmp_path):
     c = lab.config
     pcap = tmp_path / "wss.pcap"
 
@@ -166,7 +161,7 @@ def test_a_wss_registration_shows_every_message_as_sip(lab, tmp_path):
             assert (await agent.options()).status == 200
         return agent
 
-    agent = run(main())
+    agent = await asyncio.wait_for(main(), 60)
     register = ["REGISTER", "401", "REGISTER", "200"]
     assert agent.flow() == [*register, "OPTIONS", "401", "OPTIONS", "200", *register]
     check_every_traced_message_is_sip_in_tshark(pcap, [agent])
@@ -176,7 +171,8 @@ def test_a_wss_registration_shows_every_message_as_sip(lab, tmp_path):
 
 
 @pytest.mark.lab
-def test_a_tls_call_shows_every_message_as_sip_and_its_rtp_still_decodes(lab, tmp_path):
+@pytest.mark.asyncio
+async def test_a_tls_call_shows_every_message_as_sip_and_its_rtp_still_decodes(lab, tmp_path):
     c = lab.config
     pcap = tmp_path / "tls.pcap"
 
@@ -191,7 +187,7 @@ def test_a_tls_call_shows_every_message_as_sip_and_its_rtp_still_decodes(lab, tm
             [stats] = call.media.stats()
         return agent, stats
 
-    agent, stats = run(main())
+    agent, stats = await asyncio.wait_for(main(), 60)
     assert {e.transport.lower() for e in agent.trace} == {"tls"}
     check_every_traced_message_is_sip_in_tshark(pcap, [agent])
     rows = tshark_fields(pcap, "exported_pdu.dst_port", filter="sip.Method == INVITE")

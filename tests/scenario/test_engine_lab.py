@@ -16,14 +16,11 @@ from sipclient.scenario.target import Target
 pytestmark = pytest.mark.lab
 
 
-def run(lab, tmp_path: Path, text: str, **kw):
+async def run(lab, tmp_path: Path, text: str, **kw):
     scenario = load_text(text, tmp_path / "test.sip.yaml")
     report = tmp_path / "report"
-
-    async def main():
-        return await asyncio.wait_for(run_scenario(scenario, Target.from_lab(lab), report, **kw),
-                                      90)
-    return asyncio.run(main()), report
+    return await asyncio.wait_for(run_scenario(scenario, Target.from_lab(lab), report, **kw),
+                                  90), report
 
 
 def saved(report: Path) -> dict:
@@ -34,8 +31,9 @@ def statuses(result) -> dict[str, str]:
     return {s.path: s.status for s in result.steps}
 
 
-def test_register_ok_and_a_wrong_password_expected_to_fail(lab, tmp_path: Path) -> None:
-    result, report = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_register_ok_and_a_wrong_password_expected_to_fail(lab, tmp_path: Path) -> None:
+    result, report = await run(lab, tmp_path, """
 name: register
 agents:
   alice: {account: 1001}
@@ -57,8 +55,9 @@ steps:
     assert (report / "capture.pcap").stat().st_size > 24 + 4 * 16  # header + packets
 
 
-def test_a_wrong_password_fails_the_register_step_in_words(lab, tmp_path: Path) -> None:
-    result, report = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_a_wrong_password_fails_the_register_step_in_words(lab, tmp_path: Path) -> None:
+    result, report = await run(lab, tmp_path, """
 agents:
   mallory: {account: 1002, password: not-the-password}
 steps:
@@ -74,8 +73,9 @@ steps:
     assert "Traceback" not in json.dumps(saved(report))
 
 
-def test_call_600_with_a_tone_and_expect_media(lab, tmp_path: Path) -> None:
-    result, report = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_call_600_with_a_tone_and_expect_media(lab, tmp_path: Path) -> None:
+    result, report = await run(lab, tmp_path, """
 agents:
   alice: {account: 1003, codecs: [PCMU], play: "tone:1000"}
 steps:
@@ -96,8 +96,9 @@ steps:
     assert saved(report)["media"]["c1"]["codec"] == "PCMU"
 
 
-def test_two_agents_answer_hangup_and_flows(lab, tmp_path: Path) -> None:
-    result, report = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_two_agents_answer_hangup_and_flows(lab, tmp_path: Path) -> None:
+    result, report = await run(lab, tmp_path, """
 agents:
   alice: {account: 1004}
   bob: {account: 1005}
@@ -125,8 +126,9 @@ steps:
     assert (report / "ladder.txt").read_text().count("INVITE") >= 3
 
 
-def test_a_failed_expectation_shows_expected_received_and_the_ladder(lab, tmp_path: Path) -> None:
-    result, report = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_a_failed_expectation_shows_expected_received_and_the_ladder(lab, tmp_path: Path) -> None:
+    result, report = await run(lab, tmp_path, """
 agents:
   alice: {account: 1006}
 steps:
@@ -150,7 +152,8 @@ steps:
     assert result.flows["alice"][-2:] == ["BYE", "200"]
 
 
-def test_a_cancelled_scenario_still_reports_and_unregisters(lab, tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_a_cancelled_scenario_still_reports_and_unregisters(lab, tmp_path: Path) -> None:
     scenario = load_text("""
 agents:
   alice: {account: 1007}
@@ -177,7 +180,7 @@ steps:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    asyncio.run(main())
+    await asyncio.wait_for(main(), 120)
     data = saved(report)
     assert data["status"] == "interrupted"
     assert {s["path"]: s["status"] for s in data["steps"]} == {
@@ -188,8 +191,9 @@ steps:
     assert "CANCEL" in flow and "487" in flow  # the ringing call was cancelled
 
 
-def test_parallel_branches_and_the_first_failure_cancels_the_others(lab, tmp_path: Path) -> None:
-    result, report = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_parallel_branches_and_the_first_failure_cancels_the_others(lab, tmp_path: Path) -> None:
+    result, report = await run(lab, tmp_path, """
 agents:
   alice: {account: 1008}
   bob: {account: 1009}
@@ -221,8 +225,9 @@ steps:
     assert lab.contacts("1008") == [] and lab.contacts("1009") == []
 
 
-def test_reject_cancel_dtmf_play_record_hold_and_transfer(lab, tmp_path: Path) -> None:
-    result, report = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_reject_cancel_dtmf_play_record_hold_and_transfer(lab, tmp_path: Path) -> None:
+    result, report = await run(lab, tmp_path, """
 agents:
   alice: {account: 1010, codecs: [PCMU]}
   bob: {account: 1011}
@@ -265,14 +270,15 @@ steps:
     assert "CANCEL" in result.flows["alice"] and "REFER" in result.flows["alice"]
 
 
-def test_two_agents_on_one_source_port_seed_001_conflict(lab, tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_two_agents_on_one_source_port_seed_001_conflict(lab, tmp_path: Path) -> None:
     """alice registers from a fixed port and loses power (close without cleanup); bob, on
     the same address and port, is opened when a step first names him (not at the start,
     where alice holds the port) and receives the INVITE meant for alice."""
     from sipclient.lab.probe import free_udp_port
 
     port = free_udp_port()
-    result, _ = run(lab, tmp_path, f"""
+    result, _ = await run(lab, tmp_path, f"""
 agents:
   alice: {{account: 1012, local_address: 127.0.0.1, local_port: {port}, expires: 30}}
   bob: {{account: 1013, local_address: 127.0.0.1, local_port: {port}}}

@@ -20,17 +20,16 @@ SHIPPED = Path(__file__).resolve().parents[2] / "scenarios" / "features" / \
     "two-phones-dtmf-hold.sip.yaml"
 
 
-def run(lab, scenario, report: Path):
-    async def main():
-        return await asyncio.wait_for(run_scenario(scenario, Target.from_lab(lab), report), 90)
-    return asyncio.run(main())
+async def run(lab, scenario, report: Path):
+    return await asyncio.wait_for(run_scenario(scenario, Target.from_lab(lab), report), 90)
 
 
-def test_the_obvious_two_phone_scenario_passes_and_its_negative_control_fails(lab, tmp_path):
+@pytest.mark.asyncio
+async def test_the_obvious_two_phone_scenario_passes_and_its_negative_control_fails(lab, tmp_path):
     scenario = load_scenario(SHIPPED)
     kinds = [s.kind for s in scenario.steps]
     assert "parallel" not in kinds and kinds.count("expect") == 2  # no throw-away expects
-    result = run(lab, scenario, tmp_path / "ok")
+    result = await run(lab, scenario, tmp_path / "ok")
     assert result.status == "passed", (result.error, result.failing_step)
     assert result.media["b1"]["dtmf_received"] == "123"
     # bob rang 2 s before answering: the call step itself returned at once
@@ -41,7 +40,7 @@ def test_the_obvious_two_phone_scenario_passes_and_its_negative_control_fails(la
 
     text = SHIPPED.read_text().replace('dtmf: "123"}', 'dtmf: "124"}')
     assert text.count('"124"') == 1
-    bad = run(lab, load_text(text, tmp_path / "negative.sip.yaml"), tmp_path / "bad")
+    bad = await run(lab, load_text(text, tmp_path / "negative.sip.yaml"), tmp_path / "bad")
     assert bad.status == "failed"
     step = bad.failing_step
     assert step.path == "6" and step.kind == "expect_media"

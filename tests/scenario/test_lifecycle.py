@@ -19,17 +19,15 @@ from sipclient.scenario.target import Target
 pytestmark = pytest.mark.lab
 
 
-def run(lab, tmp_path: Path, text: str, on_step=None):
+async def run(lab, tmp_path: Path, text: str, on_step=None):
     scenario = load_text(text, tmp_path / "test.sip.yaml")
     report = tmp_path / "report"
-
-    async def main():
-        return await asyncio.wait_for(
-            run_scenario(scenario, Target.from_lab(lab), report, on_step=on_step), 90)
-    return asyncio.run(main()), report
+    return await asyncio.wait_for(
+        run_scenario(scenario, Target.from_lab(lab), report, on_step=on_step), 90), report
 
 
-def test_close_without_cleanup_keeps_the_registration_and_later_steps_fail_in_words(
+@pytest.mark.asyncio
+async def test_close_without_cleanup_keeps_the_registration_and_later_steps_fail_in_words(
         lab, tmp_path: Path) -> None:
     seen: dict[str, list] = {}
 
@@ -37,7 +35,7 @@ def test_close_without_cleanup_keeps_the_registration_and_later_steps_fail_in_wo
         if step.path == "2":  # right after the close: the PBX still has alice's contact
             seen["after close"] = lab.contacts("1018")
 
-    result, report = run(lab, tmp_path, """
+    result, report = await run(lab, tmp_path, """
 name: power loss
 agents:
   alice: {account: 1018}
@@ -65,8 +63,9 @@ steps:
     assert "alice" in json.loads((report / "result.json").read_text())["agents"]
 
 
-def test_close_with_cleanup_unregisters_first(lab, tmp_path: Path) -> None:
-    result, _ = run(lab, tmp_path, """
+@pytest.mark.asyncio
+async def test_close_with_cleanup_unregisters_first(lab, tmp_path: Path) -> None:
+    result, _ = await run(lab, tmp_path, """
 agents:
   alice: {account: 1019}
 steps:
@@ -78,9 +77,10 @@ steps:
     assert lab.contacts("1019") == []
 
 
-def test_reopen_moves_an_agent_to_a_closed_agents_port_and_fails_in_words_when_taken(
+@pytest.mark.asyncio
+async def test_reopen_moves_an_agent_to_a_closed_agents_port_and_fails_in_words_when_taken(
         lab, tmp_path: Path) -> None:
-    result, _ = run(lab, tmp_path, """
+    result, _ = await run(lab, tmp_path, """
 agents:
   alice: {account: 1018}
   bob: {account: 1019}
@@ -98,7 +98,7 @@ steps:
     assert first.path == "1" and first.message.startswith("reopen bob from 127.0.0.1:")
     assert "is already in use by another socket" in first.message
 
-    result, _ = run(lab, tmp_path / "second", """
+    result, _ = await run(lab, tmp_path / "second", """
 agents:
   alice: {account: 1018}
   bob: {account: 1019}

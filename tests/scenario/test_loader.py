@@ -42,7 +42,8 @@ def test_there_is_a_broken_file_for_each_kind_of_mistake():
     names = {p.name.removesuffix(".sip.yaml") for p in BROKEN}
     assert {"bad-indentation", "unknown-step", "wrong-type", "missing-agent",
             "undefined-variable", "bad-regex", "unknown-agent-field", "duplicate-key",
-            "call-before-as", "env-var-missing"} <= names
+            "call-before-as", "env-var-missing", "unknown-codec", "unknown-codec-in-a-call",
+            "sdp-only-codec-in-an-answer"} <= names
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)

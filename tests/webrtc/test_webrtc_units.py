@@ -117,7 +117,8 @@ def test_unknown_codec_is_refused() -> None:
         WebRtcMedia(("PCMU", "G729"))
 
 
-def test_dtmf_rewriter_turns_audio_slots_into_rfc4733_events() -> None:
+@pytest.mark.asyncio
+async def test_dtmf_rewriter_turns_audio_slots_into_rfc4733_events() -> None:
     from webrtc.transport import DtmfRewriter
 
     async def main() -> tuple[list[RtpPacket], bool]:
@@ -127,7 +128,7 @@ def test_dtmf_rewriter_turns_audio_slots_into_rfc4733_events() -> None:
             audio = RtpPacket(0, 1000 + i, 5000 + 160 * i, 0xABC, b"\xff" * 160)
             out.append(rw.rewrite(audio))
         return out, rw.finished
-    out, finished = asyncio.run(main())
+    out, finished = await asyncio.wait_for(main(), 30)
     assert finished
     assert [p.sequence_number for p in out] == list(range(1000, 1030))  # no gap, one SSRC
     events = [p for p in out if p.payload_type == 101]

@@ -27,11 +27,18 @@ def _codecs(args: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(str(c).upper() for c in codecs)
 
 
+def check_codecs(checker: Any, step: Step, prefix: str, line_of: Any) -> None:
+    """``codecs:`` of a call (its ``from:`` agent's) or an answer (its ``agent:``'s): names
+    of the codec registry that agent can send."""
+    checker.codecs(step.args.get("codecs"), line_of, prefix,
+                   step.args.get("from", step.args.get("agent")))
+
+
 @step_kind("call", arguments({"from": AGENT, "to": TEXT, "as": CALL_NAME, "codecs": CODECS,
             "headers": HEADERS,
             "expect": {"title": "a status or \"none\"",
                        "anyOf": [STATUS, {"const": "none"}]}},
-           ("from", "to"), True), acts=True)
+           ("from", "to"), True), check=check_codecs, acts=True)
 async def call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """INVITE; returns once it is sent, with the call named ``as:``. Later steps wait on it
     (``wait: {for: answered, call: c1}``; hold, dtmf... wait for the answer themselves).
@@ -85,7 +92,8 @@ def _add_incoming(ctx: RunContext, args: dict[str, Any], name: str,
 
 
 @step_kind("answer", arguments({"agent": AGENT, "as": CALL_NAME, "after": NUMBER,
-           "ring": BOOL, "codecs": CODECS}, ("agent",), True), short="agent", acts=True)
+           "ring": BOOL, "codecs": CODECS}, ("agent",), True), short="agent",
+           check=check_codecs, acts=True)
 async def answer(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     """Take the next incoming call, ring (180, unless ``ring: false``), wait ``after``
     seconds, answer 200."""

@@ -22,6 +22,10 @@ it pushes every dialect to. Then:
 - ``expect_recording: {call: c2c, shape: seed000, tone: 1000}`` (seed000, seed001 (.gsm),
   seed002: the documented URL shapes).
 
+A dialect (``dialect``, ``webhooks``, ``shape``) is named by its seed id or by its module's
+name (``seed000`` or ``krolik``, ``seed001`` or ``pbx_api``, ``seed002`` or ``pbx55``,
+``seed003`` or ``rest_c2c``, ``seed004`` or ``minicrm``).
+
 Its kinds are registered in the table of step kinds (:mod:`sipclient.scenario.kinds`).
 """
 
@@ -38,6 +42,7 @@ from typing import Any
 
 from sipclient.agent import Secret
 from sipclient.http.client import HttpClient
+from sipclient.http.dialects import DIALECTS as DIALECT_MODULES, dialect_id
 from sipclient.http.dialects import krolik, pbx_api, pbx55, rest_c2c
 from sipclient.http.errors import HttpIntegrationError
 from sipclient.http.receivers import WebhookReceiver, WebhookTimeout, matcher
@@ -49,7 +54,18 @@ from ..context import RunContext, StepFailed
 from ..model import Step
 from ._common import timeout_of
 
-DIALECTS = ("seed000", "seed002", "seed003", "seed004")
+DIALECTS = ("seed000", "seed002", "seed003", "seed004")   # the push dialects
+
+
+def dialects(*ids: str) -> dict[str, Any]:
+    """The schema of a dialect argument: its seed ids and the modules' names (``seed000`` or
+    ``krolik``: :data:`sipclient.http.dialects.DIALECTS`)."""
+    return enum([*ids, *(DIALECT_MODULES[i] for i in ids)])
+
+
+def _dialect(args: dict[str, Any], key: str, default: str | None = None) -> str:
+    """The seed id of the dialect named by ``args[key]`` (the schema admitted it)."""
+    return dialect_id(str(args.get(key, default)))
 
 
 @dataclass
@@ -77,8 +93,7 @@ def _state(ctx: RunContext) -> _HttpState:
 
 @step_kind("http_twin", arguments({
            "login": STRING, "source": STRING, "ring_timeout": NUMBER, "push_method":
-           enum(["PUT", "POST"]), "webhooks": {"type": "array", "items": enum(
-               ["seed000", "seed002", "seed003", "seed004"]), "minItems": 1},
+           enum(["PUT", "POST"]), "webhooks": {"type": "array", "items": dialects(*DIALECTS), "minItems": 1},
            "campaigns": {"type": "array", "items": {"type": "object", "required": ["id"],
                                                     "title": "a dialer campaign (issue 20)"}}}))
 async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
@@ -100,7 +115,7 @@ async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     creds = pbx_api.Credentials(str(args.get("login", "root")), Secret(senha), Secret(token),
                                 str(args.get("source", "127.0.0.1")))
     receiver = await WebhookReceiver(token=push, api_key=key).start()
-    wanted = args.get("webhooks") or list(DIALECTS)
+    wanted = [dialect_id(str(d)) for d in args.get("webhooks") or DIALECTS]
     method = str(args.get("push_method", "POST")).upper()
     hooks = [WebhookTarget(d, receiver.url(d),
                            Secret(push) if d == "seed002" else Secret(key) if d == "seed004"
@@ -121,12 +136,12 @@ async def http_twin(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
 
 
 @step_kind("click_to_call", arguments({
-           "dialect": enum(["seed000", "seed001", "seed003"]), "ramal": TEXT, "number": TEXT,
+           "dialect": dialects("seed000", "seed001", "seed003"), "ramal": TEXT, "number": TEXT,
            "key": STRING, "as": CALL_NAME, "expect": enum(["ok", "refused"])},
            ("ramal", "number"), True))
 async def click_to_call(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     state = _state(ctx)
-    dialect = str(args.get("dialect", "seed001"))
+    dialect = _dialect(args, "dialect", "seed001")
     ramal, number = str(args["ramal"]), str(args["number"])
     name = str(args.get("as") or f"c2c{len(state.calls) + 1}")
     expect = str(args.get("expect", "ok"))
@@ -174,12 +189,12 @@ def _field_ok(value: Any, want: Any) -> bool:
 
 
 @step_kind("expect_webhook", arguments({
-           "dialect": enum(["seed000", "seed002", "seed003", "seed004"]), "kind": STRING,
+           "dialect": dialects(*DIALECTS), "kind": STRING,
            "call": CALL, "fields": {"type": "object", "title": "field: matcher (or a list)"},
            "strict": BOOL}, ("dialect",), True))
 async def expect_webhook(ctx: RunContext, step: Step, args: dict[str, Any]) -> str:
     state = _state(ctx)
-    dialect = str(args["dialect"])
+    dialect = _dialect(args, "dialect")
     kind = args.get("kind")
     wanted = dict(args.get("fields") or {})
     timeout = timeout_of(args, 30.0)
@@ -224,7 +239,7 @@ async def expect_webhook(ctx: RunContext, step: Step, args: dict[str, Any]) -> s
 
 
 @step_kind("expect_recording", arguments({
-           "call": CALL, "shape": enum(["seed000", "seed001", "seed002"]), "tone": NUMBER,
+           "call": CALL, "shape": dialects("seed000", "seed001", "seed002"), "tone": NUMBER,
            "tolerance": NUMBER}, ("call",), True))
 async def expect_recording(ctx: RunContext, step: Step, args: dict[str, Any]) -> None:
     from sipclient.media.audio import dominant_frequency
@@ -242,7 +257,7 @@ async def expect_recording(ctx: RunContext, step: Step, args: dict[str, Any]) ->
     except asyncio.TimeoutError:
         raise StepFailed(f"expect_recording: call {name} has not ended") from None
     rec = call.record
-    shape = str(args.get("shape", "seed000"))
+    shape = _dialect(args, "shape", "seed000")
     path = {"seed000": krolik.record_path(rec.userfield),
             "seed001": pbx_api.record_path(rec.recording),
             "seed002": pbx55.audio_path(rec, state.twin.config.central_id)}[shape]
