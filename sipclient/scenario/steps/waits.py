@@ -70,14 +70,17 @@ def _sending(session: DialogSession) -> bool:
 
 
 async def media_up(ctx: RunContext, name: str, timeout: float) -> CallRef:
-    """Wait for the call to be answered and its media to send (not on hold); a call that
-    already ended passes (its statistics stay readable)."""
+    """Wait for the call's media to send (not on hold): once answered, or at once when a
+    183 with SDP already started early media (what ``expect_media`` of an early-media
+    announcement measures); a call that already ended passes (its statistics stay
+    readable)."""
     ref = ctx.call_ref(name)
     session = ref.session
     if session.is_ended:
         return ref
     t0 = ctx.now()
-    await answered(ctx, name, timeout)
+    if not (isinstance(session, Call) and session.early_media):
+        await answered(ctx, name, timeout)  # early media already flowing is up as it is
     left = max(0.0, timeout - (ctx.now() - t0))
     if not await session.wait_until(lambda s: s.is_ended or _sending(s), left):
         raise StepFailed(f"call {ref.label}: no media within {timeout:g} s (on hold, or no "
