@@ -31,6 +31,7 @@ from typing import Any
 
 from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
 from sipclient.io.impair import ImpairedTransport
+from sipclient.io.memory import release as release_memory
 from sipclient.io.target import Target, parse_target
 from sipclient.io.transport import (WILDCARDS, LocalIdentity, TlsOptions, TransportError,
                                     concrete_address, format_host, open_for_target,
@@ -40,13 +41,13 @@ from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceive
                                   TransactionTimeout)
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import LocalProtocolError, ParseError
-from sipclient.proto.limits import limit
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
 from sipclient.proto.builders import build_response
 from sipclient.proto.uac import authenticate
 from sipclient.proto.uri import SipUri
 
+from .admission import Admission
 from .call import Call, DialogSession
 from .config import AgentConfig
 from .errors import AgentError, AuthenticationFailed, SipTimeout, TransportFailure
@@ -86,6 +87,7 @@ class Agent:
         self.server_addr: tuple[str, int] = self.target.address
         self.sessions: dict[str, DialogSession] = {}
         self.registration = Registration(self)
+        self.admission = Admission(self)  # the quotas of incoming calls
         self._incoming: asyncio.Queue[IncomingCall] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._close_task: asyncio.Task[None] | None = None
@@ -337,6 +339,8 @@ class Agent:
         now = self.now()
         while self._leaving and self._leaving[0][0] <= now:
             self._leaving.popleft()[1]._leave_agent()
+        if not self._leaving and not self.sessions:  # the last call left: give memory back
+            release_memory()
         if self._leaving:
             self._leave_timer = asyncio.get_running_loop().call_at(self._leaving[0][0],
                                                                    self._sweep_leaving)
@@ -529,14 +533,19 @@ class Agent:
             log.info("%s: INVITE %s refused with 400: %s", self, req.call_id, exc)
             self.respond(event, 400)
             return
-        most = self.config.max_calls or int(limit("calls_per_agent"))
-        if sum(not s.is_ended for s in self.sessions.values()) >= most:
-            log.info("%s: %d calls up: INVITE %s refused with 503", self, most,
-                     event.request.call_id)
+        live = self.sessions.get(req.call_id)
+        if live is not None and not live.is_ended:  # one dialog per Call-ID here: a second
+            # INVITE without a To tag would orphan the first call (media up for ever)
+            self.respond(event, 482)
+            return
+        if not self.admission.admit():
+            log.info("%s: %d confirmed calls up: INVITE %s refused with 503", self,
+                     len(self.admission.confirmed), event.request.call_id)
             self.respond(event, 503, headers=[("Retry-After", "5")])
             return
         call = IncomingCall(self, event, self.media_factory(self))
         self.sessions[call.call_id] = call
+        self.admission.arrived(call)
         self._incoming.put_nowait(call)
         if self.auto_reject is not None:
             self.spawn(call.reject(self.auto_reject))
