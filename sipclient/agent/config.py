@@ -130,7 +130,7 @@ class AgentConfig:
     record_trace: bool = True
     #: how many messages ``agent.trace`` keeps (the newest; positions stay absolute, see
     #: sipclient.agent.trace); None: no bound. Everything is in ``capture`` when one is set
-    trace_limit: int | None = 20_000
+    trace_limit: int | None = 2_000
     #: what each call does with media: "full" (decode, jitter buffer, tone/DTMF analysis,
     #: MOS, recording), "packets" (pre-encoded payloads sent, what arrives only counted:
     #: RFC 3550 loss, jitter, sequence), "none" (SDP only, no RTP socket); per call:

@@ -96,7 +96,7 @@ async def _answer(s: Session, agent: Any) -> None:
         while a.count is None or report.count < a.count:
             incoming = await agent.next_incoming(timeout=None)
             record = report.new_call(incoming.call_id, _caller(incoming))
-            task = asyncio.ensure_future(_handle(s, incoming, record))
+            task = asyncio.ensure_future(_handle(s, incoming, record, report))
             tasks.add(task)
             task.add_done_callback(tasks.discard)  # a long run keeps no finished call
             task.add_done_callback(lambda _t, rec=record: report.done(rec))
@@ -137,6 +137,11 @@ class _Report:
             self.trim()
         return record
 
+    def add_media(self, record: dict[str, Any], streams: list[dict[str, Any]]) -> None:
+        """A call's streams, when the call is still listed (it ends long after it came)."""
+        if any(c is record for c in reversed(self.calls)):
+            self.media += streams
+
     def trim(self) -> None:
         """Keep the newest ``keep`` calls and their streams."""
         dropped = max(len(self.calls) - self.keep, 0)
@@ -153,7 +158,8 @@ class _Report:
             self.first_error = self.first_error or record.get("error")
 
 
-async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
+async def _handle(s: Session, incoming: Any, record: dict[str, Any], report: _Report
+                  ) -> None:
     a = s.args
     who = record["from"]
     try:
@@ -183,13 +189,13 @@ async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         finally:
             dtmf.cancel()
         await incoming.media.close()  # plays out what is buffered, RTCP BYE; the stats stay
-        _report_media(s, incoming)
+        _report_media(s, incoming, record, report)
         record["ended_by"] = "local" if "local" in str(reason) else "remote"
         s.say(f"call from {who}: ended ({reason})")
     except asyncio.CancelledError:
         if record.get("result") == "answered" and "ended_by" not in record:
             # interrupted (Ctrl-C, SIGTERM) during the call: the agent's cleanup hangs up
-            _report_media(s, incoming)
+            _report_media(s, incoming, record, report)
             record["ended_by"] = "local"
         raise
     except Exception as exc:  # noqa: BLE001 - one bad call must not end the others
@@ -208,12 +214,13 @@ def _unanswered(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         s.say(f"call from {record['from']}: cancelled by the caller")
 
 
-def _report_media(s: Session, incoming: Any) -> None:
+def _report_media(s: Session, incoming: Any, record: dict[str, Any], report: _Report
+                  ) -> None:
     streams = [{"call_id": incoming.call_id, **m} for m in media_report(incoming)]
     for stream in streams:
-        if stream.get("record_error"):  # known now, even if the stream leaves the list
+        if stream.get("record_error"):  # known now, even if the stream is not listed
             s.result.fail(stream["record_error"], EXIT_FAILURE)
-    s.result.extra["media"] += streams
+    report.add_media(record, streams)
 
 
 def _caller(incoming: Any) -> str | None:
