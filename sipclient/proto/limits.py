@@ -42,6 +42,12 @@ LIMITS: dict[str, tuple[float, str]] = {
                                     "(the newest; all are counted in calls_total)"),
     "answer_trace_entries": (1000, "messages `sipclient answer` keeps for --json's flow and "
                                    "--trace (the newest; --pcap keeps everything)"),
+    "tcp_connections": (1000, "connections a TCP/TLS listener keeps accepted at once; beyond, "
+                              "the oldest that never sent a message is closed"),
+    "tcp_message_seconds": (10.0, "seconds an accepted TCP/TLS connection has to send its "
+                                  "first message, and each message it begins, whole"),
+    "tcp_write_buffer_bytes": (1 * MIB, "bytes waiting to be sent on one TCP/TLS connection "
+                                        "(a peer that does not read); beyond, it is closed"),
     "http_body_bytes": (1 * MIB, "bytes of a request body the HTTP receivers accept"),
     "http_header_seconds": (10.0, "seconds the HTTP receivers wait for each read of a request "
                                   "(its head, its body)"),
