@@ -339,7 +339,7 @@ class Agent:
         now = self.now()
         while self._leaving and self._leaving[0][0] <= now:
             self._leaving.popleft()[1]._leave_agent()
-        if not self._leaving and not self.sessions:  # the last call left: give memory back
+        if not self._leaving:  # the last ended call left: give the burst's memory back
             release_memory()
         if self._leaving:
             self._leave_timer = asyncio.get_running_loop().call_at(self._leaving[0][0],

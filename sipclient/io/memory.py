@@ -5,7 +5,8 @@ CPython frees objects into its own pools and glibc keeps freed heap pages for re
 resident size stays at a burst's peak long after the objects are gone. :func:`release`
 collects reference cycles and asks glibc to return every free page (``malloc_trim(0)``,
 through ctypes; a no-op where the C library has no such call, e.g. musl or macOS). It costs
-a few milliseconds: the agent calls it when its last ended call leaves, not per message.
+a few milliseconds: the agent calls it when the last of its ended calls leaves (64*T1 after
+the end), not per message.
 """
 
 from __future__ import annotations
