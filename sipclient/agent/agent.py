@@ -29,6 +29,7 @@ from typing import Any
 
 from sipclient.io.endpoint import ClientTransaction, Endpoint, TransactionFailed
 from sipclient.io.impair import ImpairedTransport
+from sipclient.io.memory import release as release_memory
 from sipclient.io.target import Target, parse_target
 from sipclient.io.transport import (WILDCARDS, LocalIdentity, TlsOptions, TransportError,
                                     concrete_address, format_host, open_for_target,
@@ -38,13 +39,13 @@ from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceive
                                   TransactionTimeout)
 from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import LocalProtocolError, ParseError
-from sipclient.proto.limits import limit
 from sipclient.proto.ids import IdGenerator
 from sipclient.proto.message import Request, Response
 from sipclient.proto.builders import build_response
 from sipclient.proto.uac import authenticate
 from sipclient.proto.uri import SipUri
 
+from .admission import Admission
 from .call import Call, DialogSession
 from .config import AgentConfig
 from .errors import (AgentError, AuthenticationFailed, SipTimeout, TransportFailure,
@@ -85,6 +86,7 @@ class Agent:
         self.server_addr: tuple[str, int] = self.target.address
         self.sessions: dict[str, DialogSession] = {}
         self.registration = Registration(self)
+        self.admission = Admission(self)  # the quotas of incoming calls
         self._incoming: asyncio.Queue[IncomingCall] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._close_task: asyncio.Task[None] | None = None
@@ -336,7 +338,9 @@ class Agent:
         now = self.now()
         while self._leaving and self._leaving[0][0] <= now:
             self._leaving.popleft()[1]._leave_agent()
-        if self._leaving:
+        if not self._leaving:  # the last ended call left: give the burst's memory back
+            release_memory()
+        else:
             self._leave_timer = asyncio.get_running_loop().call_at(self._leaving[0][0],
                                                                    self._sweep_leaving)
 
@@ -520,21 +524,16 @@ class Agent:
             self.respond(event, 405, headers=[("Allow", self.ALLOW)])
 
     def _new_incoming(self, event: RequestReceived) -> None:
-        req = event.request
-        try:  # what the dialog is made of (12.1.1): a call that cannot have one is a 400
-            req.from_, req.to, req.cseq, list(req.record_route), req.contact
-        except ParseError as exc:
-            log.info("%s: INVITE %s refused with 400: %s", self, req.call_id, exc)
-            self.respond(event, 400)
-            return
-        most = self.config.max_calls or int(limit("calls_per_agent"))
-        if sum(not s.is_ended for s in self.sessions.values()) >= most:
-            log.info("%s: %d calls up: INVITE %s refused with 503", self, most,
-                     event.request.call_id)
-            self.respond(event, 503, headers=[("Retry-After", "5")])
+        refused = self.admission.refusal(event.request)
+        if refused is not None:  # 400: no dialog; 482: its Call-ID is up; 503: no room
+            status, why = refused
+            log.info("%s: INVITE %s refused with %d: %s", self, event.request.call_id,
+                     status, why)
+            self.respond(event, status, headers=[("Retry-After", "5")] * (status == 503))
             return
         call = IncomingCall(self, event, make_call_media(self))
         self.sessions[call.call_id] = call
+        self.admission.arrived(call)
         self._incoming.put_nowait(call)
         if self.auto_reject is not None:
             self.spawn(call.reject(self.auto_reject))

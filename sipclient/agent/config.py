@@ -75,9 +75,12 @@ class AgentConfig:
     codecs: tuple[str, ...] = DEFAULT_CODECS
     #: seconds the cleanup on exit (hang up, unregister) may take at most
     cleanup_timeout: float = 5.0
-    #: incoming calls up at once before new INVITEs get 503 (None: the calls_per_agent
-    #: limit, docs/limits.md)
+    #: confirmed incoming calls up at once before new INVITEs get 503 (None: the
+    #: calls_per_agent limit, docs/limits.md)
     max_calls: int | None = None
+    #: incoming calls not confirmed yet (ringing, or 200 without its ACK) before the oldest
+    #: makes room for a new one (None: the unconfirmed_calls limit; sipclient.agent.admission)
+    max_unconfirmed: int | None = None
     #: seed for branches, tags and Call-IDs (None: system randomness)
     seed: int | None = None
     #: extra headers added to every out-of-dialog request
@@ -94,7 +97,7 @@ class AgentConfig:
     record_trace: bool = True
     #: how many messages ``agent.trace`` keeps (the newest; positions stay absolute, see
     #: sipclient.agent.trace); None: no bound. Everything is in ``capture`` when one is set
-    trace_limit: int | None = 20_000
+    trace_limit: int | None = 2_000
     #: what each call does with media: "full" (decode, jitter buffer, tone/DTMF analysis,
     #: MOS, recording), "packets" (pre-encoded payloads sent, what arrives only counted:
     #: RFC 3550 loss, jitter, sequence), "none" (SDP only, no RTP socket); per call:

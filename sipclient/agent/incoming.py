@@ -42,6 +42,8 @@ class IncomingCall(DialogSession):
         self.state = "incoming"
         self.acked = asyncio.Event()
         self.final: Response | None = None
+        #: answered, let go from the unconfirmed pool before its ACK (sipclient.agent.admission)
+        self.parked = False
 
     @property
     def caller(self) -> str:
@@ -52,7 +54,8 @@ class IncomingCall(DialogSession):
     def offer(self) -> bytes:
         return self.request.body
 
-    def _send(self, status: int, *, body: bytes = b"", dialog: bool = False) -> Response:
+    def _send(self, status: int, *, body: bytes = b"", dialog: bool = False,
+              extra: list[tuple[str, str]] = ()) -> Response:
         if self.final is not None:
             raise AgentError(f"incoming call {self.call_id} already answered "
                              f"{self.final.status}")
@@ -61,6 +64,7 @@ class IncomingCall(DialogSession):
             headers = [("Record-Route", v)
                        for v in self.request.headers.get_lines("Record-Route")]
             headers += [("Contact", f"<{self.agent.contact_uri}>"), ("Allow", self.agent.ALLOW)]
+        headers += extra
         try:
             resp = self.agent.respond(self.event, status, to_tag=self.to_tag, headers=headers,
                                       body=body,
@@ -88,6 +92,9 @@ class IncomingCall(DialogSession):
         if codecs:
             self.media.set_codecs(codecs)
         await self.media.start()
+        if self.is_ended:  # dropped or cancelled while the ports were opened
+            await self.media.close()
+            return
         sdp = self.media.answer(self.offer) if self.offer else self.media.offer()
         self._send(200, body=sdp, dialog=True)
         self.state = "confirmed"
@@ -145,3 +152,30 @@ class IncomingCall(DialogSession):
     def on_ack(self, event: AckReceived) -> None:
         super().on_ack(event)  # a late offer's answer (our 200 made the offer)
         self.acked.set()
+        if self.parked and not self.is_ended:  # its media is gone: the BYE may go now (15)
+            self.agent.spawn(self.hangup())
+        else:
+            self.agent.admission.acked(self)
+
+    def evict(self, why: str) -> None:
+        """Make room in the unconfirmed pool (sipclient.agent.admission): a call still
+        ringing is answered 503, an answered one is parked (media stopped, ports closed; the
+        BYE waits for the ACK or 64*T1)."""
+        if self.is_ended or self.parked:
+            return
+        if self.final is None:
+            try:
+                self._send(503, extra=[("Retry-After", "5")])
+            except AgentError:
+                pass
+            self._end(f"dropped: {why}")
+            return
+        self.parked = True
+        self.state = "parked"
+        self.agent.admission.left(self)
+        self.agent.spawn(self.media.close())
+        log.info("%s parked: %s", self, why)
+
+    def _end(self, reason: str) -> None:
+        self.agent.admission.left(self)
+        super()._end(reason)

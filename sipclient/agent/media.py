@@ -137,7 +137,7 @@ class RealMedia:
 
     async def start(self) -> None:
         """Bind the RTP/RTCP ports; the SDP session starts with them (idempotent)."""
-        if self.sdp is not None:
+        if self.sdp is not None or self._closed:  # closed first (a dropped call): no ports
             return
         port = await self.rtp.bind()
         config = MediaConfig(self.address, port, codecs=(*self.codecs, "telephone-event"),

@@ -367,6 +367,9 @@ class Session:
                 "duration_ms": round((time.monotonic() - self.started) * 1000),
                 "call_id": r.call_id, "server": self.server, "transport": self.transport,
                 "user": self.user, "exit_code": code}
+            dropped = getattr(getattr(self.agent, "trace", None), "dropped", 0)
+            if dropped:  # the trace is a ring (trace_limit): the oldest messages left it
+                obj["flow_dropped"] = dropped
             obj.update(r.extra)
             if not r.ok:
                 obj["error"] = r.error or "failed"

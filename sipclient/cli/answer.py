@@ -11,12 +11,18 @@ extension unregistered before exiting 130/143. Each call carries real RTP (``--p
 ``--record``, ``--dtmf``; with several calls ``--record x.wav`` writes ``x-2.wav``...); with
 ``--json`` the object has a ``"media"`` list (each stream with its ``call_id``). Exit codes:
 docs/cli.md.
+
+An answering process may run for days: what it keeps is bounded (docs/limits.md). The
+report lists the newest ``answer_calls_reported`` calls (and their streams) one by one and
+counts every call by result in ``calls_total``; the trace behind ``flow`` and ``--trace``
+keeps the newest ``answer_trace_entries`` messages; a call's task leaves once it is done.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import Counter
 from typing import Any
 
 from sipclient.cli import EXIT_FAILURE, Env
@@ -24,6 +30,7 @@ from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
                                    exit_for_status, media_config, media_report, positive_int,
                                    run_session, seconds, send_dtmf_later)
+from sipclient.proto.limits import limit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +67,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     # every message is kept only when shown (--trace) or reported (--json "flow"): an
     # answering process runs for long, and its trace would grow with every call
     out["record_trace"] = bool(args.json or args.trace)
+    out["trace_limit"] = int(limit("answer_trace_entries"))
     if args.no_register:  # no registrar, no outbound proxy: callers come straight to us
         out.update(listen=True, cert_file=args.tls_cert, key_file=args.tls_key)
     return out
@@ -67,9 +75,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _answer(s: Session, agent: Any) -> None:
     a, r = s.args, s.result
-    calls: list[dict[str, Any]] = []
-    r.extra["calls"] = calls
-    r.extra["media"] = []  # every answered call's streams, each with its call_id
+    report = _Report(r)
     if not getattr(a, "webrtc", False):
         # numpy and the codec libraries load now, not with the first call: that took 200 to
         # 800 ms, long enough for a proxy to retransmit the first INVITE
@@ -87,25 +93,73 @@ async def _answer(s: Session, agent: Any) -> None:
         s.say(f"waiting for calls on {s.server} (Ctrl-C to stop)")
     tasks: set[asyncio.Task[None]] = set()
     try:
-        while a.count is None or len(calls) < a.count:
+        while a.count is None or report.count < a.count:
             incoming = await agent.next_incoming(timeout=None)
-            record: dict[str, Any] = {"call_id": incoming.call_id, "from": _caller(incoming)}
-            calls.append(record)
-            tasks.add(asyncio.ensure_future(_handle(s, incoming, record)))
+            record = report.new_call(incoming.call_id, _caller(incoming))
+            task = asyncio.ensure_future(_handle(s, incoming, record, report))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)  # a long run keeps no finished call
+            task.add_done_callback(lambda _t, rec=record: report.done(rec))
         await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
+        for task in list(tasks):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    failed = [c for c in calls if c.get("result") == "failed"]
-    if failed:
-        r.fail(f"{len(failed)} of {len(calls)} calls failed: {failed[0].get('error')}",
+        report.trim()
+    if report.failed:
+        r.fail(f"{report.failed} of {report.count} calls failed: {report.first_error}",
                EXIT_FAILURE)
     elif r.error is None:
         r.ok = True
 
 
-async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
+class _Report:
+    """The per-call part of the report, bounded: the newest ``answer_calls_reported`` calls
+    and their streams in ``calls`` and ``media``, every call counted by result in
+    ``calls_total`` (``calls_not_listed``: how many left the list)."""
+
+    def __init__(self, result: Any) -> None:
+        self.keep = int(limit("answer_calls_reported"))
+        self.calls: list[dict[str, Any]] = []
+        self.media: list[dict[str, Any]] = []
+        self.totals: Counter[str] = Counter()
+        self.count = self.failed = 0
+        self.first_error: str | None = None
+        result.extra.update(calls=self.calls, calls_total=self.totals, calls_not_listed=0,
+                            media=self.media)
+        self.extra = result.extra
+
+    def new_call(self, call_id: str, caller: str | None) -> dict[str, Any]:
+        record: dict[str, Any] = {"call_id": call_id, "from": caller}
+        self.count += 1
+        self.calls.append(record)
+        if len(self.calls) > 2 * self.keep:  # trimmed in batches: amortised O(1)
+            self.trim()
+        return record
+
+    def add_media(self, record: dict[str, Any], streams: list[dict[str, Any]]) -> None:
+        """A call's streams, when the call is still listed (it ends long after it came)."""
+        if any(c is record for c in reversed(self.calls)):
+            self.media += streams
+
+    def trim(self) -> None:
+        """Keep the newest ``keep`` calls and their streams."""
+        dropped = max(len(self.calls) - self.keep, 0)
+        if dropped:
+            del self.calls[:dropped]
+            self.extra["calls_not_listed"] += dropped
+            kept = {c["call_id"] for c in self.calls}
+            self.media[:] = [m for m in self.media if m.get("call_id") in kept]
+
+    def done(self, record: dict[str, Any]) -> None:
+        self.totals[record.get("result", "interrupted")] += 1
+        if record.get("result") == "failed":
+            self.failed += 1
+            self.first_error = self.first_error or record.get("error")
+
+
+async def _handle(s: Session, incoming: Any, record: dict[str, Any], report: _Report
+                  ) -> None:
     a = s.args
     who = record["from"]
     try:
@@ -118,10 +172,12 @@ async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         if a.answer_after:
             await asyncio.sleep(a.answer_after)
         if incoming.is_ended:
-            record.update(result="cancelled", status=487)
-            s.say(f"call from {who}: cancelled by the caller")
+            _unanswered(s, incoming, record)
             return
         await incoming.answer()
+        if incoming.final is None or incoming.final.status != 200:
+            _unanswered(s, incoming, record)
+            return
         record.update(result="answered", status=200)
         s.say(f"call from {who}: answered")
         dtmf = asyncio.ensure_future(send_dtmf_later(incoming, a))
@@ -133,13 +189,13 @@ async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         finally:
             dtmf.cancel()
         await incoming.media.close()  # plays out what is buffered, RTCP BYE; the stats stay
-        _report_media(s, incoming)
+        _report_media(s, incoming, record, report)
         record["ended_by"] = "local" if "local" in str(reason) else "remote"
         s.say(f"call from {who}: ended ({reason})")
     except asyncio.CancelledError:
         if record.get("result") == "answered" and "ended_by" not in record:
             # interrupted (Ctrl-C, SIGTERM) during the call: the agent's cleanup hangs up
-            _report_media(s, incoming)
+            _report_media(s, incoming, record, report)
             record["ended_by"] = "local"
         raise
     except Exception as exc:  # noqa: BLE001 - one bad call must not end the others
@@ -147,9 +203,24 @@ async def _handle(s: Session, incoming: Any, record: dict[str, Any]) -> None:
         s.say(f"call from {who}: failed: {record['error']}")
 
 
-def _report_media(s: Session, incoming: Any) -> None:
-    s.result.extra["media"] += [{"call_id": incoming.call_id, **m}
-                                for m in media_report(incoming)]
+def _unanswered(s: Session, incoming: Any, record: dict[str, Any]) -> None:
+    """Ended before our 200: cancelled by the caller, or dropped to make room for newer
+    calls (the unconfirmed_calls limit, sipclient.agent.admission)."""
+    if str(incoming.end_reason or "").startswith("dropped"):
+        record.update(result="dropped", status=503)
+        s.say(f"call from {record['from']}: {incoming.end_reason}")
+    else:
+        record.update(result="cancelled", status=487)
+        s.say(f"call from {record['from']}: cancelled by the caller")
+
+
+def _report_media(s: Session, incoming: Any, record: dict[str, Any], report: _Report
+                  ) -> None:
+    streams = [{"call_id": incoming.call_id, **m} for m in media_report(incoming)]
+    for stream in streams:
+        if stream.get("record_error"):  # known now, even if the stream is not listed
+            s.result.fail(stream["record_error"], EXIT_FAILURE)
+    report.add_media(record, streams)
 
 
 def _caller(incoming: Any) -> str | None:

@@ -134,9 +134,11 @@ class RtpSession(RtpStream):
                 raise
             self._rtp_sock = socks[0]  # read directly: every readiness drains a batch
             loop.add_reader(socks[0].fileno(), self._read_rtp)
+            self.port = port  # a stop() during the await below releases it
             self._rtcp, _ = await loop.create_datagram_endpoint(
                 lambda: _Udp(self._on_rtcp), sock=socks[1])
-            self.port = port
+            if self._stopped:  # stopped meanwhile (a call dropped or cancelled): no leak
+                self._rtcp.close()
             return port
         raise OSError(errno.EADDRINUSE, f"no free even RTP port pair in "
                       f"{self.port_range[0]}-{self.port_range[1]} on {self.address}")

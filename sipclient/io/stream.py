@@ -56,6 +56,7 @@ from sipclient.io.transport import (
 )
 from sipclient.proto.errors import ParseError
 from sipclient.proto.framer import KeepAlivePing, KeepAlivePong, StreamFramer
+from sipclient.proto.limits import limit
 
 __all__ = ["StreamConnection", "StreamTransport", "TcpTransport", "TlsTransport", "PING", "PONG"]
 
@@ -89,6 +90,9 @@ class StreamConnection(asyncio.Protocol):
         self._keepalive: asyncio.Task[None] | None = None
         self._close_reason: str | None = None
         self._close_error: BaseException | None = None
+        #: an incoming connection must bring each message whole within tcp_message_seconds
+        #: (a slowloris, or a connection that never sends, is closed; docs/limits.md)
+        self._message_timer: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol ---------------------------------------------------------------------
 
@@ -103,9 +107,33 @@ class StreamConnection(asyncio.Protocol):
             # second one for a delayed ACK (~40 ms on Linux).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.incoming:
+            self._arm_message_timer()
             self.owner._adopt(self)
 
+    def _arm_message_timer(self) -> None:
+        if self._message_timer is None:
+            self._message_timer = asyncio.get_running_loop().call_later(
+                limit("tcp_message_seconds"), self._message_too_slow)
+
+    def _message_too_slow(self) -> None:
+        self._message_timer = None
+        what = "a message begun" if self._framer.buffered else "any message"
+        self.cut(f"{format_hostport(*self.remote)} did not send {what} whole within "
+                   f"{limit('tcp_message_seconds'):g} s (tcp_message_seconds)")
+
     def data_received(self, data: bytes) -> None:
+        before = self.messages_received
+        try:
+            self._feed(data)
+        finally:
+            if self.incoming and self.is_open:
+                if self._message_timer is not None and self.messages_received > before:
+                    self._message_timer.cancel()  # messages came whole: the clock restarts
+                    self._message_timer = None
+                if self._framer.buffered:  # a message begun: it must end in time
+                    self._arm_message_timer()
+
+    def _feed(self, data: bytes) -> None:
         self._unframed += data
         chunk = data
         while True:
@@ -150,6 +178,8 @@ class StreamConnection(asyncio.Protocol):
             self._item(item, tok)
 
     def _item(self, item: Any, raw: bytes) -> None:
+        if self._close_reason is not None and self.incoming:
+            return  # disconnected (a limit): what it sent before is not served any more
         if isinstance(item, KeepAlivePing):
             self.pings_received += 1
             if self.is_open:
@@ -167,6 +197,9 @@ class StreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._keepalive is not None:
             self._keepalive.cancel()
+        if self._message_timer is not None:
+            self._message_timer.cancel()
+            self._message_timer = None
         self._can_write.set()
         reason = self._close_reason or (f"connection error: {exc}" if exc else "closed by peer")
         self.owner._forget(self)
@@ -193,10 +226,19 @@ class StreamConnection(asyncio.Protocol):
             )
         assert self._transport is not None
         self._transport.write(data)
+        if self._transport.get_write_buffer_size() > limit("tcp_write_buffer_bytes"):
+            # the peer does not read: what we owe it would grow without bound
+            self.cut(f"{format_hostport(*self.remote)} does not read: more than "
+                       f"{limit('tcp_write_buffer_bytes'):g} bytes waiting "
+                       "(tcp_write_buffer_bytes)")
 
     async def send(self, data: bytes) -> None:
         self.write(data)
-        await self._can_write.wait()
+        if not self.incoming:  # our own connection: flow control (wait while the peer reads)
+            await self._can_write.wait()
+        # an accepted one never makes the sender wait: a peer that does not read would stall
+        # the answers to every other peer; write() disconnects it beyond
+        # tcp_write_buffer_bytes instead
 
     def ping(self) -> None:
         """Send one RFC 5626 double-CRLF ping."""
@@ -214,6 +256,12 @@ class StreamConnection(asyncio.Protocol):
             await asyncio.sleep(interval * random.uniform(0.8, 1.0))
             if self.is_open:
                 self.ping()
+
+    def cut(self, reason: str) -> None:
+        """Disconnect an accepted peer that broke a limit; answers still owed to it are
+        dropped, not sent on a new connection (sipclient.io.stream.StreamTransport.send)."""
+        self.owner._cut_off(self.remote, reason)
+        self.abort(reason)
 
     def abort(self, reason: str, error: BaseException | None = None) -> None:
         self._close_reason = reason
@@ -271,6 +319,11 @@ class StreamTransport(Transport):
         self.max_message_size = max_message_size
         self.connect_timeout = connect_timeout
         self.connections: dict[Address, StreamConnection] = {}
+        #: accepted connections, oldest first (bounded by tcp_connections)
+        self._incoming: dict[StreamConnection, None] = {}
+        #: peers disconnected for a limit -> why (the newest 1024): nothing is sent to them
+        #: on a new connection until they connect again
+        self._cut: dict[Address, str] = {}
         self.connects = 0  # outgoing connections opened so far (for tests and reports)
         self._connecting: dict[Address, asyncio.Future[StreamConnection]] = {}
         self._server: asyncio.base_events.Server | None = None
@@ -353,10 +406,27 @@ class StreamTransport(Transport):
             conn.abort("transport closed")
             return
         self.connections.setdefault(conn.remote, conn)
+        self._cut.pop(conn.remote, None)
+        self._incoming[conn] = None
+        most = int(limit("tcp_connections"))
+        if len(self._incoming) > most:
+            # a flood of connections: the oldest that never sent a message makes room (as a
+            # TCP stack drops its oldest half-open connection), else the newcomer is refused
+            victim = next((c for c in self._incoming if not c.messages_received), conn)
+            victim.cut(f"more than {most} incoming connections (tcp_connections)")
+            self._incoming.pop(victim, None)
+            if victim is conn:
+                return
         if self.keepalive_interval:
             conn.start_keepalive(self.keepalive_interval)
 
+    def _cut_off(self, addr: Address, reason: str) -> None:
+        self._cut[addr] = reason
+        if len(self._cut) > 1024:
+            del self._cut[next(iter(self._cut))]
+
     def _forget(self, conn: StreamConnection) -> None:
+        self._incoming.pop(conn, None)
         if self.connections.get(conn.remote) is conn:
             del self.connections[conn.remote]
 
@@ -463,6 +533,8 @@ class StreamTransport(Transport):
     async def send(self, data: bytes, addr: Address, *, server_name: str | None = None) -> None:
         """Write ``data`` (raw bytes) on the connection to ``addr``, opening it if needed
         (``server_name``: the TLS SNI and name to verify when a connection is opened)."""
+        if addr in self._cut and not getattr(self.connections.get(addr), "is_open", False):
+            raise TransportError(f"{format_hostport(*addr)} was disconnected: {self._cut[addr]}")
         conn = await self.connect(addr, server_name=server_name)
         await conn.send(bytes(data))
 

@@ -73,6 +73,7 @@ class UdpTransport(Transport):
         self.keepalives_received = 0
         self.datagrams_sent = 0
         self.datagrams_received = 0
+        self._view = memoryview(bytearray(65536))  # what _read_ready receives into
 
     @classmethod
     async def bind(
@@ -151,10 +152,14 @@ class UdpTransport(Transport):
         sock = self._sock
         if sock is None:
             return
-        recvfrom = sock.recvfrom
+        # into one reused 64 KiB buffer, then a copy of exactly the datagram: recvfrom(65536)
+        # mallocs 64 KiB per datagram and shrinks it, and the kept datagrams then pin a heap
+        # full of holes (RSS 53 -> 314 MB under 2,000 fuzzed datagrams/s, most of it free)
+        recv_into, view = sock.recvfrom_into, self._view
         for _ in range(READ_BATCH):
             try:
-                data, addr = recvfrom(65536)
+                n, addr = recv_into(view)
+                data = view[:n].tobytes()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # ICMP port unreachable and friends: log only

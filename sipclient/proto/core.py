@@ -322,7 +322,12 @@ class SipCore:
             self._reject(bytes(msg), addr, exc)
             return
         reliable = transport.upper() in RELIABLE_TRANSPORTS
-        msg = stamp_received(msg, via, addr, rport)
+        try:
+            msg = stamp_received(msg, via, addr, rport)
+        except LocalProtocolError as exc:  # a header that cannot be written back (a bare
+            # CR the parser let through): no response can echo it, the request is dropped
+            self._events.append(MessageDropped(bytes(msg), addr, f"unanswerable: {exc}"))
+            return
         if msg.method == "ACK":
             tx = self._servers.get(key)
             if (tx is not None and tx.kind is Kind.INVITE_SERVER

@@ -32,8 +32,22 @@ LIMITS: dict[str, tuple[float, str]] = {
     "yaml_nodes": (200_000, "values (scalars, lists, mappings) in one scenario file, "
                             "aliases expanded"),
     "regex_seconds": (1.0, "time one `expect` regular expression may take on one message"),
-    "calls_per_agent": (200, "incoming calls one agent holds up at once (more: 503); "
-                             "AgentConfig.max_calls overrides it"),
+    "calls_per_agent": (200, "confirmed incoming calls one agent holds up at once "
+                             "(more: 503); AgentConfig.max_calls overrides it"),
+    "unconfirmed_calls": (100, "incoming calls one agent keeps ringing or waiting for their "
+                               "ACK; a new INVITE beyond them lets the oldest go (503 when "
+                               "ringing; media stopped, BYE after the ACK or 64*T1 when "
+                               "answered); AgentConfig.max_unconfirmed overrides it"),
+    "answer_calls_reported": (100, "calls `sipclient answer` lists one by one in its report "
+                                    "(the newest; all are counted in calls_total)"),
+    "answer_trace_entries": (1000, "messages `sipclient answer` keeps for --json's flow and "
+                                   "--trace (the newest; --pcap keeps everything)"),
+    "tcp_connections": (1000, "connections a TCP/TLS listener keeps accepted at once; beyond, "
+                              "the oldest that never sent a message is closed"),
+    "tcp_message_seconds": (10.0, "seconds an accepted TCP/TLS connection has to send its "
+                                  "first message, and each message it begins, whole"),
+    "tcp_write_buffer_bytes": (1 * MIB, "bytes waiting to be sent on one TCP/TLS connection "
+                                        "(a peer that does not read); beyond, it is closed"),
     "http_body_bytes": (1 * MIB, "bytes of a request body the HTTP receivers accept"),
     "http_header_seconds": (10.0, "seconds the HTTP receivers wait for each read of a request "
                                   "(its head, its body)"),

@@ -18,7 +18,8 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
 
 
 async def invite_agent(pbx: Any, agent: Any, *, call_id: str = "incoming-1@pbx",
-                       headers: list[tuple[str, str]] = ()) -> tuple[Any, Any]:
+                       headers: list[tuple[str, str]] = (), from_tag: str = "caller1"
+                       ) -> tuple[Any, Any]:
     """The fake PBX calls ``agent`` (``headers`` first, e.g. Record-Route); returns the
     INVITE as sent and its client handle."""
     from sipclient.proto.message import Request
@@ -26,7 +27,7 @@ async def invite_agent(pbx: Any, agent: Any, *, call_id: str = "incoming-1@pbx",
     contact = agent.contact_uri
     req = Request("INVITE", contact, headers=[
         *headers,
-        ("From", f"<sip:1002@{pbx.host}>;tag=caller1"), ("To", f"<{contact}>"),
+        ("From", f"<sip:1002@{pbx.host}>;tag={from_tag}"), ("To", f"<{contact}>"),
         ("Call-ID", call_id), ("CSeq", "1 INVITE"),
         ("Contact", f"<sip:1002@{pbx.host}:{pbx.port}>"), ("Content-Type", "application/sdp")],
         body=b"v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"

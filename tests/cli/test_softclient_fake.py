@@ -299,6 +299,41 @@ def test_answer_busy(pbx):
     assert code == EXIT_OK and "call from 1001: rejected 486 Busy Here" in out
 
 
+def test_answer_report_lists_the_newest_calls_and_counts_them_all(pbx, monkeypatch):
+    """A long-running answer keeps a bounded report (answer_calls_reported, answer_trace_
+    entries): the newest calls one by one, every call counted (before: a record, a media
+    object and a task per call for the process's whole life)."""
+    port = free_udp_port()
+    monkeypatch.setenv("SIPCLIENT_LIMIT_ANSWER_CALLS_REPORTED", "2")  # the limits table
+    monkeypatch.setenv("SIPCLIENT_LIMIT_ANSWER_TRACE_ENTRIES", "10")  # reads the process's
+
+    async def caller():
+        from sipclient.agent import Agent, AgentConfig
+
+        ids = []
+        async with Agent(AgentConfig(user="1001", server=f"udp:127.0.0.1:{port}",
+                                     media_level="none")) as agent:
+            await wait_until_listening(agent)
+            for _ in range(5):
+                call = await agent.call(f"sip:1002@127.0.0.1:{port}")
+                assert (await call.wait_final(timeout=5)).status == 200
+                await call.hangup()
+                ids.append(call.call_id)
+        return ids
+
+    future = pbx.submit(caller())
+    code, out, err = run(["answer", "--server", f"udp:127.0.0.1:{port}", "--user", "1002",
+                          "--no-register", "--local-address", "127.0.0.1", "--local-port",
+                          str(port), "--count", "5", "--json"])
+    ids = future.result(20)
+    obj = json.loads(out)
+    assert code == EXIT_OK, obj
+    assert [c["call_id"] for c in obj["calls"]] == ids[-2:]
+    assert {m["call_id"] for m in obj["media"]} == set(ids[-2:])
+    assert obj["calls_total"] == {"answered": 5} and obj["calls_not_listed"] == 3
+    assert len(obj["flow"]) == 10 and obj["flow_dropped"] > 20
+
+
 def test_answer_registers_and_stops_on_signal(pbx):
     """A real process: SIGINT/SIGTERM -> cleanup (un-REGISTER) -> 130/143."""
     for signum, expected in ((signal.SIGINT, EXIT_INTERRUPTED),

@@ -78,23 +78,17 @@ def test_thousands_of_hostile_datagrams_leave_answer_working_and_quiet():
             sender.send(payload)
             kinds[kind] = kinds.get(kind, 0) + 1
             if n == COUNT // 2:
-                # answered at once: 200, or 503 while the fuzzer's un-ACKed INVITEs hold
-                # all of calls_per_agent (the bound on calls in flight); never silence
-                assert asyncio.run(legit_call(port)) in (200, 503), "a call during the fuzzing"
+                # answered at once: the fuzzer's un-ACKed INVITEs churn only the pool of
+                # unconfirmed calls (sipclient.agent.admission), an ACKed call gets through
+                assert asyncio.run(legit_call(port)) == 200, "a call during the fuzzing"
             if n % 200 == 0:
                 time.sleep(0.05)  # let it read: a full socket buffer only drops datagrams
         sender.close()
         assert sender.sent > COUNT * 0.9 and set(kinds) == {
             "options", "invite-bad-sdp", "garbage", "mutated"}
         assert proc.poll() is None, "answer died under the fuzzing"
-        # the calls the fuzzer's INVITEs set up end (no ACK: BYE after 64*T1); until then a
-        # new call may get 503 (calls_per_agent); then it is answered again
-        deadline, status = time.monotonic() + 60, None
-        while time.monotonic() < deadline and status != 200:
-            status = asyncio.run(legit_call(port))
-            if status != 200:
-                time.sleep(2)
-        assert status == 200, f"a call after the fuzzing: {status}"
+        # right after, while the fuzzer's calls still wait for their ACK, a call works
+        assert asyncio.run(legit_call(port)) == 200, "a call after the fuzzing"
         # 64*T1 after the last call the un-ACKed calls' sockets are closed
         # (before the BYE after 64*T1 about 400 stayed open for ever, and an INVITE with a
         # mangled Contact left a call ringing for ever; what may stay: a call that one of
