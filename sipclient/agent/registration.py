@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sipclient.io.changes import Changes
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
 
@@ -56,7 +57,7 @@ class Registration:
         self.from_tag = agent.ids.tag()
         self.cseq = agent.ids.rng.getrandbits(15) + 1
         self._registered = False
-        self._registered_waiters: list[asyncio.Future[None]] = []
+        self._became_registered = Changes()
         self.expires: int | None = None
         self.expires_at: float | None = None
         self.last: RegisterResult | None = None
@@ -71,24 +72,13 @@ class Registration:
     @registered.setter
     def registered(self, value: bool) -> None:
         self._registered = value
-        if value and self._registered_waiters:
-            waiters, self._registered_waiters = self._registered_waiters, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        if value:
+            self._became_registered.wake()
 
     async def wait_registered(self, timeout: float | None = None) -> bool:
         """Wait until a REGISTER of this agent succeeded (now or later), at most ``timeout``
         seconds; False when it did not."""
-        if self._registered:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        self._registered_waiters.append(waiter)
-        try:
-            await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            return False
-        return True
+        return self._registered or await self._became_registered.wait(timeout)
 
     def _build(self, expires: int) -> Request:
         a = self.agent
