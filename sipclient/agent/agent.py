@@ -338,11 +338,11 @@ class Agent:
         now = self.now()
         while self._leaving and self._leaving[0][0] <= now:
             self._leaving.popleft()[1]._leave_agent()
-        if not self._leaving:  # the last ended call left: give the burst's memory back
-            release_memory()
-        else:
+        if self._leaving:
             self._leave_timer = asyncio.get_running_loop().call_at(self._leaving[0][0],
                                                                    self._sweep_leaving)
+        elif not self.sessions:  # idle: give the burst's memory back (a full collection
+            release_memory()     # must not pause the RTP of calls still up)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` in the background; cancelled on close."""

@@ -6,7 +6,7 @@ resident size stays at a burst's peak long after the objects are gone. :func:`re
 collects reference cycles and asks glibc to return every free page (``malloc_trim(0)``,
 through ctypes; a no-op where the C library has no such call, e.g. musl or macOS). It costs
 a few milliseconds: the agent calls it when the last of its ended calls leaves (64*T1 after
-the end), not per message.
+the end) and no call is up, never while media of a live call runs.
 """
 
 from __future__ import annotations
