@@ -148,16 +148,10 @@ class HeaderViews:
                 raise ParseError(f"missing {header} header", header=header)
             result = None
         else:
-            memo_key = (header, value)
-            result = _MEMO.get(memo_key, _MISSING)
-            if result is _MISSING:
-                try:
-                    result = parser(value)
-                except (ParseError, ValueError, IndexError, TypeError) as exc:
-                    raise self._error(header, exc, header) from None
-                if len(_MEMO) >= _MEMO_MAX:
-                    _MEMO.clear()
-                _MEMO[memo_key] = result
+            try:
+                result = _memo_parse(header, parser, value)
+            except (ParseError, ValueError, IndexError, TypeError) as exc:
+                raise self._error(header, exc, header) from None
         cache[header] = result
         return result
 
