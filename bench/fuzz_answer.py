@@ -29,9 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sipclient.agent import Agent, AgentConfig, SipTimeout  # noqa: E402
 from sipclient.lab.probe import free_udp_port  # noqa: E402
-from tests.hostile.fuzz import Sender, datagrams, request, sdp  # noqa: E402
+from tests.hostile.fuzz import Sender, datagrams, legit_call, request, sdp  # noqa: E402
 
 
 def proc_rss_mb(pid: int) -> float:
@@ -43,21 +42,6 @@ def proc_rss_mb(pid: int) -> float:
 
 def proc_fds(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
-
-
-async def legit_call(port: int) -> int | str:
-    cfg = AgentConfig(user="1001", server=f"udp:127.0.0.1:{port}", local_address="127.0.0.1",
-                      cleanup_timeout=3.0)
-    async with Agent(cfg) as agent:
-        call = await agent.call(f"sip:1002@127.0.0.1:{port}")
-        try:
-            final = await call.wait_final(15)
-        except SipTimeout as exc:
-            return str(exc)
-        if final.status == 200:
-            await asyncio.sleep(0.5)
-            await call.hangup()
-        return final.status
 
 
 def wait_ready(port: int, proc: subprocess.Popen) -> None:
@@ -119,7 +103,7 @@ def main() -> int:
             sender.send(payload)
             kinds[kind] = kinds.get(kind, 0) + 1
             if n == total // 2:
-                during = asyncio.run(legit_call(port))
+                during = asyncio.run(legit_call(port, 15))
             ahead = n / args.rate - (time.monotonic() - t0)
             if ahead > 0:
                 time.sleep(ahead)
@@ -128,7 +112,7 @@ def main() -> int:
         out["sent"] = kinds
         out["right_after"] = {"rss_mb": proc_rss_mb(pid), "fds": proc_fds(pid)}
         out["call_during"] = during
-        out["call_after"] = asyncio.run(legit_call(port))
+        out["call_after"] = asyncio.run(legit_call(port, 15))
         settle_until = time.monotonic() + args.settle
         samples = []
         while time.monotonic() < settle_until:
@@ -137,7 +121,7 @@ def main() -> int:
                             "rss_mb": proc_rss_mb(pid), "fds": proc_fds(pid)})
         out["settle_samples"] = samples
         out["after_settle"] = samples[-1] if samples else out["right_after"]
-        out["call_after_settle"] = asyncio.run(legit_call(port))
+        out["call_after_settle"] = asyncio.run(legit_call(port, 15))
         out["alive"] = proc.poll() is None
     finally:
         if proc.poll() is None:

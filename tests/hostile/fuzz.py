@@ -13,12 +13,15 @@ Loopback only. Used by tests/hostile/test_fuzz_answer.py and bench/fuzz_answer.p
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Iterator
 
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Raw
 from scapy.supersocket import L3RawSocket
+
+from sipclient.agent import Agent, AgentConfig, SipTimeout
 
 BAD_M_LINES = ("m=audio 65535 RTP/AVP 0", "m=audio 70000 RTP/AVP 0", "m=audio -1 RTP/AVP 0",
                "m=audio 65534/4 RTP/AVP 0", "m=audio 4000 RTP/AVP", "m=audio x RTP/AVP 0",
@@ -124,3 +127,20 @@ class Sender:
 
     def close(self) -> None:
         self.socket.close()
+
+
+async def legit_call(port: int, timeout: float = 10.0) -> int | str:
+    """An ordinary call from 1001 to the ``answer`` under fire on ``port``: its final
+    status (a 200 is held half a second and hung up), or why none came."""
+    cfg = AgentConfig(user="1001", server=f"udp:127.0.0.1:{port}", local_address="127.0.0.1",
+                      cleanup_timeout=3.0)
+    async with Agent(cfg) as agent:
+        call = await agent.call(f"sip:1002@127.0.0.1:{port}")
+        try:
+            final = await call.wait_final(timeout)
+        except SipTimeout as exc:
+            return str(exc)
+        if final.status == 200:
+            await asyncio.sleep(0.5)
+            await call.hangup()
+        return final.status

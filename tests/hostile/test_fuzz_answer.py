@@ -17,30 +17,14 @@ import sys
 import time
 
 
-from sipclient.agent import Agent, AgentConfig, SipTimeout
 from sipclient.lab.probe import free_udp_port
 
-from .fuzz import Sender, datagrams, request
+from .fuzz import Sender, datagrams, legit_call, request
 
 def setup_module() -> None:
     assert os.geteuid() == 0, "the fuzzer sends through a raw socket: run it as root (CI does)"
 
 COUNT = 3000
-
-
-async def legit_call(port: int) -> int | None:
-    cfg = AgentConfig(user="1001", server=f"udp:127.0.0.1:{port}", local_address="127.0.0.1",
-                      cleanup_timeout=3.0)
-    async with Agent(cfg) as agent:
-        call = await agent.call(f"sip:1002@127.0.0.1:{port}")
-        try:
-            final = await call.wait_final(10)
-        except SipTimeout:
-            return None
-        if final.status == 200:
-            await asyncio.sleep(0.5)
-            await call.hangup()
-        return final.status
 
 
 def start_answer(port: int) -> subprocess.Popen:
