@@ -30,14 +30,12 @@ from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
                                    exit_for_status, media_config, media_report, positive_int,
                                    run_session, seconds, send_dtmf_later)
+from sipclient.cli._help import add_command
 from sipclient.proto.limits import limit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "answer", help="register and answer incoming calls",
-        description="Register, then answer (or reject) incoming calls until Ctrl-C or "
-                    "--count calls; unregister at the end.")
+    p = add_command(subparsers, "answer", run)
     add_common_options(p)
     add_webrtc_option(p)
     c = p.add_argument_group("answering")
@@ -55,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--duration", "-d", type=seconds, metavar="S",
                    help="hang up S seconds after answering (default: wait for the caller)")
     add_media_options(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:

@@ -24,6 +24,7 @@ from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, add_media_options, bounded,
                                    exit_for_status, media_config, media_report, run_session,
                                    seconds, send_dtmf_later)
+from sipclient.cli._help import add_command
 
 DEFAULT_DURATION = 5.0
 DEFAULT_RING_TIMEOUT = 60.0
@@ -33,10 +34,7 @@ CANCEL_GRACE = 2.0  # seconds the 487 may take after our CANCEL, once --timeout 
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "call", help="place a call (INVITE), hang up after --duration",
-        description="Call NUMBER or URI (RFC 3261 13), wait for the answer, stay on the call "
-                    "--duration seconds (or until the other side hangs up), hang up.")
+    p = add_command(subparsers, "call", run)
     p.add_argument("number", metavar="NUMBER|URI", help="extension, number or SIP URI")
     add_common_options(p)
     add_webrtc_option(p)
@@ -47,7 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="CANCEL if not answered after S seconds (a 487 is then success)")
     c.add_argument("--register", action="store_true", help="register before calling")
     add_media_options(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from sipclient.cli import EXIT_OK, Env, UsageError
+from sipclient.cli._help import add_command
 from sipclient.proto.digest import ALGORITHMS, Credentials, canonical_algorithm, compute_response
 from sipclient.proto.errors import LocalProtocolError
 
@@ -22,10 +23,7 @@ _REQUIRED = ("method", "uri", "username", "realm", "nonce")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "digest", help="compute a digest authentication response",
-        description="Compute the digest 'response' value (RFC 2617 / RFC 7616 / RFC 8760) "
-                    "and print it as one hex line.")
+    p = add_command(subparsers, "digest", run)
     # Requiredness and choices are checked in run() so every usage error goes to env.stderr.
     p.add_argument("--method", help="request method, e.g. REGISTER")
     p.add_argument("--uri", help="the digest uri (normally the Request-URI)")
@@ -46,7 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="read the password from FILE (first line)")
     p.add_argument("--header", action="store_true",
                    help="print the whole Authorization header value")
-    p.set_defaults(func=run)
 
 
 def _password(args: argparse.Namespace, env: Env) -> str:

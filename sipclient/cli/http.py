@@ -26,6 +26,7 @@ import json
 from typing import Any
 
 from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_TIMEOUT, Env, UsageError
+from sipclient.cli._help import add_command
 from sipclient.http.dialects import dialect_id
 
 DIALECTS_C2C = ("seed000", "seed001", "seed003")  # or the modules' names: krolik, pbx_api, rest_c2c
@@ -34,10 +35,7 @@ DIALER_ACTIONS = ("insert", "statusdiscador", "statusdetalhado", "deletediscador
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "http", help="the PBX's HTTP APIs: click-to-call, statuses, webhooks, the lab twin",
-        description="Clients for the documented click-to-call/status APIs, webhook "
-                    "receivers, and the lab twin of those APIs on the lab's Asterisk.")
+    parser = add_command(subparsers, "http")
     actions = parser.add_subparsers(dest="http_action", metavar="ACTION")
     actions.required = True
 

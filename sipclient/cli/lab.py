@@ -15,13 +15,11 @@ import os
 from typing import Any
 
 from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
+from sipclient.cli._help import add_command
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "lab", help="start/stop the local Asterisk lab (a mirror of the cloud PBX)",
-        description="The local Asterisk lab: SIP UDP/TCP 7048, TLS 5061, WSS 8089 (/ws).",
-    )
+    parser = add_command(subparsers, "lab")
     actions = parser.add_subparsers(dest="lab_action", metavar="ACTION")
     actions.required = True
 

@@ -23,6 +23,7 @@ from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINA
                            UsageError)
 from sipclient.cli._common import PASSWORD_ENV, _Redacting, positive_int, read_password, \
     seconds
+from sipclient.cli._help import add_command
 
 SIGNAL_EXITS = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
 
@@ -94,11 +95,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "load", help="load a PBX: calls, registrations or scenarios at a rate, on every core",
-        description="Generate SIP load (like SIPp) from one machine's cores; Locust "
-                    "(sipclient.locust) for several machines. Exit: 0 thresholds held, "
-                    "1 a threshold broke, 2 bad usage, 130 Ctrl-C, 143 SIGTERM.")
+    p = add_command(subparsers, "load")
     sub = p.add_subparsers(dest="load_kind", metavar="KIND")
     sub.required = True
     c = sub.add_parser("call", help="INVITE / answer / hold / BYE (like sipp -sn uac)")

@@ -19,23 +19,18 @@ from typing import Any
 
 from sipclient.cli import EXIT_DATAERR, EXIT_OK, EXIT_USAGE, Env, UsageError
 from sipclient.cli._checks import read_bounded
+from sipclient.cli._help import add_command
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import parse_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("message", help="work with SIP messages in files",
-                              description="Work with SIP messages stored in files.")
+    p = add_command(subparsers, "message")
     sub = p.add_subparsers(dest="message_command", metavar="SUBCOMMAND")
     sub.required = True
-    c = sub.add_parser(
-        "check", help="parse messages and report errors with their location",
-        description="Parse each FILE as one SIP message (LF line endings are converted to "
-                    "CRLF), read every typed header view and check Content-Length. "
-                    "Exit 0 when all are valid, 65 when one is not.")
+    c = add_command(sub, "message check", run)
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("--json", action="store_true", help="print a JSON list of results")
-    c.set_defaults(func=run)
 
 
 def _printable(text: str) -> str:

@@ -17,16 +17,14 @@ from typing import Any
 from sipclient.cli import Env, UsageError
 from sipclient.cli._common import (Session, add_common_options, bounded, exit_for_status,
                                    run_session)
+from sipclient.cli._help import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "options", help="OPTIONS ping: status and round-trip time",
-        description="Send OPTIONS (RFC 3261 11) and print the answer and round-trip time.")
+    p = add_command(subparsers, "options", run)
     p.add_argument("target", nargs="?", metavar="TARGET",
                    help="where to ping (default: --server)")
     add_common_options(p, server_required=False)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:

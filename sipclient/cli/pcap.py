@@ -24,6 +24,7 @@ from typing import Callable
 
 import sipclient.cli as cli_package
 from sipclient.cli import EXIT_DATAERR, EXIT_OK, Env
+from sipclient.cli._help import add_command
 from sipclient.cli._pcap_common import (add_file_argument, note_truncated, one_line_errors,
                                         read_or_exit, require_call_id)
 
@@ -31,25 +32,15 @@ PROG = "sipclient pcap summary"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "pcap", help="read captures: summary of SIP dialogs, RTP streams and DTMF",
-        description="Read pcap/pcapng captures with the same parsers the live stack uses.")
+    p = add_command(subparsers, "pcap")
     sub = p.add_subparsers(dest="pcap_command", metavar="SUBCOMMAND")
     sub.required = True
-    s = sub.add_parser(
-        "summary", help="SIP dialogs, RTP streams and DTMF of a capture",
-        description="Summarize a capture: SIP dialogs (flow, setup/answer time, duration, "
-                    "disposition, codecs), RTP streams (SSRC, codec, packets, loss, jitter "
-                    "as RFC 3550 computes it, MOS) and RFC 4733 DTMF digits. RTP is found "
-                    "through SDP; --heuristic-rtp also takes any UDP payload that looks "
-                    "like RTP version 2 sent to an even port. Exit 0 ok, 2 unreadable "
-                    "file or unknown Call-ID, 65 not a capture or cut short.")
+    s = add_command(sub, "pcap summary", run_summary)
     add_file_argument(s)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--heuristic-rtp", action="store_true",
                    help="also find RTP without SDP (like tshark's rtp_udp heuristic)")
     s.add_argument("--call-id", metavar="ID", help="only this dialog (and its media)")
-    s.set_defaults(func=run_summary)
     for info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
         if not info.name.startswith("pcap_"):
             continue

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from sipclient.cli import EXIT_DATAERR, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
+from sipclient.cli._help import add_command
 from sipclient.cli._pcap_common import (PcapExit, add_file_argument, need_files, note_truncated,
                                         one_line_errors, read_or_exit)
 
@@ -23,20 +24,13 @@ PROG = "sipclient pcap auth-check"
 
 
 def register_pcap(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "auth-check", help="verify every challenged request's digest against a password",
-        description="For every request with Authorization or Proxy-Authorization, find "
-                    "the 401/407 that issued its nonce and say whether the credentials are "
-                    "right for the password given, and if not why. Exit 0 all right, 1 one "
-                    "or more wrong, 2 bad usage or missing file, 65 not a capture or bad "
-                    "password file.")
+    p = add_command(sub, "pcap auth-check", run_auth_check)
     add_file_argument(p)
     p.add_argument("--password-file", required=True, metavar="F",
                    help="one password, or lines user:password (never printed)")
     p.add_argument("--nonce-lifetime", type=float, default=None, metavar="S",
                    help="seconds a nonce stays fresh at the server (default 32, Asterisk's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run_auth_check)
 
 
 @one_line_errors(PROG)

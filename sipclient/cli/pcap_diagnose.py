@@ -17,6 +17,7 @@ import argparse
 import json
 
 from sipclient.cli import EXIT_DATAERR, EXIT_FAILURE, EXIT_OK, Env
+from sipclient.cli._help import add_command
 from sipclient.cli._pcap_common import (add_file_argument, need_files, note_truncated,
                                         one_line_errors, read_or_exit)
 from sipclient.cli.pcap_auth import read_passwords
@@ -25,13 +26,7 @@ PROG = "sipclient pcap diagnose"
 
 
 def register_pcap(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "diagnose", help="why did a phone not register? a verdict per registration",
-        description="For every registration in the capture (per AOR, across Call-ID "
-                    "changes): a verdict (ok, forbidden, stale-nonce, uri-mismatch, "
-                    "same-source-port-conflict ...), the evidence with frame numbers and "
-                    "header values, and what to change. Exit 0 all ok, 1 a problem found, "
-                    "2 bad usage or missing file, 65 not a capture or bad password file.")
+    p = add_command(sub, "pcap diagnose", run_diagnose)
     add_file_argument(p)
     p.add_argument("--password-file", metavar="F",
                    help="one password, or lines user:password (never printed): only then "
@@ -41,7 +36,6 @@ def register_pcap(sub: argparse._SubParsersAction) -> None:
                         "Asterisk's): a later answer challenged again is a stale nonce")
     p.add_argument("--json", action="store_true",
                    help="print a JSON list, one object per registration")
-    p.set_defaults(func=run_diagnose)
 
 
 @one_line_errors(PROG)

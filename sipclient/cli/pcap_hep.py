@@ -15,6 +15,7 @@ import asyncio
 import json
 
 from sipclient.cli import EXIT_DATAERR, EXIT_OK, EXIT_USAGE, Env, UsageError
+from sipclient.cli._help import add_command
 from sipclient.cli._hep import add_hep_options, hep_settings
 from sipclient.cli._pcap_common import (PcapExit, add_file_argument, note_truncated,
                                         one_line_errors, read_or_exit, require_call_id)
@@ -23,18 +24,12 @@ PROG = "sipclient pcap export-hep"
 
 
 def register_pcap(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "export-hep", help="send a capture's SIP to Homer as HEP3",
-        description="Send every SIP message of a capture (UDP, TCP, WebSocket, exported "
-                    "TLS/WSS plaintext) as HEP3 with its captured addresses, ports and time. "
-                    "Exit 0 sent, 2 bad usage / unreadable file / unknown Call-ID / "
-                    "unreachable target, 65 not a capture or cut short.")
+    p = add_command(subparsers, "pcap export-hep", run_export_hep)
     add_file_argument(p)
     add_hep_options(p)
     p.add_argument("--call-id", metavar="ID", help="only this dialog's messages")
     p.add_argument("--rtcp", action="store_true", help="also send the RTCP reports")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    p.set_defaults(func=run_export_hep)
 
 
 @one_line_errors(PROG)

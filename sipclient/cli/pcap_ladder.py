@@ -18,6 +18,7 @@ import os
 import shutil
 
 from sipclient.cli import EXIT_DATAERR, EXIT_OK, EXIT_USAGE, Env
+from sipclient.cli._help import add_command
 from sipclient.cli._pcap_common import (PcapExit, add_file_argument, note_truncated,
                                         one_line_errors, read_or_exit, require_call_id,
                                         write_or_exit)
@@ -26,14 +27,7 @@ PROG = "sipclient pcap ladder"
 
 
 def register_pcap(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "ladder", help="SIP ladder diagram of a capture (terminal or HTML)",
-        description="Draw the SIP messages of a capture as a ladder diagram: one column per "
-                    "participant, an arrow per message with its time offset, retransmissions "
-                    "marked, RTP streams as bands with their statistics. --html writes a "
-                    "self-contained page where clicking an arrow shows the whole message. "
-                    "Exit 0 ok, 2 unreadable file / unknown Call-ID / unwritable output, "
-                    "65 not a capture or cut short.")
+    p = add_command(subparsers, "pcap ladder", run_ladder)
     add_file_argument(p)
     p.add_argument("--call-id", metavar="ID", help="only this dialog (and the media its SDP set up)")
     p.add_argument("--html", metavar="OUT", help="write an HTML page to OUT ('-': standard output)")
@@ -43,7 +37,6 @@ def register_pcap(subparsers: argparse._SubParsersAction) -> None:
                    help="name a participant: IP or IP:PORT, e.g. 10.0.0.1=pbx (repeatable)")
     p.add_argument("--heuristic-rtp", action="store_true",
                    help="also find RTP without SDP (like tshark's rtp_udp heuristic)")
-    p.set_defaults(func=run_ladder)
 
 
 def _names(items: list[str]) -> dict[str, str]:

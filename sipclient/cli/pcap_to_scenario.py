@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from sipclient.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
+from sipclient.cli._help import add_command
 from sipclient.cli._pcap_common import (PcapExit, add_file_argument, need_files,
                                         one_line_errors, read_or_exit, write_or_exit)
 
@@ -23,15 +24,7 @@ PROG = "sipclient pcap to-scenario"
 
 
 def register_pcap(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "to-scenario", help="write a scenario that replays a recorded call",
-        description="Write a .sip.yaml scenario replaying the dialog with Call-ID ID from "
-                    "one side against a target, or the registrations of a REGISTER "
-                    "Call-ID. Without --call-id: a capture of registrations only (and "
-                    "OPTIONS/SUBSCRIBE keep-alives) becomes one scenario of them all; "
-                    "otherwise the dialogs are listed. "
-                    "Exit 0 ok, 1 no such call, 2 bad usage or missing file, 65 not a "
-                    "capture.")
+    p = add_command(sub, "pcap to-scenario", run_to_scenario)
     add_file_argument(p)
     p.add_argument("--call-id", metavar="ID", help="the dialog to replay")
     p.add_argument("--side", choices=("caller", "callee"), default="caller",
@@ -44,7 +37,6 @@ def register_pcap(sub: argparse._SubParsersAction) -> None:
                    help="cap each recorded wait at S seconds (default 30)")
     p.add_argument("-o", "--output", metavar="OUT.sip.yaml",
                    help="write here (default: standard output)")
-    p.set_defaults(func=run_to_scenario)
 
 
 @one_line_errors(PROG)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sipclient.cli import EXIT_DATAERR, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Env
 from sipclient.cli._common import seconds
+from sipclient.cli._help import add_command
 from sipclient.cli._pcap_common import PcapExit, need_files, one_line_errors
 
 PROG = "sipclient pcap validate"
@@ -31,14 +32,7 @@ def _seconds(text: str) -> float:
 
 
 def register_pcap(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "validate", help="check a run's capture against a golden capture or a flow file",
-        description="Compare RUN (a capture) with EXPECTED (a golden capture or a YAML flow "
-                    "description): per dialog, in order of appearance, the order and kind "
-                    "of messages, chosen headers, SDP codecs and directions, and timing "
-                    "within tolerances. Volatile values are ignored. Exit 0 same flow, "
-                    "1 different, 2 bad usage or missing file, 65 unreadable capture or "
-                    "flow file.")
+    p = add_command(sub, "pcap validate", run_validate)
     p.add_argument("run", metavar="RUN.pcap", help="the capture of the run to check")
     p.add_argument("--against", required=True, metavar="EXPECTED",
                    help="golden capture (.pcap/.pcapng) or flow file (.yaml)")
@@ -59,7 +53,6 @@ def register_pcap(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-sdp", action="store_true", help="do not compare SDP")
     p.add_argument("--write-flow", metavar="OUT.yaml",
                    help="also write EXPECTED (a golden capture) as a flow file")
-    p.set_defaults(func=run_validate)
 
 
 @one_line_errors(PROG)

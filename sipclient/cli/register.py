@@ -20,12 +20,11 @@ from sipclient.cli import Env
 from sipclient.cli._common import add_webrtc_option
 from sipclient.cli._common import (Session, add_common_options, bounded, exit_for_status,
                                    run_session, seconds)
+from sipclient.cli._help import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "register", help="register an extension (REGISTER with digest auth)",
-        description="Register (RFC 3261 10) and print the registrar's answer.")
+    p = add_command(subparsers, "register", run)
     add_common_options(p)
     add_webrtc_option(p)
     mode = p.add_mutually_exclusive_group()
@@ -36,7 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--unregister", action="store_true",
                       help="only remove every binding of the extension (Contact: *, "
                            "Expires: 0), e.g. one left by an earlier run")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:

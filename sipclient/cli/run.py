@@ -29,17 +29,13 @@ from pathlib import Path
 
 from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
                            EXIT_USAGE, Env, UsageError)
+from sipclient.cli._help import add_command
 from sipclient.cli._hep import add_hep_options, hep_settings
 from sipclient.io.atomic import OutputError, write_atomic
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "run", help="run YAML call scenarios (*.sip.yaml) and report",
-        description="Run scenario files and folders (recursively, *.sip.yaml), against the "
-                    "built-in lab or --target/--profile; print a results table; write "
-                    "JUnit/JSON reports. Exit: 0 all passed, 1 a failure, 2 bad files or "
-                    "usage, 130 Ctrl-C, 143 SIGTERM.")
+    p = add_command(subparsers, "run", run)
     p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders")
     p.add_argument("-k", dest="keyword", metavar="EXPR",
                    help="only scenarios whose name, file name or tags match EXPR (words as "
@@ -75,7 +71,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_hep_options(p)
     p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                    type=str.lower, help="colour the verdicts (default: only on a terminal)")
-    p.set_defaults(func=run)
 
 
 def _workers(text: str) -> int:
