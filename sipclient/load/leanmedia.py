@@ -26,6 +26,7 @@ from __future__ import annotations
 import random
 import struct
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["LeanMedia", "sdp_remote", "PTIME", "SLOT"]
@@ -64,26 +65,23 @@ def sdp_remote(message: bytes) -> tuple[str, int] | None:
     return parts[1].split(b"/", 1)[0].decode("ascii", "replace"), int(port)
 
 
+@dataclass(slots=True, eq=False)
 class _Stream:
-    __slots__ = ("key", "remote", "ssrc", "seq", "ts", "slot", "sent", "errors", "received",
-                 "base", "max_seq", "cycles", "transit", "jitter")
-
-    def __init__(self, key: bytes, remote: tuple[str, int], ssrc: int, seq: int, ts: int,
-                 slot: int) -> None:
-        self.key = key
-        self.remote = remote
-        self.ssrc = ssrc
-        self.seq = seq
-        self.ts = ts
-        self.slot = slot
-        self.sent = 0
-        self.errors: Counter[int] = Counter()  # send-time error, in 0.1 ms steps
-        self.received = 0
-        self.base = -1
-        self.max_seq = 0
-        self.cycles = 0
-        self.transit: float | None = None
-        self.jitter = 0.0
+    key: bytes
+    remote: tuple[str, int]
+    ssrc: int
+    seq: int
+    ts: int
+    slot: int
+    sent: int = field(default=0, init=False)
+    #: send-time error, in 0.1 ms steps
+    errors: Counter[int] = field(default_factory=Counter, init=False)
+    received: int = field(default=0, init=False)
+    base: int = field(default=-1, init=False)
+    max_seq: int = field(default=0, init=False)
+    cycles: int = field(default=0, init=False)
+    transit: float | None = field(default=None, init=False)
+    jitter: float = field(default=0.0, init=False)
 
 
 class LeanMedia:

@@ -12,30 +12,27 @@ is not SIP -- goes through :func:`sipclient.proto.message.parse_message` instead
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response, parse_message
 
 __all__ = ["Scanned", "scan_response", "from_parsed", "parse_or_none"]
 
 
+@dataclass(slots=True, eq=False)
 class Scanned:
     """The fields of one response the lean UAC acts on (bytes, as on the wire)."""
 
-    __slots__ = ("status", "call_id", "cseq", "method", "to", "branch", "contact", "routes",
-                 "data")
-
-    def __init__(self, status: int, call_id: bytes, cseq: int, method: bytes, to: bytes,
-                 branch: bytes, contact: bytes | None, routes: tuple[bytes, ...],
-                 data: bytes) -> None:
-        self.status = status
-        self.call_id = call_id
-        self.cseq = cseq
-        self.method = method
-        self.to = to
-        self.branch = branch
-        self.contact = contact
-        self.routes = routes  # Record-Route values, in the order received
-        self.data = data
+    status: int
+    call_id: bytes
+    cseq: int
+    method: bytes
+    to: bytes
+    branch: bytes
+    contact: bytes | None
+    routes: tuple[bytes, ...]  # Record-Route values, in the order received
+    data: bytes
 
 
 def _line(data: bytes, name: bytes) -> bytes | None:

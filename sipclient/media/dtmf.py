@@ -112,6 +112,7 @@ class DtmfPacket:
         return self.event.encode()
 
 
+@dataclass(kw_only=True, eq=False)
 class DtmfSender:
     """Plans RFC 4733 packets for digits (sec. 2.5.1), sans I/O.
 
@@ -120,18 +121,20 @@ class DtmfSender:
     the final (E) packet is sent, one interval apart.
     """
 
-    def __init__(self, *, clock_rate: int = 8000, interval_ms: int = 20, duration_ms: int = 100,
-                 gap_ms: int = 100, volume: int = 10, end_packets: int = 3) -> None:
-        if duration_ms <= 0 or interval_ms <= 0 or end_packets < 1 or gap_ms < 0:
+    clock_rate: int = 8000
+    interval_ms: int = 20
+    duration_ms: int = 100
+    gap_ms: int = 100
+    volume: int = 10
+    end_packets: int = 3
+
+    def __post_init__(self) -> None:
+        if (self.duration_ms <= 0 or self.interval_ms <= 0 or self.end_packets < 1
+                or self.gap_ms < 0):
             raise LocalProtocolError("DTMF duration, interval and end packets must be positive")
-        if clock_rate * duration_ms // 1000 > 0xFFFF:
-            raise LocalProtocolError(f"a {duration_ms} ms event overflows the 16-bit duration field")
-        self.clock_rate = clock_rate
-        self.interval_ms = interval_ms
-        self.duration_ms = duration_ms
-        self.gap_ms = gap_ms
-        self.volume = volume
-        self.end_packets = end_packets
+        if self.clock_rate * self.duration_ms // 1000 > 0xFFFF:
+            raise LocalProtocolError(
+                f"a {self.duration_ms} ms event overflows the 16-bit duration field")
 
     def _units(self, ms: int) -> int:
         return self.clock_rate * ms // 1000

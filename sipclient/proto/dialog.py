@@ -59,28 +59,28 @@ class DialogId:
         return cls(response.call_id, response.from_.tag or "", response.to.tag or "")
 
 
+@dataclass(kw_only=True, eq=False)
 class Dialog:
     """One dialog, seen from our side (12.1, 12.2). Build with :meth:`from_uac` or
     :meth:`from_uas`."""
 
-    def __init__(self, *, call_id: str, local: NameAddr, remote: NameAddr,
-                 remote_target: str, route_set: list[str], local_seq: int | None,
-                 remote_seq: int | None, local_contact: str | None, state: DialogState,
-                 is_uac: bool, secure: bool = False, ids: IdGenerator | None = None) -> None:
-        if not local.tag or not remote.tag:
+    call_id: str
+    local: NameAddr
+    remote: NameAddr
+    remote_target: str
+    route_set: list[str]  # a copy of the one given
+    local_seq: int | None
+    remote_seq: int | None
+    local_contact: str | None
+    state: DialogState
+    is_uac: bool
+    secure: bool = False
+    ids: IdGenerator | None = None
+
+    def __post_init__(self) -> None:
+        if not self.local.tag or not self.remote.tag:
             raise LocalProtocolError("a dialog needs both tags (12)")
-        self.call_id = call_id
-        self.local = local
-        self.remote = remote
-        self.remote_target = remote_target
-        self.route_set = list(route_set)
-        self.local_seq = local_seq
-        self.remote_seq = remote_seq
-        self.local_contact = local_contact
-        self.state = state
-        self.is_uac = is_uac
-        self.secure = secure
-        self.ids = ids
+        self.route_set = list(self.route_set)
 
     # -- creation
 
