@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from sipclient.proto.digest_headers import parse_challenge, parse_credentials
 from sipclient.proto.errors import ParseError
 from sipclient.proto.fields import CSeq, Contact, ContentType, NameAddr, Via
 from sipclient.proto.headers import _LOOKUPS, Headers, _key, _lookup
@@ -57,6 +58,44 @@ def _parse_call_id(value: str) -> str:
     if not value or " " in value or "\t" in value:
         raise ParseError(f"bad Call-ID {value!r}", header="Call-ID")
     return value
+
+
+# -- how each kind of view reads its header (the class body declares one view a line) ------
+def _one(header: str, parser: Callable[[str], Any], required: bool = False,
+         doc: str | None = None) -> property:
+    """A single-valued header, parsed; ``None`` when absent (a ParseError when required)."""
+    return property(lambda self: self._parse_one(header, parser, required), doc=doc)
+
+
+def _listed(header: str, parser: Callable[[str], Any], doc: str | None = None) -> property:
+    """Every value of a comma-list header, each parsed; empty when absent."""
+    return property(lambda self: self._parse_list(header, parser), doc=doc)
+
+
+def _number(header: str, limit: int, doc: str | None = None) -> property:
+    """A header of digits, at most ``limit``; ``None`` when absent."""
+    def parse(value: str) -> int:
+        if not _DIGITS_RE.match(value) or int(value) > limit:
+            raise ParseError(f"bad {header}: expected a number up to {limit}, got {value!r}",
+                             header=header)
+        return int(value)
+    return _one(header, parse, False, doc)
+
+
+def _tokens(header: str, doc: str | None = None) -> property:
+    """A comma list of tokens (Allow, Supported ...), as written; empty when absent."""
+    return property(lambda self: self._token_list(header), doc=doc)
+
+
+def _text(header: str) -> property:
+    """A header's first value as text, unparsed; ``None`` when absent."""
+    return property(lambda self: self.headers.get(header))
+
+
+def _lines(header: str, parser: Callable[[str], Any], doc: str | None = None) -> property:
+    """A header that is never comma-split (the auth headers): one parsed value a line."""
+    return property(lambda self: self._parse_lines(header, parser), doc=doc)
+
 
 
 _new = object.__new__
@@ -190,20 +229,37 @@ class HeaderViews:
             return tuple(out)
         return list(self._cached(header + "[lines]", compute))
 
-    @property
-    def call_id(self) -> str:
-        """Call-ID (RFC 3261 sec. 20.8): required, one ``word[@word]`` without spaces."""
-        return self._parse_one("Call-ID", _parse_call_id, True)
-
-    @property
-    def cseq(self) -> CSeq:
-        """CSeq (RFC 3261 sec. 20.16), required."""
-        return self._parse_one("CSeq", CSeq.parse, True)
-
-    @property
-    def via(self) -> list[Via]:
-        """All Via values, top first (RFC 3261 sec. 20.42); empty when there is none."""
-        return self._parse_list("Via", Via.parse)
+    # -- the views: one line each, the header and how its value is read ------------------
+    call_id = _one("Call-ID", _parse_call_id, True,
+                   "Call-ID (RFC 3261 sec. 20.8): required, one ``word[@word]`` without spaces.")
+    cseq = _one("CSeq", CSeq.parse, True, "CSeq (RFC 3261 sec. 20.16), required.")
+    via = _listed("Via", Via.parse,
+                  "All Via values, top first (RFC 3261 sec. 20.42); empty when there is none.")
+    from_ = _one("From", NameAddr.parse, True, "From (RFC 3261 sec. 20.20), required.")
+    to = _one("To", NameAddr.parse, True, "To (RFC 3261 sec. 20.39), required.")
+    contact = _listed("Contact", Contact.parse, "Contact values (RFC 3261 sec. 20.10); "
+                      "``[Contact(is_star=True)]`` for ``*``.")
+    route = _listed("Route", NameAddr.parse)
+    record_route = _listed("Record-Route", NameAddr.parse)
+    max_forwards = _number("Max-Forwards", 2**31 - 1,
+                           "Max-Forwards (RFC 3261 sec. 20.22), 0..255 tolerated up to 2**31.")
+    expires = _number("Expires", 2**32 - 1, "Expires (RFC 3261 sec. 20.19), delta-seconds.")
+    min_expires = _number("Min-Expires", 2**32 - 1)
+    content_length = _number("Content-Length", 2**31 - 1, "Content-Length as stored "
+                             "(RFC 3261 sec. 20.14); ``None`` when absent.")
+    content_type_parsed = _one("Content-Type", ContentType.parse)
+    allow = _tokens("Allow", "Allow (RFC 3261 sec. 20.5): methods as written.")
+    supported = _tokens("Supported")
+    require = _tokens("Require")
+    unsupported = _tokens("Unsupported")
+    user_agent = _text("User-Agent")
+    server = _text("Server")
+    www_authenticate = _lines("WWW-Authenticate", parse_challenge, "WWW-Authenticate "
+                              "challenges (RFC 3261 sec. 20.44), one per header line.")
+    proxy_authenticate = _lines("Proxy-Authenticate", parse_challenge)
+    authorization = _lines("Authorization", parse_credentials, "Authorization credentials "
+                           "(RFC 3261 sec. 20.7), one per header line.")
+    proxy_authorization = _lines("Proxy-Authorization", parse_credentials)
 
     @property
     def top_via(self) -> Via:
@@ -211,65 +267,6 @@ class HeaderViews:
         if not vias:
             raise ParseError("missing Via header", header="Via")
         return vias[0]
-
-    @property
-    def from_(self) -> NameAddr:
-        """From (RFC 3261 sec. 20.20), required."""
-        return self._parse_one("From", NameAddr.parse, True)
-
-    @property
-    def to(self) -> NameAddr:
-        """To (RFC 3261 sec. 20.39), required."""
-        return self._parse_one("To", NameAddr.parse, True)
-
-    @property
-    def contact(self) -> list[Contact]:
-        """Contact values (RFC 3261 sec. 20.10); ``[Contact(is_star=True)]`` for ``*``."""
-        return self._parse_list("Contact", Contact.parse)
-
-    @property
-    def route(self) -> list[NameAddr]:
-        return self._parse_list("Route", NameAddr.parse)
-
-    @property
-    def record_route(self) -> list[NameAddr]:
-        return self._parse_list("Record-Route", NameAddr.parse)
-
-    def _int_header(self, header: str, limit: int) -> int | None:
-        cache = self._view_cache()
-        result = cache.get(header, _MISSING)
-        if result is not _MISSING:
-            return result
-
-        def parse(value: str) -> int:
-            if not _DIGITS_RE.match(value) or int(value) > limit:
-                raise ParseError(f"bad {header}: expected a number up to {limit}, got {value!r}",
-                                 header=header)
-            return int(value)
-        return self._parse_one(header, parse, False)
-
-    @property
-    def max_forwards(self) -> int | None:
-        """Max-Forwards (RFC 3261 sec. 20.22), 0..255 tolerated up to 2**31."""
-        return self._int_header("Max-Forwards", 2**31 - 1)
-
-    @property
-    def expires(self) -> int | None:
-        """Expires (RFC 3261 sec. 20.19), delta-seconds."""
-        return self._int_header("Expires", 2**32 - 1)
-
-    @property
-    def min_expires(self) -> int | None:
-        return self._int_header("Min-Expires", 2**32 - 1)
-
-    @property
-    def content_length(self) -> int | None:
-        """Content-Length as stored (RFC 3261 sec. 20.14); ``None`` when absent."""
-        return self._int_header("Content-Length", 2**31 - 1)
-
-    @property
-    def content_type_parsed(self) -> ContentType | None:
-        return self._parse_one("Content-Type", ContentType.parse, False)
 
     @property
     def content_type(self) -> str | None:
@@ -288,53 +285,6 @@ class HeaderViews:
                                      offset=self.header_offset(header))
             return tuple(out)
         return list(self._cached(header + "[]", compute))
-
-    @property
-    def allow(self) -> list[str]:
-        """Allow (RFC 3261 sec. 20.5): methods as written."""
-        return self._token_list("Allow")
-
-    @property
-    def supported(self) -> list[str]:
-        return self._token_list("Supported")
-
-    @property
-    def require(self) -> list[str]:
-        return self._token_list("Require")
-
-    @property
-    def unsupported(self) -> list[str]:
-        return self._token_list("Unsupported")
-
-    @property
-    def user_agent(self) -> str | None:
-        return self.headers.get("User-Agent")
-
-    @property
-    def server(self) -> str | None:
-        return self.headers.get("Server")
-
-    @property
-    def www_authenticate(self) -> list:
-        """WWW-Authenticate challenges (RFC 3261 sec. 20.44), one per header line."""
-        from sipclient.proto.digest import parse_challenge
-        return self._parse_lines("WWW-Authenticate", parse_challenge)
-
-    @property
-    def proxy_authenticate(self) -> list:
-        from sipclient.proto.digest import parse_challenge
-        return self._parse_lines("Proxy-Authenticate", parse_challenge)
-
-    @property
-    def authorization(self) -> list:
-        """Authorization credentials (RFC 3261 sec. 20.7), one per header line."""
-        from sipclient.proto.digest import parse_credentials
-        return self._parse_lines("Authorization", parse_credentials)
-
-    @property
-    def proxy_authorization(self) -> list:
-        from sipclient.proto.digest import parse_credentials
-        return self._parse_lines("Proxy-Authorization", parse_credentials)
 
     def check_views(self) -> None:
         """Touch every typed view, so a malformed known header raises :class:`ParseError`."""
