@@ -45,27 +45,22 @@ def auto_processes() -> int:
 
 
 def driver_for(spec: LoadSpec) -> Any:
-    if spec.kind == "call":
-        from sipclient.load.leanrun import LeanCallDriver, lean_supported
-        why = lean_supported(spec)
-        if spec.engine == "lean" and why is not None:
-            raise ValueError(f"--engine lean: {why}")
-        if spec.engine != "core" and why is None:
-            return LeanCallDriver(spec)
-        from sipclient.load.calls import CallDriver
-        return CallDriver(spec)
-    if spec.kind == "register":
-        from sipclient.load.leanrun import LeanRegisterDriver, lean_supported
-        why = lean_supported(spec)
-        if spec.engine == "lean" and why is not None:
-            raise ValueError(f"--engine lean: {why}")
-        if spec.engine != "core" and why is None:
-            return LeanRegisterDriver(spec)
-        from sipclient.load.register import RegisterDriver
-        return RegisterDriver(spec)
     if spec.kind == "run":
         from sipclient.load.scenario import ScenarioDriver
         return ScenarioDriver(spec)
+    if spec.kind in ("call", "register"):
+        from sipclient.load import leanrun
+        why = leanrun.lean_supported(spec)
+        if spec.engine == "lean" and why is not None:
+            raise ValueError(f"--engine lean: {why}")
+        if spec.engine != "core" and why is None:
+            lean = leanrun.LeanCallDriver if spec.kind == "call" else leanrun.LeanRegisterDriver
+            return lean(spec)
+        if spec.kind == "call":
+            from sipclient.load.calls import CallDriver
+            return CallDriver(spec)
+        from sipclient.load.register import RegisterDriver
+        return RegisterDriver(spec)
     raise ValueError(f"unknown load kind {spec.kind!r}")
 
 
