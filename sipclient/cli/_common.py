@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TextIO
 
+from sipclient.io.loop import on_signals
 from sipclient.io.loop import run as run_loop
 from sipclient.cli import (EXIT_AUTH, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED,
                            EXIT_TIMEOUT,
@@ -389,13 +390,9 @@ class Session:
         return run_loop(self._main(body, cfg))
 
     async def _main(self, body: Callable[["Session", Any], Awaitable[None]], cfg: Any) -> int:
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self._drive(body, cfg))
-        installed = _install_signals(loop, lambda signum: self._interrupt(signum, task))
-        try:
+        task = asyncio.get_running_loop().create_task(self._drive(body, cfg))
+        with on_signals(SIGNAL_EXITS, lambda signum: self._interrupt(signum, task)):
             await task
-        finally:
-            _restore_signals(loop, installed)
         return self.report()
 
     def _interrupt(self, signum: int, task: asyncio.Task[None]) -> None:
@@ -502,29 +499,6 @@ def _impairment_config(rule: Any, direction: str, seed: str) -> Any:
     return ImpairmentSettings(outgoing=rule if direction in ("both", "out") else None,
                               incoming=rule if direction in ("both", "in") else None,
                               seed=seed)
-
-
-def _install_signals(loop: asyncio.AbstractEventLoop,
-                     handler: Callable[[int], None]) -> list[tuple[int, Any]]:
-    installed = []
-    for signum in SIGNAL_EXITS:
-        try:
-            previous = signal.getsignal(signum)
-            loop.add_signal_handler(signum, handler, signum)
-        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
-            continue
-        installed.append((signum, previous))
-    return installed
-
-
-def _restore_signals(loop: asyncio.AbstractEventLoop,
-                     installed: list[tuple[int, Any]]) -> None:
-    for signum, previous in installed:
-        loop.remove_signal_handler(signum)
-        try:
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        except (ValueError, TypeError):
-            pass
 
 
 def run_session(command: str, args: argparse.Namespace, env: Env,

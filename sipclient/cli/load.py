@@ -19,13 +19,11 @@ import json
 import signal
 from typing import Any
 
-from sipclient.cli import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Env,
-                           UsageError)
-from sipclient.cli._common import PASSWORD_ENV, _Redacting, positive_int, read_password, \
-    seconds
+from sipclient.cli import EXIT_FAILURE, EXIT_OK, Env, UsageError
+from sipclient.cli._common import (PASSWORD_ENV, SIGNAL_EXITS, _Redacting, positive_int,
+                                   read_password, seconds)
 from sipclient.cli._help import add_command
-
-SIGNAL_EXITS = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+from sipclient.io.loop import on_signals
 
 
 def _processes(text: str) -> str:
@@ -297,27 +295,18 @@ async def _main(spec: Any, processes: int, args: argparse.Namespace,
         spec, lab = await prepare(spec)
     stopping = asyncio.Event()
     caught: list[int] = []
-    loop = asyncio.get_running_loop()
 
     def on_signal(sig: int) -> None:
         if not caught:
             caught.append(sig)
         stopping.set()
 
-    handled = []
-    for sig in SIGNAL_EXITS:
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-            handled.append(sig)
-        except (RuntimeError, ValueError):  # not the main thread: the caller stops us
-            pass
     title = f"sipclient load {spec.kind} -> {spec.target or spec.scenario}"
     try:
-        with LiveDisplay(stderr, title=title, asked=spec.rate, enabled=not args.quiet) as live:
+        with (on_signals(SIGNAL_EXITS, on_signal),
+              LiveDisplay(stderr, title=title, asked=spec.rate, enabled=not args.quiet) as live):
             merged = await run_all(spec, processes, stopping, live.update)
     finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
         if lab is not None:
             await asyncio.to_thread(lab.close)
     return merged, (caught[0] if caught else None)

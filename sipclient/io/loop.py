@@ -11,18 +11,23 @@ servers do: what is alive at start (modules, tables) is frozen out of the collec
 the youngest generation is collected every :data:`GC_GEN0` allocations instead of 700 (a
 call allocates thousands of short-lived objects; cycles are rare). The previous settings
 are restored when it returns. ``run(..., tune_gc=False)`` leaves the collector alone.
+
+:func:`on_signals` routes SIGINT/SIGTERM (or any signals) to a callback on the running loop
+for the time a command or a run needs them, and puts the handlers from before back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.util
 import os
-from collections.abc import Callable, Coroutine
+import signal
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["GC_GEN0", "LOOPS", "loop_factory", "loop_name", "run"]
+__all__ = ["GC_GEN0", "LOOPS", "loop_factory", "loop_name", "on_signals", "run"]
 
 #: allocations between two collections of the youngest generation while :func:`run` runs
 GC_GEN0 = 50_000
@@ -72,3 +77,28 @@ def run(main: Coroutine[Any, Any, T], *, loop: str | None = None, debug: bool | 
         if tune_gc:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
+
+
+@contextlib.contextmanager
+def on_signals(signums: Iterable[int], handler: Callable[[int], None]) -> Iterator[None]:
+    """Inside the block, each of ``signums`` calls ``handler(signum)`` on the running loop;
+    after it, the handlers from before are back. Where the loop cannot take signals (not
+    the main thread, not Unix) none is installed: whoever runs that thread stops it."""
+    loop = asyncio.get_running_loop()
+    installed: list[tuple[int, Any]] = []
+    for signum in signums:
+        try:
+            previous = signal.getsignal(signum)
+            loop.add_signal_handler(signum, handler, signum)
+        except (ValueError, RuntimeError, NotImplementedError):
+            continue
+        installed.append((signum, previous))
+    try:
+        yield
+    finally:
+        for signum, previous in installed:
+            loop.remove_signal_handler(signum)
+            try:
+                signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+            except (ValueError, TypeError):
+                pass

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from sipclient.io.loop import on_signals
 from sipclient.io.loop import run as run_loop
 from sipclient.io.atomic import OutputError
 from .labs import LabHandle, TargetSpec, make_netlab
@@ -330,18 +331,8 @@ async def _sequence(plan: RunPlan, target: Any, listener: RunListener,
                           "(hang up, unregister, write its reports) ...")
             task.cancel()
 
-    installed = []
-    for signum in SIGNAL_NAMES:
-        try:
-            loop.add_signal_handler(signum, interrupt, signum)
-            installed.append(signum)
-        except (ValueError, RuntimeError, NotImplementedError):
-            pass
-    try:
+    with on_signals(SIGNAL_NAMES, interrupt):
         await asyncio.wait([task])
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
     if not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
     return got[0] if got else None
