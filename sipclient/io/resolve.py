@@ -30,12 +30,12 @@ tests pass a fake returning canned records so no query ever leaves the process.
 
 from __future__ import annotations
 
-import ipaddress
 import random
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from sipclient.io.target import DEFAULT_PORTS, Target
+from sipclient.io.transport import is_ip_literal
 
 __all__ = [
     "Dns",
@@ -114,14 +114,6 @@ SRV_PREFIX: dict[str, str] = {
 
 #: Transports tried, in this order, when a domain has no NAPTR (sec. 4.1).
 SRV_FALLBACK_ORDER = ("udp", "tcp", "tls")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class DnspythonDns:
@@ -207,7 +199,7 @@ class Resolver:
     async def resolve(self, target: Target) -> list[Resolved]:
         """The ordered list of (transport, ip, port) to try; raises ResolveError if none."""
         host = target.host
-        if _is_ip(host):
+        if is_ip_literal(host):
             return [Resolved(target.transport, host, target.port)]
         if host.lower() in ("localhost", "localhost."):
             return [Resolved(target.transport, "127.0.0.1", target.port)]
@@ -259,7 +251,7 @@ class Resolver:
 
     async def _addresses(self, transport: str, host: str, port: int | None) -> list[Resolved]:
         port = port if port is not None else DEFAULT_PORTS[transport]
-        if _is_ip(host):
+        if is_ip_literal(host):
             return [Resolved(transport, host, port)]
         return [Resolved(transport, ip, port) for ip in await self.dns.addresses(host)]
 
