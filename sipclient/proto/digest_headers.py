@@ -150,8 +150,27 @@ _CH_KNOWN = ("realm", "domain", "nonce", "opaque", "stale", "algorithm", "qop", 
              "userhash")
 
 
+class _AuthValue:
+    """What a challenge and credentials share: the algorithm named as sent, and the
+    parameters kept in order as received (``_KNOWN``: the names the class interprets)."""
+
+    _KNOWN: tuple[str, ...] = ()
+    algorithm: str | None
+    params: tuple[tuple[str, str], ...]
+
+    @property
+    def algorithm_name(self) -> str | None:
+        """Canonical algorithm name, or ``None`` if unsupported."""
+        return canonical_algorithm(self.algorithm)
+
+    @property
+    def extra(self) -> tuple[tuple[str, str], ...]:
+        """The parameters this module does not interpret, in order."""
+        return tuple((n, v) for n, v in self.params if n.lower() not in self._KNOWN)
+
+
 @dataclass(frozen=True)
-class Challenge:
+class Challenge(_AuthValue):
     """A WWW-Authenticate / Proxy-Authenticate value (RFC 3261 sec. 22.4, RFC 7616 sec. 3.3).
 
     ``algorithm`` is the token as sent (``None``: absent, meaning MD5); ``qop`` the offered
@@ -159,6 +178,7 @@ class Challenge:
     received. Schemes other than Digest parse too (so :func:`choose_challenge` can skip them).
     """
 
+    _KNOWN = _CH_KNOWN
     scheme: str = "Digest"
     realm: str | None = None
     nonce: str | None = None
@@ -175,16 +195,6 @@ class Challenge:
     @property
     def is_digest(self) -> bool:
         return self.scheme.lower() == "digest"
-
-    @property
-    def algorithm_name(self) -> str | None:
-        """Canonical algorithm name, or ``None`` if unsupported."""
-        return canonical_algorithm(self.algorithm)
-
-    @property
-    def extra(self) -> tuple[tuple[str, str], ...]:
-        """The parameters this module does not interpret, in order."""
-        return tuple((n, v) for n, v in self.params if n.lower() not in _CH_KNOWN)
 
     def __str__(self) -> str:
         if self.token68 is not None:
@@ -250,7 +260,7 @@ def _ext_value(value: str, header: str) -> str:
 
 
 @dataclass(frozen=True)
-class Credentials:
+class Credentials(_AuthValue):
     """An Authorization / Proxy-Authorization value (RFC 3261 sec. 22.4, RFC 7616 sec. 3.4).
 
     ``username`` is as sent (the hash when ``userhash``; decoded when sent as ``username*``).
@@ -258,6 +268,7 @@ class Credentials:
     them; ``params`` holds every parameter in order as received.
     """
 
+    _KNOWN = _CR_KNOWN
     username: str
     realm: str
     nonce: str
@@ -275,14 +286,6 @@ class Credentials:
     @property
     def nc_value(self) -> int | None:
         return int(self.nc, 16) if self.nc is not None and _NC_RE.fullmatch(self.nc) else None
-
-    @property
-    def algorithm_name(self) -> str | None:
-        return canonical_algorithm(self.algorithm)
-
-    @property
-    def extra(self) -> tuple[tuple[str, str], ...]:
-        return tuple((n, v) for n, v in self.params if n.lower() not in _CR_KNOWN)
 
     def __str__(self) -> str:
         p = [("username", _quote(self.username)), ("realm", _quote(self.realm)),
