@@ -45,7 +45,9 @@ def _rate(text: str) -> float | None:
     return value
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, engine_help: str | None = None) -> None:
+    """The options every load kind takes; ``--engine`` (with ``engine_help``) for a kind
+    that has a lean engine."""
     g = p.add_argument_group("load")
     g.add_argument("--rate", type=_rate, default=10.0, metavar="R",
                    help="new instances per second (default 10); max: as fast as --concurrency "
@@ -90,6 +92,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "e.g. 200ms")
     o.add_argument("--max-loss", metavar="SHARE",
                    help="fail when media packet loss exceeds SHARE, e.g. 0.5%%")
+    if engine_help is not None:
+        from sipclient.load.spec import ENGINES
+
+        p.add_argument("--engine", choices=ENGINES, default="auto", help=engine_help)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,12 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("target", metavar="TARGET", help="udp:host:port (or tcp:) of the PBX or UAS")
     c.add_argument("number", metavar="NUMBER", help="number or SIP URI to call (${i}: the "
                    "instance number)")
-    _common(c)
-    from sipclient.load.spec import ENGINES
-
-    c.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="auto (default): the lean engine (templates, targeted scan) for "
-                        "--media none, the general SIP core otherwise; lean or core to force")
+    _common(c, engine_help="auto (default): the lean engine (templates, targeted scan) for "
+                           "--media none, the general SIP core otherwise; lean or core to force")
     c.set_defaults(func=run)
     r = sub.add_parser("register", help="REGISTER storms: each user's digest, refreshes")
     r.add_argument("target", metavar="TARGET", help="udp:host:port (or tcp:) of the registrar")
@@ -120,10 +122,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--lab-accounts", action="store_true",
                    help="each user's password is its password in the built-in lab (the lab's "
                         "seed; the Kamailio lab is given the same)")
-    _common(r)
-    r.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="auto and lean (default): REGISTER templates, a targeted scan, the "
-                        "digest computed per user; core: the general SIP core")
+    _common(r, engine_help="auto and lean (default): REGISTER templates, a targeted scan, "
+                           "the digest computed per user; core: the general SIP core")
     r.set_defaults(func=run)
     s = sub.add_parser("run", help="a scenario file as the load instance")
     s.add_argument("scenario", metavar="FILE.sip.yaml")
