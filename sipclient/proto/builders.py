@@ -30,17 +30,7 @@ def build_ack(invite, response):
     response (with its tag); only the INVITE's top Via (so the same branch); the INVITE's
     Route header fields.
     """
-    h = invite.headers
-    headers: list[tuple[str, str]] = [("Via", _top_via_value(invite))]
-    headers += [("Route", v) for v in h.get_all("Route")]
-    headers += [
-        ("Max-Forwards", "70"),
-        ("From", h.get("From")),
-        ("To", response.headers.get("To")),
-        ("Call-ID", h.get("Call-ID")),
-        ("CSeq", f"{invite.cseq.seq} ACK"),
-    ]
-    return Request("ACK", str(invite.uri), headers=headers)
+    return _in_transaction_of(invite, "ACK", response.headers.get("To"))
 
 
 def build_cancel(request):
@@ -49,17 +39,23 @@ def build_cancel(request):
     Request-URI, Call-ID, To (as in the request, no new tag), From and CSeq number of the
     request, method CANCEL; a single Via equal to the request's top Via; its Route headers.
     """
+    return _in_transaction_of(request, "CANCEL", request.headers.get("To"))
+
+
+def _in_transaction_of(request, method: str, to: str | None):
+    """``method`` sent with ``request``'s top Via (so its branch), Request-URI, Route, From,
+    Call-ID and CSeq number, and ``to``: what an ACK for a non-2xx and a CANCEL share."""
     h = request.headers
     headers: list[tuple[str, str]] = [("Via", _top_via_value(request))]
     headers += [("Route", v) for v in h.get_all("Route")]
     headers += [
         ("Max-Forwards", "70"),
         ("From", h.get("From")),
-        ("To", h.get("To")),
+        ("To", to),
         ("Call-ID", h.get("Call-ID")),
-        ("CSeq", f"{request.cseq.seq} CANCEL"),
+        ("CSeq", f"{request.cseq.seq} {method}"),
     ]
-    return Request("CANCEL", str(request.uri), headers=headers)
+    return Request(method, str(request.uri), headers=headers)
 
 
 def build_response(request, status: int, reason: str = "", *, to_tag: str | None = None,
