@@ -51,6 +51,11 @@ from .transaction import (ClientKey, ClientTransaction, Deliver, Kind, ServerKey
 Addr = tuple[str, int]
 
 
+def _request_to_tag(tx: ServerTransaction) -> str | None:
+    """The To tag of the request ``tx`` was created by (RFC 2543 matching, 17.2.3)."""
+    return tx.request.to.tag if tx.request is not None else tx.request_to_tag
+
+
 @dataclass
 class _Pending2xx:
     """13.3.1.4: a 2xx to INVITE we retransmit until its ACK arrives."""
@@ -75,7 +80,8 @@ class SipCore:
         self.ids = IdGenerator(self.config.rng)
         self._clients: dict[ClientKey, ClientTransaction] = {}
         self._servers: dict[ServerKey, ServerTransaction] = {}
-        self._server_info: dict[ServerKey, tuple[Addr, str]] = {}
+        # where each server transaction's request came from, over what, and its Call-ID
+        self._server_info: dict[ServerKey, tuple[Addr, str, str]] = {}
         self._merge_index: dict[tuple, ServerKey] = {}
         self._pending_cancels: dict[ClientKey, Request] = {}
         self._uac_2xx: dict[ClientKey, dict[str | None, tuple[bytes, Addr, Request] | None]] = {}
@@ -337,7 +343,7 @@ class SipCore:
                 self._ack_arrived(msg, addr, None)
             return
         tx = self._servers.get(key)
-        if tx is not None and (not key.legacy or tx.request.to.tag == to_tag):
+        if tx is not None and (not key.legacy or _request_to_tag(tx) == to_tag):
             self._apply(tx, tx.receive_request(msg, now), now)
             return
         reply_to = addr if reliable else response_addr(via, addr, rport)
@@ -345,7 +351,7 @@ class SipCore:
         merge = (from_tag, call_id, cseq.seq, cseq.method)
         other = self._merge_index.get(merge) if to_tag is None else None
         self._servers[key] = tx
-        self._server_info[key] = (addr, transport)
+        self._server_info[key] = (addr, transport, call_id)
         self._order[key] = self._next_seq()
         self._servers_by_call.setdefault(call_id, {})[key] = None
         if other is not None and other in self._servers:  # 8.2.2.2 merged request
@@ -495,7 +501,7 @@ class SipCore:
                     seen[tag] = None
             self._events.append(ResponseReceived(message, tx.key, tx.request, retrans))
             return
-        addr, transport = self._server_info.get(tx.key, (tx.addr, "udp"))
+        addr, transport, _ = self._server_info.get(tx.key, (tx.addr, "udp", ""))
         if message.method == "ACK":
             self._ack_arrived(message, addr, tx.key)
         else:
@@ -529,11 +535,11 @@ class SipCore:
             if self._servers.get(key) is not tx:
                 return
             del self._servers[key]
-            self._server_info.pop(key, None)
+            info = self._server_info.pop(key, None)
             merge = self._merge_of.pop(key, None)
             if merge is not None and self._merge_index.get(merge) == key:
                 del self._merge_index[merge]
-            call_id = tx.request.call_id
+            call_id = info[2] if info is not None else tx.request.call_id
             keys = self._servers_by_call.get(call_id)
             if keys is not None:
                 keys.pop(key, None)
@@ -550,6 +556,8 @@ class SipCore:
         for key in self._servers_by_call.get(call_id, ()):
             tx = self._servers[key]
             req = tx.request
+            if req is None:  # slim: its final response is sent, it takes no other
+                continue
             if (req.call_id == call_id and req.cseq == cseq and str(req.top_via) == via):
                 return tx
         return None
