@@ -542,7 +542,7 @@ class Agent:
 
     def _on_ack(self, event: AckReceived) -> None:
         session = self.sessions.get(event.request.call_id)
-        if session is not None:
+        if session is not None and session.owns_ack(event):
             session.on_ack(event)
 
     def _on_other(self, event: Event) -> None:

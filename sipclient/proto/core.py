@@ -51,11 +51,6 @@ from .transaction import (ClientKey, ClientTransaction, Deliver, Kind, ServerKey
 Addr = tuple[str, int]
 
 
-def _request_to_tag(tx: ServerTransaction) -> str | None:
-    """The To tag of the request ``tx`` was created by (RFC 2543 matching, 17.2.3)."""
-    return tx.request.to.tag if tx.request is not None else tx.request_to_tag
-
-
 @dataclass
 class _Pending2xx:
     """13.3.1.4: a 2xx to INVITE we retransmit until its ACK arrives."""
@@ -69,6 +64,8 @@ class _Pending2xx:
     next: float | None
     give_up: float
     message: Response | None = None
+    #: (From tag, To tag) of the 2xx: only an ACK of that dialog stops the job (12.2.2)
+    tags: tuple[str | None, str | None] = (None, None)
 
 
 class SipCore:
@@ -343,7 +340,7 @@ class SipCore:
                 self._ack_arrived(msg, addr, None)
             return
         tx = self._servers.get(key)
-        if tx is not None and (not key.legacy or _request_to_tag(tx) == to_tag):
+        if tx is not None and (not key.legacy or tx.request_to_tag == to_tag):
             self._apply(tx, tx.receive_request(msg, now), now)
             return
         reply_to = addr if reliable else response_addr(via, addr, rport)
@@ -512,8 +509,12 @@ class SipCore:
     def _ack_arrived(self, ack: Request, addr: Addr, key: ServerKey | None) -> None:
         if self._2xx_by_seq:
             jobs = self._2xx_by_seq.get((ack.call_id, ack.cseq.seq))
-            for job_key in list(jobs or ()):
-                self._drop_2xx(self._pending_2xx[job_key])
+            if jobs:
+                tags = (ack.from_.tag, ack.to.tag)
+                for job_key in list(jobs):
+                    job = self._pending_2xx[job_key]
+                    if job.tags == tags:
+                        self._drop_2xx(job)
         self._events.append(AckReceived(ack, addr, key))
 
     def _forget(self, tx: Transaction) -> None:
@@ -570,7 +571,7 @@ class SipCore:
         job = _Pending2xx(
             tx.key, tx.request.call_id, tx.request.cseq.seq, sent.data, sent.addr,
             interval=t1, next=None if tx.reliable else now + t1, give_up=now + 64 * t1,
-            message=sent.message)
+            message=sent.message, tags=(tx.request.from_.tag, tx.to_tag))
         self._pending_2xx[tx.key] = job
         self._order[("2xx", tx.key)] = self._next_seq()
         self._2xx_by_seq.setdefault((job.call_id, job.seq), {})[tx.key] = None

@@ -540,9 +540,13 @@ class ServerTransaction(Transaction):
         self.last_response = None
         self.final_response = None
         self.to_tag: str | None = None
-        #: the To tag of the request, kept when :meth:`_slim` drops the request (RFC 2543
-        #: peers: their transactions are also matched by it, 17.2.3)
-        self.request_to_tag: str | None = None
+        self._request_to_tag: str | None = None  # kept when _slim drops the request
+
+    @property
+    def request_to_tag(self) -> str | None:
+        """The To tag of the request, also once :meth:`_slim` dropped it (RFC 2543 peers:
+        their transactions are also matched by it, 17.2.3)."""
+        return self.request.to.tag if self.request is not None else self._request_to_tag
 
     def receive_request(self, request, now: float) -> list[Effect]:
         """A retransmission of the request, or the ACK (17.2.1, 17.2.2)."""
@@ -570,7 +574,7 @@ class ServerTransaction(Transaction):
         if request is None:
             return
         if self.key.legacy:
-            self.request_to_tag = request.to.tag
+            self._request_to_tag = request.to.tag
         self.request = None
 
     def _do_transmit(self, response, effects: list[Effect]) -> None:
