@@ -1,20 +1,16 @@
 """The sans-I/O SIP core: transactions, transport rules and events (RFC 3261 17, 18).
 
 Shaped like aioquic's ``QuicConnection``. Three things drive it:
-
 * the user asks to send: :meth:`SipCore.send_request`, :meth:`~SipCore.send_response`,
   :meth:`~SipCore.send_ack` (ACK for a 2xx, 13.2.2.4), :meth:`~SipCore.send_cancel` (9.1);
 * bytes arrive: :meth:`~SipCore.receive_datagram` (UDP) or :meth:`~SipCore.receive_message`
   (a message a stream framer already cut out);
 * a timer fires: :meth:`~SipCore.handle_timer`.
-
 It hands back :meth:`~SipCore.datagrams_to_send` (wire data with its destination, including
 retransmissions), :meth:`~SipCore.get_timer` (the next deadline) and
 :meth:`~SipCore.next_event` (small frozen dataclasses, below). ``now`` is always a
-parameter; the core never reads a clock and never touches a socket.
-
-What the core does on its own (a UA core's duties that need no application decision):
-
+parameter; the core never reads a clock and never touches a socket. What the core does
+on its own (a UA core's duties that need no application decision):
 * adds the top Via (sent-by from :class:`CoreConfig`, a fresh ``z9hG4bK`` branch, ``rport``)
   and Max-Forwards: 70 to outgoing requests that lack them (8.1.1.6, 8.1.1.7, RFC 3581);
 * stamps ``received`` / ``rport`` on the top Via of incoming requests (18.2.1, RFC 3581) and
@@ -24,7 +20,6 @@ What the core does on its own (a UA core's duties that need no application decis
 * sends the ACK for a non-2xx final response (17.1.1.3), re-sends the application's ACK when a
   2xx is retransmitted (13.2.2.4), retransmits its own 2xx until the ACK arrives (13.3.1.4);
 * holds a CANCEL until a provisional response arrives (9.1).
-
 Authentication, dialogs and the choice of responses stay with the application
 (:mod:`sipclient.proto.dialog`, :mod:`sipclient.proto.uac`).
 """
@@ -112,6 +107,12 @@ class SipCore:
         self._servers_by_call: dict[str, dict[ServerKey, None]] = {}
 
     # ------------------------------------------------------------------ driver surface
+
+    def compact(self) -> None:
+        """Copy every table to its current size (a dict keeps the room a burst grew it to)."""
+        for name, table in list(vars(self).items()):
+            if type(table) is dict:
+                setattr(self, name, dict(table))
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None

@@ -12,7 +12,7 @@ import gc
 import weakref
 
 from sipclient.proto.core import AckReceived, RequestReceived, SipCore
-from sipclient.proto.transaction import State, build_response
+from sipclient.proto.transaction import ServerKey, State, build_response
 
 PEER = ("10.0.0.7", 5062)
 
@@ -74,3 +74,19 @@ def test_an_rfc2543_request_is_still_matched_by_its_to_tag_once_slim():
     core.receive_datagram(data, PEER, 0.5)
     assert core.datagrams_to_send(0.5) == first
     assert core.next_event() is None
+
+
+def test_compact_gives_back_the_room_a_burst_grew_the_tables_to():
+    import sys
+
+    core = SipCore()
+    for n in range(3000):
+        data = _request("OPTIONS", branch=f"z9hG4bK-burst{n}").replace(b"mem-1@", f"b{n}@".encode())
+        _answered(core, data, 200)
+    core.handle_timer(0.1 + 32.0)  # timer J: every transaction is gone
+    assert core.transaction(ServerKey("z9hG4bK-burst1", "10.0.0.7:5062", "OPTIONS")) is None
+    grown = sys.getsizeof(core._servers)
+    core.compact()
+    assert sys.getsizeof(core._servers) < grown / 10
+    request, key, first = _answered(core, _request("OPTIONS"), 200)  # and it still works
+    assert first and core.transaction(key).state is State.COMPLETED
