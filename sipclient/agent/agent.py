@@ -32,8 +32,7 @@ from sipclient.io.impair import ImpairedTransport
 from sipclient.io.memory import release as release_memory
 from sipclient.io.target import Target, parse_target
 from sipclient.io.transport import (WILDCARDS, LocalIdentity, TlsOptions, TransportError,
-                                    concrete_address, format_host, open_for_target,
-                                    open_transport)
+                                    concrete_address, format_host, open_for_target, open_transport)
 from sipclient.pcap.writer import PcapWriter
 from sipclient.proto.core import (AckReceived, CoreConfig, Event, RequestReceived,
                                   TransactionTimeout)
@@ -341,8 +340,10 @@ class Agent:
         if self._leaving:
             self._leave_timer = asyncio.get_running_loop().call_at(self._leaving[0][0],
                                                                    self._sweep_leaving)
-        elif not self.sessions:  # idle: give the burst's memory back (a full collection
-            release_memory()     # must not pause the RTP of calls still up)
+        elif not self.sessions:  # idle (a full collection must not pause live RTP):
+            if self.endpoint is not None:  # give the burst's memory back
+                self.endpoint.core.compact()
+            release_memory()
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run ``coro`` in the background; cancelled on close."""
@@ -542,7 +543,7 @@ class Agent:
 
     def _on_ack(self, event: AckReceived) -> None:
         session = self.sessions.get(event.request.call_id)
-        if session is not None:
+        if session is not None and session.owns_ack(event):
             session.on_ack(event)
 
     def _on_other(self, event: Event) -> None:

@@ -302,6 +302,13 @@ class DialogSession:
         except ParseError as exc:
             log.info("%s: INFO with an unreadable DTMF body: %s", self, exc)
 
+    def owns_ack(self, event: AckReceived) -> bool:
+        """False for an ACK of another dialog that shares this Call-ID (12.2.2: a stray or
+        forged one): it neither confirms the call nor stops the 64*T1 wait for the ACK."""
+        ack, dialog = event.request, self.dialog
+        return (event.key is not None or dialog is None
+                or (ack.to.tag == dialog.local_tag and (ack.from_.tag or "") == dialog.remote_tag))
+
     def on_ack(self, event: AckReceived) -> None:
         """An ACK for our 2xx (13.3.1.4), or for a non-2xx (absorbed by the core). An ACK
         with SDP answers the offer our 2xx made (late offer, RFC 3264 / RFC 3261 13.2.1)."""

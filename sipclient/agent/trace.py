@@ -19,20 +19,21 @@ valid when old entries leave the ring. The full record of a long run is the capt
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import islice
 from typing import overload
 
 from sipclient.io.changes import Changes
-from sipclient.proto.message import Request, Response
+from sipclient.proto.errors import ParseError
+from sipclient.proto.message import Request, Response, parse_message
 
 __all__ = ["DEFAULT_TRACE_LIMIT", "Trace", "TraceEntry", "label"]
 
 #: entries an agent's trace keeps by default: more than a scenario exchanges, bounded for an
-#: agent that lives for hours (an entry costs about 5 KB with its parsed message: 20,000 grew
-#: a register/call soak by 100 MB; the capture keeps everything on disk)
+#: agent that lives for hours (an entry once cost about 5 KB with its parsed message: 20,000
+#: grew a register/call soak by 100 MB; now its bytes; the capture keeps everything on disk)
 DEFAULT_TRACE_LIMIT = 2_000
 
 Address = tuple[str, int]
@@ -47,17 +48,57 @@ def label(message: Request | Response | None) -> str | None:
     return message.method
 
 
-@dataclass(frozen=True)
 class TraceEntry:
-    """One message on the wire. ``time`` is the event loop's clock (``loop.time()``)."""
+    """One message on the wire. ``time`` is the event loop's clock (``loop.time()``).
 
-    time: float
-    direction: str  # "out" | "in"
-    transport: str
-    local: Address
-    remote: Address
-    data: bytes = field(repr=False)
-    message: Request | Response | None = field(default=None, repr=False)
+    An entry keeps the bytes and a weak reference to the parsed message: while the message
+    lives (a call, a scenario step holds it) :attr:`message` is that very object; once it is
+    gone, :attr:`message` parses ``data`` again (a new, equal object each time). So the ring
+    costs the bytes of its messages, not their parsed headers: kept for the life of an
+    agent, those were small objects spread over everything a burst of calls had freed, and
+    kept its memory (issue 18). ``message`` None (garbage, ``send_raw``) stays None.
+    """
+
+    __slots__ = ("time", "direction", "transport", "local", "remote", "data", "_ref")
+
+    def __init__(self, time: float, direction: str, transport: str, local: Address,
+                 remote: Address, data: bytes, message: Request | Response | None = None
+                 ) -> None:
+        self.time = time
+        self.direction = direction  # "out" | "in"
+        self.transport = transport
+        self.local = local
+        self.remote = remote
+        self.data = data
+        self._ref = None if message is None else weakref.ref(message)
+
+    @property
+    def message(self) -> Request | Response | None:
+        ref = self._ref
+        if ref is None:
+            return None
+        message = ref()
+        if message is None:
+            try:
+                message = parse_message(self.data)
+            except ParseError:  # pragma: no cover - it parsed when it was recorded
+                return None
+        return message
+
+    def _fields(self) -> tuple:
+        return (self.time, self.direction, self.transport, self.local, self.remote, self.data,
+                self._ref is None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TraceEntry):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"TraceEntry(time={self.time!r}, direction={self.direction!r}, "
+                f"transport={self.transport!r}, local={self.local!r}, remote={self.remote!r})")
 
     @property
     def label(self) -> str | None:

@@ -82,7 +82,15 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+#: commands that wait for calls for days: they run on the C allocator (sipclient.io.memory)
+LONG_RUNNING = ("answer",)
+
+
 def entry() -> None:  # pragma: no cover - console script wrapper
+    if sys.argv[1:2] and sys.argv[1] in LONG_RUNNING:
+        from sipclient.io.memory import use_c_allocator
+
+        use_c_allocator()
     try:
         status = main()
         sys.stdout.flush()

@@ -296,8 +296,10 @@ def _unusable_ports(media: MediaDescription, mux_wanted: bool) -> str | None:
 def _unusable_address(conn: Connection | None, media: MediaDescription) -> str | None:
     """Why the ``c=`` address of an RTP stream cannot be sent to (None: it can). Only IP
     literals are used: a name would be a DNS lookup per datagram chosen by the peer."""
-    if not media.port or not media.is_rtp or conn is None:
+    if not media.port or not media.is_rtp:
         return None
+    if conn is None:  # nowhere to send: RTP to "" failed in the RTCP timer, every 5 s
+        return "no c= address (RFC 4566 5.7: one per session or per stream)"
     try:
         ipaddress.ip_address(conn.host)
     except ValueError:

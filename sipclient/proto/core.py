@@ -1,20 +1,16 @@
 """The sans-I/O SIP core: transactions, transport rules and events (RFC 3261 17, 18).
 
 Shaped like aioquic's ``QuicConnection``. Three things drive it:
-
 * the user asks to send: :meth:`SipCore.send_request`, :meth:`~SipCore.send_response`,
   :meth:`~SipCore.send_ack` (ACK for a 2xx, 13.2.2.4), :meth:`~SipCore.send_cancel` (9.1);
 * bytes arrive: :meth:`~SipCore.receive_datagram` (UDP) or :meth:`~SipCore.receive_message`
   (a message a stream framer already cut out);
 * a timer fires: :meth:`~SipCore.handle_timer`.
-
 It hands back :meth:`~SipCore.datagrams_to_send` (wire data with its destination, including
 retransmissions), :meth:`~SipCore.get_timer` (the next deadline) and
 :meth:`~SipCore.next_event` (small frozen dataclasses, below). ``now`` is always a
-parameter; the core never reads a clock and never touches a socket.
-
-What the core does on its own (a UA core's duties that need no application decision):
-
+parameter; the core never reads a clock and never touches a socket. What the core does
+on its own (a UA core's duties that need no application decision):
 * adds the top Via (sent-by from :class:`CoreConfig`, a fresh ``z9hG4bK`` branch, ``rport``)
   and Max-Forwards: 70 to outgoing requests that lack them (8.1.1.6, 8.1.1.7, RFC 3581);
 * stamps ``received`` / ``rport`` on the top Via of incoming requests (18.2.1, RFC 3581) and
@@ -24,7 +20,6 @@ What the core does on its own (a UA core's duties that need no application decis
 * sends the ACK for a non-2xx final response (17.1.1.3), re-sends the application's ACK when a
   2xx is retransmitted (13.2.2.4), retransmits its own 2xx until the ACK arrives (13.3.1.4);
 * holds a CANCEL until a provisional response arrives (9.1).
-
 Authentication, dialogs and the choice of responses stay with the application
 (:mod:`sipclient.proto.dialog`, :mod:`sipclient.proto.uac`).
 """
@@ -64,6 +59,8 @@ class _Pending2xx:
     next: float | None
     give_up: float
     message: Response | None = None
+    #: (From tag, To tag) of the 2xx: only an ACK of that dialog stops the job (12.2.2)
+    tags: tuple[str | None, str | None] = (None, None)
 
 
 class SipCore:
@@ -75,7 +72,8 @@ class SipCore:
         self.ids = IdGenerator(self.config.rng)
         self._clients: dict[ClientKey, ClientTransaction] = {}
         self._servers: dict[ServerKey, ServerTransaction] = {}
-        self._server_info: dict[ServerKey, tuple[Addr, str]] = {}
+        # where each server transaction's request came from, over what, and its Call-ID
+        self._server_info: dict[ServerKey, tuple[Addr, str, str]] = {}
         self._merge_index: dict[tuple, ServerKey] = {}
         self._pending_cancels: dict[ClientKey, Request] = {}
         self._uac_2xx: dict[ClientKey, dict[str | None, tuple[bytes, Addr, Request] | None]] = {}
@@ -109,6 +107,12 @@ class SipCore:
         self._servers_by_call: dict[str, dict[ServerKey, None]] = {}
 
     # ------------------------------------------------------------------ driver surface
+
+    def compact(self) -> None:
+        """Copy every table to its current size (a dict keeps the room a burst grew it to)."""
+        for name, table in list(vars(self).items()):
+            if type(table) is dict:
+                setattr(self, name, dict(table))
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -337,7 +341,7 @@ class SipCore:
                 self._ack_arrived(msg, addr, None)
             return
         tx = self._servers.get(key)
-        if tx is not None and (not key.legacy or tx.request.to.tag == to_tag):
+        if tx is not None and (not key.legacy or tx.request_to_tag == to_tag):
             self._apply(tx, tx.receive_request(msg, now), now)
             return
         reply_to = addr if reliable else response_addr(via, addr, rport)
@@ -345,7 +349,7 @@ class SipCore:
         merge = (from_tag, call_id, cseq.seq, cseq.method)
         other = self._merge_index.get(merge) if to_tag is None else None
         self._servers[key] = tx
-        self._server_info[key] = (addr, transport)
+        self._server_info[key] = (addr, transport, call_id)
         self._order[key] = self._next_seq()
         self._servers_by_call.setdefault(call_id, {})[key] = None
         if other is not None and other in self._servers:  # 8.2.2.2 merged request
@@ -495,7 +499,7 @@ class SipCore:
                     seen[tag] = None
             self._events.append(ResponseReceived(message, tx.key, tx.request, retrans))
             return
-        addr, transport = self._server_info.get(tx.key, (tx.addr, "udp"))
+        addr, transport, _ = self._server_info.get(tx.key, (tx.addr, "udp", ""))
         if message.method == "ACK":
             self._ack_arrived(message, addr, tx.key)
         else:
@@ -506,8 +510,12 @@ class SipCore:
     def _ack_arrived(self, ack: Request, addr: Addr, key: ServerKey | None) -> None:
         if self._2xx_by_seq:
             jobs = self._2xx_by_seq.get((ack.call_id, ack.cseq.seq))
-            for job_key in list(jobs or ()):
-                self._drop_2xx(self._pending_2xx[job_key])
+            if jobs:
+                tags = (ack.from_.tag, ack.to.tag)
+                for job_key in list(jobs):
+                    job = self._pending_2xx[job_key]
+                    if job.tags == tags:
+                        self._drop_2xx(job)
         self._events.append(AckReceived(ack, addr, key))
 
     def _forget(self, tx: Transaction) -> None:
@@ -529,11 +537,11 @@ class SipCore:
             if self._servers.get(key) is not tx:
                 return
             del self._servers[key]
-            self._server_info.pop(key, None)
+            info = self._server_info.pop(key, None)
             merge = self._merge_of.pop(key, None)
             if merge is not None and self._merge_index.get(merge) == key:
                 del self._merge_index[merge]
-            call_id = tx.request.call_id
+            call_id = info[2] if info is not None else tx.request.call_id
             keys = self._servers_by_call.get(call_id)
             if keys is not None:
                 keys.pop(key, None)
@@ -550,6 +558,8 @@ class SipCore:
         for key in self._servers_by_call.get(call_id, ()):
             tx = self._servers[key]
             req = tx.request
+            if req is None:  # slim: its final response is sent, it takes no other
+                continue
             if (req.call_id == call_id and req.cseq == cseq and str(req.top_via) == via):
                 return tx
         return None
@@ -562,7 +572,7 @@ class SipCore:
         job = _Pending2xx(
             tx.key, tx.request.call_id, tx.request.cseq.seq, sent.data, sent.addr,
             interval=t1, next=None if tx.reliable else now + t1, give_up=now + 64 * t1,
-            message=sent.message)
+            message=sent.message, tags=(tx.request.from_.tag, tx.to_tag))
         self._pending_2xx[tx.key] = job
         self._order[("2xx", tx.key)] = self._next_seq()
         self._2xx_by_seq.setdefault((job.call_id, job.seq), {})[tx.key] = None

@@ -200,6 +200,10 @@ _ACTION_PARTS: dict[str, tuple[str, str]] = {
     for tr in [*INITIAL.values(), *(t for table in TABLES.values() for t in table.values())]
     for action in tr.actions
 }
+# the method of each verb, named once ("transmit" -> "_do_transmit"): a name built per call
+# is a new string each time, and CPython's method cache (keyed by the name's address) keeps
+# up to 4096 of them alive, scattered over memory a burst of calls then cannot give back
+_DO: dict[str, str] = {verb: "_do_" + verb for verb, _ in _ACTION_PARTS.values()}
 
 #: The timers that may run in each state; leaving the state stops the others.
 STATE_TIMERS: dict[Kind, dict[State, frozenset[str]]] = {
@@ -427,7 +431,7 @@ class Transaction:
             elif verb in ("rearm", "rearm_t2"):
                 self._rearm(arg, verb == "rearm_t2")
             else:
-                getattr(self, "_do_" + verb)(message, effects)
+                getattr(self, _DO.get(verb) or "_do_" + verb)(message, effects)
 
     def _start(self, name: str, now: float) -> None:
         duration = self.timers.duration(name, self.reliable)
@@ -536,6 +540,13 @@ class ServerTransaction(Transaction):
         self.last_response = None
         self.final_response = None
         self.to_tag: str | None = None
+        self._request_to_tag: str | None = None  # kept when _slim drops the request
+
+    @property
+    def request_to_tag(self) -> str | None:
+        """The To tag of the request, also once :meth:`_slim` dropped it (RFC 2543 peers:
+        their transactions are also matched by it, 17.2.3)."""
+        return self.request.to.tag if self.request is not None else self._request_to_tag
 
     def receive_request(self, request, now: float) -> list[Effect]:
         """A retransmission of the request, or the ACK (17.2.1, 17.2.2)."""
@@ -549,7 +560,22 @@ class ServerTransaction(Transaction):
         if response.status >= 200:
             self.final_response = self.final_response or response
             self.to_tag = response.to.tag
+            if self.state is State.COMPLETED or self.state is State.TERMINATED:
+                self._slim()
         return effects
+
+    def _slim(self) -> None:
+        """Drop the request once the final response is sent (Completed, 17.2.1/17.2.2):
+        from then on the transaction only answers retransmissions of the request with the
+        last response it sent (``_last``) and waits for its ACK or timer J/H, so the
+        parsed request - often the largest thing it holds - goes now, not 32 s later. The
+        core matches a slim transaction by key (and :attr:`request_to_tag`)."""
+        request = self.request
+        if request is None:
+            return
+        if self.key.legacy:
+            self._request_to_tag = request.to.tag
+        self.request = None
 
     def _do_transmit(self, response, effects: list[Effect]) -> None:
         self._send(response, effects)

@@ -109,3 +109,24 @@ async def test_ended_calls_leave_the_agent_after_64_t1_with_one_timer() -> None:
                 await asyncio.sleep(64 * 0.005 + 0.2)
                 assert not any(c.call_id in agent.sessions for c in calls)
                 assert agent._leave_timer is None and not agent._leaving
+
+
+def test_an_entry_keeps_the_bytes_not_the_parsed_message() -> None:
+    # issue 18: the ring's parsed messages, kept for an agent's life, pinned the memory a
+    # burst of hostile traffic had freed
+    import gc
+    import weakref
+
+    data = entry(7).data
+    message = parse_message(data)
+    e = TraceEntry(1.0, "in", "udp", ("127.0.0.1", 1), ("127.0.0.1", 2), data, message)
+    assert e.message is message  # while something holds it: the very object (position_of)
+    gone = weakref.ref(message)
+    del message
+    gc.collect()
+    assert gone() is None  # the trace did not keep it
+    again = e.message  # parsed from the bytes on demand
+    assert again.start_line == "OPTIONS sip:a@b SIP/2.0" and again.call_id == "c7"
+    assert bytes(again) == data and e.label == "OPTIONS" and e.call_id == "c7"
+    garbage = TraceEntry(1.0, "in", "udp", ("127.0.0.1", 1), ("127.0.0.1", 2), b"\x00junk", None)
+    assert garbage.message is None and garbage.label is None and "unparsable" in str(garbage)

@@ -263,3 +263,12 @@ def test_a_connection_address_that_is_no_ip_gives_no_stream(conn):
     _, neg = build_answer(parse_sdp(offer.encode("utf-8", "surrogateescape"), lenient=True),
                           cfg(), ORIGIN)
     assert neg.audio is None and any("not an IP address" in w for w in neg.warnings)
+
+
+def test_an_offer_without_any_connection_address_gives_no_stream():
+    # issue 18: RTP and RTCP went to ("", port): a ValueError traceback in the RTCP timer
+    # and the call's RTP sockets left open after it ended
+    offer = _remote(4000).replace(b"c=IN IP4 10.0.0.9\r\n", b"")
+    assert b"c=" not in offer
+    _, neg = build_answer(parse_sdp(offer, lenient=True), cfg(), ORIGIN)
+    assert neg.audio is None and any("no c= address" in w for w in neg.warnings)

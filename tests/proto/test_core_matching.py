@@ -277,3 +277,39 @@ def test_response_with_a_broken_to_header_is_dropped_not_raised():
     core.receive_datagram(bytes(ok), UAS_ADDR, 0.1)
     (ev,) = _drain(core)
     assert isinstance(ev, MessageDropped) and ev.error.header == "To"
+
+
+def _invite_2xx_then(ack_to_tag: str) -> tuple[SipCore, list]:
+    """INVITE answered 200 (To tag "uas"), then an ACK with ``ack_to_tag``; what follows."""
+    core = _core()
+    invite = (b"INVITE sip:bob@10.0.0.2 SIP/2.0\r\n"
+              b"Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK-2xx1\r\n"
+              b"From: <sip:a@10.0.0.9>;tag=fa\r\nTo: <sip:bob@10.0.0.2>\r\n"
+              b"Call-ID: x\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+    core.receive_datagram(invite, PEER, 0.0)
+    (ev,) = _drain(core)
+    core.send_response(build_response(ev.request, 200, to_tag="uas"), 0.0, ev.key)
+    core.datagrams_to_send(0.0)
+    ack = (b"ACK sip:bob@10.0.0.2 SIP/2.0\r\n"
+           b"Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK-ack1\r\n"
+           b"From: <sip:a@10.0.0.9>;tag=fa\r\nTo: <sip:bob@10.0.0.2>;tag=" + ack_to_tag.encode()
+           + b"\r\nCall-ID: x\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+    core.receive_datagram(ack, PEER, 0.1)
+    events = _drain(core)
+    while (deadline := core.get_timer()) is not None:
+        core.handle_timer(deadline)
+        events += _drain(core)
+    return core, events
+
+
+def test_the_ack_of_the_2xx_stops_its_retransmission():
+    _, events = _invite_2xx_then("uas")
+    assert [type(e).__name__ for e in events] == ["AckReceived"]
+
+
+def test_an_ack_of_another_dialog_does_not_stop_the_2xx_wait():
+    # issue 18: fuzzed datagrams sharing a Call-ID ("x") ACKed a call they did not set up: its
+    # 2xx stopped, no 64*T1 timeout, the call stayed up for ever with its RTP descriptors
+    _, events = _invite_2xx_then("forged")
+    names = [type(e).__name__ for e in events]
+    assert names[-1] == "TransactionTimeout" and events[-1].timer == "2xx", names
