@@ -140,21 +140,26 @@ class LeanCallDriver:
         finished = loop.create_future()
         timer: list[Any] = [None, None]  # handle, when
 
+        def send(data: bytes, addr: Any) -> None:
+            if pending:
+                pending.append((data, addr))
+                return
+            try:
+                sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                pending.append((data, addr))
+                loop.add_writer(fd, writable)
+            except OSError:  # unreachable (ICMP): that call times out
+                pass
+
         def flush() -> None:
-            for queue in (out, out_to):
-                for k, item in enumerate(queue):
-                    data, addr = (item, server) if queue is out else item
-                    if pending:
-                        pending.append((data, addr))
-                        continue
-                    try:
-                        sendto(data, addr)
-                    except (BlockingIOError, InterruptedError):
-                        pending.append((data, addr))
-                        loop.add_writer(fd, writable)
-                    except OSError:  # unreachable (ICMP): that call times out
-                        pass
-                queue.clear()
+            for data in out:
+                send(data, server)
+            out.clear()
+            if out_to:
+                for data, addr in out_to:
+                    send(data, addr)
+                out_to.clear()
 
         def writable() -> None:
             while pending:
