@@ -43,12 +43,14 @@ from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
 
-__all__ = ["LeanRegistrar", "T1", "T2", "TIMER_F"]
+__all__ = ["LeanRegistrar", "T1", "T2", "TIMER_F", "PREPARED"]
 
 T1 = 0.5
 T2 = 4.0
 #: timer F (64 T1): no REGISTER waits longer for its final response
 TIMER_F = 64 * T1
+#: users whose REGISTER template is built with the registrar (the others: at first use)
+PREPARED = 100_000
 
 _TAIL = b"User-Agent: sipclient-load\r\nContent-Length: 0\r\n\r\n"
 #: what may follow a branch value in a Via (its end: the line's)
@@ -140,6 +142,9 @@ class LeanRegistrar:
         self.users = [_User(name, b"%s-%d" % (self._prefix, k), passwords.get(name))
                       for k, name in enumerate(spec.users)]
         self.by_cid = {u.cid: u for u in self.users}
+        # the REGISTERs of the users the run will use, before the first one leaves
+        for user in self.users[:min(PREPARED, spec.calls or PREPARED)]:
+            user.template = self._template(user)
 
     # ------------------------------------------------------------------ driving
 
@@ -227,10 +232,14 @@ class LeanRegistrar:
         n = self.started
         self.started += 1
         i = self.spec.process_index + 1 + n * self.spec.processes
-        inst = _Inst(i, self.users[n % len(self.users)], now)
+        user = self.users[n % len(self.users)]
+        inst = _Inst(i, user, now)
         self.active += 1
         self.stats.started(now + self.wall)
-        self._queue(inst.user, _FIRST, inst, now)
+        if user.job >= 0:
+            user.jobs.append((_FIRST, inst))
+        else:
+            self._send(user, _FIRST, inst, now)
 
     def _queue(self, user: _User, kind: int, inst: _Inst | None, now: float) -> None:
         if user.job >= 0:

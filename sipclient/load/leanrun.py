@@ -250,18 +250,29 @@ class LeanCallDriver:
 class LeanRegisterDriver(LeanCallDriver):
     """``load register`` on the lean core (:class:`~sipclient.load.leanreg.LeanRegistrar`):
     the same socket and loop; each user's password from ``--lab-accounts`` or
-    ``--password``."""
+    ``--password``. The core is built when the socket is open, before the other processes
+    are waited for: its users' REGISTERs are ready when the run starts."""
 
-    def make_core(self, stats: LoadStats) -> Any:
+    _prepared: Any = None
+
+    async def open(self) -> None:
         from sipclient.load.leanreg import LeanRegistrar
         from sipclient.load.register import passwords_for
 
+        await super().open()
         spec = self.spec
-        return LeanRegistrar(
+        self._prepared = LeanRegistrar(
             spec, local=self.local, server=self.server,
-            domain=parse_target(spec.target).host, stats=stats,
+            domain=parse_target(spec.target).host, stats=LoadStats(spec.start_epoch),
             passwords=passwords_for(spec), token=format(random.getrandbits(48), "012x"),
             wall_offset=time.time() - time.perf_counter())
+
+    def make_core(self, stats: LoadStats) -> Any:
+        core, self._prepared = self._prepared, None
+        if core is None:
+            raise RuntimeError("LeanRegisterDriver.make_core before open()")
+        core.stats = stats
+        return core
 
 
 def _rtp_socket(ip: str) -> socket.socket:

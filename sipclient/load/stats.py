@@ -31,6 +31,8 @@ HISTOGRAMS = ("setup_ms", "pdd_ms", "register_ms", "instance_ms")
 #: the percentiles reported for each (p99.9 is written ``p99_9`` in JSON)
 PERCENTILES = ((50.0, "p50"), (90.0, "p90"), (99.0, "p99"), (99.9, "p99_9"))
 _HIGHEST_US = 3_600_000_000
+#: the histograms also kept per second of the run (the CSV and the charts)
+_PER_SECOND = frozenset(("setup_ms", "register_ms", "instance_ms"))
 
 
 def _histogram() -> HdrHistogram:
@@ -41,9 +43,13 @@ def _quantum(ms: float) -> int:
     """``ms`` in microseconds, rounded down to the histograms' resolution (3 significant
     digits: 2048 sub-buckets, so a unit of ``2**(bit_length - 11)``): a value the histogram
     cannot tell from ``ms``, so equal latencies can be counted before they are recorded."""
-    us = min(max(1, int(ms * 1000.0)), _HIGHEST_US)
+    us = int(ms * 1000.0)
+    if us < 2048:  # a unit of 1 us
+        return us if us > 0 else 1
+    if us > _HIGHEST_US:
+        us = _HIGHEST_US
     shift = us.bit_length() - 11
-    return us >> shift << shift if shift > 0 else us
+    return us >> shift << shift
 
 
 def reason_for_status(status: int) -> str:
@@ -82,12 +88,18 @@ class LoadStats:
         self.last_end: float | None = None
         self.media: list[dict[str, Any]] = []
         self.errors: Counter[str] = Counter()  # reason text of "error" failures (first words)
+        self._index = -1  # the row of the last second recorded into (most are the same)
+        self._current: _Second | None = None
 
     def _row(self, now: float) -> _Second:
-        index = max(0, int(now - self.epoch))
+        index = int(now - self.epoch)
+        if index == self._index:
+            return self._current  # type: ignore[return-value]
+        index = max(0, index)
         row = self.seconds.get(index)
         if row is None:
             row = self.seconds[index] = _Second()
+        self._index, self._current = index, row
         return row
 
     # -- recording
@@ -106,15 +118,15 @@ class LoadStats:
 
     def latency(self, name: str, ms: float, now: float) -> None:
         q = _quantum(ms)
-        self._pending[name][q] += 1
-        if name in ("setup_ms", "register_ms", "instance_ms"):
-            index = max(0, int(now - self.epoch))
-            if index not in self.seconds:
-                self._row(now)
+        counts = self._pending[name]
+        counts[q] = counts.get(q, 0) + 1
+        if name in _PER_SECOND:
+            self._row(now)
+            index = self._index
             row = self._pending_rows.get(index)
             if row is None:
                 row = self._pending_rows[index] = Counter()
-            row[q] += 1
+            row[q] = row.get(q, 0) + 1
 
     @property
     def histograms(self) -> dict[str, HdrHistogram]:
