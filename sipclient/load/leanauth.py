@@ -74,21 +74,14 @@ def read_challenge(line: bytes) -> Challenge | None:
     return Challenge(params)
 
 
-class Challenges:
-    """:func:`read_challenge` kept by line (at most :data:`CACHE_SIZE` lines)."""
+class Challenges(dict[bytes, "Challenge | None"]):
+    """:func:`read_challenge` kept by line: ``challenges[line]`` (at most
+    :data:`CACHE_SIZE` lines, then the table starts again)."""
 
-    def __init__(self) -> None:
-        self._seen: dict[bytes, Challenge | None] = {}
-
-    def get(self, line: bytes) -> Challenge | None:
-        seen = self._seen
-        try:
-            return seen[line]
-        except KeyError:
-            pass
-        if len(seen) >= CACHE_SIZE:
-            seen.clear()
-        ch = seen[line] = read_challenge(line)
+    def __missing__(self, line: bytes) -> Challenge | None:
+        if len(self) >= CACHE_SIZE:
+            self.clear()
+        ch = self[line] = read_challenge(line)
         return ch
 
 

@@ -53,8 +53,8 @@ TIMER_F = 64 * T1
 PREPARED = 100_000
 
 _TAIL = b"User-Agent: sipclient-load\r\nContent-Length: 0\r\n\r\n"
-#: what may follow a branch value in a Via (its end: the line's)
-_AFTER_BRANCH = frozenset(b"; \t,")
+#: what may follow a branch value in a Via
+_AFTER_BRANCH = frozenset((b";", b" ", b"\t", b",", b"\r"))
 
 
 # what a user's REGISTER in flight is for
@@ -76,8 +76,9 @@ class _Inst:
 
 class _User:
     __slots__ = ("name", "cid", "password", "key", "digest", "cseq", "registered",
-                 "jobs", "job", "inst", "t0", "branch", "request", "interval", "due",
-                 "give_up", "challenged", "expires", "contact", "template", "cseq_line")
+                 "jobs", "job", "inst", "t0", "request", "interval", "due",
+                 "give_up", "challenged", "expires", "contact", "template", "cseq_line",
+                 "via_branch")
 
     def __init__(self, name: str, cid: bytes, password: str | None) -> None:
         self.name = name.encode()
@@ -261,7 +262,7 @@ class LeanRegistrar:
         template = user.template
         if template is None:  # the user's REGISTER with %-holes for what varies
             template = user.template = self._template(user)
-        user.branch = b"z9hG4bK%s.%s.%d" % (self._prefix, user.name, cseq)
+        user.via_branch = b";branch=z9hG4bK%s.%s.%d" % (self._prefix, user.name, cseq)
         user.cseq_line = b"\r\nCSeq: %d REGISTER\r\n" % cseq
         user.request = request = template % (cseq, cseq, user.expires, auth)
         user.interval = T1
@@ -294,20 +295,25 @@ class LeanRegistrar:
         """One datagram from ``addr``."""
         # the common case, read in place: a response in the usual spelling whose Call-ID,
         # CSeq line and top Via branch are those of a user's REGISTER in flight
+        # (the top Via's branch: the message's first ``;branch=``, followed by the end of
+        # the value; anything else goes to the general scan below)
         find = data.find
-        i = find(b"\r\nCall-ID: ")
-        if i > 0 and data.startswith(b"SIP/2.0 "):
-            i += 11
+        i = find(b"\r\nCall-ID: ") + 11
+        if i > 11 and data.startswith(b"SIP/2.0 "):
             user = self.by_cid.get(data[i:find(b"\r\n", i)])
             if user is not None and user.job >= 0 and \
                     data.startswith(user.cseq_line, find(b"\r\nCSeq: ")):
-                v = find(b"\r\nVia: ") + 7
-                e = find(b"\r\n", v)
-                b = find(b";branch=", v, e) + 8
-                branch = user.branch
-                if v > 7 and e > 0 and b > 8 and data.startswith(branch, b) and \
-                        (b + len(branch) == e or data[b + len(branch)] in _AFTER_BRANCH):
+                b = find(b";branch=")
+                via_branch = user.via_branch
+                end = b + len(via_branch)
+                if data.startswith(via_branch, b) and data[end:end + 1] in _AFTER_BRANCH:
                     code = data[8:11]
+                    if code == b"401" and not user.challenged and user.password is not None:
+                        user.challenged = True  # answered once (else: the failure below)
+                        auth = self._answer(user, 401, data)
+                        if auth is not None:
+                            self._transmit(user, auth, now)
+                            return
                     if code.isdigit():
                         self._response(user, int(code), data, now)
                         return
@@ -323,7 +329,7 @@ class LeanRegistrar:
                 return
         user = self.by_cid.get(r.call_id)
         if (user is None or user.job < 0 or r.cseq != user.cseq or r.method != b"REGISTER"
-                or r.branch != user.branch):
+                or r.branch != user.via_branch[8:]):
             self.strays += 1
             return
         self._response(user, r.status, r.data, now)
@@ -352,7 +358,7 @@ class LeanRegistrar:
         """The credentials line answering the challenge in ``data`` (None: cannot)."""
         assert user.password is not None
         line = challenge_line(data, status)
-        ch = self._challenges.get(line) if line is not None else None
+        ch = self._challenges[line] if line is not None else None
         if ch is None:
             return self._answer_parsed(user, status, data)
         key = user.key

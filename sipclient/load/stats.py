@@ -82,7 +82,7 @@ class LoadStats:
         #: latencies counted by value (see _quantum), recorded into the histograms when they
         #: are read: recording one value into an HDR histogram costs microseconds
         self._pending: dict[str, Counter[int]] = {name: Counter() for name in HISTOGRAMS}
-        self._pending_rows: dict[int, Counter[int]] = {}
+        self._pending_rows: dict[int, dict[int, int]] = {}
         self.seconds: dict[int, _Second] = {}
         self.first_start: float | None = None
         self.last_end: float | None = None
@@ -90,6 +90,7 @@ class LoadStats:
         self.errors: Counter[str] = Counter()  # reason text of "error" failures (first words)
         self._index = -1  # the row of the last second recorded into (most are the same)
         self._current: _Second | None = None
+        self._current_pending: dict[int, int] | None = None  # its latencies not recorded
 
     def _row(self, now: float) -> _Second:
         index = int(now - self.epoch)
@@ -99,7 +100,7 @@ class LoadStats:
         row = self.seconds.get(index)
         if row is None:
             row = self.seconds[index] = _Second()
-        self._index, self._current = index, row
+        self._index, self._current, self._current_pending = index, row, None
         return row
 
     # -- recording
@@ -109,7 +110,8 @@ class LoadStats:
         self.in_flight += 1
         if self.first_start is None:
             self.first_start = now
-        self._row(now).started += 1
+        row = self._current if int(now - self.epoch) == self._index else self._row(now)
+        row.started += 1  # type: ignore[union-attr]
 
     def status(self, status: int | str) -> None:
         """A final status of the instance's main transaction (INVITE or REGISTER), or a
@@ -117,15 +119,20 @@ class LoadStats:
         self.by_status[str(status)] += 1
 
     def latency(self, name: str, ms: float, now: float) -> None:
-        q = _quantum(ms)
+        q = int(ms * 1000.0)  # _quantum(ms), inline: this runs once per instance
+        if q < 2048:
+            if q < 1:
+                q = 1
+        else:
+            q = _quantum(ms)
         counts = self._pending[name]
         counts[q] = counts.get(q, 0) + 1
         if name in _PER_SECOND:
-            self._row(now)
-            index = self._index
-            row = self._pending_rows.get(index)
+            if int(now - self.epoch) != self._index:
+                self._row(now)
+            row = self._current_pending
             if row is None:
-                row = self._pending_rows[index] = Counter()
+                row = self._current_pending = self._pending_rows.setdefault(self._index, {})
             row[q] = row.get(q, 0) + 1
 
     @property
@@ -146,12 +153,13 @@ class LoadStats:
             for value, n in counts.items():
                 h.record_value(value, n)
         self._pending_rows.clear()
+        self._current_pending = None
 
     def ended(self, now: float, reason: str | None = None, detail: str = "") -> None:
         """The instance is over: ``reason`` None means it completed, else why it failed."""
         self.in_flight -= 1
         self.last_end = now
-        row = self._row(now)
+        row = self._current if int(now - self.epoch) == self._index else self._row(now)
         if reason is None:
             self.completed += 1
             row.completed += 1
