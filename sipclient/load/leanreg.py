@@ -11,7 +11,8 @@ REGISTER in flight: an instance whose user is busy waits for it. A REGISTER is a
 with the user, branch, CSeq and Expires spliced in; the response is scanned
 (:func:`~sipclient.load.scan.scan_response`). A 401/407 is answered once with the user's
 digest computed here from the challenge's nonce (MD5, with or without ``qop=auth``; the
-challenge line read by :func:`scan_challenge`); any other challenge (SHA-256, ``-sess``,
+challenge line read by :mod:`sipclient.load.leanauth`, which keeps what never
+changes: HA1 per user and realm, HA2); any other challenge (SHA-256, ``-sess``,
 ``userhash``, ``auth-int``, an odd spelling) goes through the full parser and
 :class:`~sipclient.proto.digest.DigestClient`. Client rules of RFC 3261 17.1.2 for UDP:
 sent again at T1 doubling up to T2 until a response, T2 after a 1xx, give-up after
@@ -28,12 +29,11 @@ flight, not counted as instances); then :attr:`~LeanRegistrar.finished` is true.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
-import re
 from collections import deque
 
+from sipclient.load.leanauth import Answerer, Challenges, challenge_line
 from sipclient.load.pacer import Pacer, start_due
 from sipclient.load.scan import from_parsed, parse_or_none, scan_response
 from sipclient.load.spec import LoadSpec
@@ -43,62 +43,18 @@ from sipclient.proto.digest import DigestClient
 from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
 
-__all__ = ["LeanRegistrar", "scan_challenge", "digest_line", "T1", "T2", "TIMER_F"]
+__all__ = ["LeanRegistrar", "T1", "T2", "TIMER_F", "PREPARED"]
 
 T1 = 0.5
 T2 = 4.0
 #: timer F (64 T1): no REGISTER waits longer for its final response
 TIMER_F = 64 * T1
+#: users whose REGISTER template is built with the registrar (the others: at first use)
+PREPARED = 100_000
 
-_PARAM = re.compile(rb'([A-Za-z-]+)[ \t]*=[ \t]*(?:"([^"]*)"|([^\s,]+))')
-_CHALLENGE = (b"\r\nWWW-Authenticate: Digest ", b"\r\nProxy-Authenticate: Digest ")
-_AUTH_NAME = {401: b"Authorization", 407: b"Proxy-Authorization"}
 _TAIL = b"User-Agent: sipclient-load\r\nContent-Length: 0\r\n\r\n"
-
-
-def scan_challenge(data: bytes, status: int) -> dict[bytes, bytes] | None:
-    """The parameters of a 401's WWW-Authenticate (407: Proxy-Authenticate) Digest
-    challenge in the usual spelling, when it is one this module answers itself (MD5, qop
-    absent or offering ``auth``, no ``userhash``); None sends the response to the parser."""
-    name = _CHALLENGE[0] if status == 401 else _CHALLENGE[1]
-    i = data.find(name)
-    if i < 0 or data.find(name, i + 1) >= 0:  # missing, or several: the parser chooses
-        return None
-    i += len(name)
-    line = data[i:data.find(b"\r\n", i)]
-    params = {m[1].lower(): m[2] if m[2] is not None else m[3]
-              for m in _PARAM.finditer(line)}
-    if b"realm" not in params or b"nonce" not in params or b"userhash" in params:
-        return None
-    if params.get(b"algorithm", b"MD5").upper() != b"MD5":
-        return None
-    qop = params.get(b"qop")
-    if qop is not None and b"auth" not in [q.strip() for q in qop.split(b",")]:
-        return None
-    return params
-
-
-def digest_line(header: bytes, user: bytes, ha1: bytes, uri: bytes, method: bytes,
-                params: dict[bytes, bytes], cnonce: bytes) -> bytes:
-    """The ``Authorization: Digest ...`` line (CRLF ended) answering ``params`` with MD5
-    (RFC 2617 3.2.2; ``qop=auth`` with ``nc=00000001``: each nonce is answered once)."""
-    md5 = hashlib.md5
-    nonce = params[b"nonce"]
-    ha2 = md5(method + b":" + uri).hexdigest().encode()
-    qop = b"qop" in params
-    if qop:
-        response = md5(b":".join((ha1, nonce, b"00000001", cnonce, b"auth", ha2)))
-    else:
-        response = md5(b":".join((ha1, nonce, ha2)))
-    parts = [header, b': Digest username="', user, b'", realm="', params[b"realm"],
-             b'", nonce="', nonce, b'", uri="', uri, b'", response="',
-             response.hexdigest().encode(), b'", algorithm=MD5']
-    if b"opaque" in params:
-        parts += [b', opaque="', params[b"opaque"], b'"']
-    if qop:
-        parts += [b', qop=auth, nc=00000001, cnonce="', cnonce, b'"']
-    parts.append(b"\r\n")
-    return b"".join(parts)
+#: what may follow a branch value in a Via
+_AFTER_BRANCH = frozenset((b";", b" ", b"\t", b",", b"\r"))
 
 
 # what a user's REGISTER in flight is for
@@ -119,15 +75,16 @@ class _Inst:
 
 
 class _User:
-    __slots__ = ("name", "cid", "password", "ha1", "digest", "cseq", "registered",
-                 "jobs", "job", "inst", "t0", "branch", "request", "interval", "due",
-                 "give_up", "challenged", "expires", "contact", "pre", "mid", "cseq_line")
+    __slots__ = ("name", "cid", "password", "key", "digest", "cseq", "registered",
+                 "jobs", "job", "inst", "t0", "request", "interval", "due",
+                 "give_up", "challenged", "expires", "contact", "template", "cseq_line",
+                 "via_branch")
 
     def __init__(self, name: str, cid: bytes, password: str | None) -> None:
         self.name = name.encode()
         self.cid = cid
         self.password = password
-        self.ha1: dict[bytes, bytes] = {}
+        self.key: object = None  # the HA1 of the last realm (leanauth.Answerer.key)
         self.digest: DigestClient | None = None
         self.cseq = 0
         self.registered = False
@@ -135,7 +92,7 @@ class _User:
         self.job = -1  # the kind in flight; -1: idle
         self.inst: _Inst | None = None
         self.due = -1.0
-        self.pre: bytes | None = None
+        self.template: bytes | None = None
 
 
 class LeanRegistrar:
@@ -167,8 +124,9 @@ class LeanRegistrar:
         self._end_at: float | None = None
         self._holding: set[_Inst] = set()  # registered, waiting to refresh (--refresh)
         self._heap: list[tuple[float, int, object]] = []
+        #: the first timer E of each REGISTER sent (now + T1: in time order, so a queue)
+        self._fifo: deque[tuple[float, _User]] = deque()
         self._seq = itertools.count()
-        self._cnonce = itertools.count(1)
         self._pacer = Pacer(spec.rate, spec.ramp)
         self._wait = min(spec.timeout, TIMER_F)
         self._prefix = token.encode()
@@ -180,9 +138,14 @@ class LeanRegistrar:
             + b";rport;branch=z9hG4bK"
         self._dom = dom
         self._hostport = hostport
+        self._answerer = Answerer(self._uri, self._prefix)
+        self._challenges = Challenges()
         self.users = [_User(name, b"%s-%d" % (self._prefix, k), passwords.get(name))
                       for k, name in enumerate(spec.users)]
         self.by_cid = {u.cid: u for u in self.users}
+        # the REGISTERs of the users the run will use, before the first one leaves
+        for user in self.users[:min(PREPARED, spec.calls or PREPARED)]:
+            user.template = self._template(user)
 
     # ------------------------------------------------------------------ driving
 
@@ -220,6 +183,11 @@ class LeanRegistrar:
             when, _, obj = heapq.heappop(heap)
             if obj.due == when:  # type: ignore[attr-defined]
                 self._fire(obj, now)
+        fifo = self._fifo
+        while fifo and fifo[0][0] <= now:
+            when, user = fifo.popleft()
+            if user.due == when:
+                self._fire(user, now)
         nxt = None
         if not self._no_more_starts(now):
             nxt = start_due(self._pacer, self.spec, self, now)
@@ -227,6 +195,8 @@ class LeanRegistrar:
             self._remove_bindings(now)
         if heap and (nxt is None or heap[0][0] < nxt):
             nxt = heap[0][0]
+        if fifo and (nxt is None or fifo[0][0] < nxt):
+            nxt = fifo[0][0]
         return nxt
 
     # the registrar object itself sits in the heap for the end of the refreshes
@@ -263,10 +233,14 @@ class LeanRegistrar:
         n = self.started
         self.started += 1
         i = self.spec.process_index + 1 + n * self.spec.processes
-        inst = _Inst(i, self.users[n % len(self.users)], now)
+        user = self.users[n % len(self.users)]
+        inst = _Inst(i, user, now)
         self.active += 1
         self.stats.started(now + self.wall)
-        self._queue(inst.user, _FIRST, inst, now)
+        if user.job >= 0:
+            user.jobs.append((_FIRST, inst))
+        else:
+            self._send(user, _FIRST, inst, now)
 
     def _queue(self, user: _User, kind: int, inst: _Inst | None, now: float) -> None:
         if user.job >= 0:
@@ -284,24 +258,36 @@ class LeanRegistrar:
         self._transmit(user, b"", now)
 
     def _transmit(self, user: _User, auth: bytes, now: float) -> None:
-        user.cseq += 1
-        if user.pre is None:  # the user's fixed lines, built once
-            name, dom = user.name, self._dom
-            user.contact = b"<sip:%s@%s>" % (name, self._hostport)
-            user.pre = b"".join((
-                b"\r\nMax-Forwards: 70\r\nFrom: <sip:", name, b"@", dom, b">;tag=",
-                user.cid, b"\r\nTo: <sip:", name, b"@", dom, b">\r\nCall-ID: ", user.cid,
-                b"\r\nCSeq: "))
-            user.mid = b" REGISTER\r\nContact: " + user.contact + b"\r\nExpires: "
-        branch = b"%s.%s.%d" % (self._prefix, user.name, user.cseq)
-        user.branch = b"z9hG4bK" + branch
-        user.cseq_line = b"\r\nCSeq: %d REGISTER\r\n" % user.cseq
-        user.request = b"".join((
-            self._head, branch, user.pre, b"%d" % user.cseq, user.mid,
-            b"%d\r\n" % user.expires, auth, _TAIL))
+        user.cseq = cseq = user.cseq + 1
+        template = user.template
+        if template is None:  # the user's REGISTER with %-holes for what varies
+            template = user.template = self._template(user)
+        user.via_branch = b";branch=z9hG4bK%s.%s.%d" % (self._prefix, user.name, cseq)
+        user.cseq_line = b"\r\nCSeq: %d REGISTER\r\n" % cseq
+        user.request = request = template % (cseq, cseq, user.expires, auth)
         user.interval = T1
-        self.out.append(user.request)
-        self._arm(user, min(now + T1, user.give_up))
+        self.out.append(request)
+        when = now + T1
+        fifo = self._fifo
+        if when <= user.give_up and (not fifo or fifo[-1][0] <= when):
+            user.due = when
+            fifo.append((when, user))
+        else:
+            self._arm(user, min(when, user.give_up))
+
+    def _template(self, user: _User) -> bytes:
+        """``user``'s REGISTER with ``%d`` for the branch's and the CSeq's number and the
+        Expires, ``%s`` for the credentials line (the fixed parts %-escaped)."""
+        name, dom = user.name, self._dom
+        user.contact = b"<sip:%s@%s>" % (name, self._hostport)
+        fixed = (self._head + self._prefix + b"." + name + b".",
+                 b"\r\nMax-Forwards: 70\r\nFrom: <sip:" + name + b"@" + dom + b">;tag="
+                 + user.cid + b"\r\nTo: <sip:" + name + b"@" + dom + b">\r\nCall-ID: "
+                 + user.cid + b"\r\nCSeq: ",
+                 b" REGISTER\r\nContact: " + user.contact + b"\r\nExpires: ",
+                 b"\r\n", _TAIL)
+        a, b, c, d, e = (part.replace(b"%", b"%%") for part in fixed)
+        return a + b"%d" + b + b"%d" + c + b"%d" + d + b"%s" + e
 
     # ------------------------------------------------------------------ responses
 
@@ -309,19 +295,26 @@ class LeanRegistrar:
         """One datagram from ``addr``."""
         # the common case, read in place: a response in the usual spelling whose Call-ID,
         # CSeq line and top Via branch are those of a user's REGISTER in flight
+        # (the top Via's branch: the message's first ``;branch=``, followed by the end of
+        # the value; anything else goes to the general scan below)
         find = data.find
-        i = find(b"\r\nCall-ID: ")
-        if i > 0 and data[:8] == b"SIP/2.0 ":
-            user = self.by_cid.get(data[i + 11:find(b"\r\n", i + 11)])
-            if user is not None and user.job >= 0:
-                k = find(b"\r\nCSeq: ")
-                v = find(b"\r\nVia: ")
-                if k > 0 and v > 0 and data.startswith(user.cseq_line, k):
-                    line = data[v + 7:find(b"\r\n", v + 7)]
-                    b = line.find(b";branch=")
+        i = find(b"\r\nCall-ID: ") + 11
+        if i > 11 and data.startswith(b"SIP/2.0 "):
+            user = self.by_cid.get(data[i:find(b"\r\n", i)])
+            if user is not None and user.job >= 0 and \
+                    data.startswith(user.cseq_line, find(b"\r\nCSeq: ")):
+                b = find(b";branch=")
+                via_branch = user.via_branch
+                end = b + len(via_branch)
+                if data.startswith(via_branch, b) and data[end:end + 1] in _AFTER_BRANCH:
                     code = data[8:11]
-                    if b > 0 and code.isdigit() and \
-                            line[b + 8:].split(b";", 1)[0].rstrip() == user.branch:
+                    if code == b"401" and not user.challenged and user.password is not None:
+                        user.challenged = True  # answered once (else: the failure below)
+                        auth = self._answer(user, 401, data)
+                        if auth is not None:
+                            self._transmit(user, auth, now)
+                            return
+                    if code.isdigit():
                         self._response(user, int(code), data, now)
                         return
         r = scan_response(data)
@@ -336,7 +329,7 @@ class LeanRegistrar:
                 return
         user = self.by_cid.get(r.call_id)
         if (user is None or user.job < 0 or r.cseq != user.cseq or r.method != b"REGISTER"
-                or r.branch != user.branch):
+                or r.branch != user.via_branch[8:]):
             self.strays += 1
             return
         self._response(user, r.status, r.data, now)
@@ -356,23 +349,22 @@ class LeanRegistrar:
         if status >= 300:
             self._done(user, now, status, (reason_for_status(status),
                                            f"REGISTER {user.name.decode()} answered {status}"))
-        else:
+        elif self.spec.refresh and user.job != _REMOVE:
             self._done(user, now, status, None, _granted(data, user.contact, user.expires))
+        else:
+            self._done(user, now, status, None)
 
     def _answer(self, user: _User, status: int, data: bytes) -> bytes | None:
         """The credentials line answering the challenge in ``data`` (None: cannot)."""
         assert user.password is not None
-        params = scan_challenge(data, status)
-        if params is not None:
-            realm = params[b"realm"]
-            ha1 = user.ha1.get(realm)
-            if ha1 is None:
-                ha1 = user.ha1[realm] = hashlib.md5(
-                    user.name + b":" + realm + b":" + user.password.encode()).hexdigest() \
-                    .encode()
-            return digest_line(_AUTH_NAME[status], user.name, ha1, self._uri, b"REGISTER",
-                               params, b"%s%x" % (self._prefix, next(self._cnonce)))
-        return self._answer_parsed(user, status, data)
+        line = challenge_line(data, status)
+        ch = self._challenges[line] if line is not None else None
+        if ch is None:
+            return self._answer_parsed(user, status, data)
+        key = user.key
+        if key is None or key.realm != ch.realm:  # type: ignore[attr-defined]
+            key = user.key = self._answerer.key(user.name, user.password.encode(), ch.realm)
+        return self._answerer.line(status, key, ch)  # type: ignore[arg-type]
 
     def _answer_parsed(self, user: _User, status: int, data: bytes) -> bytes | None:
         """The rare path: the full parser and the general digest client."""

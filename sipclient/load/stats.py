@@ -31,6 +31,8 @@ HISTOGRAMS = ("setup_ms", "pdd_ms", "register_ms", "instance_ms")
 #: the percentiles reported for each (p99.9 is written ``p99_9`` in JSON)
 PERCENTILES = ((50.0, "p50"), (90.0, "p90"), (99.0, "p99"), (99.9, "p99_9"))
 _HIGHEST_US = 3_600_000_000
+#: the histograms also kept per second of the run (the CSV and the charts)
+_PER_SECOND = frozenset(("setup_ms", "register_ms", "instance_ms"))
 
 
 def _histogram() -> HdrHistogram:
@@ -41,9 +43,13 @@ def _quantum(ms: float) -> int:
     """``ms`` in microseconds, rounded down to the histograms' resolution (3 significant
     digits: 2048 sub-buckets, so a unit of ``2**(bit_length - 11)``): a value the histogram
     cannot tell from ``ms``, so equal latencies can be counted before they are recorded."""
-    us = min(max(1, int(ms * 1000.0)), _HIGHEST_US)
+    us = int(ms * 1000.0)
+    if us < 2048:  # a unit of 1 us
+        return us if us > 0 else 1
+    if us > _HIGHEST_US:
+        us = _HIGHEST_US
     shift = us.bit_length() - 11
-    return us >> shift << shift if shift > 0 else us
+    return us >> shift << shift
 
 
 def reason_for_status(status: int) -> str:
@@ -76,18 +82,25 @@ class LoadStats:
         #: latencies counted by value (see _quantum), recorded into the histograms when they
         #: are read: recording one value into an HDR histogram costs microseconds
         self._pending: dict[str, Counter[int]] = {name: Counter() for name in HISTOGRAMS}
-        self._pending_rows: dict[int, Counter[int]] = {}
+        self._pending_rows: dict[int, dict[int, int]] = {}
         self.seconds: dict[int, _Second] = {}
         self.first_start: float | None = None
         self.last_end: float | None = None
         self.media: list[dict[str, Any]] = []
         self.errors: Counter[str] = Counter()  # reason text of "error" failures (first words)
+        self._index = -1  # the row of the last second recorded into (most are the same)
+        self._current: _Second | None = None
+        self._current_pending: dict[int, int] | None = None  # its latencies not recorded
 
     def _row(self, now: float) -> _Second:
-        index = max(0, int(now - self.epoch))
+        index = int(now - self.epoch)
+        if index == self._index:
+            return self._current  # type: ignore[return-value]
+        index = max(0, index)
         row = self.seconds.get(index)
         if row is None:
             row = self.seconds[index] = _Second()
+        self._index, self._current, self._current_pending = index, row, None
         return row
 
     # -- recording
@@ -97,7 +110,8 @@ class LoadStats:
         self.in_flight += 1
         if self.first_start is None:
             self.first_start = now
-        self._row(now).started += 1
+        row = self._current if int(now - self.epoch) == self._index else self._row(now)
+        row.started += 1  # type: ignore[union-attr]
 
     def status(self, status: int | str) -> None:
         """A final status of the instance's main transaction (INVITE or REGISTER), or a
@@ -105,16 +119,21 @@ class LoadStats:
         self.by_status[str(status)] += 1
 
     def latency(self, name: str, ms: float, now: float) -> None:
-        q = _quantum(ms)
-        self._pending[name][q] += 1
-        if name in ("setup_ms", "register_ms", "instance_ms"):
-            index = max(0, int(now - self.epoch))
-            if index not in self.seconds:
+        q = int(ms * 1000.0)  # _quantum(ms), inline: this runs once per instance
+        if q < 2048:
+            if q < 1:
+                q = 1
+        else:
+            q = _quantum(ms)
+        counts = self._pending[name]
+        counts[q] = counts.get(q, 0) + 1
+        if name in _PER_SECOND:
+            if int(now - self.epoch) != self._index:
                 self._row(now)
-            row = self._pending_rows.get(index)
+            row = self._current_pending
             if row is None:
-                row = self._pending_rows[index] = Counter()
-            row[q] += 1
+                row = self._current_pending = self._pending_rows.setdefault(self._index, {})
+            row[q] = row.get(q, 0) + 1
 
     @property
     def histograms(self) -> dict[str, HdrHistogram]:
@@ -134,12 +153,13 @@ class LoadStats:
             for value, n in counts.items():
                 h.record_value(value, n)
         self._pending_rows.clear()
+        self._current_pending = None
 
     def ended(self, now: float, reason: str | None = None, detail: str = "") -> None:
         """The instance is over: ``reason`` None means it completed, else why it failed."""
         self.in_flight -= 1
         self.last_end = now
-        row = self._row(now)
+        row = self._current if int(now - self.epoch) == self._index else self._row(now)
         if reason is None:
             self.completed += 1
             row.completed += 1

@@ -257,3 +257,40 @@ def test_rate_paces_the_starts():
     assert reg.tick(0.2) == pytest.approx(0.3) and reg.stats.attempted == 2
     reg.tick(0.3)
     assert reg.stats.attempted == 3 and len(sent(reg)) == 3
+
+
+def test_one_challenge_line_for_many_users_each_answers_with_its_own_password():
+    # Kamailio hands out the same nonce for a while: the line is read once, yet each user
+    # answers with its own HA1, the opaque echoed; a new realm gets a new HA1
+    reg = make(users=("1001", "1002", "1003"), calls=3, concurrency=3)
+    server = DigestServer("asterisk", b"secret", qop=(), opaque="op4que")
+    reg.tick(0.0)
+    firsts = sent(reg)
+    challenge = [("WWW-Authenticate", str(server.challenge(0.0)))]
+    for req in firsts:
+        reg.receive(answer(req, 401, challenge), SERVER, 0.01)
+    retries = sent(reg)
+    assert len(retries) == 3
+    for req in retries:
+        user = req.from_.uri.user
+        creds = req.headers.get("Authorization")
+        assert 'opaque="op4que"' in creds and f'username="{user}"' in creds
+        assert server.verify(creds, "REGISTER", PASSWORDS[user], 0.01, request_uri=req.uri,
+                             username=user).ok
+        assert not server.verify(creds, "REGISTER", "pw-other", 0.01,
+                                 request_uri=req.uri, username=user).ok
+        reg.receive(answer(req, 200), SERVER, 0.02)
+    assert reg.stats.completed == 3
+    # the removals meet another realm
+    other = DigestServer("elsewhere", b"secret2", qop=())
+    reg.tick(0.03)
+    removes = sent(reg)
+    for req in removes:
+        reg.receive(answer(req, 401, [("WWW-Authenticate", str(other.challenge(0.03)))]),
+                    SERVER, 0.03)
+    for req in sent(reg):
+        user = req.from_.uri.user
+        creds = req.headers.get("Authorization")
+        assert 'realm="elsewhere"' in creds
+        assert other.verify(creds, "REGISTER", PASSWORDS[user], 0.03, request_uri=req.uri,
+                            username=user).ok
