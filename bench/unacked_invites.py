@@ -1,6 +1,7 @@
 """N INVITEs to ``sipclient answer`` that are never ACKed (issue #13, RFC 3261 13.3.1.4).
 
     .venv/bin/python bench/unacked_invites.py [--calls 1000] [--rate 200] [--t1 0.5]
+        [--rounds R] [--warmup W]
 
 Starts ``sipclient answer --no-register`` on a free loopback port (a subprocess), sends N
 INVITEs from one raw UDP socket, each retransmitted like a UAC does (timer A) until a
@@ -76,6 +77,9 @@ def main() -> int:
     ap.add_argument("--t1", type=float, default=0.5)
     ap.add_argument("--rounds", type=int, default=1,
                     help="repeat the N calls; memory after each round shows any growth")
+    ap.add_argument("--warmup", type=int, default=0, metavar="W",
+                    help="first W un-ACKed INVITEs that end and leave before 'before' is "
+                         "taken (the modules and tables a first call loads stay for good)")
     args = ap.parse_args()
     limit = 64 * args.t1
     port = free_udp_port()
@@ -133,6 +137,15 @@ def main() -> int:
                 bye_at.setdefault(msg.call_id, now)
                 sock.sendto(bytes(build_response(msg, 200)), ("127.0.0.1", port))
 
+    def send_invite(name: str, until: float) -> None:
+        """One INVITE under a new Call-ID, retransmitted by pump() until answered."""
+        call_id = f"{name}-{uuid.uuid4().hex[:8]}"
+        data = invite(port, mine, call_id)
+        sock.sendto(data, ("127.0.0.1", port))
+        now = time.monotonic()
+        pending[call_id] = [data, now + args.t1, args.t1, now]
+        pump(until)
+
     try:
         deadline = time.monotonic() + 20
         while "waiting for calls" not in Path(out.name).read_text():
@@ -140,17 +153,21 @@ def main() -> int:
                 raise SystemExit(f"answer did not start:\n{Path(out.name).read_text()}")
             time.sleep(0.05)
         time.sleep(0.5)
+        fds_cold, rss_cold = fds(proc.pid), rss_kb(proc.pid)
+        start = time.monotonic()
+        for n in range(args.warmup):
+            send_invite(f"warmup-{n}", start + (n + 1) / args.rate)
+        if args.warmup:
+            pump(time.monotonic() + 2 * limit + 4)  # ended, then gone from the agent
+            first_200.clear(), bye_at.clear(), refused.clear()
+            retransmissions = 0
         fds0, rss0 = fds(proc.pid), rss_kb(proc.pid)
+        peak_fds, peak_rss = fds0, rss0
         after_rounds: list[tuple[int, int]] = []
         for rnd in range(args.rounds):
             start = time.monotonic()
             for n in range(args.calls):
-                call_id = f"unacked-{rnd}-{n}-{uuid.uuid4().hex[:8]}"
-                data = invite(port, mine, call_id)
-                sock.sendto(data, ("127.0.0.1", port))
-                now = time.monotonic()
-                pending[call_id] = [data, now + args.t1, args.t1, now]
-                pump(start + (n + 1) / args.rate)
+                send_invite(f"unacked-{rnd}-{n}", start + (n + 1) / args.rate)
             sent = time.monotonic() - start
             pump(time.monotonic() + limit + 2)
             while len(bye_at) < len(first_200) and time.monotonic() < start + sent + 3 * limit:
@@ -177,9 +194,12 @@ def main() -> int:
           f"fastest {min(took, default=0):.2f} s")
     print(f"descriptors: before {fds0}, peak {peak_fds}, all ended {fds_ended}, "
           f"after 64*T1 more {fds1}")
+    if args.warmup:
+        print(f"warm-up: {args.warmup} un-ACKed INVITEs ended and gone; the process went "
+              f"{fds_cold} -> {fds0} descriptors, {rss_cold / 1024:.1f} -> {rss0 / 1024:.1f} MiB")
     print(f"resident memory: before {rss0 / 1024:.1f} MiB, peak {peak_rss / 1024:.1f} MiB, "
           f"all ended {rss_ended / 1024:.1f} MiB, after {rss1 / 1024:.1f} MiB")
-    print(f"RSS after / before: {100 * rss1 / rss0:.0f} % (the must-show: within 125 %)")
+    print(f"RSS after / before: {100 * rss1 / rss0:.0f} %")
     if args.rounds > 1:
         print("after each round: " + ", ".join(f"{f} fds / {r / 1024:.1f} MiB"
                                                for f, r in after_rounds))
