@@ -76,10 +76,21 @@ class AudioAnalyser:
                  keep_frames: int = 30000) -> None:  # 10 minutes of 20 ms frames
         self.recorder = recorder
         self.keep_frames = keep_frames
-        self.digits: list[str] = []  #: in-band digits heard
+        self._digits: list[str] = []
         self._frames: list[np.ndarray] = []
         self._times: list[float] = []
         self._detector = goertzel.DtmfDetector(8000)
+        self._unheard: list[np.ndarray] = []  # frames the DTMF detector has not seen yet
+
+    #: frames the DTMF detector is fed at once (the detector's blocks do not depend on how
+    #: the audio is cut, so batching changes no result; reading :attr:`digits` feeds the rest)
+    DETECT_FRAMES = 8
+
+    @property
+    def digits(self) -> list[str]:
+        """In-band digits heard so far."""
+        self._detect()
+        return self._digits
 
     def __call__(self, samples: np.ndarray, now: float) -> None:
         self._frames.append(samples)
@@ -88,7 +99,15 @@ class AudioAnalyser:
             del self._frames[:1000], self._times[:1000]
         if self.recorder is not None:
             self.recorder.write(samples)
-        self.digits += [d.digit for d in self._detector.feed(samples)]
+        self._unheard.append(samples)
+        if len(self._unheard) >= self.DETECT_FRAMES:
+            self._detect()
+
+    def _detect(self) -> None:
+        if self._unheard:
+            samples = np.concatenate(self._unheard)
+            self._unheard.clear()
+            self._digits += [d.digit for d in self._detector.feed(samples)]
 
     def received_audio(self, since: float | None = None) -> np.ndarray:
         """The decoded audio (int16, 8 kHz) played out at or after loop time ``since``."""

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import time
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
 __all__ = ["MediaClock", "Paced"]
+
+log = logging.getLogger(__name__)
 
 
 class Paced(Protocol):
@@ -60,67 +63,62 @@ class MediaClock:
         self.loop = loop
         # the time each packet is really sent, for its send-time error: uvloop's time() is
         # the loop iteration's cached millisecond, CLOCK_MONOTONIC as time.monotonic() is
+        # (the default loop's time() is time.monotonic() too, one Python call further)
         if precise is None:
-            precise = (time.monotonic if type(loop).__module__.startswith("uvloop")
+            precise = (time.monotonic if type(loop).__module__.startswith(("uvloop", "asyncio"))
                        else loop.time)
         self.precise = precise
         self.epoch = loop.time()
-        self._slots: dict[int, list[Any]] = {}  # slot index -> streams due then
-        self._heap: list[int] = []  # slot indexes that have streams (lazy: may be stale)
-        self._where: dict[int, int] = {}  # id(stream) -> its next slot
-        self._load: dict[tuple[int, int], int] = {}  # (period, phase) -> streams there
-        self._phase: dict[int, tuple[int, int]] = {}  # id(stream) -> (period, phase)
+        # streams of one (period, phase) fall due together: they form a group that moves
+        # through the grid as one list (no per-stream bookkeeping in the tick)
+        self._groups: dict[tuple[int, int], list[Any]] = {}
+        self._next: dict[tuple[int, int], int] = {}  # group -> its next slot
+        self._heap: list[tuple[int, tuple[int, int]]] = []  # (slot, group); lazy: may be stale
+        self._key: dict[int, tuple[int, int]] = {}  # id(stream) -> its group
+        self._removals = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_slot: int | None = None
         self.ticks = 0  #: times the clock fired (one pass each)
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._key)
 
     # ------------------------------------------------------------------ streams
 
     def add(self, stream: Paced) -> float:
         """Pace ``stream`` from its next slot on; returns its first deadline (loop time)."""
-        if id(stream) in self._where:
+        if id(stream) in self._key:
             self.remove(stream)
         period = max(1, round(stream.ptime / self.SLOT))
         now_slot = int((self.loop.time() - self.epoch) / self.SLOT) + 1
+        groups = self._groups
         # the least busy phase of this period (ties: the soonest)
-        phase = min(range(period), key=lambda p: (self._load.get((period, p), 0),
+        phase = min(range(period), key=lambda p: (len(groups.get((period, p), ())),
                                                   (p - now_slot) % period))
+        key = (period, phase)
+        self._key[id(stream)] = key
+        group = groups.get(key)
+        if group is not None:
+            group.append(stream)
+            return self.epoch + self._next[key] * self.SLOT
+        groups[key] = [stream]
         first = now_slot + (phase - now_slot) % period
-        self._load[(period, phase)] = self._load.get((period, phase), 0) + 1
-        self._phase[id(stream)] = (period, phase)
-        self._put(stream, first)
+        self._next[key] = first
+        heapq.heappush(self._heap, (first, key))
+        if self._timer_slot is None or first < self._timer_slot:
+            self._arm(first)
         return self.epoch + first * self.SLOT
 
     def remove(self, stream: Paced) -> None:
-        slot = self._where.pop(id(stream), None)
-        if slot is None:
+        key = self._key.pop(id(stream), None)
+        if key is None:
             return
-        streams = self._slots.get(slot)
-        if streams is not None:
-            try:
-                streams.remove(stream)
-            except ValueError:
-                pass
-            if not streams:
-                del self._slots[slot]
-        key = self._phase.pop(id(stream))
-        self._load[key] -= 1
-        if not self._load[key]:
-            del self._load[key]
-
-    def _put(self, stream: Paced, slot: int) -> None:
-        self._where[id(stream)] = slot
-        streams = self._slots.get(slot)
-        if streams is None:
-            self._slots[slot] = [stream]
-            heapq.heappush(self._heap, slot)
-        else:
-            streams.append(stream)
-        if self._timer_slot is None or slot < self._timer_slot:
-            self._arm(slot)
+        self._removals += 1
+        group = self._groups[key]
+        group.remove(stream)
+        if not group:  # its heap entry goes stale
+            del self._groups[key]
+            del self._next[key]
 
     # ------------------------------------------------------------------ the tick
 
@@ -140,37 +138,36 @@ class MediaClock:
         due_slot = int((now + self.EARLY - self.epoch) / self.SLOT + 1e-6)
         if fired is not None and fired > due_slot:
             due_slot = fired
-        heap, slots, precise = self._heap, self._slots, self.precise
-        analyse: list[Any] = []
-        while heap and heap[0] <= due_slot:
-            slot = heapq.heappop(heap)
-            streams = slots.pop(slot, None)
-            if not streams:
-                continue
+        heap, groups, nexts, keys = self._heap, self._groups, self._next, self._key
+        precise = self.precise
+        analyse: list[list[Any]] = []
+        while heap and heap[0][0] <= due_slot:
+            slot, key = heapq.heappop(heap)
+            if nexts.get(key) != slot:
+                continue  # stale: the group emptied (and maybe came back elsewhere)
+            group = groups[key]
             deadline = self.epoch + slot * self.SLOT
-            for stream in streams:
-                if self._where.get(id(stream)) != slot:
+            removals = self._removals
+            for stream in tuple(group):
+                if self._removals != removals and keys.get(id(stream)) != key:
                     continue  # removed (or re-added) by an earlier stream of this pass
-                period = self._phase[id(stream)][0]
                 try:
                     stream.send_due(precise(), deadline)
-                finally:
-                    if id(stream) in self._where:  # not removed by its own send_due
-                        nxt = slot + period
-                        behind = (due_slot - nxt) // period
-                        if behind > 1:  # the loop stalled: skip, the receiver sees loss
-                            nxt += behind * period
-                        self._where[id(stream)] = nxt
-                        later = slots.get(nxt)
-                        if later is None:
-                            slots[nxt] = [stream]
-                            heapq.heappush(heap, nxt)
-                        else:
-                            later.append(stream)
-                analyse.append(stream)
-        for stream in analyse:  # every due packet is out: now the analysis
-            stream.after_send(now)
-        while heap and heap[0] not in slots:
+                except Exception:  # noqa: BLE001 - one broken stream must not stop the rest
+                    log.exception("media clock: send_due of %r", stream)
+            if key in groups:  # not emptied by its own streams
+                period = key[0]
+                nxt = slot + period
+                behind = (due_slot - nxt) // period
+                if behind > 1:  # the loop stalled: skip, the receiver sees loss
+                    nxt += behind * period
+                nexts[key] = nxt
+                heapq.heappush(heap, (nxt, key))
+                analyse.append(group)
+        for group in analyse:  # every due packet is out: now the analysis
+            for stream in tuple(group):
+                stream.after_send(now)
+        while heap and nexts.get(heap[0][1]) != heap[0][0]:
             heapq.heappop(heap)
         if heap:
-            self._arm(heap[0])
+            self._arm(heap[0][0])

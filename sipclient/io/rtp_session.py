@@ -11,6 +11,8 @@ sockets and timers; everything else is in :mod:`sipclient.media.stream`:
   SDP, from the port we announced (RFC 4961);
 * **RTCP** every ~5 s (RFC 3550 6.2, randomised 0.5-1.5 as 6.3.1 asks), BYE at :meth:`stop`;
 * **DTMF**: :meth:`send_dtmf` returns a future done once the last digit was sent;
+* **receiving**: the RTP socket is watched with every other of the process
+  (:class:`~sipclient.io.rtp_readers.RtpReaders`: one readiness per loop pass for all);
 * **tap** (a capture): ``tap(direction, local, remote, data, when)`` sees every RTP and RTCP
   datagram sent (``"out"``) and received (``"in"``, before any parsing), ``when`` being the
   loop time the statistics use for that arrival, so a capture written from it gives tshark
@@ -33,6 +35,7 @@ import numpy as np
 
 from sipclient.io.changes import Changes
 from sipclient.io.media_clock import MediaClock
+from sipclient.io.rtp_readers import RtpReaders
 from sipclient.media import audio, ports
 from sipclient.media.stream import STREAM_LEVELS, RtpStream, StreamParams
 from sipclient.proto.errors import LocalProtocolError
@@ -133,7 +136,7 @@ class RtpSession(RtpStream):
                     continue
                 raise
             self._rtp_sock = socks[0]  # read directly: every readiness drains a batch
-            loop.add_reader(socks[0].fileno(), self._read_rtp)
+            RtpReaders.of(loop).add(socks[0].fileno(), self._read_rtp)
             self.port = port  # a stop() during the await below releases it
             self._rtcp, _ = await loop.create_datagram_endpoint(
                 lambda: _Udp(self._on_rtcp), sock=socks[1])
@@ -197,7 +200,7 @@ class RtpSession(RtpStream):
             self._rtcp.close()
         if self._rtp_sock is not None:
             if self._loop is not None:
-                self._loop.remove_reader(self._rtp_sock.fileno())
+                RtpReaders.of(self._loop).remove(self._rtp_sock.fileno())
             self._rtp_sock.close()
         if self.port:
             _allocator(self.port_range).release(self.port)
@@ -230,28 +233,28 @@ class RtpSession(RtpStream):
             self.tap = None
 
     def _read_rtp(self) -> None:
-        sock = self._rtp_sock
+        """What the socket holds, up to :data:`READ_BATCH` datagrams; waiters wake once."""
+        sock, loop = self._rtp_sock, self._loop
+        if sock is None or loop is None:
+            return
+        got = False
         for _ in range(READ_BATCH):
-            if sock is None or self._stopped:
-                return
+            if self._stopped:
+                break
             try:
                 data, addr = sock.recvfrom(65536)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as exc:  # ICMP port unreachable and friends
                 log.debug("RTP socket: %s", exc)
-                return
-            self._on_rtp(data, addr)
-
-    def _on_rtp(self, data: bytes, addr: Any) -> None:
-        if self._loop is None:
-            return
-        now = self._now()  # the arrival time of the statistics and of the tap alike
-        if self.tap is not None:
-            self._tapped("in", self.port, addr, data, now)
-        if not self._stopped:
+                break
+            now = loop.time()  # the arrival time of the statistics and of the tap alike
+            if self.tap is not None:
+                self._tapped("in", self.port, addr, data, now)
             self.receive_rtp(data, now)
-        self._received.wake()
+            got = True
+        if got:
+            self._received.wake()
 
     def _on_rtcp(self, data: bytes, addr: Any) -> None:
         if self._loop is None:

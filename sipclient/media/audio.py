@@ -94,14 +94,33 @@ class ToneSource(Source):
         self.sample_rate = sample_rate
         self._position = 0
 
-    def read(self, count: int) -> np.ndarray:
-        n = np.arange(self._position, self._position + count, dtype=np.float64)
-        self._position += count
+        # whole-Hz tones repeat every rate / gcd(f, rate) samples: one period is computed
+        # once and read in a ring (the same samples, bit for bit, as computing them)
+        self._period: np.ndarray | None = None
+        if all(f.is_integer() and f > 0 for f in self.frequencies):
+            length = 1
+            for f in self.frequencies:
+                length = math.lcm(length, sample_rate // math.gcd(int(f), sample_rate))
+            # whole periods filling a second at least: a frame is mostly one slice
+            self._period = self._compute(0, length * -(-sample_rate // length))
+
+    def _compute(self, position: int, count: int) -> np.ndarray:
+        n = np.arange(position, position + count, dtype=np.float64)
         signal = np.zeros(count)
         for frequency in self.frequencies:
             # phase from (position * f) mod rate keeps precision over long runs
             signal += np.sin(2 * np.pi * ((n * frequency) % self.sample_rate) / self.sample_rate)
         return _to_int16(signal * _amplitude(self.level_dbfs))
+
+    def read(self, count: int) -> np.ndarray:
+        position, self._position = self._position, self._position + count
+        if self._period is None:
+            return self._compute(position, count)
+        period = self._period
+        start = position % len(period)
+        if start + count <= len(period):
+            return period[start:start + count].copy()
+        return np.take(period, np.arange(start, start + count), mode="wrap")
 
 
 class SilenceSource(Source):

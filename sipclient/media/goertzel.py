@@ -105,22 +105,23 @@ class DtmfDetector:
         self._active_last = 0  # index of the last block that hit the active digit
 
     def _classify(self, blocks: np.ndarray) -> list[str | None]:
+        """Each block's digit (or None), every check vectorised over the blocks."""
         power = goertzel_power(blocks, _FREQUENCIES, self.sample_rate)
         energy = np.sum(blocks * blocks, axis=1)
-        result: list[str | None] = []
-        for rowp, colp, total in zip(power[:, :4], power[:, 4:], energy):
-            r, c = int(np.argmax(rowp)), int(np.argmax(colp))
-            row, col = rowp[r], colp[c]
-            ok = (
-                row >= self._min_power and col >= self._min_power
-                and col * self._max_twist >= row and row * self._max_reverse_twist >= col
-                and all(row >= self._peak_ratio * p for i, p in enumerate(rowp) if i != r)
-                and all(col >= self._peak_ratio * p for i, p in enumerate(colp) if i != c)
-                # tone power of an on-frequency sine: 2 |X|^2 / N equals its share of sum(x^2)
-                and 2 * (row + col) / self.block >= self._min_energy_share * total
-            )
-            result.append(_DIGIT_AT[(ROW_FREQUENCIES[r], COLUMN_FREQUENCIES[c])] if ok else None)
-        return result
+        rowp, colp = power[:, :4], power[:, 4:]
+        r, c = np.argmax(rowp, axis=1), np.argmax(colp, axis=1)
+        at = np.arange(len(blocks))
+        row, col = rowp[at, r], colp[at, c]
+        # each winner beats the other three of its group: beats the second strongest (a tie
+        # for the strongest fails, as the winner cannot beat its equal by the ratio)
+        row_next, col_next = np.sort(rowp, axis=1)[:, -2], np.sort(colp, axis=1)[:, -2]
+        ok = ((row >= self._min_power) & (col >= self._min_power)
+              & (col * self._max_twist >= row) & (row * self._max_reverse_twist >= col)
+              & (row >= self._peak_ratio * row_next) & (col >= self._peak_ratio * col_next)
+              # tone power of an on-frequency sine: 2 |X|^2 / N is its share of sum(x^2)
+              & (2 * (row + col) / self.block >= self._min_energy_share * energy))
+        return [_DIGIT_AT[(ROW_FREQUENCIES[ri], COLUMN_FREQUENCIES[ci])] if hit else None
+                for hit, ri, ci in zip(ok.tolist(), r.tolist(), c.tolist())]
 
     def _seconds(self, blocks: int) -> float:
         return blocks * self.block / self.sample_rate

@@ -180,6 +180,50 @@ class StreamStats:
         self._bad_seq = (seq + 1) & 0xFFFF
         return "stray"
 
+    def count(self, seq: int, timestamp: int, arrival: float, size: int,
+              payload_type: int) -> None:
+        """:meth:`update` of an audio packet without marker (``size``: the whole packet, a
+        12-byte header): the common packet (the next sequence numbers, in time sequence,
+        the payload type of the one before, not comfort noise) takes a short path with the
+        same result; any other goes through :meth:`update`."""
+        max_seq = self.max_seq
+        udelta = (seq - max_seq) & 0xFFFF
+        timed_ts = self._timed_ts
+        ext_ts = self._ext_ts + (((timestamp - self._ext_ts + 0x80000000) & 0xFFFFFFFF)
+                                 - 0x80000000)
+        if (not self.packets or not 0 < udelta < MAX_DROPOUT or timed_ts is None
+                or payload_type != self._prev_pt or payload_type in _CN
+                or not 0 <= ext_ts - self._first_ext < 0x80000000):
+            self.update(seq, timestamp, arrival, size=size, payload_size=size - 12,
+                        payload_type=payload_type)
+            return
+        # _timing, in time sequence, timed and regular
+        self._ext_ts = ext_ts
+        self.timed_packets += 1
+        delta = self._delta = arrival - self._ref_arrival
+        jitter = self.jitter
+        jitter += (abs(delta * self.clock_rate - (ext_ts - timed_ts)) - jitter) / 16.0
+        self.jitter = jitter
+        self._timed_ts = ext_ts
+        if delta > self.max_delta:
+            self.max_delta = delta
+        if jitter > self.max_jitter:
+            self.max_jitter = jitter
+        n = self.packets - 1
+        self._mean_jitter = (self._mean_jitter * n + jitter) / (n + 1)
+        self._ref_arrival = self.last_arrival = arrival
+        self._prev_ts = timestamp
+        # the sequence: in order, possibly after a gap
+        self.packets += 1
+        self.bytes += size
+        self.payload_bytes += size - 12
+        self.payload_type_counts[payload_type] += 1
+        ext = self.cycles + max_seq + udelta
+        if seq < max_seq:
+            self.cycles += 1 << 16
+        self.max_seq = seq
+        self._remember(ext)
+
     def _init_seq(self, seq: int) -> None:
         self.base_seq = self.cycles + seq
         self.max_seq = seq

@@ -121,6 +121,7 @@ class RtpStream:
         self._dtmf_done: list[tuple[int, Any]] = []  # (tick, token): digits finished then
         self._inband_tone: np.ndarray | None = None
         self._n, self._ts0 = 0, self.sender.timestamp
+        self._samples = 160  # params.samples, kept (read per packet)
         self._anchor = (0.0, 0)  # (deadline, frame number) of the last frame sent
         self._sent_since_report = False
 
@@ -148,6 +149,7 @@ class RtpStream:
         if old is not None and (old.codec, old.payload_type, old.ptime_ms) == (
                 params.codec, params.payload_type, params.ptime_ms):
             return False
+        self._samples = params.samples
         self.encoder = codecs.by_name(params.codec).encoder()
         self.sender.payload_type = params.payload_type
         self.sender.samples_per_packet = params.samples
@@ -190,7 +192,14 @@ class RtpStream:
             return
         if p.send and p.remote is not None:
             self.send_late.append(now - deadline)
-            self._send_frame(p, (self._ts0 + self._n * p.samples) & 0xFFFFFFFF, now)
+            timestamp = (self._ts0 + self._n * self._samples) & 0xFFFFFFFF
+            if (self._payloads and not self._dtmf_queue and not self._dtmf_plan
+                    and self._inband_tone is None):  # level "packets", no DTMF: the bytes
+                self.transmit(self.sender.packet_bytes(
+                    self._payloads[self._n % len(self._payloads)], timestamp), p.remote, now)
+                self._sent_since_report = True
+            else:
+                self._send_frame(p, timestamp, now)
         self._anchor = (deadline, self._n)
         self._n += 1
         while self._dtmf_done and self._dtmf_done[0][0] <= self._n:
@@ -263,8 +272,11 @@ class RtpStream:
                 stream = self.stats.streams.get(ssrc)
                 if stream is None:
                     stream = self.stats.streams[ssrc] = StreamStats(ssrc, p.clock_rate)
-                stream.update(seq, ts, now, marker=bool(b1 & 0x80), size=len(data),
-                              payload_size=len(data) - 12, payload_type=pt)
+                if b1 & 0x80:
+                    stream.update(seq, ts, now, marker=True, size=len(data),
+                                  payload_size=len(data) - 12, payload_type=pt)
+                else:
+                    stream.count(seq, ts, now, len(data), pt)
                 return
         try:
             pkt = RtpPacket.parse(data)

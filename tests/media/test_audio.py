@@ -138,3 +138,19 @@ def test_recorder_leaves_a_valid_wav_when_the_process_dies(tmp_path):
         recorded = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
     assert recorded.size >= 8000  # at most the last flush interval is lost
     assert dominant_frequency(recorded) == pytest.approx(1000, rel=0.01)
+
+
+def test_tone_source_period_ring_gives_the_computed_samples():
+    """Whole-Hz tones are read from one precomputed period: the same samples, bit for bit,
+    as computing every read (any read size, across the period's end, long runs)."""
+    import numpy as np
+
+    from sipclient.media import audio
+
+    for freqs in ([1000], [697, 1209], [350, 440], [440.5]):
+        ring, computed = audio.ToneSource(freqs), audio.ToneSource(freqs)
+        for n in (160, 7, 3000, 160, 8000, 50, 160):
+            want = computed._compute(computed._position, n)
+            computed._position += n
+            got = ring.read(n)
+            assert got.dtype == np.int16 and np.array_equal(got, want), freqs

@@ -213,3 +213,28 @@ def test_matches_tshark_rtp_streams(capture, ssrc, heuristic):
     assert s.max_delta_ms == pytest.approx(want["max_delta_ms"], abs=0.0006)
     assert s.mean_jitter_ms == pytest.approx(want["mean_jitter_ms"], abs=0.0006)
     assert s.max_jitter_ms == pytest.approx(want["max_jitter_ms"], abs=0.0006)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_count_short_path_gives_the_figures_of_update(seed):
+    """``count`` (the receive path of level "packets") and ``update`` agree on every figure,
+    through loss, reordering, duplicates, sequence wraps, timestamp jumps, comfort noise and
+    payload type changes."""
+    import random
+
+    rng = random.Random(seed)
+    a, b = StreamStats(1), StreamStats(1)
+    seq, ts, t = rng.getrandbits(16), rng.getrandbits(32), 10.0
+    for _ in range(3000):
+        r = rng.random()
+        if r < 0.03:
+            seq += rng.choice((2, 5, -1, -3, 0, 4000))  # loss, reorder, duplicate, jump
+        elif r < 0.04:
+            ts += rng.choice((1 << 31, 160 * 50, -8000))
+        pt = 13 if r > 0.995 else (8 if 0.98 < r <= 0.99 else 0)
+        seq, ts = seq & 0xFFFF, ts & 0xFFFFFFFF
+        t += 0.02 + rng.uniform(-0.004, 0.004)
+        a.update(seq, ts, t, size=172, payload_size=160, payload_type=pt)
+        b.count(seq, ts, t, 172, pt)
+        seq, ts = seq + 1, ts + 160
+    assert vars(a) == vars(b)
