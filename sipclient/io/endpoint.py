@@ -138,6 +138,9 @@ class Endpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._arm_pending = False
+        #: addresses whose failed sends were logged: a peer cut off (one that does not read)
+        #: fails every answer still owed to it, and one line says so, not thousands
+        self._failing: set[Address] = set()
         self._outbox: asyncio.Queue[tuple[bytes, Address, Request | Response | None] | None]
         self._outbox = asyncio.Queue()
         self._queued = 0  # items put in the outbox and not yet handed to the transport
@@ -267,7 +270,7 @@ class Endpoint:
         try:
             self._send_now(data, addr)  # type: ignore[misc]
         except (TransportError, OSError) as exc:
-            log.warning("send to %s failed: %s", addr, exc)
+            self._log_failed(addr, exc)
             self._loop.call_soon(self._fail_towards, addr, str(exc))
 
     def _enqueue(self, item: tuple[bytes, Address, Request | Response | None]) -> None:
@@ -338,7 +341,7 @@ class Endpoint:
                 try:
                     await self.transport.send(data, addr)
                 except (TransportError, OSError) as exc:
-                    log.warning("send to %s failed: %s", addr, exc)
+                    self._log_failed(addr, exc)
                     self._fail_towards(addr, str(exc))
                 except Exception:  # noqa: BLE001 - keep writing whatever happens
                     log.exception("send to %s crashed", addr)
@@ -346,6 +349,17 @@ class Endpoint:
                 self._queued -= 1
                 if self._queued == 0:
                     self._drained.set()
+
+    def _log_failed(self, addr: Address, exc: Exception) -> None:
+        """A warning for the first failed send to ``addr``, debug lines for the rest (a
+        hostile peer must not turn into a log storm; at most 1,000 addresses remembered)."""
+        if addr in self._failing:
+            log.debug("send to %s failed: %s", addr, exc)
+            return
+        if len(self._failing) >= 1000:
+            self._failing.clear()
+        self._failing.add(addr)
+        log.warning("send to %s failed: %s (further failures to it are not shown)", addr, exc)
 
     def _fail_towards(self, addr: Address, reason: str) -> None:
         """Report a transport failure to every client transaction sending to ``addr``."""

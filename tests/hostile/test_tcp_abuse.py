@@ -95,6 +95,9 @@ def agent():
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err, err[-3000:]
+    # the answers owed to a peer that was cut off fail: one line says so, not one each (a
+    # log storm into a pipe nobody reads stalled the agent)
+    assert err.count("send to") <= 10, err[:2000]
     assert proc.returncode == 130, err[-2000:]
 
 
@@ -156,7 +159,7 @@ def test_a_peer_that_never_reads_is_disconnected(agent):
     sock.connect(("127.0.0.1", agent.port))
     sock.settimeout(0.5)
     sent, cut = 0, False
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a bound, not a timing claim (a busy CI machine)
     while time.monotonic() < deadline and not cut:
         try:  # the answers pile up on the agent's side until it lets this peer go
             sock.sendall(b"".join(options(agent.port, 1000 + sent + i) for i in range(100)))
@@ -166,7 +169,7 @@ def test_a_peer_that_never_reads_is_disconnected(agent):
         except (BrokenPipeError, ConnectionResetError):
             cut = True
     sock.close()
-    assert cut, f"{sent} requests, never read, and still connected after 20 s"
+    assert cut, f"{sent} requests, never read, and still connected after 60 s"
     assert rss_mb(agent.pid) < rss0 + 30
     assert answered(agent.port)
 
