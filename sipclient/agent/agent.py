@@ -504,7 +504,7 @@ class Agent:
             return
         if method == "CANCEL":
             session = self.sessions.get(req.call_id)
-            if isinstance(session, IncomingCall) and event.cancels == session.key:
+            if event.cancels is not None and event.cancels == getattr(session, "key", None):
                 session.on_cancel(event)
             else:
                 self.respond(event, 481)

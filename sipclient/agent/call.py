@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from sipclient.proto.errors import ParseError
 from sipclient.proto.message import Request, Response
 from sipclient.proto.timers import TimerConfig
 
+from .ended import EndedSession
 from .errors import AgentError, SipFailure, SipTimeout
 from .media_session import MediaSession
 
@@ -37,6 +39,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Call", "DialogSession"]
 
 log = logging.getLogger(__name__)
+
+#: how many in-dialog requests from the remote :attr:`DialogSession.received` keeps
+RECEIVED_KEPT = 32
 
 
 def _quiet(fut: asyncio.Future) -> None:
@@ -59,7 +64,8 @@ class DialogSession:
         self._on_hold = False
         self.end_reason: str | None = None
         self.bye_response: Response | None = None  # the answer to our BYE
-        self.received: list[Request] = []  # in-dialog requests from the remote
+        #: the newest in-dialog requests from the remote (bounded: a long call gets many)
+        self.received: deque[Request] = deque(maxlen=RECEIVED_KEPT)
         #: sipfrag status codes of the NOTIFYs for our REFER (RFC 3515 2.4.5)
         self.refer_progress: asyncio.Queue[int] = asyncio.Queue()
         self._refer_sent = False
@@ -128,11 +134,21 @@ class DialogSession:
             self._ended.set_result(reason)
             if self.dialog is not None:
                 self.dialog.terminate()
-            self.agent.spawn(self.media.close())
+            closing = self.agent.spawn(self.media.close())
             # leave the agent's session map once a late CANCEL or request retransmission can
             # no longer come (64*T1, as timer L; RFC 6026): a long run must not keep every call
             t1 = (self.agent.config.timers or TimerConfig()).t1
-            self.agent.forget_later(self, 64 * t1)
+            self.agent.forget_later(self._slimmed(closing), 64 * t1)
+
+    def _slimmed(self, closing: asyncio.Task[None]) -> DialogSession | EndedSession:
+        """What the agent keeps of this ended call until it leaves: an :class:`EndedSession`
+        (no parsed message, SDP or media), or the whole call while its REFER's NOTIFYs may
+        still come (RFC 3515 2.4.4)."""
+        sessions = self.agent.sessions
+        if self._refer_sent or sessions.get(self.call_id) is not self:
+            return self
+        slim = sessions[self.call_id] = EndedSession(self, closing)
+        return slim
 
     def _leave_agent(self) -> None:
         if self._refer_sent:  # the REFER's subscription outlives the call (RFC 3515 2.4.4)

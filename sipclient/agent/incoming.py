@@ -140,14 +140,12 @@ class IncomingCall(DialogSession):
         closed) and the dialog is closed with a BYE, whatever the BYE's fate."""
         if self.is_ended or self.acked.is_set() or self.dialog is None:
             return
-        bye = self.dialog.create_request("BYE", headers=[("User-Agent",
-                                                           self.agent.config.user_agent)])
+        agent = self.agent
+        bye = self.dialog.create_request("BYE", headers=[("User-Agent", agent.config.user_agent)])
+        hop = agent.next_hop(self.dialog, self.source_addr)
         self._end("no ACK within 64*T1: local BYE")
-        try:
-            await self.agent.send_authenticated(bye, addr=self.agent.next_hop(self.dialog,
-                                                                        self.source_addr))
-        except AgentError as exc:
-            log.info("%s: the BYE after the missing ACK: %s", self, exc)
+        # the BYE's transaction may last 64*T1 more: it keeps the BYE, not the whole call
+        agent.spawn(_bye_after_no_ack(agent, bye, hop, repr(self)))
 
     def on_ack(self, event: AckReceived) -> None:
         super().on_ack(event)  # a late offer's answer (our 200 made the offer)
@@ -179,3 +177,11 @@ class IncomingCall(DialogSession):
     def _end(self, reason: str) -> None:
         self.agent.admission.left(self)
         super()._end(reason)
+
+
+async def _bye_after_no_ack(agent: Agent, bye: Request, hop: tuple[str, int], who: str
+                            ) -> None:
+    try:
+        await agent.send_authenticated(bye, addr=hop)
+    except AgentError as exc:
+        log.info("%s: the BYE after the missing ACK: %s", who, exc)
