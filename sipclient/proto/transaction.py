@@ -431,7 +431,7 @@ class Transaction:
             elif verb in ("rearm", "rearm_t2"):
                 self._rearm(arg, verb == "rearm_t2")
             else:
-                getattr(self, _DO.get(verb) or "_do_" + verb)(message, effects)
+                getattr(self, _DO[verb])(message, effects)
 
     def _start(self, name: str, now: float) -> None:
         duration = self.timers.duration(name, self.reliable)
