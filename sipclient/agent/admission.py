@@ -28,7 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent
     from .incoming import IncomingCall
 
-__all__ = ["Admission"]
+__all__ = ["Admission", "RETRY_AFTER"]
+
+#: the header of every 503 for want of room: try again in a few seconds (RFC 3261 21.5.4)
+RETRY_AFTER = ("Retry-After", "5")
 
 
 class Admission:

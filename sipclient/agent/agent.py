@@ -44,7 +44,7 @@ from sipclient.proto.builders import build_response
 from sipclient.proto.uac import authenticate
 from sipclient.proto.uri import SipUri
 
-from .admission import Admission
+from .admission import RETRY_AFTER, Admission
 from .call import Call, DialogSession
 from .config import AgentConfig
 from .errors import (AgentError, AuthenticationFailed, SipTimeout, TransportFailure,
@@ -530,7 +530,7 @@ class Agent:
             status, why = refused
             log.info("%s: INVITE %s refused with %d: %s", self, event.request.call_id,
                      status, why)
-            self.respond(event, status, headers=[("Retry-After", "5")] * (status == 503))
+            self.respond(event, status, headers=[RETRY_AFTER] if status == 503 else [])
             return
         call = IncomingCall(self, event, make_call_media(self))
         self.sessions[call.call_id] = call

@@ -17,6 +17,7 @@ from sipclient.proto.dialog import Dialog
 from sipclient.proto.errors import LocalProtocolError
 from sipclient.proto.message import Request, Response
 
+from .admission import RETRY_AFTER
 from .call import DialogSession
 from .errors import AgentError
 from .media_session import MediaSession
@@ -163,7 +164,7 @@ class IncomingCall(DialogSession):
             return
         if self.final is None:
             try:
-                self._send(503, extra=[("Retry-After", "5")])
+                self._send(503, extra=[RETRY_AFTER])
             except AgentError:
                 pass
             self._end(f"dropped: {why}")
