@@ -24,6 +24,19 @@ def _agent(pbx: FakePbx, **kw) -> Agent:
                              timers=TimerConfig(t1=T1, t2=0.4), **kw))
 
 
+async def _invited(pbx: FakePbx, agent: Agent, call_id: str):
+    """An INVITE from the PBX to ``agent``: what was sent, its handle, its final response
+    and the call the agent got."""
+    sent, handle = await invite_agent(pbx, agent, call_id=call_id)
+    final = await handle.final_response(timeout=3)
+    return sent, handle, final, await agent.next_incoming(timeout=2)
+
+
+def _ack(pbx: FakePbx, sent, final, handle) -> None:
+    """The PBX ACKs the final response ``final`` to its INVITE ``sent``."""
+    pbx.endpoint.send_ack(Dialog.from_uac(sent, final).create_ack(sent), handle.addr)
+
+
 def test_unacked_invites_are_parked_and_an_acked_call_still_gets_through() -> None:
     async def main() -> None:
         async with FakePbx(USERS) as pbx:
@@ -43,12 +56,9 @@ def test_unacked_invites_are_parked_and_an_acked_call_still_gets_through() -> No
                     assert not call.is_ended
                 assert not [r for r in pbx.received if r.method == "BYE"]
                 # a caller that ACKs gets its call, beyond max_calls' worth of floods
-                sent, handle = await invite_agent(pbx, agent, call_id="legit@pbx")
-                final = await handle.final_response(timeout=3)
+                sent, handle, final, legit = await _invited(pbx, agent, "legit@pbx")
                 assert final.status == 200
-                legit = await agent.next_incoming(timeout=2)
-                pbx.endpoint.send_ack(Dialog.from_uac(sent, final).create_ack(sent),
-                                      handle.addr)
+                _ack(pbx, sent, final, handle)
                 await asyncio.wait_for(legit.acked.wait(), 2)
                 assert legit in agent.admission.confirmed and not legit.parked
                 # every un-ACKed dialog ends with its BYE after 64*T1 (13.3.1.4)
@@ -65,15 +75,12 @@ def test_a_late_ack_for_a_parked_call_gets_its_bye_at_once() -> None:
         async with FakePbx(USERS) as pbx:
             async with _agent(pbx, max_unconfirmed=1) as agent:
                 agent.auto_answer = 0.0
-                sent, handle = await invite_agent(pbx, agent, call_id="late@pbx")
-                final = await handle.final_response(timeout=3)
-                first = await agent.next_incoming(timeout=2)
+                sent, handle, final, first = await _invited(pbx, agent, "late@pbx")
                 _, other = await invite_agent(pbx, agent, call_id="newer@pbx")
                 assert (await other.final_response(timeout=3)).status == 200
                 assert first.parked
                 t0 = agent.now()
-                pbx.endpoint.send_ack(Dialog.from_uac(sent, final).create_ack(sent),
-                                      handle.addr)
+                _ack(pbx, sent, final, handle)
                 assert await first.wait_ended(2) == "local BYE"
                 assert agent.now() - t0 < 64 * T1 / 2
                 assert any(r.method == "BYE" and r.call_id == "late@pbx" for r in pbx.received)
@@ -85,11 +92,8 @@ def test_confirmed_calls_beyond_max_calls_get_503_with_retry_after() -> None:
         async with FakePbx(USERS) as pbx:
             async with _agent(pbx, max_calls=1) as agent:
                 agent.auto_answer = 0.0
-                sent, handle = await invite_agent(pbx, agent, call_id="up@pbx")
-                final = await handle.final_response(timeout=3)
-                up = await agent.next_incoming(timeout=2)
-                pbx.endpoint.send_ack(Dialog.from_uac(sent, final).create_ack(sent),
-                                      handle.addr)
+                sent, handle, final, up = await _invited(pbx, agent, "up@pbx")
+                _ack(pbx, sent, final, handle)
                 await asyncio.wait_for(up.acked.wait(), 2)
                 _, handle = await invite_agent(pbx, agent, call_id="more@pbx")
                 refused = await handle.final_response(timeout=3)
